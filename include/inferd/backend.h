@@ -1,0 +1,222 @@
+/* inferd backend plugin ABI.
+ *
+ * A backend is a shared library named libinferd_<backend>.so. The server finds
+ * it (model version folder, model folder, then <backend-directory>/<backend>/),
+ * dlopen()s it and calls the entry points declared at the bottom of this file.
+ * Everything here is plain C: nothing C++ crosses the boundary.
+ *
+ * Versioning: the server hands the backend a table of functions
+ * (InferdCoreApi). New functions are only ever appended, and
+ * InferdCoreApi.api_version grows with them, so a backend built against an
+ * older header keeps working with a newer server. A backend states the
+ * version it was built for through InferdBackendApiVersion(); the server
+ * refuses a backend whose major version differs or that is newer than itself.
+ *
+ * Ownership, in one rule: the server owns every handle (model, instance,
+ * request, response, tensor buffers) unless a function says otherwise.
+ * Strings and pointers returned by the server stay valid as long as the handle
+ * they came from. An InferdError* returned by the backend is owned by the
+ * server from then on; one returned by the server is owned by the backend,
+ * which frees it with ErrorDelete (or hands it back to the server).
+ */
+#ifndef INFERD_BACKEND_H_
+#define INFERD_BACKEND_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define INFERD_BACKEND_API_VERSION_MAJOR 1
+#define INFERD_BACKEND_API_VERSION_MINOR 0
+#define INFERD_BACKEND_API_VERSION \
+  ((INFERD_BACKEND_API_VERSION_MAJOR << 16) | INFERD_BACKEND_API_VERSION_MINOR)
+
+#if defined(__GNUC__)
+#define INFERD_EXPORT __attribute__((visibility("default")))
+#else
+#define INFERD_EXPORT
+#endif
+
+/* Tensor element types, the KServe v2 data types. */
+typedef enum InferdDataType {
+  INFERD_TYPE_INVALID = 0,
+  INFERD_TYPE_BOOL,
+  INFERD_TYPE_UINT8,
+  INFERD_TYPE_UINT16,
+  INFERD_TYPE_UINT32,
+  INFERD_TYPE_UINT64,
+  INFERD_TYPE_INT8,
+  INFERD_TYPE_INT16,
+  INFERD_TYPE_INT32,
+  INFERD_TYPE_INT64,
+  INFERD_TYPE_FP16,
+  INFERD_TYPE_FP32,
+  INFERD_TYPE_FP64,
+  /* Variable-length elements, each serialized as a 4-byte little-endian
+   * length followed by that many bytes (the KServe binary layout). */
+  INFERD_TYPE_BYTES,
+  INFERD_TYPE_BF16
+} InferdDataType;
+
+/* Error codes; the frontends map them to HTTP and gRPC status codes. */
+typedef enum InferdErrorCode {
+  INFERD_ERROR_UNKNOWN = 1,
+  INFERD_ERROR_INTERNAL,
+  INFERD_ERROR_NOT_FOUND,
+  INFERD_ERROR_INVALID_ARG,
+  INFERD_ERROR_UNAVAILABLE,
+  INFERD_ERROR_UNSUPPORTED,
+  INFERD_ERROR_ALREADY_EXISTS
+} InferdErrorCode;
+
+typedef enum InferdLogLevel {
+  INFERD_LOG_VERBOSE = 0,
+  INFERD_LOG_INFO,
+  INFERD_LOG_WARN,
+  INFERD_LOG_ERROR
+} InferdLogLevel;
+
+/* Flags of InferdCoreApi.ResponseSend. */
+#define INFERD_RESPONSE_FINAL 1u
+
+typedef struct InferdError InferdError;         /* NULL always means success */
+typedef struct InferdModel InferdModel;         /* one loaded version of a model */
+typedef struct InferdInstance InferdInstance;   /* one execution instance of a model */
+typedef struct InferdRequest InferdRequest;     /* one inference request */
+typedef struct InferdResponse InferdResponse;   /* one response to a request */
+
+/* The server's side of the ABI, handed to InferdBackendInitialize. */
+typedef struct InferdCoreApi {
+  /* INFERD_BACKEND_API_VERSION of the server; fields past the ones a backend
+   * knows exist only when this is at least the version it was built for. */
+  uint32_t api_version;
+
+  /* ---- Errors ---- */
+  /* A new error; the caller owns it (return it to the server, or ErrorDelete). */
+  InferdError* (*ErrorNew)(InferdErrorCode code, const char* message);
+  void (*ErrorDelete)(InferdError* error);
+  /* Borrowed; valid until the error is deleted. */
+  const char* (*ErrorMessage)(const InferdError* error);
+
+  /* ---- Logging: message is copied; file/line name the backend's source. ---- */
+  void (*Log)(InferdLogLevel level, const char* file, int line, const char* message);
+
+  /* ---- Model (valid between InferdModelInitialize and InferdModelFinalize) ---- */
+  const char* (*ModelName)(const InferdModel* model);
+  uint64_t (*ModelVersion)(const InferdModel* model);
+  /* Absolute path of the model folder, <repository>/<model>. */
+  const char* (*ModelRepositoryPath)(const InferdModel* model);
+  /* The model's configuration as JSON, in Triton's ModelConfig JSON form. */
+  const char* (*ModelConfigJson)(const InferdModel* model);
+  /* Only during InferdModelInitialize: replaces the configuration (auto-complete).
+   * The server re-validates it; json is copied. */
+  InferdError* (*ModelSetConfigJson)(InferdModel* model, const char* json);
+  /* Whether the backend may complete the config (false under
+   * --disable-auto-complete-config; ModelSetConfigJson then fails). */
+  int (*ModelAutoCompleteAllowed)(const InferdModel* model);
+  /* Absolute path of the version folder, <repository>/<model>/<version>. */
+  const char* (*ModelVersionPath)(const InferdModel* model);
+  /* The backend's own per-model state; the backend owns what it points to. */
+  void (*ModelSetState)(InferdModel* model, void* state);
+  void* (*ModelState)(const InferdModel* model);
+
+  /* ---- Instance (valid between InferdInstanceInitialize and ..Finalize) ---- */
+  InferdModel* (*InstanceModel)(const InferdInstance* instance);
+  /* e.g. "mymodel_0_1": model, group index, index in group. */
+  const char* (*InstanceName)(const InferdInstance* instance);
+  /* 0 for a CPU instance, the GPU ordinal for a GPU instance. */
+  int32_t (*InstanceDeviceId)(const InferdInstance* instance);
+  int (*InstanceIsGpu)(const InferdInstance* instance);
+  void (*InstanceSetState)(InferdInstance* instance, void* state);
+  void* (*InstanceState)(const InferdInstance* instance);
+  /* Optional, during InferdInstanceExecute: when the backend finished reading
+   * its inputs and when it finished computing, as CLOCK_MONOTONIC nanoseconds
+   * (see Now). Splits the batch's time into compute input / infer / output in
+   * the statistics; without it the whole execution counts as compute infer. */
+  void (*InstanceReportComputeTimes)(InferdInstance* instance, uint64_t input_end_ns,
+                                     uint64_t infer_end_ns);
+  /* CLOCK_MONOTONIC nanoseconds, the clock of every server timestamp. */
+  uint64_t (*Now)(void);
+
+  /* ---- Requests (valid until their final response is sent) ---- */
+  const char* (*RequestId)(const InferdRequest* request);
+  uint64_t (*RequestCorrelationId)(const InferdRequest* request);
+  uint32_t (*RequestInputCount)(const InferdRequest* request);
+  /* Input `index`: name, type, shape (shape_out[*dims_count_out]) and total
+   * byte size; all borrowed. The shape includes the batch dimension when the
+   * model batches. */
+  InferdError* (*RequestInput)(const InferdRequest* request, uint32_t index, const char** name_out,
+                               InferdDataType* datatype_out, const int64_t** shape_out,
+                               uint32_t* dims_count_out, uint64_t* byte_size_out);
+  /* Input data may arrive in several pieces (chunks); buffer_count_out tells
+   * how many, InputBuffer gives each one (borrowed, read-only). */
+  InferdError* (*RequestInputBufferCount)(const InferdRequest* request, uint32_t index,
+                                          uint32_t* buffer_count_out);
+  InferdError* (*RequestInputBuffer)(const InferdRequest* request, uint32_t index,
+                                     uint32_t buffer_index, const void** data_out,
+                                     uint64_t* byte_size_out);
+  /* The outputs the client asked for; every output of the config when it
+   * named none. A backend computes and writes only these. */
+  uint32_t (*RequestOutputCount)(const InferdRequest* request);
+  const char* (*RequestOutputName)(const InferdRequest* request, uint32_t index);
+  /* A request parameter as a string ("true"/"false" for bools, decimal for
+   * integers); NULL when absent. Borrowed. */
+  const char* (*RequestParameter)(const InferdRequest* request, const char* key);
+
+  /* ---- Responses ---- */
+  /* A new response to `request`, owned by the backend until ResponseSend
+   * (which takes it over) or ResponseDelete. */
+  InferdError* (*ResponseNew)(InferdRequest* request, InferdResponse** response_out);
+  void (*ResponseDelete)(InferdResponse* response);
+  /* Adds an output and returns memory of byte_size bytes, owned by the
+   * response, for the backend to fill. shape is copied. For BYTES, byte_size is
+   * the serialized size (length prefixes included). */
+  InferdError* (*ResponseOutput)(InferdResponse* response, const char* name,
+                                 InferdDataType datatype, const int64_t* shape,
+                                 uint32_t dims_count, uint64_t byte_size, void** buffer_out);
+  /* Sends the response (it is consumed, even on error). `error`, when not
+   * NULL, turns the response into that error and is taken over. A
+   * non-decoupled model sends exactly one response per request, with
+   * INFERD_RESPONSE_FINAL; after the final response the request is gone. */
+  InferdError* (*ResponseSend)(InferdResponse* response, uint32_t flags, InferdError* error);
+  /* Answers `request` with only an error, as its final response. */
+  InferdError* (*RequestRespondError)(InferdRequest* request, InferdError* error);
+} InferdCoreApi;
+
+/* ---- Entry points a backend exports (looked up with dlsym) ----
+ * Required: InferdBackendApiVersion, InferdBackendInitialize, InferdInstanceExecute.
+ * Optional: the rest. */
+
+/* The INFERD_BACKEND_API_VERSION the backend was built against. */
+INFERD_EXPORT uint32_t InferdBackendApiVersion(void);
+
+/* Once per library, before anything else. `api` stays valid until
+ * InferdBackendFinalize returns; keep the pointer. */
+INFERD_EXPORT InferdError* InferdBackendInitialize(const InferdCoreApi* api);
+INFERD_EXPORT InferdError* InferdBackendFinalize(void);
+
+/* Once per loaded model version. May complete the config (ModelSetConfigJson).
+ * An error fails the load of that model version with the error's message. */
+INFERD_EXPORT InferdError* InferdModelInitialize(InferdModel* model);
+INFERD_EXPORT InferdError* InferdModelFinalize(InferdModel* model);
+
+/* Once per instance, on the instance's own thread. */
+INFERD_EXPORT InferdError* InferdInstanceInitialize(InferdInstance* instance);
+INFERD_EXPORT InferdError* InferdInstanceFinalize(InferdInstance* instance);
+
+/* Runs a batch of `count` requests on the instance's thread. Every request
+ * gets its final response (ResponseSend with FINAL, or RequestRespondError).
+ * A request left without one when Execute returns is answered by the server
+ * with an internal error; an error returned from Execute becomes the answer of
+ * every request not yet answered. */
+INFERD_EXPORT InferdError* InferdInstanceExecute(InferdInstance* instance,
+                                                 InferdRequest** requests, uint32_t count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* INFERD_BACKEND_H_ */

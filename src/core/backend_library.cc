@@ -1,0 +1,97 @@
+#include "core/backend_library.h"
+
+#include <dlfcn.h>
+
+#include <filesystem>
+
+#include "common/logging.h"
+#include "core/core_api.h"
+
+namespace inferd {
+namespace fs = std::filesystem;
+
+std::vector<std::string> BackendLibraryCandidates(const std::string& model_dir, int64_t version,
+                                                  const std::string& backend,
+                                                  const std::string& runtime,
+                                                  const std::string& backend_dir) {
+  const std::string file = runtime.empty() ? "libinferd_" + backend + ".so" : runtime;
+  std::vector<std::string> out;
+  out.push_back((fs::path(model_dir) / std::to_string(version) / file).string());
+  out.push_back((fs::path(model_dir) / file).string());
+  if (!backend_dir.empty()) out.push_back((fs::path(backend_dir) / backend / file).string());
+  return out;
+}
+
+Status BackendLibrary::Open(const std::string& path, const InferdCoreApi* api,
+                            std::shared_ptr<BackendLibrary>* out) {
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    return Status::Unavailable("cannot open backend library " + path + ": " + dlerror());
+  }
+  std::shared_ptr<BackendLibrary> lib(new BackendLibrary());
+  lib->path_ = path;
+  lib->handle_ = handle;
+  auto sym = [&](const char* name) { return dlsym(handle, name); };
+  auto api_version = reinterpret_cast<decltype(&InferdBackendApiVersion)>(sym("InferdBackendApiVersion"));
+  auto initialize = reinterpret_cast<decltype(&InferdBackendInitialize)>(sym("InferdBackendInitialize"));
+  lib->backend_finalize_ = reinterpret_cast<decltype(&InferdBackendFinalize)>(sym("InferdBackendFinalize"));
+  lib->model_initialize = reinterpret_cast<decltype(&InferdModelInitialize)>(sym("InferdModelInitialize"));
+  lib->model_finalize = reinterpret_cast<decltype(&InferdModelFinalize)>(sym("InferdModelFinalize"));
+  lib->instance_initialize =
+      reinterpret_cast<decltype(&InferdInstanceInitialize)>(sym("InferdInstanceInitialize"));
+  lib->instance_finalize =
+      reinterpret_cast<decltype(&InferdInstanceFinalize)>(sym("InferdInstanceFinalize"));
+  lib->instance_execute =
+      reinterpret_cast<decltype(&InferdInstanceExecute)>(sym("InferdInstanceExecute"));
+  if (!api_version || !initialize || !lib->instance_execute) {
+    lib->backend_finalize_ = nullptr;  // never initialized: do not finalize
+    return Status::Unavailable("backend library " + path + " is not an inferd backend: it must "
+                               "export InferdBackendApiVersion, InferdBackendInitialize and "
+                               "InferdInstanceExecute");
+  }
+  const uint32_t wanted = api_version();
+  if ((wanted >> 16) != INFERD_BACKEND_API_VERSION_MAJOR || wanted > INFERD_BACKEND_API_VERSION) {
+    lib->backend_finalize_ = nullptr;
+    return Status::Unavailable("backend library " + path + " needs backend API version " +
+                               std::to_string(wanted >> 16) + "." + std::to_string(wanted & 0xffff) +
+                               "; this server has " + std::to_string(INFERD_BACKEND_API_VERSION_MAJOR) +
+                               "." + std::to_string(INFERD_BACKEND_API_VERSION_MINOR));
+  }
+  Status st = StatusFromBackendError(initialize(api));
+  if (!st.ok()) {
+    lib->backend_finalize_ = nullptr;
+    return st.Prefixed("backend library " + path + " failed to initialize: ");
+  }
+  LOG_INFO("loaded backend library {}", path);
+  *out = std::move(lib);
+  return Status::Ok();
+}
+
+BackendLibrary::~BackendLibrary() {
+  if (backend_finalize_) {
+    Status st = StatusFromBackendError(backend_finalize_());
+    if (!st.ok()) LOG_WARNING("backend {} finalize: {}", path_, st.message());
+  }
+  if (handle_) dlclose(handle_);
+}
+
+Status BackendRegistry::Find(const std::vector<std::string>& candidates,
+                             std::shared_ptr<BackendLibrary>* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& path : candidates) {
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) continue;
+    const std::string key = fs::canonical(path, ec).string();
+    if (auto it = open_.find(key); it != open_.end()) {
+      if ((*out = it->second.lock())) return Status::Ok();
+    }
+    INFERD_RETURN_IF_ERROR(BackendLibrary::Open(key, api_, out));
+    open_[key] = *out;
+    return Status::Ok();
+  }
+  std::string tried;
+  for (const auto& c : candidates) tried += (tried.empty() ? "" : ", ") + c;
+  return Status::NotFound("backend library not found; looked for " + tried);
+}
+
+}  // namespace inferd

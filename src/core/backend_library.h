@@ -1,0 +1,69 @@
+// Backend shared libraries: where they are searched, how they are opened, and
+// the entry points taken from them. One BackendLibrary per file, shared by
+// every model that uses it; it is finalized and closed when the last model
+// using it goes away.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "inferd/backend.h"
+
+namespace inferd {
+
+// The library file for `backend` in search order, as Triton searches:
+//   <model_dir>/<version>/<file>, <model_dir>/<file>, <backend_dir>/<backend>/<file>
+// where <file> is `runtime` when given, else libinferd_<backend>.so.
+std::vector<std::string> BackendLibraryCandidates(const std::string& model_dir, int64_t version,
+                                                  const std::string& backend,
+                                                  const std::string& runtime,
+                                                  const std::string& backend_dir);
+
+class BackendLibrary {
+ public:
+  // dlopen()s `path`, checks the ABI version and calls InferdBackendInitialize.
+  static Status Open(const std::string& path, const InferdCoreApi* api,
+                     std::shared_ptr<BackendLibrary>* out);
+  ~BackendLibrary();  // InferdBackendFinalize, then dlclose
+
+  BackendLibrary(const BackendLibrary&) = delete;
+  BackendLibrary& operator=(const BackendLibrary&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  // Entry points; the optional ones may be null.
+  decltype(&InferdModelInitialize) model_initialize = nullptr;
+  decltype(&InferdModelFinalize) model_finalize = nullptr;
+  decltype(&InferdInstanceInitialize) instance_initialize = nullptr;
+  decltype(&InferdInstanceFinalize) instance_finalize = nullptr;
+  decltype(&InferdInstanceExecute) instance_execute = nullptr;
+
+ private:
+  BackendLibrary() = default;
+  std::string path_;
+  void* handle_ = nullptr;
+  decltype(&InferdBackendFinalize) backend_finalize_ = nullptr;
+};
+
+// Opens each library file once and shares it.
+class BackendRegistry {
+ public:
+  explicit BackendRegistry(const InferdCoreApi* api) : api_(api) {}
+
+  // The first existing candidate, opened (or the already open one).
+  Status Find(const std::vector<std::string>& candidates, std::shared_ptr<BackendLibrary>* out);
+
+ private:
+  const InferdCoreApi* api_;
+  std::mutex mu_;
+  std::map<std::string, std::weak_ptr<BackendLibrary>> open_;  // guarded by mu_
+};
+
+// Turns an error returned through the ABI into a Status and frees it.
+Status StatusFromBackendError(InferdError* error);
+
+}  // namespace inferd

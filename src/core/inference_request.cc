@@ -1,0 +1,85 @@
+#include "core/inference_request.h"
+
+#include <time.h>
+
+#include "common/logging.h"
+#include "core/classification.h"
+#include "core/model.h"
+
+namespace inferd {
+
+uint64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+const InputTensor* InferenceRequest::FindInput(const std::string& name) const {
+  for (const auto& in : inputs)
+    if (in.name == name) return &in;
+  return nullptr;
+}
+
+const RequestedOutput* InferenceRequest::FindRequestedOutput(const std::string& name) const {
+  for (const auto& out : outputs)
+    if (out.name == name) return &out;
+  return nullptr;
+}
+
+namespace {
+
+// Outputs asked for with a class count become their top-k strings; done in
+// the core so that every protocol answers the same.
+Status ApplyClassification(const Model& model, InferenceResponse* response) {
+  const bool batched = model.config().max_batch_size() > 0;
+  for (auto& out : response->outputs) {
+    const RequestedOutput* asked = response->request->FindRequestedOutput(out.name);
+    if (asked == nullptr || asked->classification_count == 0) continue;
+    INFERD_RETURN_IF_ERROR(Classify(model.labels(out.name), asked->classification_count, batched, &out));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void InferenceRequest::Respond(std::unique_ptr<InferenceResponse> response) {
+  if (!response->final) {
+    if (!answered_.load()) on_response(std::move(response));
+    return;
+  }
+  if (answered_.exchange(true)) {
+    LOG_WARNING("request '{}' to model '{}' was answered twice; the second answer is dropped", id,
+                model_name);
+    return;
+  }
+  if (model && response->status.ok()) response->status = ApplyClassification(*model, response.get());
+  if (model) model->stats().RecordRequestEnd(*this, response->status.ok(), NowNs());
+  std::shared_ptr<Model> hold = std::move(model);
+  ResponseCallback callback = std::move(on_response);
+  callback(std::move(response));
+}
+
+void InferenceRequest::RespondError(const Status& status) {
+  auto response = std::make_unique<InferenceResponse>(shared_from_this());
+  response->status = status;
+  Respond(std::move(response));
+}
+
+OutputTensor* InferenceResponse::AddOutput(std::string name, DataType type,
+                                           std::vector<int64_t> shape, uint64_t byte_size) {
+  OutputTensor& out = outputs.emplace_back();
+  out.name = std::move(name);
+  out.datatype = type;
+  out.shape = std::move(shape);
+  out.byte_size = byte_size;
+  out.data.reset(new char[byte_size == 0 ? 1 : byte_size]);
+  return &out;
+}
+
+const OutputTensor* InferenceResponse::FindOutput(const std::string& name) const {
+  for (const auto& o : outputs)
+    if (o.name == name) return &o;
+  return nullptr;
+}
+
+}  // namespace inferd

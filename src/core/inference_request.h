@@ -1,0 +1,89 @@
+// One inference request as the core sees it, whatever protocol it came by.
+// Input tensors are views: they point into memory that `keep_alive` owns (the
+// HTTP body, a decoded JSON buffer), so nothing is copied on the way in.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/datatype.h"
+#include "core/abi_handles.h"
+#include "core/inference_response.h"
+#include "inferd/backend.h"
+
+namespace inferd {
+
+class Model;
+
+struct InputTensor {
+  std::string name;
+  DataType datatype = INFERD_TYPE_INVALID;
+  std::vector<int64_t> shape;
+  // Pieces of the data, in order; they stay valid while the request lives.
+  std::vector<std::pair<const char*, uint64_t>> buffers;
+  uint64_t byte_size = 0;  // sum of the buffers
+
+  void AddBuffer(const char* data, uint64_t size) {
+    buffers.emplace_back(data, size);
+    byte_size += size;
+  }
+};
+
+struct RequestedOutput {
+  std::string name;
+  uint32_t classification_count = 0;  // > 0: answer top-k "value:index:label"
+  bool binary = false;                // HTTP only: send as binary data
+};
+
+class InferenceRequest : public InferdRequest,
+                         public std::enable_shared_from_this<InferenceRequest> {
+ public:
+  // Called with every response; the last one has `final` set. Runs on
+  // whichever thread answers (an instance thread, or the caller's on error).
+  using ResponseCallback = std::function<void(std::unique_ptr<InferenceResponse>)>;
+
+  std::string id;
+  std::string model_name;
+  int64_t model_version = -1;  // -1: the latest ready version
+  std::vector<InputTensor> inputs;
+  std::vector<RequestedOutput> outputs;  // empty: every output of the model
+  std::map<std::string, std::string> parameters;
+  uint64_t correlation_id = 0;
+
+  // Owns whatever the input views point into.
+  std::vector<std::shared_ptr<const void>> keep_alive;
+  ResponseCallback on_response;
+
+  // ---- Filled by the core ----
+  std::shared_ptr<Model> model;            // set when the request is accepted
+  int64_t served_version = -1;             // the version that runs it
+  std::vector<std::string> output_names;   // what the backend writes
+  uint64_t batch_size = 1;                 // the batch dimension, or 1
+  uint64_t receive_ns = 0;                 // arrival at the frontend
+  uint64_t enqueue_ns = 0;                 // handed to the scheduler
+
+  const InputTensor* FindInput(const std::string& name) const;
+  const RequestedOutput* FindRequestedOutput(const std::string& name) const;
+
+  // Sends one response. The final one records statistics and releases the
+  // request's hold on its model; exactly one final response is ever sent
+  // (later ones are dropped and logged). Requests live in shared_ptrs: a
+  // response keeps its request (and so the input memory) alive.
+  void Respond(std::unique_ptr<InferenceResponse> response);
+  // A final response carrying only `status`.
+  void RespondError(const Status& status);
+  bool answered() const { return answered_.load(); }
+
+ private:
+  std::atomic<bool> answered_{false};
+};
+
+// Microseconds-resolution monotonic clock in nanoseconds (CLOCK_MONOTONIC).
+uint64_t NowNs();
+
+}  // namespace inferd

@@ -1,0 +1,43 @@
+// A response: output tensors written once by the backend into memory the
+// response owns, or an error.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/datatype.h"
+#include "common/status.h"
+#include "core/abi_handles.h"
+#include "inferd/backend.h"
+
+namespace inferd {
+
+class InferenceRequest;
+
+struct OutputTensor {
+  std::string name;
+  DataType datatype = INFERD_TYPE_INVALID;
+  std::vector<int64_t> shape;
+  std::unique_ptr<char[]> data;  // uninitialized until the backend writes it
+  uint64_t byte_size = 0;
+
+  const char* begin() const { return data.get(); }
+};
+
+class InferenceResponse : public InferdResponse {
+ public:
+  explicit InferenceResponse(std::shared_ptr<InferenceRequest> req) : request(std::move(req)) {}
+
+  std::shared_ptr<InferenceRequest> request;
+  Status status;
+  bool final = true;
+  std::vector<OutputTensor> outputs;
+
+  OutputTensor* AddOutput(std::string name, DataType type, std::vector<int64_t> shape,
+                          uint64_t byte_size);
+  const OutputTensor* FindOutput(const std::string& name) const;
+};
+
+}  // namespace inferd

@@ -1,0 +1,261 @@
+#include "core/model.h"
+
+#include <filesystem>
+#include <set>
+
+#include "common/logging.h"
+#include "core/classification.h"
+#include "core/core_api.h"
+#include "core/model_config_parse.h"
+#include "core/model_instance.h"
+
+namespace inferd {
+namespace fs = std::filesystem;
+namespace {
+
+std::string ShapeOf(const google::protobuf::RepeatedField<int64_t>& dims, bool batch_dim) {
+  std::vector<int64_t> s;
+  if (batch_dim) s.push_back(-1);
+  s.insert(s.end(), dims.begin(), dims.end());
+  return ShapeToString(s);
+}
+
+// The serialized BYTES elements in `in`: each a 4-byte little-endian length and
+// the bytes. Counts the elements; false when the lengths overrun the data.
+bool CountBytesElements(const InputTensor& in, int64_t* count) {
+  // Elements may straddle buffer pieces: walk them as one stream.
+  uint64_t remaining_in_element = 0;
+  int length_bytes_seen = 0;
+  uint32_t length = 0;
+  int64_t n = 0;
+  for (const auto& [data, size] : in.buffers) {
+    uint64_t i = 0;
+    while (i < size) {
+      if (remaining_in_element > 0) {
+        uint64_t take = std::min<uint64_t>(remaining_in_element, size - i);
+        remaining_in_element -= take;
+        i += take;
+        continue;
+      }
+      length |= static_cast<uint32_t>(static_cast<uint8_t>(data[i])) << (8 * length_bytes_seen);
+      ++i;
+      if (++length_bytes_seen == 4) {
+        ++n;
+        remaining_in_element = length;
+        length_bytes_seen = 0;
+        length = 0;
+      }
+    }
+  }
+  *count = n;
+  return remaining_in_element == 0 && length_bytes_seen == 0;
+}
+
+}  // namespace
+
+Status Model::Load(const ModelLoadSpec& spec, BackendRegistry* backends,
+                   std::shared_ptr<Model>* out) {
+  std::shared_ptr<Model> model(new Model(spec));
+  model->config_ = spec.config;
+  model->config_json_ = ModelConfigToJson(model->config_);
+  model->version_dir_ = (fs::path(spec.context.model_dir) / std::to_string(spec.version)).string();
+  const auto& c = model->config_;
+  const std::string label = "model '" + c.name() + "' version " + std::to_string(spec.version);
+
+  if (c.backend().empty()) {
+    return Status::Unsupported(label + ": platform '" + c.platform() +
+                               "' is not supported by this inferd build yet");
+  }
+  INFERD_RETURN_IF_ERROR(
+      backends
+          ->Find(BackendLibraryCandidates(spec.context.model_dir, spec.version, c.backend(),
+                                          c.runtime(), spec.backend_directory),
+                 &model->backend_)
+          .Prefixed(label + ": backend '" + c.backend() + "': "));
+
+  if (model->backend_->model_initialize) {
+    model->in_initialize = true;
+    Status st = StatusFromBackendError(model->backend_->model_initialize(model.get()));
+    model->in_initialize = false;
+    if (!st.ok()) return st.Prefixed(label + ": ");
+  }
+  model->backend_model_initialized_ = true;
+  // The backend may have completed the config: the final one must still hold.
+  INFERD_RETURN_IF_ERROR(ValidateModelConfig(spec.context, model->config_));
+  INFERD_RETURN_IF_ERROR(RejectUnbuiltFeatures(model->config_));
+
+  for (const auto& output : model->config_.output()) {
+    if (output.label_filename().empty()) continue;
+    INFERD_RETURN_IF_ERROR(ReadLabelFile(
+        (fs::path(spec.context.model_dir) / output.label_filename()).string(),
+        &model->labels_[output.name()]));
+  }
+  model->scheduler_ = CreateScheduler(model->config_);
+  for (int g = 0; g < model->config_.instance_group_size(); ++g) {
+    const auto& group = model->config_.instance_group(g);
+    const bool gpu = group.kind() == inference::ModelInstanceGroup::KIND_GPU;
+    const int devices = gpu ? group.gpus_size() : 1;
+    for (int d = 0; d < devices; ++d) {
+      for (int i = 0; i < group.count(); ++i) {
+        auto instance = std::make_unique<ModelInstance>(
+            model.get(), model->scheduler_.get(),
+            group.name() + "_" + std::to_string(model->instances_.size()),
+            gpu ? group.gpus(d) : 0, gpu);
+        Status st = instance->Start();
+        if (!st.ok()) return st.Prefixed(label + ": ");
+        model->instances_.push_back(std::move(instance));
+      }
+    }
+  }
+  LOG_INFO("{} is READY ({} backend, {} instance(s))", label, c.backend(), model->instances_.size());
+  *out = std::move(model);
+  return Status::Ok();
+}
+
+Model::Model(ModelLoadSpec spec) : spec_(std::move(spec)) {}
+
+Model::~Model() { Shutdown(); }
+
+const std::vector<std::string>& Model::labels(const std::string& output) const {
+  static const std::vector<std::string> kNone;
+  auto it = labels_.find(output);
+  return it == labels_.end() ? kNone : it->second;
+}
+
+void Model::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (scheduler_) scheduler_->Stop();
+  for (auto& instance : instances_) instance->Join();
+  instances_.clear();
+  if (backend_model_initialized_ && backend_->model_finalize) {
+    Status st = StatusFromBackendError(backend_->model_finalize(this));
+    if (!st.ok()) LOG_WARNING("model '{}' finalize: {}", name(), st.message());
+  }
+  backend_model_initialized_ = false;
+}
+
+Status Model::SetConfigFromBackend(const std::string& json) {
+  if (!in_initialize) {
+    return Status::InvalidArg("the config can only be changed during model initialization");
+  }
+  if (!spec_.auto_complete) {
+    return Status::InvalidArg("auto-complete is disabled (--disable-auto-complete-config)");
+  }
+  inference::ModelConfig updated;
+  INFERD_RETURN_IF_ERROR(ModelConfigFromJson(json, &updated));
+  INFERD_RETURN_IF_ERROR(NormalizeModelConfig(spec_.context, &updated));
+  config_ = std::move(updated);
+  config_json_ = ModelConfigToJson(config_);
+  return Status::Ok();
+}
+
+Status Model::CheckRequest(InferenceRequest& r) const {
+  const auto& c = config_;
+  const bool batching = c.max_batch_size() > 0;
+  const std::string m = "model '" + c.name() + "'";
+  int64_t batch = -1;
+  std::set<std::string> seen;
+  for (const auto& in : r.inputs) {
+    const inference::ModelInput* def = nullptr;
+    for (const auto& i : c.input())
+      if (i.name() == in.name) def = &i;
+    if (def == nullptr) {
+      std::string names;
+      for (const auto& i : c.input()) names += (names.empty() ? "" : ", ") + i.name();
+      return Status::InvalidArg(m + " has no input '" + in.name + "'; its inputs are: " + names);
+    }
+    if (!seen.insert(in.name).second) {
+      return Status::InvalidArg("input '" + in.name + "' appears more than once in the request");
+    }
+    const DataType want = DataTypeFromConfig(def->data_type());
+    if (in.datatype != want) {
+      return Status::InvalidArg("input '" + in.name + "' of " + m + " has datatype " +
+                                DataTypeWireName(want) + ", the request sent " +
+                                DataTypeWireName(in.datatype));
+    }
+    const size_t want_dims = static_cast<size_t>(def->dims_size()) + (batching ? 1 : 0);
+    bool shape_ok = in.shape.size() == want_dims;
+    for (size_t d = 0; shape_ok && d < in.shape.size(); ++d) {
+      if (in.shape[d] < 0) shape_ok = false;
+      else if (batching && d == 0) continue;
+      else {
+        int64_t expect = def->dims(static_cast<int>(d - (batching ? 1 : 0)));
+        if (expect != -1 && expect != in.shape[d]) shape_ok = false;
+      }
+    }
+    if (!shape_ok) {
+      return Status::InvalidArg("input '" + in.name + "' of " + m + " expects shape " +
+                                ShapeOf(def->dims(), batching) +
+                                (batching ? " (batch dimension first)" : "") +
+                                ", the request sent " + ShapeToString(in.shape));
+    }
+    if (batching) {
+      if (in.shape[0] < 1 || in.shape[0] > c.max_batch_size()) {
+        return Status::InvalidArg("input '" + in.name + "' has batch size " +
+                                  std::to_string(in.shape[0]) + " but " + m +
+                                  " accepts 1 to max_batch_size " +
+                                  std::to_string(c.max_batch_size()));
+      }
+      if (batch != -1 && batch != in.shape[0]) {
+        return Status::InvalidArg("inputs of one request must share the batch size; input '" +
+                                  in.name + "' has " + std::to_string(in.shape[0]) + ", another has " +
+                                  std::to_string(batch));
+      }
+      batch = in.shape[0];
+    }
+    const int64_t elements = ElementCount(in.shape);
+    if (in.datatype == INFERD_TYPE_BYTES) {
+      int64_t count = 0;
+      if (!CountBytesElements(in, &count) || count != elements) {
+        return Status::InvalidArg("input '" + in.name + "' of " + m + " with shape " +
+                                  ShapeToString(in.shape) + " needs " + std::to_string(elements) +
+                                  " BYTES elements, the data holds " + std::to_string(count) +
+                                  (count == elements ? " and is truncated" : ""));
+      }
+    } else {
+      const uint64_t want_bytes = static_cast<uint64_t>(elements) * DataTypeByteSize(in.datatype);
+      if (in.byte_size != want_bytes) {
+        return Status::InvalidArg("input '" + in.name + "' of " + m + " with shape " +
+                                  ShapeToString(in.shape) + " and datatype " +
+                                  DataTypeWireName(in.datatype) + " needs " +
+                                  std::to_string(want_bytes) + " bytes, the request sent " +
+                                  std::to_string(in.byte_size));
+      }
+    }
+  }
+  for (const auto& i : c.input()) {
+    if (!i.optional() && !seen.count(i.name())) {
+      return Status::InvalidArg(m + " expects input '" + i.name() +
+                                "' but the request does not have it");
+    }
+  }
+  r.batch_size = batching ? static_cast<uint64_t>(batch < 1 ? 1 : batch) : 1;
+
+  r.output_names.clear();
+  if (r.outputs.empty()) {
+    for (const auto& o : c.output()) r.output_names.push_back(o.name());
+  } else {
+    for (const auto& want : r.outputs) {
+      bool found = false;
+      for (const auto& o : c.output()) found = found || o.name() == want.name;
+      if (!found) {
+        std::string names;
+        for (const auto& o : c.output()) names += (names.empty() ? "" : ", ") + o.name();
+        return Status::InvalidArg(m + " has no output '" + want.name + "'; its outputs are: " +
+                                  names);
+      }
+      r.output_names.push_back(want.name);
+    }
+  }
+  return Status::Ok();
+}
+
+Status Model::Enqueue(const RequestPtr& request) {
+  request->model = shared_from_this();
+  request->served_version = version();
+  INFERD_RETURN_IF_ERROR(CheckRequest(*request));
+  return scheduler_->Enqueue(request);
+}
+
+}  // namespace inferd

@@ -1,0 +1,86 @@
+// Model: one loaded version of a model. It owns its configuration, its
+// backend's per-model state, its instances (one thread each) and its
+// scheduler. Requests hold a shared_ptr to it, so a model being unloaded
+// stays alive until the last accepted request is answered.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "core/abi_handles.h"
+#include "core/backend_library.h"
+#include "core/inference_request.h"
+#include "core/model_config_validate.h"
+#include "core/scheduler/scheduler.h"
+#include "core/stats.h"
+#include "inferd/backend.h"
+#include "model_config.pb.h"
+
+namespace inferd {
+
+class ModelInstance;
+
+struct ModelLoadSpec {
+  ConfigContext context;            // folder name, model dir, GPUs
+  int64_t version = 1;
+  inference::ModelConfig config;    // normalized and validated (before auto-complete)
+  std::string backend_directory;
+  bool auto_complete = true;
+};
+
+class Model : public InferdModel, public std::enable_shared_from_this<Model> {
+ public:
+  // Opens the backend, lets it initialize (and auto-complete the config),
+  // validates the final config and starts the instances: the model is ready
+  // to serve when this returns OK.
+  static Status Load(const ModelLoadSpec& spec, BackendRegistry* backends,
+                     std::shared_ptr<Model>* out);
+  ~Model();
+
+  const std::string& name() const { return config_.name(); }
+  int64_t version() const { return spec_.version; }
+  const inference::ModelConfig& config() const { return config_; }
+  const std::string& config_json() const { return config_json_; }
+  const std::string& model_dir() const { return spec_.context.model_dir; }
+  const std::string& version_dir() const { return version_dir_; }
+  bool auto_complete() const { return spec_.auto_complete; }
+  const BackendLibrary& backend() const { return *backend_; }
+  ModelStats& stats() { return stats_; }
+  // The labels of an output's label_filename; empty when it has none.
+  const std::vector<std::string>& labels(const std::string& output) const;
+
+  // Checks the request against the config (inputs, types, shapes, sizes,
+  // outputs) and queues it. On error the request is not taken and the caller
+  // answers it.
+  Status Enqueue(const RequestPtr& request);
+
+  // Stops taking requests, lets the instances finish every queued one, then
+  // finalizes instances and the backend model. Idempotent.
+  void Shutdown();
+
+  // ---- For the core API (backend side) ----
+  Status SetConfigFromBackend(const std::string& json);
+  void* backend_state = nullptr;
+  bool in_initialize = false;
+
+ private:
+  explicit Model(ModelLoadSpec spec);
+  Status CheckRequest(InferenceRequest& request) const;
+
+  ModelLoadSpec spec_;
+  inference::ModelConfig config_;
+  std::string config_json_;
+  std::string version_dir_;
+  std::shared_ptr<BackendLibrary> backend_;
+  bool backend_model_initialized_ = false;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::vector<std::unique_ptr<ModelInstance>> instances_;
+  ModelStats stats_;
+  std::map<std::string, std::vector<std::string>> labels_;  // by output name
+  bool shut_down_ = false;
+};
+
+}  // namespace inferd

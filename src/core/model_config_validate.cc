@@ -1,0 +1,418 @@
+#include "core/model_config_validate.h"
+
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "common/datatype.h"
+
+namespace inferd {
+namespace fs = std::filesystem;
+namespace {
+
+using google::protobuf::RepeatedField;
+
+std::string Dims(const RepeatedField<int64_t>& dims) {
+  return ShapeToString(std::vector<int64_t>(dims.begin(), dims.end()));
+}
+
+// Triton: every dim is >= 1, or -1 for a variable-size dimension.
+Status CheckDims(const std::string& what, const RepeatedField<int64_t>& dims) {
+  for (int64_t d : dims) {
+    if (d < 1 && d != -1) {
+      return Status::InvalidArg(what + " has dims " + Dims(dims) +
+                                ": each dimension must be >= 1, or -1 for a variable size");
+    }
+  }
+  return Status::Ok();
+}
+
+// dims and reshape must describe the same number of elements; variable
+// dimensions must appear on both sides or on neither.
+Status CheckReshape(const std::string& what, const RepeatedField<int64_t>& dims,
+                    const inference::ModelTensorReshape& reshape) {
+  const auto& shape = reshape.shape();
+  INFERD_RETURN_IF_ERROR(CheckDims(what + " reshape", shape));
+  auto fixed = [](const RepeatedField<int64_t>& d, bool* variable) {
+    int64_t n = 1;
+    *variable = false;
+    for (int64_t v : d) {
+      if (v == -1) *variable = true;
+      else n *= v;
+    }
+    return n;
+  };
+  bool dims_var = false, reshape_var = false;
+  int64_t dims_n = fixed(dims, &dims_var);
+  int64_t reshape_n = fixed(shape, &reshape_var);
+  if (dims_var != reshape_var) {
+    return Status::InvalidArg(what + " has dims " + Dims(dims) + " and reshape " + Dims(shape) +
+                              ": a variable-size dimension (-1) must appear in both or neither");
+  }
+  if (!dims_var && dims_n != reshape_n) {
+    return Status::InvalidArg(what + " has dims " + Dims(dims) + " (" + std::to_string(dims_n) +
+                              " elements) but reshape " + Dims(shape) + " (" +
+                              std::to_string(reshape_n) + " elements)");
+  }
+  if (dims_var && (dims_n % reshape_n != 0 && reshape_n % dims_n != 0)) {
+    return Status::InvalidArg(what + " has dims " + Dims(dims) + " and reshape " + Dims(shape) +
+                              " whose fixed dimensions cannot describe the same elements");
+  }
+  return Status::Ok();
+}
+
+Status CheckTensor(const std::string& what, inference::DataType type,
+                   const RepeatedField<int64_t>& dims, bool has_reshape,
+                   const inference::ModelTensorReshape& reshape) {
+  if (type == inference::TYPE_INVALID || DataTypeFromConfig(type) == INFERD_TYPE_INVALID) {
+    return Status::InvalidArg(what + " must specify a valid 'data_type'");
+  }
+  if (dims.empty() && !has_reshape) {
+    return Status::InvalidArg(what + " must specify 'dims'");
+  }
+  INFERD_RETURN_IF_ERROR(CheckDims(what, dims));
+  if (has_reshape) INFERD_RETURN_IF_ERROR(CheckReshape(what, dims, reshape));
+  return Status::Ok();
+}
+
+// A file name given in the config must stay inside `base` (no absolute path,
+// no "..": a config must not reach other folders).
+bool StaysInside(const std::string& name) {
+  if (name.empty()) return true;
+  fs::path p(name);
+  if (p.is_absolute()) return false;
+  for (const auto& part : p)
+    if (part == "..") return false;
+  return true;
+}
+
+Status CheckQueuePolicy(const std::string& what, const inference::ModelQueuePolicy& policy) {
+  if (policy.timeout_action() != inference::ModelQueuePolicy::REJECT &&
+      policy.timeout_action() != inference::ModelQueuePolicy::DELAY) {
+    return Status::InvalidArg(what + " has an unknown 'timeout_action'");
+  }
+  return Status::Ok();
+}
+
+Status CheckDynamicBatching(const std::string& model, const inference::ModelConfig& c) {
+  const auto& db = c.dynamic_batching();
+  const std::string what = "model '" + model + "' dynamic_batching";
+  if (c.max_batch_size() == 0) {
+    return Status::InvalidArg(what + " requires max_batch_size > 0");
+  }
+  for (int32_t size : db.preferred_batch_size()) {
+    if (size < 1 || size > c.max_batch_size()) {
+      return Status::InvalidArg(what + " preferred_batch_size " + std::to_string(size) +
+                                " must be between 1 and max_batch_size " +
+                                std::to_string(c.max_batch_size()));
+    }
+  }
+  INFERD_RETURN_IF_ERROR(CheckQueuePolicy(what + " default_queue_policy", db.default_queue_policy()));
+  if (db.priority_levels() == 0) {
+    if (db.default_priority_level() != 0) {
+      return Status::InvalidArg(what + " default_priority_level requires priority_levels");
+    }
+    if (!db.priority_queue_policy().empty()) {
+      return Status::InvalidArg(what + " priority_queue_policy requires priority_levels");
+    }
+  } else {
+    if (db.default_priority_level() < 1 || db.default_priority_level() > db.priority_levels()) {
+      return Status::InvalidArg(what + " default_priority_level " +
+                                std::to_string(db.default_priority_level()) +
+                                " must be between 1 and priority_levels " +
+                                std::to_string(db.priority_levels()));
+    }
+    for (const auto& [level, policy] : db.priority_queue_policy()) {
+      if (level < 1 || level > db.priority_levels()) {
+        return Status::InvalidArg(what + " priority_queue_policy level " + std::to_string(level) +
+                                  " must be between 1 and priority_levels " +
+                                  std::to_string(db.priority_levels()));
+      }
+      INFERD_RETURN_IF_ERROR(CheckQueuePolicy(
+          what + " priority_queue_policy[" + std::to_string(level) + "]", policy));
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckSequenceBatching(const std::string& model, const inference::ModelConfig& c) {
+  const auto& sb = c.sequence_batching();
+  const std::string what = "model '" + model + "' sequence_batching";
+  std::set<std::string> names;
+  for (const auto& input : sb.control_input()) {
+    if (input.name().empty()) return Status::InvalidArg(what + " control_input must have a name");
+    if (!names.insert(input.name()).second) {
+      return Status::InvalidArg(what + " has control_input '" + input.name() + "' twice");
+    }
+    if (input.control().empty()) {
+      return Status::InvalidArg(what + " control_input '" + input.name() +
+                                "' must specify a 'control'");
+    }
+    for (const auto& ctl : input.control()) {
+      const std::string cw = what + " control_input '" + input.name() + "'";
+      int sources = (ctl.int32_false_true_size() > 0) + (ctl.fp32_false_true_size() > 0) +
+                    (ctl.bool_false_true_size() > 0);
+      switch (ctl.kind()) {
+        case inference::ModelSequenceBatching::Control::CONTROL_SEQUENCE_START:
+        case inference::ModelSequenceBatching::Control::CONTROL_SEQUENCE_END:
+        case inference::ModelSequenceBatching::Control::CONTROL_SEQUENCE_READY:
+          if (sources != 1) {
+            return Status::InvalidArg(cw + " must specify exactly one of 'int32_false_true', "
+                                           "'fp32_false_true' or 'bool_false_true'");
+          }
+          if ((ctl.int32_false_true_size() > 0 && ctl.int32_false_true_size() != 2) ||
+              (ctl.fp32_false_true_size() > 0 && ctl.fp32_false_true_size() != 2) ||
+              (ctl.bool_false_true_size() > 0 && ctl.bool_false_true_size() != 2)) {
+            return Status::InvalidArg(cw + " false/true values must be exactly 2 values");
+          }
+          if (ctl.data_type() != inference::TYPE_INVALID) {
+            return Status::InvalidArg(cw + " must not specify 'data_type' for this control kind");
+          }
+          break;
+        case inference::ModelSequenceBatching::Control::CONTROL_SEQUENCE_CORRID:
+          if (sources != 0) {
+            return Status::InvalidArg(cw + " CONTROL_SEQUENCE_CORRID takes no false/true values");
+          }
+          if (ctl.data_type() != inference::TYPE_UINT64 && ctl.data_type() != inference::TYPE_INT64 &&
+              ctl.data_type() != inference::TYPE_UINT32 && ctl.data_type() != inference::TYPE_INT32 &&
+              ctl.data_type() != inference::TYPE_STRING) {
+            return Status::InvalidArg(cw + " CONTROL_SEQUENCE_CORRID needs 'data_type' "
+                                           "TYPE_UINT64, TYPE_INT64, TYPE_UINT32, TYPE_INT32 or "
+                                           "TYPE_STRING");
+          }
+          break;
+        default:
+          return Status::InvalidArg(cw + " has an unknown control kind");
+      }
+    }
+  }
+  if (c.max_batch_size() == 0 && sb.has_oldest() && sb.oldest().max_candidate_sequences() > 1) {
+    // Triton: the oldest strategy batches sequences; it needs a batching model.
+    return Status::InvalidArg(what + " oldest strategy requires max_batch_size > 0");
+  }
+  return Status::Ok();
+}
+
+Status CheckBatchInputsOutputs(const std::string& model, const inference::ModelConfig& c) {
+  std::set<std::string> inputs;
+  for (const auto& i : c.input()) inputs.insert(i.name());
+  if ((c.batch_input_size() > 0 || c.batch_output_size() > 0) && c.max_batch_size() == 0) {
+    return Status::InvalidArg("model '" + model +
+                              "' batch_input/batch_output require max_batch_size > 0");
+  }
+  for (const auto& bi : c.batch_input()) {
+    const std::string what = "model '" + model + "' batch_input";
+    if (bi.target_name().empty()) return Status::InvalidArg(what + " must specify 'target_name'");
+    for (const auto& t : bi.target_name()) {
+      if (inputs.count(t)) {
+        return Status::InvalidArg(what + " target '" + t + "' collides with a model input");
+      }
+    }
+    if (bi.kind() != inference::BatchInput::BATCH_MAX_ELEMENT_COUNT_AS_SHAPE &&
+        bi.data_type() != inference::TYPE_INT32 && bi.data_type() != inference::TYPE_FP32) {
+      return Status::InvalidArg(what + " data_type must be TYPE_INT32 or TYPE_FP32");
+    }
+    if (bi.source_input_size() != 1 && bi.kind() != inference::BatchInput::BATCH_ITEM_SHAPE_FLATTEN &&
+        bi.kind() != inference::BatchInput::BATCH_ITEM_SHAPE) {
+      return Status::InvalidArg(what + " must name exactly one 'source_input'");
+    }
+    for (const auto& s : bi.source_input()) {
+      if (!inputs.count(s)) {
+        return Status::InvalidArg(what + " source_input '" + s + "' is not a model input");
+      }
+    }
+  }
+  std::set<std::string> outputs;
+  for (const auto& o : c.output()) outputs.insert(o.name());
+  for (const auto& bo : c.batch_output()) {
+    const std::string what = "model '" + model + "' batch_output";
+    if (bo.target_name().empty()) return Status::InvalidArg(what + " must specify 'target_name'");
+    for (const auto& t : bo.target_name()) {
+      if (!outputs.count(t)) {
+        return Status::InvalidArg(what + " target '" + t + "' is not a model output");
+      }
+    }
+    if (bo.source_input_size() != 1 || !inputs.count(bo.source_input(0))) {
+      return Status::InvalidArg(what + " must name exactly one 'source_input' that is a model input");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string BackendForPlatform(const std::string& platform) {
+  static const std::map<std::string, std::string> kMap = {
+      {"onnxruntime_onnx", "onnxruntime"},
+      {"pytorch_libtorch", "pytorch"},
+      {"tensorrt_plan", "tensorrt"},
+      {"tensorflow_graphdef", "tensorflow"},
+      {"tensorflow_savedmodel", "tensorflow"},
+      {"python", "python"},
+      {"ensemble", ""},  // no backend: the ensemble scheduler runs it
+  };
+  auto it = kMap.find(platform);
+  return it == kMap.end() ? "" : it->second;
+}
+
+Status NormalizeModelConfig(const ConfigContext& ctx, inference::ModelConfig* c) {
+  if (c->name().empty()) c->set_name(ctx.folder_name);
+  if (c->backend().empty() && !c->platform().empty()) {
+    c->set_backend(BackendForPlatform(c->platform()));
+  }
+  if (c->instance_group().empty() && c->platform() != "ensemble") c->add_instance_group();
+  for (int i = 0; i < c->instance_group_size(); ++i) {
+    auto* g = c->mutable_instance_group(i);
+    if (g->name().empty()) g->set_name(c->name() + "_" + std::to_string(i));
+    if (g->count() == 0) g->set_count(1);
+    if (g->kind() == inference::ModelInstanceGroup::KIND_AUTO) {
+      g->set_kind(ctx.gpu_count > 0 ? inference::ModelInstanceGroup::KIND_GPU
+                                    : inference::ModelInstanceGroup::KIND_CPU);
+    }
+    if (g->kind() == inference::ModelInstanceGroup::KIND_GPU && g->gpus().empty()) {
+      for (int gpu = 0; gpu < ctx.gpu_count; ++gpu) g->add_gpus(gpu);
+    }
+  }
+  if (!c->has_version_policy()) c->mutable_version_policy()->mutable_latest()->set_num_versions(1);
+  return Status::Ok();
+}
+
+Status ValidateModelConfig(const ConfigContext& ctx, const inference::ModelConfig& c) {
+  const std::string model = ctx.folder_name;
+  const std::string prefix = "model '" + model + "' ";
+  if (c.name() != ctx.folder_name) {
+    return Status::InvalidArg("model name '" + c.name() + "' in config.pbtxt does not match its "
+                              "folder name '" + ctx.folder_name + "'");
+  }
+  if (c.platform().empty() && c.backend().empty()) {
+    return Status::InvalidArg(prefix + "must specify 'platform' or 'backend'");
+  }
+  if (!c.platform().empty()) {
+    if (c.platform() != "ensemble" && BackendForPlatform(c.platform()).empty()) {
+      return Status::InvalidArg(prefix + "has unknown platform '" + c.platform() + "'");
+    }
+    if (c.platform() != "ensemble" && c.backend() != BackendForPlatform(c.platform())) {
+      return Status::InvalidArg(prefix + "platform '" + c.platform() + "' runs on backend '" +
+                                BackendForPlatform(c.platform()) + "', not '" + c.backend() + "'");
+    }
+  }
+  if (c.platform() == "ensemble" && !c.has_ensemble_scheduling()) {
+    return Status::InvalidArg(prefix + "platform 'ensemble' requires 'ensemble_scheduling'");
+  }
+  if (c.has_ensemble_scheduling() && c.platform() != "ensemble") {
+    return Status::InvalidArg(prefix + "'ensemble_scheduling' requires platform 'ensemble'");
+  }
+  if (c.max_batch_size() < 0) {
+    return Status::InvalidArg(prefix + "'max_batch_size' must be >= 0, got " +
+                              std::to_string(c.max_batch_size()));
+  }
+  if (!StaysInside(c.runtime())) {
+    return Status::InvalidArg(prefix + "'runtime' '" + c.runtime() +
+                              "' must be a file name inside the model or backend folder "
+                              "(no absolute path, no '..')");
+  }
+  if (!StaysInside(c.default_model_filename())) {
+    return Status::InvalidArg(prefix + "'default_model_filename' '" + c.default_model_filename() +
+                              "' must stay inside the model folder");
+  }
+
+  std::set<std::string> names;
+  for (const auto& in : c.input()) {
+    const std::string what = prefix + "input '" + in.name() + "'";
+    if (in.name().empty()) return Status::InvalidArg(prefix + "has an input without a 'name'");
+    if (!names.insert(in.name()).second) {
+      return Status::InvalidArg(prefix + "has input '" + in.name() + "' more than once");
+    }
+    INFERD_RETURN_IF_ERROR(
+        CheckTensor(what, in.data_type(), in.dims(), in.has_reshape(), in.reshape()));
+    if (in.format() != inference::ModelInput::FORMAT_NONE && in.dims_size() != 3) {
+      return Status::InvalidArg(what + " has an image 'format' and must have 3 dims, has " +
+                                Dims(in.dims()));
+    }
+  }
+  names.clear();
+  for (const auto& out : c.output()) {
+    const std::string what = prefix + "output '" + out.name() + "'";
+    if (out.name().empty()) return Status::InvalidArg(prefix + "has an output without a 'name'");
+    if (!names.insert(out.name()).second) {
+      return Status::InvalidArg(prefix + "has output '" + out.name() + "' more than once");
+    }
+    INFERD_RETURN_IF_ERROR(
+        CheckTensor(what, out.data_type(), out.dims(), out.has_reshape(), out.reshape()));
+    if (!out.label_filename().empty()) {
+      if (!StaysInside(out.label_filename())) {
+        return Status::InvalidArg(what + " 'label_filename' must stay inside the model folder");
+      }
+      if (!fs::is_regular_file(fs::path(ctx.model_dir) / out.label_filename())) {
+        return Status::InvalidArg(what + " 'label_filename' " + out.label_filename() +
+                                  " does not exist in " + ctx.model_dir);
+      }
+    }
+  }
+  INFERD_RETURN_IF_ERROR(CheckBatchInputsOutputs(model, c));
+
+  names.clear();
+  for (const auto& g : c.instance_group()) {
+    const std::string what = prefix + "instance_group '" + g.name() + "'";
+    if (!names.insert(g.name()).second) {
+      return Status::InvalidArg(prefix + "has instance_group name '" + g.name() + "' twice");
+    }
+    if (g.count() < 1) return Status::InvalidArg(what + " 'count' must be >= 1");
+    if (g.kind() == inference::ModelInstanceGroup::KIND_GPU) {
+      if (ctx.gpu_count == 0) {
+        return Status::InvalidArg(what + " asks for KIND_GPU but this machine has no GPU");
+      }
+      for (int32_t gpu : g.gpus()) {
+        if (gpu < 0 || gpu >= ctx.gpu_count) {
+          return Status::InvalidArg(what + " names GPU " + std::to_string(gpu) + " but only " +
+                                    std::to_string(ctx.gpu_count) + " are present");
+        }
+      }
+    } else if (!g.gpus().empty()) {
+      return Status::InvalidArg(what + " lists 'gpus' but is not KIND_GPU");
+    }
+  }
+
+  if (c.version_policy().has_latest() && c.version_policy().latest().num_versions() < 1) {
+    return Status::InvalidArg(prefix + "version_policy latest 'num_versions' must be >= 1");
+  }
+  if (c.version_policy().has_specific()) {
+    if (c.version_policy().specific().versions().empty()) {
+      return Status::InvalidArg(prefix + "version_policy specific must list 'versions'");
+    }
+    for (int64_t v : c.version_policy().specific().versions()) {
+      if (v < 0) return Status::InvalidArg(prefix + "version_policy specific has version " +
+                                           std::to_string(v) + " (must be >= 0)");
+    }
+  }
+  if (c.has_dynamic_batching()) INFERD_RETURN_IF_ERROR(CheckDynamicBatching(model, c));
+  if (c.has_sequence_batching()) INFERD_RETURN_IF_ERROR(CheckSequenceBatching(model, c));
+  return Status::Ok();
+}
+
+Status RejectUnbuiltFeatures(const inference::ModelConfig& c) {
+  const std::string prefix = "model '" + c.name() + "': ";
+  auto unbuilt = [&](const char* field) {
+    return Status::Unsupported(prefix + "'" + field + "' is not supported by this inferd build yet");
+  };
+  if (c.has_ensemble_scheduling()) return unbuilt("ensemble_scheduling");
+  if (c.has_sequence_batching()) return unbuilt("sequence_batching");
+  if (c.has_dynamic_batching()) {
+    const auto& db = c.dynamic_batching();
+    if (db.priority_levels() > 0) return unbuilt("dynamic_batching.priority_levels");
+    if (db.has_default_queue_policy()) return unbuilt("dynamic_batching.default_queue_policy");
+    if (db.preserve_ordering()) return unbuilt("dynamic_batching.preserve_ordering");
+  }
+  if (!c.model_warmup().empty()) return unbuilt("model_warmup");
+  if (c.response_cache().enable()) return unbuilt("response_cache");
+  if (c.model_transaction_policy().decoupled()) return unbuilt("model_transaction_policy.decoupled");
+  if (!c.batch_input().empty()) return unbuilt("batch_input");
+  if (!c.batch_output().empty()) return unbuilt("batch_output");
+  if (c.has_model_repository_agents()) return unbuilt("model_repository_agents");
+  for (const auto& in : c.input()) {
+    if (in.is_shape_tensor()) return unbuilt("input.is_shape_tensor");
+  }
+  return Status::Ok();
+}
+
+}  // namespace inferd

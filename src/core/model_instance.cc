@@ -1,0 +1,102 @@
+#include "core/model_instance.h"
+
+#include "common/logging.h"
+#include "core/inference_request.h"
+#include "core/model.h"
+
+namespace inferd {
+namespace {
+// The responses being held back on this thread while a batch executes.
+thread_local std::vector<std::unique_ptr<InferenceResponse>>* t_deferred = nullptr;
+}  // namespace
+
+ModelInstance::ModelInstance(Model* model, Scheduler* scheduler, std::string name,
+                             int32_t device_id, bool gpu)
+    : model_(model), scheduler_(scheduler), name_(std::move(name)), device_id_(device_id), gpu_(gpu) {}
+
+ModelInstance::~ModelInstance() { Join(); }
+
+Status ModelInstance::Start() {
+  std::promise<Status> initialized;
+  auto result = initialized.get_future();
+  thread_ = std::thread([this, &initialized] { Run(&initialized); });
+  Status st = result.get();
+  if (!st.ok()) Join();
+  return st;
+}
+
+void ModelInstance::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+bool ModelInstance::DeferIfExecuting(std::unique_ptr<InferenceResponse>& response) {
+  if (t_deferred == nullptr || !response->final) return false;
+  t_deferred->push_back(std::move(response));
+  return true;
+}
+
+void ModelInstance::Run(std::promise<Status>* initialized) {
+  const BackendLibrary& lib = model_->backend();
+  if (lib.instance_initialize) {
+    Status st = StatusFromBackendError(lib.instance_initialize(this));
+    if (!st.ok()) {
+      initialized->set_value(st.Prefixed("instance '" + name_ + "': "));
+      return;
+    }
+  }
+  initialized->set_value(Status::Ok());  // `initialized` is gone after this line
+  LOG_VERBOSE("instance {} running", name_);
+
+  std::vector<RequestPtr> batch;
+  while (scheduler_->NextBatch(&batch)) Execute(batch);
+
+  if (lib.instance_finalize) {
+    Status st = StatusFromBackendError(lib.instance_finalize(this));
+    if (!st.ok()) LOG_WARNING("instance {} finalize: {}", name_, st.message());
+  }
+}
+
+void ModelInstance::Execute(std::vector<RequestPtr>& batch) {
+  std::vector<InferdRequest*> handles;
+  std::vector<uint64_t> enqueue_ns;
+  uint64_t batch_size = 0;
+  handles.reserve(batch.size());
+  enqueue_ns.reserve(batch.size());
+  for (auto& r : batch) {
+    handles.push_back(r.get());
+    enqueue_ns.push_back(r->enqueue_ns);
+    batch_size += r->batch_size;
+  }
+
+  std::vector<std::unique_ptr<InferenceResponse>> deferred;
+  t_deferred = &deferred;
+  reported_input_end_ns = reported_infer_end_ns = 0;
+  ExecutionTimes times;
+  times.start_ns = NowNs();
+  InferdError* error =
+      model_->backend().instance_execute(this, handles.data(), static_cast<uint32_t>(handles.size()));
+  times.end_ns = NowNs();
+  t_deferred = nullptr;
+
+  const bool reported = reported_input_end_ns >= times.start_ns &&
+                        reported_infer_end_ns >= reported_input_end_ns &&
+                        reported_infer_end_ns <= times.end_ns;
+  times.input_end_ns = reported ? reported_input_end_ns : times.start_ns;
+  times.infer_end_ns = reported ? reported_infer_end_ns : times.end_ns;
+  model_->stats().RecordExecution(times, batch_size, enqueue_ns.data(), enqueue_ns.size());
+
+  for (auto& response : deferred) {
+    auto request = response->request;
+    request->Respond(std::move(response));
+  }
+  Status st = StatusFromBackendError(error);
+  for (auto& r : batch) {
+    if (r->answered()) continue;
+    r->RespondError(st.ok() ? Status::Internal("backend of model '" + model_->name() +
+                                               "' returned without answering the request")
+                            : st);
+  }
+  batch.clear();
+}
+
+}  // namespace inferd

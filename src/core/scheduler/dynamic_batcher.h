@@ -1,0 +1,62 @@
+// DynamicBatcher: joins requests queued for a model into batches.
+//
+// Semantics (Triton's dynamic_batching):
+//  - A batch holds requests in arrival order whose inputs agree in every
+//    dimension but the batch dimension, up to max_batch_size counted over the
+//    batch dimension (a request may itself carry a batch).
+//  - A batch leaves as soon as it reaches max_batch_size, or the largest
+//    preferred_batch_size, or a preferred size that the next queued request
+//    cannot grow; otherwise it waits for more requests, but never longer than
+//    max_queue_delay_microseconds after its oldest request was queued.
+//  - Latency bound: a request waits in the queue at most max_queue_delay plus
+//    the time until an instance is free.
+//  - Whichever instance asks first gets the next batch, so batching and
+//    several instances combine.
+//
+// Priorities, queue policies and preserve_ordering are not built yet (the
+// config loader rejects them with a clear error).
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <set>
+
+#include "core/scheduler/scheduler.h"
+
+namespace inferd {
+
+struct DynamicBatcherOptions {
+  uint64_t max_batch_size = 1;          // model's max_batch_size, >= 1
+  std::set<uint64_t> preferred_sizes;   // empty: prefer max_batch_size
+  uint64_t max_queue_delay_ns = 0;      // 0: send what is queued at once
+};
+
+class DynamicBatcher : public Scheduler {
+ public:
+  explicit DynamicBatcher(DynamicBatcherOptions options);
+
+  Status Enqueue(RequestPtr request) override;
+  bool NextBatch(std::vector<RequestPtr>* batch) override;
+  void Stop() override;
+
+ private:
+  // How many queued requests, from the front, form the next batch, and the
+  // batch size they add up to. Requires mu_.
+  size_t PendingBatch(uint64_t* batch_size) const;
+  // Whether the pending batch should leave now rather than wait. Requires mu_.
+  bool ShouldSend(size_t count, uint64_t batch_size) const;
+
+  const DynamicBatcherOptions options_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  // Invariant: requests in arrival order; each one's batch size <= max_batch_size.
+  std::deque<RequestPtr> queue_;  // guarded by mu_
+  bool stopped_ = false;          // guarded by mu_
+  // One instance at a time forms a batch (and waits out the delay); the others
+  // wait for it to finish so they do not take the same requests.
+  bool forming_ = false;          // guarded by mu_
+};
+
+}  // namespace inferd

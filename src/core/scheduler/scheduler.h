@@ -1,0 +1,36 @@
+// A scheduler sits between accepted requests and a model's instances. Frontend
+// threads Enqueue(); each instance thread loops on NextBatch(). The scheduler
+// decides which requests run together; it knows nothing of backends.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "common/status.h"
+#include "model_config.pb.h"
+
+namespace inferd {
+
+class InferenceRequest;
+using RequestPtr = std::shared_ptr<InferenceRequest>;
+
+class Scheduler {
+ public:
+  virtual ~Scheduler() = default;
+
+  // Takes the request; an error means it was not taken (the caller answers).
+  virtual Status Enqueue(RequestPtr request) = 0;
+
+  // Blocks until a batch is ready and moves it into *batch (cleared first).
+  // Returns false once Stop() was called and every queued request was handed out.
+  virtual bool NextBatch(std::vector<RequestPtr>* batch) = 0;
+
+  // Stops accepting; queued requests are still handed out by NextBatch.
+  virtual void Stop() = 0;
+};
+
+// The scheduler the config asks for: the dynamic batcher with
+// `dynamic_batching`, else one request at a time in arrival order.
+std::unique_ptr<Scheduler> CreateScheduler(const inference::ModelConfig& config);
+
+}  // namespace inferd

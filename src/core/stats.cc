@@ -1,0 +1,46 @@
+#include "core/stats.h"
+
+#include <chrono>
+
+#include "core/inference_request.h"
+
+namespace inferd {
+
+void ModelStats::RecordExecution(const ExecutionTimes& t, uint64_t batch_size,
+                                 const uint64_t* request_enqueue_ns, size_t request_count) {
+  const uint64_t input = t.input_end_ns - t.start_ns;
+  const uint64_t infer = t.infer_end_ns - t.input_end_ns;
+  const uint64_t output = t.end_ns - t.infer_end_ns;
+  std::lock_guard<std::mutex> lock(mu_);
+  ++s_.execution_count;
+  s_.inference_count += batch_size;
+  BatchStat& b = s_.batch_stats[batch_size];
+  b.compute_input.Add(input);
+  b.compute_infer.Add(infer);
+  b.compute_output.Add(output);
+  // Like Triton, every request of the batch is charged the batch's compute time.
+  for (size_t i = 0; i < request_count; ++i) {
+    s_.queue.Add(t.start_ns > request_enqueue_ns[i] ? t.start_ns - request_enqueue_ns[i] : 0);
+    s_.compute_input.Add(input);
+    s_.compute_infer.Add(infer);
+    s_.compute_output.Add(output);
+  }
+  s_.last_inference_ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+void ModelStats::RecordRequestEnd(const InferenceRequest& request, bool success,
+                                  uint64_t now_ns) {
+  const uint64_t ns = now_ns > request.receive_ns ? now_ns - request.receive_ns : 0;
+  std::lock_guard<std::mutex> lock(mu_);
+  (success ? s_.success : s_.fail).Add(ns);
+}
+
+ModelStatsSnapshot ModelStats::Snapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return s_;
+}
+
+}  // namespace inferd

@@ -1,0 +1,56 @@
+// Per model-version statistics in the shape of Triton's statistics extension
+// (perf_analyzer and dashboards read them): cumulative counts and durations.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+
+namespace inferd {
+
+class InferenceRequest;
+
+struct StatDuration {
+  uint64_t count = 0;
+  uint64_t ns = 0;
+  void Add(uint64_t n) { ++count; ns += n; }
+};
+
+struct BatchStat {
+  StatDuration compute_input, compute_infer, compute_output;
+};
+
+// A consistent copy of the counters at one moment.
+struct ModelStatsSnapshot {
+  uint64_t last_inference_ms = 0;  // wall clock, ms since the epoch
+  uint64_t inference_count = 0;    // inferences: the batch dims summed over requests
+  uint64_t execution_count = 0;    // backend executions (batches)
+  StatDuration success, fail, queue, compute_input, compute_infer, compute_output;
+  StatDuration cache_hit, cache_miss;
+  std::map<uint64_t, BatchStat> batch_stats;  // by executed batch size
+};
+
+// Times of one execution of a batch, CLOCK_MONOTONIC ns.
+struct ExecutionTimes {
+  uint64_t start_ns = 0;      // the backend got the batch
+  uint64_t input_end_ns = 0;  // inputs read
+  uint64_t infer_end_ns = 0;  // computation done
+  uint64_t end_ns = 0;        // outputs written, Execute returned
+};
+
+class ModelStats {
+ public:
+  // A batch ran: per request queue and compute times, plus one execution.
+  void RecordExecution(const ExecutionTimes& t, uint64_t batch_size,
+                       const uint64_t* request_enqueue_ns, size_t request_count);
+  // A request got its final response.
+  void RecordRequestEnd(const InferenceRequest& request, bool success, uint64_t now_ns);
+
+  ModelStatsSnapshot Snapshot() const;
+
+ private:
+  mutable std::mutex mu_;
+  ModelStatsSnapshot s_;  // guarded by mu_
+};
+
+}  // namespace inferd

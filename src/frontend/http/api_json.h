@@ -1,0 +1,22 @@
+// JSON bodies of the KServe v2 / Triton REST endpoints other than infer.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/model.h"
+#include "core/server.h"
+
+namespace inferd::http {
+
+// GET /v2
+std::string ServerMetadataJson(const std::string& name, const std::string& version);
+// GET /v2/models/{m}[/versions/{v}]: every loaded version is listed.
+std::string ModelMetadataJson(const Model& model, const std::vector<int64_t>& versions);
+// GET /v2/models[/{m}[/versions/{v}]]/stats
+std::string ModelStatsJson(const std::vector<std::shared_ptr<Model>>& models);
+// POST /v2/repository/index; `ready_only` keeps READY models only.
+std::string RepositoryIndexJson(const std::vector<ModelIndexEntry>& index, bool ready_only);
+
+}  // namespace inferd::http

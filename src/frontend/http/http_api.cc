@@ -1,0 +1,268 @@
+#include "frontend/http/http_api.h"
+
+#include <charconv>
+#include <rapidjson/document.h>
+
+#include "core/model.h"
+#include "frontend/http/api_json.h"
+#include "frontend/http/compression.h"
+#include "frontend/http/infer_codec.h"
+
+namespace inferd::http {
+namespace beast_http = boost::beast::http;
+namespace {
+
+constexpr const char* kInferHeaderLength = "Inference-Header-Content-Length";
+
+beast_http::status HttpStatusOf(Status::Code code) {
+  switch (code) {
+    case Status::Code::kOk: return beast_http::status::ok;
+    case Status::Code::kInvalidArg: return beast_http::status::bad_request;
+    case Status::Code::kNotFound: return beast_http::status::not_found;
+    case Status::Code::kUnavailable: return beast_http::status::service_unavailable;
+    case Status::Code::kUnsupported: return beast_http::status::bad_request;
+    case Status::Code::kAlreadyExists: return beast_http::status::conflict;
+    case Status::Code::kResourceExhausted: return beast_http::status::payload_too_large;
+    default: return beast_http::status::internal_server_error;
+  }
+}
+
+HttpResponse Json(beast_http::status code, std::string body, const HttpRequest& req) {
+  HttpResponse res(code, req.version());
+  res.set(beast_http::field::content_type, "application/json");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+HttpResponse Empty(beast_http::status code, const HttpRequest& req) {
+  HttpResponse res(code, req.version());
+  res.keep_alive(req.keep_alive());
+  res.prepare_payload();
+  return res;
+}
+
+std::vector<std::string_view> Split(std::string_view path) {
+  std::vector<std::string_view> parts;
+  size_t q = path.find('?');
+  if (q != std::string_view::npos) path = path.substr(0, q);
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    if (end > start) parts.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
+bool ParseVersion(std::string_view s, int64_t* out) {
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && ptr == s.data() + s.size() && *out >= 0;
+}
+
+// Compresses the body when the client accepts it.
+void MaybeCompress(const HttpRequest& req, HttpResponse* res) {
+  auto accept = req.find(beast_http::field::accept_encoding);
+  if (accept == req.end()) return;
+  const Encoding e = ChooseResponseEncoding(accept->value());
+  if (e == Encoding::kIdentity) return;
+  res->body() = Compress(e, res->body());
+  res->set(beast_http::field::content_encoding, EncodingName(e));
+  res->prepare_payload();
+}
+
+}  // namespace
+
+HttpResponse HttpApi::Error(const Status& status, unsigned version, bool keep_alive) {
+  HttpResponse res(HttpStatusOf(status.code()), version);
+  res.set(beast_http::field::content_type, "application/json");
+  res.keep_alive(keep_alive);
+  res.body() = ErrorJson(status.message());
+  res.prepare_payload();
+  return res;
+}
+
+void HttpApi::Handle(HttpRequest&& req, Responder respond) {
+  const auto parts = Split(req.target());
+  const bool get = req.method() == beast_http::verb::get;
+  const bool post = req.method() == beast_http::verb::post;
+  auto error = [&](const Status& st) { respond(Error(st, req.version(), req.keep_alive())); };
+  auto method_not_allowed = [&] {
+    respond(Json(beast_http::status::method_not_allowed,
+                 ErrorJson(std::string(req.method_string()) + " is not allowed on " +
+                           std::string(req.target())),
+                 req));
+  };
+
+  if (parts.empty() || parts[0] != "v2") {
+    return error(Status::NotFound("no endpoint " + std::string(req.target())));
+  }
+  // /v2
+  if (parts.size() == 1) {
+    if (!get) return method_not_allowed();
+    return respond(Json(beast_http::status::ok, ServerMetadataJson("inferd", INFERD_VERSION), req));
+  }
+  // /v2/health/{live,ready}
+  if (parts[1] == "health" && parts.size() == 3) {
+    if (!get) return method_not_allowed();
+    bool ok = parts[2] == "live" ? core_->Live() : parts[2] == "ready" ? core_->Ready() : false;
+    if (parts[2] != "live" && parts[2] != "ready") {
+      return error(Status::NotFound("no endpoint " + std::string(req.target())));
+    }
+    return respond(Empty(ok ? beast_http::status::ok : beast_http::status::service_unavailable, req));
+  }
+  // /v2/repository/index, /v2/repository/models/{m}/{load,unload}
+  if (parts[1] == "repository") {
+    if (!post) return method_not_allowed();
+    if (parts.size() == 3 && parts[2] == "index") {
+      bool ready_only = false;
+      if (!req.body().empty()) {
+        rapidjson::Document doc;
+        doc.Parse(req.body().data(), req.body().size());
+        if (doc.HasParseError() || !doc.IsObject()) {
+          return error(Status::InvalidArg("repository index request body must be a JSON object"));
+        }
+        if (doc.HasMember("ready") && doc["ready"].IsBool()) ready_only = doc["ready"].GetBool();
+      }
+      return respond(Json(beast_http::status::ok,
+                          RepositoryIndexJson(core_->RepositoryIndex(), ready_only), req));
+    }
+    if (parts.size() == 5 && parts[2] == "models" && (parts[4] == "load" || parts[4] == "unload")) {
+      return error(Status::Unsupported(
+          "cannot " + std::string(parts[4]) + " model '" + std::string(parts[3]) +
+          "': model control mode is not 'explicit' (start inferd with --model-control-mode=explicit)"));
+    }
+    return error(Status::NotFound("no endpoint " + std::string(req.target())));
+  }
+  if (parts[1] != "models") return error(Status::NotFound("no endpoint " + std::string(req.target())));
+
+  // /v2/models/stats
+  if (parts.size() == 3 && parts[2] == "stats") {
+    if (!get) return method_not_allowed();
+    return respond(Json(beast_http::status::ok, ModelStatsJson(core_->LoadedModels()), req));
+  }
+  if (parts.size() < 3) return error(Status::NotFound("no endpoint " + std::string(req.target())));
+  // /v2/models/{m}[/versions/{v}][/{action}]
+  const std::string model_name(parts[2]);
+  size_t next = 3;
+  int64_t version = -1;
+  if (parts.size() > 4 && parts[3] == "versions") {
+    if (!ParseVersion(parts[4], &version)) {
+      return error(Status::InvalidArg("version '" + std::string(parts[4]) + "' of model '" +
+                                      model_name + "' is not a non-negative integer"));
+    }
+    next = 5;
+  }
+  if (parts.size() > next + 1) return error(Status::NotFound("no endpoint " + std::string(req.target())));
+  const std::string_view action = parts.size() == next ? "" : parts[next];
+
+  if (action == "infer") {
+    if (!post) return method_not_allowed();
+    return HandleInfer(std::move(req), model_name, version, std::move(respond));
+  }
+  if (!get) return method_not_allowed();
+  std::shared_ptr<Model> model;
+  Status st = core_->GetModel(model_name, version, &model);
+  if (action == "ready") {
+    return respond(Empty(st.ok() ? beast_http::status::ok : beast_http::status::bad_request, req));
+  }
+  if (action == "stats") {
+    if (!st.ok()) return error(st);
+    return respond(Json(beast_http::status::ok,
+                        ModelStatsJson(version < 0 ? core_->LoadedModels(model_name)
+                                                   : std::vector<std::shared_ptr<Model>>{model}),
+                        req));
+  }
+  if (!st.ok()) return error(st);
+  if (action == "config") {
+    HttpResponse res = Json(beast_http::status::ok, model->config_json(), req);
+    MaybeCompress(req, &res);
+    return respond(std::move(res));
+  }
+  if (action.empty()) {
+    std::vector<int64_t> versions;
+    for (const auto& m : core_->LoadedModels(model_name)) versions.push_back(m->version());
+    return respond(Json(beast_http::status::ok, ModelMetadataJson(*model, versions), req));
+  }
+  return error(Status::NotFound("no endpoint " + std::string(req.target())));
+}
+
+void HttpApi::HandleInfer(HttpRequest&& req, const std::string& model_name, int64_t version,
+                          Responder respond) {
+  const unsigned http_version = req.version();
+  const bool keep_alive = req.keep_alive();
+  auto request = std::make_shared<InferenceRequest>();
+  request->receive_ns = NowNs();
+  request->model_name = model_name;
+  request->model_version = version;
+
+  auto fail = [&](const Status& st) {
+    // Count the failure against the model when there is one.
+    std::shared_ptr<Model> model;
+    if (core_->GetModel(model_name, version, &model).ok()) {
+      request->model = model;
+      request->on_response = [](std::unique_ptr<InferenceResponse>) {};
+      request->RespondError(st);
+    }
+    respond(Error(st, http_version, keep_alive));
+  };
+
+  // Body: decompress, then parse. The body string moves into a shared buffer
+  // that binary inputs point into.
+  Encoding content_encoding = Encoding::kIdentity;
+  if (auto ce = req.find(beast_http::field::content_encoding); ce != req.end()) {
+    Status st = ParseContentEncoding(ce->value(), &content_encoding);
+    if (!st.ok()) return fail(st);
+  }
+  auto body = std::make_shared<std::string>(std::move(req.body()));
+  if (content_encoding != Encoding::kIdentity) {
+    auto plain = std::make_shared<std::string>();
+    Status st = Decompress(content_encoding, *body, max_input_size_, plain.get());
+    if (!st.ok()) return fail(st);
+    body = std::move(plain);
+  }
+  std::optional<size_t> header_length;
+  if (auto h = req.find(kInferHeaderLength); h != req.end()) {
+    size_t n = 0;
+    auto v = h->value();
+    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc() || ptr != v.data() + v.size()) {
+      return fail(Status::InvalidArg(std::string(kInferHeaderLength) + " must be an integer"));
+    }
+    header_length = n;
+  }
+  Status st = ParseInferRequest(body, header_length, request.get());
+  if (!st.ok()) return fail(st);
+
+  Encoding response_encoding = Encoding::kIdentity;
+  if (auto ae = req.find(beast_http::field::accept_encoding); ae != req.end()) {
+    response_encoding = ChooseResponseEncoding(ae->value());
+  }
+  request->on_response = [respond = std::move(respond), http_version, keep_alive,
+                          response_encoding](std::unique_ptr<InferenceResponse> response) {
+    if (!response->status.ok()) return respond(Error(response->status, http_version, keep_alive));
+    EncodedResponse encoded;
+    EncodeInferResponse(*response, &encoded);
+    HttpResponse res(beast_http::status::ok, http_version);
+    res.keep_alive(keep_alive);
+    if (encoded.header_length) {
+      res.set(beast_http::field::content_type, "application/octet-stream");
+      res.set(kInferHeaderLength, std::to_string(*encoded.header_length));
+    } else {
+      res.set(beast_http::field::content_type, "application/json");
+    }
+    if (response_encoding != Encoding::kIdentity) {
+      res.body() = Compress(response_encoding, encoded.body);
+      res.set(beast_http::field::content_encoding, EncodingName(response_encoding));
+    } else {
+      res.body() = std::move(encoded.body);
+    }
+    res.prepare_payload();
+    respond(std::move(res));
+  };
+  core_->Infer(request);
+}
+
+}  // namespace inferd::http

@@ -1,0 +1,38 @@
+// KServe v2 inference requests and responses over HTTP: the JSON form and the
+// binary tensor data extension (a JSON header of Inference-Header-Content-Length
+// bytes, then raw tensor bytes in input order).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "core/inference_request.h"
+#include "core/inference_response.h"
+
+namespace inferd::http {
+
+// Fills `request` (id, inputs, outputs, parameters) from an HTTP body. The
+// body is shared with the request: binary inputs point into it; JSON inputs are
+// decoded into buffers the request keeps alive. `header_length` is the
+// Inference-Header-Content-Length value, if the request had one.
+Status ParseInferRequest(std::shared_ptr<const std::string> body,
+                         std::optional<size_t> header_length, InferenceRequest* request);
+
+// The HTTP body of a response: JSON header, then the binary outputs.
+struct EncodedResponse {
+  std::string body;
+  // Set when binary outputs follow the JSON header (the header's length).
+  std::optional<size_t> header_length;
+};
+
+// Serializes a successful response; outputs go as binary data where the
+// request asked for it (per output `binary_data`, or `binary_data_output`).
+void EncodeInferResponse(const InferenceResponse& response, EncodedResponse* out);
+
+// {"error": "..."}
+std::string ErrorJson(const std::string& message);
+
+}  // namespace inferd::http

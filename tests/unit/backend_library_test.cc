@@ -1,0 +1,60 @@
+#include "core/backend_library.h"
+
+#include <gtest/gtest.h>
+
+#include "core/core_api.h"
+
+namespace inferd {
+namespace {
+
+TEST(BackendLibrary, SearchOrderIsVersionThenModelThenBackendDirectory) {
+  auto c = BackendLibraryCandidates("/repo/m", 3, "onnxruntime", "", "/opt/backends");
+  ASSERT_EQ(c.size(), 3u);
+  EXPECT_EQ(c[0], "/repo/m/3/libinferd_onnxruntime.so");
+  EXPECT_EQ(c[1], "/repo/m/libinferd_onnxruntime.so");
+  EXPECT_EQ(c[2], "/opt/backends/onnxruntime/libinferd_onnxruntime.so");
+}
+
+TEST(BackendLibrary, RuntimeNamesAnotherFile) {
+  auto c = BackendLibraryCandidates("/repo/m", 1, "identity", "libcustom.so", "/b");
+  EXPECT_EQ(c[0], "/repo/m/1/libcustom.so");
+  EXPECT_EQ(c[2], "/b/identity/libcustom.so");
+}
+
+TEST(BackendLibrary, OpensTheRealIdentityBackendOnceAndShares) {
+  BackendRegistry registry(CoreApi());
+  auto candidates = BackendLibraryCandidates("/nonexistent/m", 1, "identity", "",
+                                             INFERD_IDENTITY_BACKEND_DIR);
+  std::shared_ptr<BackendLibrary> a, b;
+  Status st = registry.Find(candidates, &a);
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_TRUE(registry.Find(candidates, &b).ok());
+  EXPECT_EQ(a.get(), b.get());
+  EXPECT_NE(a->instance_execute, nullptr);
+  EXPECT_NE(a->model_initialize, nullptr);
+}
+
+TEST(BackendLibrary, MissingBackendListsEveryPlaceLooked) {
+  BackendRegistry registry(CoreApi());
+  std::shared_ptr<BackendLibrary> lib;
+  Status st = registry.Find(BackendLibraryCandidates("/nope/m", 1, "ghost", "", "/nope/b"), &lib);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("/nope/m/1/libinferd_ghost.so"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("/nope/b/ghost/libinferd_ghost.so"), std::string::npos);
+}
+
+TEST(BackendLibrary, ASharedLibraryThatIsNotABackendIsRefused) {
+  std::shared_ptr<BackendLibrary> lib;
+  // libz is on every machine that builds inferd; it exports no inferd entry points.
+  for (const char* path : {"/usr/lib/x86_64-linux-gnu/libz.so.1", "/lib/x86_64-linux-gnu/libz.so.1"}) {
+    Status st = BackendLibrary::Open(path, CoreApi(), &lib);
+    if (st.message().find("cannot open") != std::string::npos) continue;
+    EXPECT_FALSE(st.ok());
+    EXPECT_NE(st.message().find("is not an inferd backend"), std::string::npos) << st.message();
+    return;
+  }
+  GTEST_SKIP() << "no libz.so.1 found to try";
+}
+
+}  // namespace
+}  // namespace inferd

@@ -1,0 +1,168 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/model_config_parse.h"
+#include "core/model_config_validate.h"
+
+namespace inferd {
+namespace {
+
+inference::ModelConfig Parse(const std::string& text) {
+  inference::ModelConfig c;
+  Status st = ParseModelConfigText(text, "config.pbtxt", &c);
+  EXPECT_TRUE(st.ok()) << st.message();
+  return c;
+}
+
+// Normalizes and validates a config for model folder "m".
+Status Check(const std::string& text, int gpus = 0) {
+  inference::ModelConfig c = Parse(text);
+  ConfigContext ctx{"m", std::filesystem::temp_directory_path().string(), gpus};
+  INFERD_RETURN_IF_ERROR(NormalizeModelConfig(ctx, &c));
+  return ValidateModelConfig(ctx, c);
+}
+
+void ExpectError(const std::string& text, const std::string& fragment) {
+  Status st = Check(text);
+  EXPECT_FALSE(st.ok()) << text;
+  EXPECT_NE(st.message().find(fragment), std::string::npos)
+      << "message: " << st.message() << "\nexpected to contain: " << fragment;
+}
+
+TEST(ModelConfigParse, TritonStyleConfigParses) {
+  inference::ModelConfig c = Parse(R"(
+    name: "densenet_onnx"
+    platform: "onnxruntime_onnx"
+    max_batch_size: 8
+    input [{ name: "data_0" data_type: TYPE_FP32 format: FORMAT_NCHW dims: [3, 224, 224]
+             reshape { shape: [1, 3, 224, 224] } }]
+    output [{ name: "fc6_1" data_type: TYPE_FP32 dims: [1000] label_filename: "labels.txt" }]
+    instance_group [{ count: 2 kind: KIND_CPU }]
+    dynamic_batching { preferred_batch_size: [4, 8] max_queue_delay_microseconds: 100 }
+    parameters { key: "intra_op_thread_count" value { string_value: "2" } }
+    optimization { execution_accelerators { cpu_execution_accelerator: [{ name: "openvino" }] } }
+    model_warmup [{ name: "w" batch_size: 1
+                    inputs { key: "data_0" value { data_type: TYPE_FP32 dims: [3, 224, 224] zero_data: true } } }]
+    version_policy { specific { versions: [1, 3] } })");
+  EXPECT_EQ(c.name(), "densenet_onnx");
+  EXPECT_EQ(c.max_batch_size(), 8);
+  EXPECT_EQ(c.input(0).dims_size(), 3);
+  EXPECT_EQ(c.instance_group(0).count(), 2);
+  EXPECT_EQ(c.dynamic_batching().preferred_batch_size(1), 8);
+  EXPECT_EQ(c.parameters().at("intra_op_thread_count").string_value(), "2");
+  EXPECT_EQ(c.version_policy().specific().versions_size(), 2);
+}
+
+TEST(ModelConfigParse, ErrorsNameFileLineAndField) {
+  inference::ModelConfig c;
+  Status st = ParseModelConfigText("name: \"x\"\nmax_batch_sise: 4\n", "/repo/x/config.pbtxt", &c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("/repo/x/config.pbtxt:2:"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("max_batch_sise"), std::string::npos) << st.message();
+  st = ParseModelConfigText("input [{ data_type: TYPE_NOPE }]", "c.pbtxt", &c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("TYPE_NOPE"), std::string::npos) << st.message();
+}
+
+TEST(ModelConfigParse, JsonRoundTripUsesProtoFieldNames) {
+  inference::ModelConfig c = Parse(R"(name: "m" backend: "identity" max_batch_size: 4
+    input [{ name: "INPUT0" data_type: TYPE_FP32 dims: [16] }])");
+  const std::string json = ModelConfigToJson(c);
+  EXPECT_NE(json.find("\"max_batch_size\":4"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"data_type\":\"TYPE_FP32\""), std::string::npos) << json;
+  inference::ModelConfig back;
+  ASSERT_TRUE(ModelConfigFromJson(json, &back).ok());
+  EXPECT_EQ(back.SerializeAsString(), c.SerializeAsString());
+  Status st = ModelConfigFromJson("{\"max_batch_size\": 1, \"bogus\": 2}", &back);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("bogus"), std::string::npos) << st.message();
+}
+
+TEST(ModelConfigValidate, NormalizeFillsTritonDefaults) {
+  inference::ModelConfig c = Parse(R"(platform: "onnxruntime_onnx")");
+  ConfigContext ctx{"m", "/tmp", 0};
+  ASSERT_TRUE(NormalizeModelConfig(ctx, &c).ok());
+  EXPECT_EQ(c.name(), "m");
+  EXPECT_EQ(c.backend(), "onnxruntime");
+  ASSERT_EQ(c.instance_group_size(), 1);
+  EXPECT_EQ(c.instance_group(0).count(), 1);
+  EXPECT_EQ(c.instance_group(0).kind(), inference::ModelInstanceGroup::KIND_CPU);
+  EXPECT_EQ(c.instance_group(0).name(), "m_0");
+  EXPECT_EQ(c.version_policy().latest().num_versions(), 1u);
+}
+
+TEST(ModelConfigValidate, AcceptsValidConfigs) {
+  EXPECT_TRUE(Check(R"(backend: "identity" max_batch_size: 8
+      input [{ name: "I" data_type: TYPE_FP32 dims: [-1, 4] }]
+      output [{ name: "O" data_type: TYPE_FP32 dims: [1, 4] reshape { shape: [4] } }])").ok());
+  EXPECT_TRUE(Check(R"(backend: "identity"
+      input [{ name: "I" data_type: TYPE_INT32 dims: [1] reshape { shape: [] } }])").ok());
+  EXPECT_TRUE(Check(R"(backend: "identity" max_batch_size: 4
+      dynamic_batching { preferred_batch_size: [2, 4] priority_levels: 2 default_priority_level: 1
+        priority_queue_policy { key: 2 value { timeout_action: DELAY } } })").ok());
+}
+
+TEST(ModelConfigValidate, RejectsWithReasons) {
+  ExpectError(R"(name: "other" backend: "identity")", "does not match its folder name 'm'");
+  ExpectError(R"(max_batch_size: 1)", "'platform' or 'backend'");
+  ExpectError(R"(platform: "tensorflow_nope")", "unknown platform 'tensorflow_nope'");
+  ExpectError(R"(platform: "onnxruntime_onnx" backend: "pytorch")", "runs on backend 'onnxruntime'");
+  ExpectError(R"(backend: "identity" max_batch_size: -1)", "'max_batch_size' must be >= 0");
+  ExpectError(R"(backend: "identity" input [{ name: "I" data_type: TYPE_FP32 dims: [0] }])",
+              "each dimension must be >= 1, or -1");
+  ExpectError(R"(backend: "identity" input [{ name: "I" data_type: TYPE_FP32 }])", "must specify 'dims'");
+  ExpectError(R"(backend: "identity" input [{ name: "I" dims: [1] }])", "valid 'data_type'");
+  ExpectError(R"(backend: "identity" input [{ name: "I" data_type: TYPE_FP32 dims: [2, 3]
+                 reshape { shape: [5] } }])", "6 elements");
+  ExpectError(R"(backend: "identity" input [{ name: "I" data_type: TYPE_FP32 dims: [-1, 3]
+                 reshape { shape: [3] } }])", "variable-size dimension");
+  ExpectError(R"(backend: "identity" input [{ name: "I" data_type: TYPE_FP32 dims: [1] },
+                 { name: "I" data_type: TYPE_FP32 dims: [1] }])", "more than once");
+  ExpectError(R"(backend: "identity" output [{ name: "O" data_type: TYPE_FP32 dims: [3]
+                 label_filename: "missing_labels.txt" }])", "missing_labels.txt");
+  ExpectError(R"(backend: "identity" runtime: "../../evil.so")", "'runtime'");
+  ExpectError(R"(backend: "identity" runtime: "/usr/lib/evil.so")", "'runtime'");
+  ExpectError(R"(backend: "identity" instance_group [{ kind: KIND_GPU }])", "no GPU");
+  ExpectError(R"(backend: "identity" instance_group [{ kind: KIND_CPU gpus: [0] }])", "not KIND_GPU");
+  ExpectError(R"(backend: "identity" max_batch_size: 4 dynamic_batching { preferred_batch_size: [8] })",
+              "preferred_batch_size 8");
+  ExpectError(R"(backend: "identity" dynamic_batching { })", "requires max_batch_size > 0");
+  ExpectError(R"(backend: "identity" max_batch_size: 4 dynamic_batching { priority_levels: 2
+                 default_priority_level: 3 })", "default_priority_level 3");
+  ExpectError(R"(backend: "identity" max_batch_size: 4 dynamic_batching { priority_levels: 2
+                 default_priority_level: 1 priority_queue_policy { key: 5 value { } } })",
+              "priority_queue_policy level 5");
+  ExpectError(R"(backend: "identity" max_batch_size: 4 dynamic_batching { default_priority_level: 1 })",
+              "requires priority_levels");
+  ExpectError(R"(backend: "identity" max_batch_size: 4 sequence_batching { control_input [{
+                 name: "START" control [{ kind: CONTROL_SEQUENCE_START }] }] })",
+              "exactly one of 'int32_false_true'");
+  ExpectError(R"(backend: "identity" max_batch_size: 4 sequence_batching { control_input [{
+                 name: "CORRID" control [{ kind: CONTROL_SEQUENCE_CORRID data_type: TYPE_FP32 }] }] })",
+              "CONTROL_SEQUENCE_CORRID needs 'data_type'");
+  ExpectError(R"(backend: "identity" max_batch_size: 4
+                 input [{ name: "I" data_type: TYPE_FP32 dims: [1] }]
+                 batch_input [{ kind: BATCH_ELEMENT_COUNT target_name: "N" data_type: TYPE_INT32
+                                source_input: "NOPE" }])", "source_input 'NOPE'");
+  ExpectError(R"(backend: "identity" batch_input [{ kind: BATCH_ELEMENT_COUNT target_name: "N"
+                 data_type: TYPE_INT32 source_input: "I" }])", "require max_batch_size > 0");
+  ExpectError(R"(backend: "identity" version_policy { latest { num_versions: 0 } })", "num_versions");
+  ExpectError(R"(backend: "identity" ensemble_scheduling { })", "requires platform 'ensemble'");
+}
+
+TEST(ModelConfigValidate, UnbuiltFeaturesAreNamed) {
+  auto unbuilt = [](const std::string& text) {
+    return RejectUnbuiltFeatures(Parse("name: \"m\" " + text)).message();
+  };
+  EXPECT_NE(unbuilt("sequence_batching { }").find("'sequence_batching'"), std::string::npos);
+  EXPECT_NE(unbuilt("response_cache { enable: true }").find("'response_cache'"), std::string::npos);
+  EXPECT_NE(unbuilt("model_transaction_policy { decoupled: true }").find("decoupled"), std::string::npos);
+  EXPECT_NE(unbuilt("model_warmup [{ name: \"w\" }]").find("'model_warmup'"), std::string::npos);
+  EXPECT_NE(unbuilt("dynamic_batching { priority_levels: 2 }").find("priority_levels"), std::string::npos);
+  EXPECT_TRUE(RejectUnbuiltFeatures(Parse("name: \"m\" dynamic_batching { max_queue_delay_microseconds: 5 }")).ok());
+}
+
+}  // namespace
+}  // namespace inferd
