@@ -49,8 +49,7 @@ struct Flags {
 
 void AddFlags(CLI::App& app, Flags& f) {
   app.add_option("--model-repository,--model-store", f.server.repositories,
-                 "Path to a model repository; repeat for several")
-      ->required()
+                 "Path to a model repository; repeat for several (required)")
       ->allow_extra_args(false);
   app.add_option("--model-control-mode", f.control_mode, "none, poll or explicit")
       ->check(CLI::IsMember({"none", "poll", "explicit"}));
@@ -102,6 +101,11 @@ int main(int argc, char** argv) {
     return 0;
   } catch (const CLI::ParseError& e) {
     std::cerr << "inferd: error: " << e.what() << "\n\n" << app.help();
+    return kUsageError;
+  }
+  // Checked after parsing so that an unknown flag is reported first.
+  if (f.server.repositories.empty()) {
+    std::cerr << "inferd: error: --model-repository is required\n\n" << app.help();
     return kUsageError;
   }
 
