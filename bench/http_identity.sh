@@ -57,6 +57,7 @@ for body in json binary; do
 import re, sys
 out, before, after, hz, body, conc = sys.argv[1], *map(int, sys.argv[2:5]), sys.argv[5], sys.argv[6]
 def us(tok):
+    if not re.match(r"[\d.]+(us|ms|s)", tok): sys.exit("unexpected wrk output:\n" + out)
     v, unit = re.match(r"([\d.]+)(us|ms|s)", tok).groups()
     return float(v) * {"us": 1, "ms": 1e3, "s": 1e6}[unit]
 reqs = int(re.search(r"(\d+) requests in", out).group(1))

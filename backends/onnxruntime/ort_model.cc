@@ -1,0 +1,384 @@
+#include "ort_model.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+
+namespace inferd::ort {
+namespace {
+
+using rapidjson::Value;
+
+// int64 fields arrive as JSON strings (protobuf's JSON form) or numbers.
+int64_t AsInt(const Value& v) {
+  if (v.IsString()) return std::strtoll(v.GetString(), nullptr, 10);
+  if (v.IsInt64()) return v.GetInt64();
+  return 0;
+}
+
+std::vector<int64_t> Ints(const Value& parent, const char* key) {
+  std::vector<int64_t> out;
+  auto it = parent.FindMember(key);
+  if (it != parent.MemberEnd() && it->value.IsArray())
+    for (const auto& v : it->value.GetArray()) out.push_back(AsInt(v));
+  return out;
+}
+
+std::string Str(const Value& parent, const char* key) {
+  auto it = parent.FindMember(key);
+  return it != parent.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
+}
+
+InferdDataType FromConfigType(const std::string& t) {
+  static const std::pair<const char*, InferdDataType> kTypes[] = {
+      {"TYPE_BOOL", INFERD_TYPE_BOOL},     {"TYPE_UINT8", INFERD_TYPE_UINT8},
+      {"TYPE_UINT16", INFERD_TYPE_UINT16}, {"TYPE_UINT32", INFERD_TYPE_UINT32},
+      {"TYPE_UINT64", INFERD_TYPE_UINT64}, {"TYPE_INT8", INFERD_TYPE_INT8},
+      {"TYPE_INT16", INFERD_TYPE_INT16},   {"TYPE_INT32", INFERD_TYPE_INT32},
+      {"TYPE_INT64", INFERD_TYPE_INT64},   {"TYPE_FP16", INFERD_TYPE_FP16},
+      {"TYPE_FP32", INFERD_TYPE_FP32},     {"TYPE_FP64", INFERD_TYPE_FP64},
+      {"TYPE_STRING", INFERD_TYPE_BYTES},  {"TYPE_BF16", INFERD_TYPE_BF16}};
+  for (const auto& [name, type] : kTypes)
+    if (t == name) return type;
+  return INFERD_TYPE_INVALID;
+}
+
+const char* ConfigTypeName(InferdDataType t) {
+  switch (t) {
+    case INFERD_TYPE_BOOL: return "TYPE_BOOL";
+    case INFERD_TYPE_UINT8: return "TYPE_UINT8";
+    case INFERD_TYPE_UINT16: return "TYPE_UINT16";
+    case INFERD_TYPE_UINT32: return "TYPE_UINT32";
+    case INFERD_TYPE_UINT64: return "TYPE_UINT64";
+    case INFERD_TYPE_INT8: return "TYPE_INT8";
+    case INFERD_TYPE_INT16: return "TYPE_INT16";
+    case INFERD_TYPE_INT32: return "TYPE_INT32";
+    case INFERD_TYPE_INT64: return "TYPE_INT64";
+    case INFERD_TYPE_FP16: return "TYPE_FP16";
+    case INFERD_TYPE_FP32: return "TYPE_FP32";
+    case INFERD_TYPE_FP64: return "TYPE_FP64";
+    case INFERD_TYPE_BYTES: return "TYPE_STRING";
+    case INFERD_TYPE_BF16: return "TYPE_BF16";
+    default: return "TYPE_INVALID";
+  }
+}
+
+std::string DimsString(const std::vector<int64_t>& d) {
+  std::string s = "[";
+  for (size_t i = 0; i < d.size(); ++i) s += (i ? "," : "") + std::to_string(d[i]);
+  return s + "]";
+}
+
+std::vector<TensorSpec> ParseTensors(const Value& config, const char* key) {
+  std::vector<TensorSpec> out;
+  auto it = config.FindMember(key);
+  if (it == config.MemberEnd() || !it->value.IsArray()) return out;
+  for (const auto& t : it->value.GetArray()) {
+    TensorSpec s;
+    s.name = Str(t, "name");
+    s.datatype = FromConfigType(Str(t, "data_type"));
+    s.dims = Ints(t, "dims");
+    auto r = t.FindMember("reshape");
+    if (r != t.MemberEnd() && r->value.IsObject()) {
+      s.has_reshape = true;
+      s.reshape = Ints(r->value, "shape");
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+// The model's own view of a tensor.
+struct ModelTensor {
+  std::string name;
+  InferdDataType datatype;
+  std::vector<int64_t> shape;  // -1 for symbolic dims
+};
+
+std::vector<ModelTensor> ModelTensors(Ort::Session& session, bool inputs) {
+  std::vector<ModelTensor> out;
+  Ort::AllocatorWithDefaultOptions alloc;
+  const size_t n = inputs ? session.GetInputCount() : session.GetOutputCount();
+  for (size_t i = 0; i < n; ++i) {
+    auto name = inputs ? session.GetInputNameAllocated(i, alloc) : session.GetOutputNameAllocated(i, alloc);
+    auto type = inputs ? session.GetInputTypeInfo(i) : session.GetOutputTypeInfo(i);
+    ModelTensor t{name.get(), INFERD_TYPE_INVALID, {}};
+    if (type.GetONNXType() == ONNX_TYPE_TENSOR) {
+      auto info = type.GetTensorTypeAndShapeInfo();
+      t.datatype = FromOrtType(info.GetElementType());
+      t.shape = info.GetShape();
+      for (auto& d : t.shape)
+        if (d < 0) d = -1;
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+bool CheckTensors(const ModelSpec& spec, const std::vector<TensorSpec>& config,
+                  const std::vector<ModelTensor>& model, const char* kind, std::string* error) {
+  const bool batching = spec.max_batch_size > 0;
+  for (const auto& c : config) {
+    auto m = std::find_if(model.begin(), model.end(), [&](const ModelTensor& t) { return t.name == c.name; });
+    if (m == model.end()) {
+      std::string names;
+      for (const auto& t : model) names += (names.empty() ? "" : ", ") + t.name;
+      *error = std::string("config ") + kind + " '" + c.name + "' is not a " + kind +
+               " of the model (the model has: " + names + ")";
+      return false;
+    }
+    if (m->datatype != c.datatype) {
+      *error = std::string(kind) + " '" + c.name + "': the config says " + ConfigTypeName(c.datatype) +
+               ", the model has " + ConfigTypeName(m->datatype);
+      return false;
+    }
+    std::vector<int64_t> want = c.has_reshape ? c.reshape : c.dims;
+    if (batching) want.insert(want.begin(), -1);
+    bool ok = want.size() == m->shape.size();
+    for (size_t d = 0; ok && d < want.size(); ++d) {
+      if (batching && d == 0) {
+        ok = m->shape[0] == -1;  // the model must accept any batch size
+      } else if (m->shape[d] != -1) {
+        ok = want[d] == m->shape[d];
+      }
+    }
+    if (!ok) {
+      *error = std::string(kind) + " '" + c.name + "': the config's " +
+               (c.has_reshape ? "reshape " : "dims ") + DimsString(c.has_reshape ? c.reshape : c.dims) +
+               (batching ? " with max_batch_size > 0 (a batch dimension first)" : "") +
+               " do not fit the model's shape " + DimsString(m->shape);
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+InferdDataType FromOrtType(ONNXTensorElementDataType t) {
+  switch (t) {
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL: return INFERD_TYPE_BOOL;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8: return INFERD_TYPE_UINT8;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16: return INFERD_TYPE_UINT16;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32: return INFERD_TYPE_UINT32;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64: return INFERD_TYPE_UINT64;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8: return INFERD_TYPE_INT8;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16: return INFERD_TYPE_INT16;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32: return INFERD_TYPE_INT32;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64: return INFERD_TYPE_INT64;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16: return INFERD_TYPE_FP16;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT: return INFERD_TYPE_FP32;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE: return INFERD_TYPE_FP64;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING: return INFERD_TYPE_BYTES;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16: return INFERD_TYPE_BF16;
+    default: return INFERD_TYPE_INVALID;
+  }
+}
+
+ONNXTensorElementDataType ToOrtType(InferdDataType t) {
+  switch (t) {
+    case INFERD_TYPE_BOOL: return ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL;
+    case INFERD_TYPE_UINT8: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8;
+    case INFERD_TYPE_UINT16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16;
+    case INFERD_TYPE_UINT32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32;
+    case INFERD_TYPE_UINT64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64;
+    case INFERD_TYPE_INT8: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8;
+    case INFERD_TYPE_INT16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16;
+    case INFERD_TYPE_INT32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32;
+    case INFERD_TYPE_INT64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
+    case INFERD_TYPE_FP16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16;
+    case INFERD_TYPE_FP32: return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+    case INFERD_TYPE_FP64: return ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE;
+    case INFERD_TYPE_BYTES: return ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING;
+    case INFERD_TYPE_BF16: return ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16;
+    default: return ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
+  }
+}
+
+bool ParseModelSpec(const char* config_json, const std::string& version_dir, ModelSpec* spec,
+                    std::string* error) {
+  rapidjson::Document doc;
+  doc.Parse(config_json);
+  if (doc.HasParseError() || !doc.IsObject()) {
+    *error = "onnxruntime: the model config is not valid JSON";
+    return false;
+  }
+  spec->name = Str(doc, "name");
+  const std::string file = Str(doc, "default_model_filename");
+  spec->model_path = (std::filesystem::path(version_dir) / (file.empty() ? "model.onnx" : file)).string();
+  spec->max_batch_size = static_cast<int>(AsInt(doc["max_batch_size"]));
+  spec->inputs = ParseTensors(doc, "input");
+  spec->outputs = ParseTensors(doc, "output");
+
+  // parameters { key: "intra_op_thread_count" value { string_value: "2" } } ...
+  SessionSettings& s = spec->settings;
+  if (auto params = doc.FindMember("parameters"); params != doc.MemberEnd() && params->value.IsObject()) {
+    for (const auto& p : params->value.GetObject()) {
+      const std::string key = p.name.GetString();
+      const std::string value = Str(p.value, "string_value");
+      char* end = nullptr;
+      const long n = std::strtol(value.c_str(), &end, 10);
+      const bool numeric = !value.empty() && *end == '\0';
+      auto need_number = [&] {
+        *error = "onnxruntime: parameter '" + key + "' must be an integer, got '" + value + "'";
+        return false;
+      };
+      if (key == "intra_op_thread_count") {
+        if (!numeric || n < 0) return need_number();
+        s.intra_op_threads = static_cast<int>(n);
+      } else if (key == "inter_op_thread_count") {
+        if (!numeric || n < 0) return need_number();
+        s.inter_op_threads = static_cast<int>(n);
+      } else if (key == "execution_mode") {
+        if (!numeric || (n != 0 && n != 1)) return need_number();
+        s.parallel_execution = n == 1;
+      } else if (key == "enable_mem_arena") {
+        if (!numeric) return need_number();
+        s.mem_arena = n != 0;
+      } else if (key == "enable_mem_pattern") {
+        if (!numeric) return need_number();
+        s.mem_pattern = n != 0;
+      }
+      // Other keys belong to other components (and Triton ignores unknown ones too).
+    }
+  }
+  if (auto opt = doc.FindMember("optimization"); opt != doc.MemberEnd() && opt->value.IsObject()) {
+    if (auto g = opt->value.FindMember("graph"); g != opt->value.MemberEnd() && g->value.IsObject()) {
+      const int64_t level = AsInt(g->value["level"]);
+      s.graph_level = level == -1 ? ORT_ENABLE_BASIC : level == 1 ? ORT_ENABLE_EXTENDED : ORT_ENABLE_ALL;
+    }
+    auto acc = opt->value.FindMember("execution_accelerators");
+    if (acc != opt->value.MemberEnd() && acc->value.IsObject()) {
+      const auto providers = Ort::GetAvailableProviders();
+      auto has = [&](const char* p) { return std::find(providers.begin(), providers.end(), p) != providers.end(); };
+      for (const char* list : {"gpu_execution_accelerator", "cpu_execution_accelerator"}) {
+        auto it = acc->value.FindMember(list);
+        if (it == acc->value.MemberEnd() || !it->value.IsArray()) continue;
+        for (const auto& a : it->value.GetArray()) {
+          const std::string name = Str(a, "name");
+          const char* provider = name == "tensorrt" ? "TensorrtExecutionProvider"
+                                 : name == "cuda"   ? "CUDAExecutionProvider"
+                                 : name == "openvino" ? "OpenVINOExecutionProvider"
+                                                      : nullptr;
+          if (provider == nullptr) {
+            *error = "onnxruntime: unknown execution accelerator '" + name + "' in " + list;
+            return false;
+          }
+          if (!has(provider)) {
+            *error = "onnxruntime: execution accelerator '" + name + "' (" + provider +
+                     ") is not available in this build of ONNX Runtime";
+            return false;
+          }
+          if (name == "tensorrt") {
+            s.use_tensorrt = true;
+            if (auto params = a.FindMember("parameters"); params != a.MemberEnd() && params->value.IsObject()) {
+              s.trt_fp16 = Str(params->value, "precision_mode") == "FP16";
+              const std::string ws = Str(params->value, "max_workspace_size_bytes");
+              if (!ws.empty()) s.trt_workspace_bytes = std::strtoull(ws.c_str(), nullptr, 10);
+            }
+          }
+          if (name == "cuda") s.use_cuda = true;
+        }
+      }
+    }
+  }
+  return true;
+}
+
+Ort::SessionOptions MakeSessionOptions(const SessionSettings& s, int device_id) {
+  Ort::SessionOptions o;
+  if (s.intra_op_threads > 0) o.SetIntraOpNumThreads(s.intra_op_threads);
+  if (s.inter_op_threads > 0) o.SetInterOpNumThreads(s.inter_op_threads);
+  o.SetExecutionMode(s.parallel_execution ? ORT_PARALLEL : ORT_SEQUENTIAL);
+  o.SetGraphOptimizationLevel(s.graph_level);
+  if (!s.mem_arena) o.DisableCpuMemArena();
+  if (!s.mem_pattern) o.DisableMemPattern();
+  if (s.use_tensorrt) {
+    OrtTensorRTProviderOptions trt{};
+    trt.device_id = device_id;
+    trt.trt_fp16_enable = s.trt_fp16 ? 1 : 0;
+    trt.trt_max_workspace_size = static_cast<size_t>(s.trt_workspace_bytes);
+    o.AppendExecutionProvider_TensorRT(trt);
+  }
+  if (s.use_cuda || s.use_tensorrt) {
+    OrtCUDAProviderOptions cuda{};
+    cuda.device_id = device_id;
+    o.AppendExecutionProvider_CUDA(cuda);
+  }
+  return o;
+}
+
+std::string AutoCompleteConfig(const char* config_json, Ort::Session& session, std::string* error) {
+  rapidjson::Document doc;
+  doc.Parse(config_json);
+  auto& alloc = doc.GetAllocator();
+  const auto model_inputs = ModelTensors(session, true);
+  const auto model_outputs = ModelTensors(session, false);
+  const bool has_inputs = doc.HasMember("input") && doc["input"].IsArray() && !doc["input"].Empty();
+  const bool has_outputs = doc.HasMember("output") && doc["output"].IsArray() && !doc["output"].Empty();
+  int64_t max_batch = AsInt(doc["max_batch_size"]);
+  bool changed = false;
+
+  // The model can batch when every tensor's first dimension is symbolic.
+  bool can_batch = true;
+  for (const auto* list : {&model_inputs, &model_outputs})
+    for (const auto& t : *list) can_batch = can_batch && !t.shape.empty() && t.shape[0] == -1;
+  if (max_batch == 0 && can_batch && !has_inputs && !has_outputs) {
+    // Triton's default: max_batch_size 4 with dynamic batching.
+    max_batch = 4;
+    doc["max_batch_size"].SetInt(4);
+    if (!doc.HasMember("dynamic_batching") && !doc.HasMember("sequence_batching")) {
+      doc.AddMember("dynamic_batching", Value(rapidjson::kObjectType), alloc);
+    }
+    changed = true;
+  }
+  auto fill = [&](const char* key, const std::vector<ModelTensor>& tensors) -> bool {
+    Value list(rapidjson::kArrayType);
+    for (const auto& t : tensors) {
+      if (t.datatype == INFERD_TYPE_INVALID) {
+        *error = "onnxruntime: cannot auto-complete '" + t.name + "': not a tensor of a supported type";
+        return false;
+      }
+      Value v(rapidjson::kObjectType);
+      v.AddMember("name", Value(t.name.c_str(), alloc), alloc);
+      v.AddMember("data_type", Value(ConfigTypeName(t.datatype), alloc), alloc);
+      Value dims(rapidjson::kArrayType);
+      for (size_t d = max_batch > 0 ? 1 : 0; d < t.shape.size(); ++d) dims.PushBack(t.shape[d], alloc);
+      v.AddMember("dims", dims, alloc);
+      list.PushBack(v, alloc);
+    }
+    if (doc.HasMember(key)) doc[key] = list;
+    else doc.AddMember(Value(key, alloc), list, alloc);
+    changed = true;
+    return true;
+  };
+  if (!has_inputs && !fill("input", model_inputs)) return "";
+  if (!has_outputs && !fill("output", model_outputs)) return "";
+  if (!changed) return "";
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  doc.Accept(w);
+  return sb.GetString();
+}
+
+bool ValidateAgainstModel(const ModelSpec& spec, Ort::Session& session, std::string* error) {
+  const auto inputs = ModelTensors(session, true);
+  const auto outputs = ModelTensors(session, false);
+  if (!CheckTensors(spec, spec.inputs, inputs, "input", error)) return false;
+  if (!CheckTensors(spec, spec.outputs, outputs, "output", error)) return false;
+  for (const auto& m : inputs) {
+    const bool configured = std::any_of(spec.inputs.begin(), spec.inputs.end(),
+                                        [&](const TensorSpec& t) { return t.name == m.name; });
+    if (!configured) {
+      *error = "model input '" + m.name + "' is missing from the config";
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace inferd::ort

@@ -1,0 +1,69 @@
+// The ONNX Runtime backend's view of a model: the config (from the server, as
+// JSON), the model file, the session options Triton's onnxruntime backend
+// reads from `parameters` and `optimization`, and the checks of config
+// against the model's own metadata (auto-complete and validation).
+#pragma once
+
+#include <onnxruntime_cxx_api.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "inferd/backend.h"
+
+namespace inferd::ort {
+
+// One tensor of the config (input or output).
+struct TensorSpec {
+  std::string name;
+  InferdDataType datatype = INFERD_TYPE_INVALID;
+  std::vector<int64_t> dims;     // without the batch dimension
+  std::vector<int64_t> reshape;  // the model-side shape, when has_reshape
+  bool has_reshape = false;
+};
+
+// The settings a session is created with.
+struct SessionSettings {
+  int intra_op_threads = 0;  // 0: ORT's default
+  int inter_op_threads = 0;
+  bool parallel_execution = false;
+  GraphOptimizationLevel graph_level = ORT_ENABLE_ALL;
+  bool mem_arena = true;
+  bool mem_pattern = true;
+  bool use_cuda = false;  // GPU instance and CUDA provider present
+  bool use_tensorrt = false;
+  bool trt_fp16 = false;
+  uint64_t trt_workspace_bytes = 1ull << 30;
+};
+
+struct ModelSpec {
+  std::string name;
+  std::string model_path;  // <version dir>/<default_model_filename or model.onnx>
+  int max_batch_size = 0;
+  std::vector<TensorSpec> inputs, outputs;
+  SessionSettings settings;
+};
+
+// Reads what the backend needs from the config JSON. Errors name the field.
+// `error` is set (and false returned) on a bad config.
+bool ParseModelSpec(const char* config_json, const std::string& version_dir, ModelSpec* spec,
+                    std::string* error);
+
+// Fills in what the config leaves out from the session's metadata (inputs,
+// outputs, max_batch_size), as Triton's auto-complete does, and returns the
+// completed config JSON; empty when nothing changed.
+std::string AutoCompleteConfig(const char* config_json, Ort::Session& session, std::string* error);
+
+// Checks every config tensor against the model: name, datatype, dims (with
+// -1 and reshape). The message names the tensor and both sides.
+bool ValidateAgainstModel(const ModelSpec& spec, Ort::Session& session, std::string* error);
+
+// Session options for `settings` (CPU, or the GPU providers when asked).
+Ort::SessionOptions MakeSessionOptions(const SessionSettings& settings, int device_id);
+
+InferdDataType FromOrtType(ONNXTensorElementDataType t);
+ONNXTensorElementDataType ToOrtType(InferdDataType t);
+
+}  // namespace inferd::ort
