@@ -117,9 +117,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
 void HttpServer::Impl::Accept() {
   acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (!acceptor.is_open()) return;  // StopAccepting() closed it
     if (ec) {
       if (ec != asio::error::operation_aborted) LOG_WARNING("http accept: {}", ec.message());
-      if (!acceptor.is_open()) return;
     } else {
       socket.set_option(tcp::no_delay(true), ec);
       auto session = std::make_shared<Session>(std::move(socket), this);

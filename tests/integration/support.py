@@ -1,0 +1,430 @@
+"""Shared helpers of the inferd integration suite: repository writing, the
+inferd process wrapper, and assertion helpers used by the test modules."""
+
+import http.client
+import json
+import signal
+import socket
+import subprocess
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tritonclient.http as httpclient
+from tritonclient.utils import InferenceServerException
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_BIN = REPO_ROOT / "build" / "release" / "inferd"
+
+LIVE_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 15.0
+
+# ---------------------------------------------------------------------------
+# Data types: suffix of the per-dtype model -> (config type, wire type)
+# ---------------------------------------------------------------------------
+
+DTYPE_MODELS = {
+    "bool": ("TYPE_BOOL", "BOOL"),
+    "int8": ("TYPE_INT8", "INT8"),
+    "int16": ("TYPE_INT16", "INT16"),
+    "int32": ("TYPE_INT32", "INT32"),
+    "int64": ("TYPE_INT64", "INT64"),
+    "uint8": ("TYPE_UINT8", "UINT8"),
+    "uint16": ("TYPE_UINT16", "UINT16"),
+    "uint32": ("TYPE_UINT32", "UINT32"),
+    "uint64": ("TYPE_UINT64", "UINT64"),
+    "fp16": ("TYPE_FP16", "FP16"),
+    "fp32_nobatch": ("TYPE_FP32", "FP32"),
+    "fp64": ("TYPE_FP64", "FP64"),
+    "bytes": ("TYPE_STRING", "BYTES"),
+    "bf16": ("TYPE_BF16", "BF16"),
+}
+
+CLASSIFY_LABELS = ["cat", "dog", "bird", "fish", "frog"]
+
+# Models in the shared repository that must load, and those that must not.
+GOOD_MODELS = (
+    ["identity_fp32", "identity_two", "identity_stats", "classify", "slow",
+     "versioned", "versioned_all", "versioned_specific", "noname"]
+    + ["identity_" + d for d in DTYPE_MODELS]
+)
+BROKEN_MODELS = {
+    # folder name -> substrings (lower-case) the UNAVAILABLE reason must contain
+    "bad_name": ["other_name"],
+    "bad_reshape": ["reshape"],
+    "bad_backend": ["nosuchbackend"],
+    "bad_preferred": ["preferred_batch_size"],
+}
+
+
+# ---------------------------------------------------------------------------
+# Repository writing helpers
+# ---------------------------------------------------------------------------
+
+def _dims(dims):
+    return "[ " + ", ".join(str(int(d)) for d in dims) + " ]"
+
+
+def tensor_block(kind, tensors):
+    """kind: 'input' or 'output'; tensors: list of (name, TYPE_X, dims[, extra])."""
+    parts = []
+    for t in tensors:
+        name, dtype, dims = t[0], t[1], t[2]
+        extra = (" " + t[3]) if len(t) > 3 else ""
+        parts.append(
+            f'  {{ name: "{name}" data_type: {dtype} dims: {_dims(dims)}{extra} }}'
+        )
+    return f"{kind} [\n" + ",\n".join(parts) + "\n]\n"
+
+
+def identity_config(name, inputs, outputs=None, max_batch_size=0, extra="",
+                    backend="identity"):
+    """config.pbtxt text for an identity model; ``name=None`` omits the name field.
+
+    ``outputs`` defaults to OUTPUTn mirroring every INPUTn.
+    """
+    if outputs is None:
+        outputs = [("OUTPUT" + t[0][len("INPUT"):],) + tuple(t[1:3]) for t in inputs]
+    text = ""
+    if name is not None:
+        text += f'name: "{name}"\n'
+    text += f'backend: "{backend}"\n'
+    text += f"max_batch_size: {int(max_batch_size)}\n"
+    text += tensor_block("input", inputs)
+    text += tensor_block("output", outputs)
+    if extra:
+        text += textwrap.dedent(extra).strip() + "\n"
+    return text
+
+
+def write_model(repo, folder, config_text, versions=(1,), files=None):
+    """Create ``repo/folder`` with config.pbtxt, empty version folders and extra files."""
+    d = Path(repo) / folder
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "config.pbtxt").write_text(config_text)
+    for v in versions:
+        (d / str(v)).mkdir(exist_ok=True)
+    for fname, content in (files or {}).items():
+        (d / fname).write_text(content)
+    return d
+
+
+def fp32_identity(name, max_batch_size=8, extra=""):
+    return identity_config(
+        name, [("INPUT0", "TYPE_FP32", [-1])], max_batch_size=max_batch_size, extra=extra
+    )
+
+
+def build_repository(repo):
+    """The shared repository: every model the ordinary tests use, plus broken ones."""
+    repo = Path(repo)
+    repo.mkdir(parents=True, exist_ok=True)
+
+    write_model(repo, "identity_fp32", fp32_identity("identity_fp32", 8))
+    # Used only by test_statistics.py, so its counters move only by that traffic.
+    write_model(repo, "identity_stats", fp32_identity("identity_stats", 8))
+
+    for suffix, (cfg_type, _wire) in DTYPE_MODELS.items():
+        name = "identity_" + suffix
+        write_model(
+            repo, name,
+            identity_config(name, [("INPUT0", cfg_type, [-1])], max_batch_size=0),
+        )
+
+    write_model(
+        repo, "identity_two",
+        identity_config(
+            "identity_two",
+            [("INPUT0", "TYPE_INT32", [4]), ("INPUT1", "TYPE_FP32", [4])],
+            max_batch_size=8,
+        ),
+    )
+
+    write_model(
+        repo, "classify",
+        identity_config(
+            "classify",
+            [("INPUT0", "TYPE_FP32", [5])],
+            outputs=[("OUTPUT0", "TYPE_FP32", [5], 'label_filename: "labels.txt"')],
+            max_batch_size=0,
+        ),
+        files={"labels.txt": "\n".join(CLASSIFY_LABELS) + "\n"},
+    )
+
+    write_model(
+        repo, "slow",
+        fp32_identity(
+            "slow", 8,
+            extra="""
+            instance_group [ { count: 2 kind: KIND_CPU } ]
+            parameters { key: "execute_delay_ms" value { string_value: "300" } }
+            """,
+        ),
+    )
+
+    write_model(repo, "versioned", fp32_identity("versioned", 8), versions=(1, 2, 3))
+    write_model(
+        repo, "versioned_all",
+        fp32_identity("versioned_all", 8, extra="version_policy: { all: {} }"),
+        versions=(1, 2, 3),
+    )
+    write_model(
+        repo, "versioned_specific",
+        fp32_identity("versioned_specific", 8,
+                      extra="version_policy: { specific: { versions: [ 1, 3 ] } }"),
+        versions=(1, 2, 3),
+    )
+
+    write_model(repo, "noname", fp32_identity(None, 8))
+
+    # --- broken models: each must be UNAVAILABLE with a reason, the rest serve
+    write_model(repo, "bad_name", fp32_identity("other_name", 8))
+    write_model(
+        repo, "bad_reshape",
+        identity_config(
+            "bad_reshape",
+            [("INPUT0", "TYPE_FP32", [4], "reshape: { shape: [ 3 ] }")],
+            outputs=[("OUTPUT0", "TYPE_FP32", [4])],
+            max_batch_size=0,
+        ),
+    )
+    write_model(
+        repo, "bad_backend",
+        identity_config("bad_backend", [("INPUT0", "TYPE_FP32", [-1])],
+                        max_batch_size=8, backend="nosuchbackend"),
+    )
+    write_model(
+        repo, "bad_preferred",
+        fp32_identity("bad_preferred", 4,
+                      extra="dynamic_batching { preferred_batch_size: [ 8 ] }"),
+    )
+    return repo
+
+
+# ---------------------------------------------------------------------------
+# Process management
+# ---------------------------------------------------------------------------
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+_RUNNING = []  # servers currently running, for log attachment on failure
+
+
+class InferdServer:
+    """One inferd process. ``start()`` waits until /v2/health/live answers 200."""
+
+    def __init__(self, binary, repos, extra_args=(), log_dir=None, tag="inferd"):
+        self.binary = str(binary)
+        self.repos = [str(r) for r in repos]
+        self.extra_args = list(extra_args)
+        self.log_dir = Path(log_dir)
+        self.tag = tag
+        self.proc = None
+        self.port = None
+        self.log_path = None
+        self.returncode = None
+
+    # -- properties
+    @property
+    def url(self):
+        return f"127.0.0.1:{self.port}"
+
+    def argv(self):
+        return (
+            [self.binary]
+            + [f"--model-repository={r}" for r in self.repos]
+            + [f"--http-port={self.port}", "--http-address=127.0.0.1"]
+            + self.extra_args
+        )
+
+    def log_text(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except (OSError, AttributeError):
+            return ""
+
+    def log_tail(self, lines=150):
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    # -- lifecycle
+    def _spawn(self):
+        self.port = free_port()
+        self.log_path = self.log_dir / f"{self.tag}-{self.port}.log"
+        self._log_file = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            self.argv(), stdout=self._log_file, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, cwd=str(self.log_dir),
+        )
+        _RUNNING.append(self)
+
+    def _wait_live(self, timeout=LIVE_TIMEOUT_S):
+        deadline = time.monotonic() + timeout
+        live_url = f"http://{self.url}/v2/health/live"
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                with urllib.request.urlopen(live_url, timeout=1.0) as r:
+                    if r.status == 200:
+                        return True
+            except (urllib.error.URLError, OSError, http.client.HTTPException):
+                pass
+            time.sleep(0.05)
+        return False
+
+    def start(self):
+        # A port taken between free_port() and the server's bind is retried.
+        for attempt in range(3):
+            self._spawn()
+            if self._wait_live():
+                return self
+            exited = self.proc.poll() is not None
+            log = self.log_tail()
+            self.stop(check=False)
+            if exited and attempt < 2 and "address" in log.lower() and "use" in log.lower():
+                continue
+            what = (f"exited with code {self.proc.returncode}" if exited
+                    else f"was not live within {LIVE_TIMEOUT_S:.0f} s")
+            pytest.fail(
+                f"inferd {what}\ncommand: {' '.join(self.argv())}\n--- log ---\n{log}",
+                pytrace=False,
+            )
+        return self
+
+    def send_signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout=STOP_TIMEOUT_S):
+        """Wait for exit; returns the exit code, or None on timeout (process left running)."""
+        try:
+            self.returncode = self.proc.wait(timeout=timeout)
+            return self.returncode
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, check=False):
+        """SIGTERM, wait, SIGKILL on timeout. Always reaps the process."""
+        if self.proc is None:
+            return None
+        try:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout=STOP_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait(timeout=STOP_TIMEOUT_S)
+                    if check:
+                        pytest.fail(f"inferd did not exit within {STOP_TIMEOUT_S} s of SIGTERM")
+        finally:
+            self.returncode = self.proc.returncode
+            if self in _RUNNING:
+                _RUNNING.remove(self)
+            try:
+                self._log_file.close()
+            except Exception:
+                pass
+        return self.returncode
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+        return self.stop()
+
+
+# ---------------------------------------------------------------------------
+# Helpers shared by the test modules
+# ---------------------------------------------------------------------------
+
+def make_input(name, array, datatype=None, binary=True):
+    datatype = datatype or _np_to_wire(array)
+    inp = httpclient.InferInput(name, list(array.shape), datatype)
+    inp.set_data_from_numpy(array, binary_data=binary)
+    return inp
+
+
+def _np_to_wire(array):
+    from tritonclient.utils import np_to_triton_dtype
+    return np_to_triton_dtype(array.dtype)
+
+
+def assert_still_serving(client_or_url, model="identity_fp32"):
+    """A good request still gets a correct answer."""
+    c = client_or_url
+    own = isinstance(c, str)
+    if own:
+        c = httpclient.InferenceServerClient(c)
+    try:
+        x = np.array([[1.5, -2.0, 3.25]], dtype=np.float32)
+        res = c.infer(model, [make_input("INPUT0", x)])
+        np.testing.assert_array_equal(res.as_numpy("OUTPUT0"), x)
+    finally:
+        if own:
+            c.close()
+
+
+def expect_server_error(fn, *args, status=None, contains=(), **kwargs):
+    """Call fn, expect InferenceServerException carrying the server's JSON error.
+
+    status: exact HTTP status (int) or None for any 4xx.
+    contains: substrings the message must contain (case-insensitive).
+    """
+    with pytest.raises(InferenceServerException) as ei:
+        fn(*args, **kwargs)
+    e = ei.value
+    st = e.status()
+    assert st is not None, f"client-side error, not a server answer: {e}"
+    st = int(st)
+    if status is None:
+        assert 400 <= st < 500, f"expected a 4xx status, got {st}: {e}"
+    else:
+        assert st == status, f"expected HTTP {status}, got {st}: {e}"
+    msg = e.message() or ""
+    # tritonclient uses this text when the error body was not {"error": "..."} JSON
+    assert "exception occurred in the client while decoding" not in msg, (
+        f"error body is not JSON {{\"error\": ...}}: {msg}"
+    )
+    assert msg.strip(), "empty error message"
+    for s in contains:
+        assert str(s).lower() in msg.lower(), f"{s!r} not in error message: {msg!r}"
+    return e
+
+
+def raw_request(url, method, path, body=b"", headers=None, timeout=30.0):
+    """Send one raw HTTP request; returns (status, headers dict lower-cased, body bytes)."""
+    host, port = url.rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+    finally:
+        conn.close()
+
+
+def json_error_body(status, body, contains=()):
+    """Assert a 4xx answer whose body is {"error": "<non-empty>"}; return the message."""
+    assert 400 <= status < 500, f"expected 4xx, got {status}: {body[:500]!r}"
+    try:
+        doc = json.loads(body.decode("utf-8"))
+    except Exception as exc:  # pragma: no cover - reported as failure
+        pytest.fail(f"error body is not JSON ({exc}): {body[:500]!r}")
+    assert isinstance(doc, dict) and isinstance(doc.get("error"), str), doc
+    msg = doc["error"]
+    assert msg.strip(), "empty error message"
+    for s in contains:
+        assert str(s).lower() in msg.lower(), f"{s!r} not in error message: {msg!r}"
+    return msg
+
+
+def index_entries(client, name):
+    return [e for e in client.get_model_repository_index() if e.get("name") == name]
