@@ -268,9 +268,24 @@ bool ParseModelSpec(const char* config_json, const std::string& version_dir, Mod
             *error = "onnxruntime: unknown execution accelerator '" + name + "' in " + list;
             return false;
           }
-          if (!has(provider)) {
+          // Listed providers may still lack their library (the npm build lists
+          // CUDA and TensorRT without shipping them): try to append it too.
+          std::string why;
+          if (has(provider)) {
+            try {
+              SessionSettings trial;
+              trial.use_tensorrt = name == "tensorrt";
+              trial.use_cuda = name == "cuda";
+              if (trial.use_tensorrt || trial.use_cuda) MakeSessionOptions(trial, 0);
+            } catch (const Ort::Exception& e) {
+              why = std::string(": ") + e.what();
+            }
+          } else {
+            why = ": ONNX Runtime does not list it";
+          }
+          if (!why.empty()) {
             *error = "onnxruntime: execution accelerator '" + name + "' (" + provider +
-                     ") is not available in this build of ONNX Runtime";
+                     ") is not available in this build of ONNX Runtime" + why;
             return false;
           }
           if (name == "tensorrt") {

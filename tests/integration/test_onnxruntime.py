@@ -1,0 +1,239 @@
+"""The onnxruntime backend on the example repository's real models: outputs
+equal Python ONNX Runtime's on the same inputs, the OCR and image clients
+read and classify real rendered images, auto-complete, and config/model
+mismatches fail that model's load with a clear reason while the rest serve."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import tritonclient.http as httpclient
+from PIL import Image
+
+from support import REPO_ROOT, InferdServer, index_entries
+
+EXAMPLES = REPO_ROOT / "examples" / "model_repository"
+CLIENTS = REPO_ROOT / "examples" / "clients"
+MODELS = ["text_recognition", "text_direction", "densenet_onnx", "digits"]
+sys.path.insert(0, str(CLIENTS))
+import ocr_client  # noqa: E402  (its render/preprocess are the reference preprocessing)
+
+
+def model_file(name):
+    path = EXAMPLES / name / "1" / "model.onnx"
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: scripts/setup makes the example models", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def examples_server(inferd_bin, tmp_path_factory):
+    for m in MODELS:
+        model_file(m)
+    srv = InferdServer(inferd_bin, [EXAMPLES], log_dir=tmp_path_factory.mktemp("examples"), tag="examples")
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def examples(examples_server):
+    c = httpclient.InferenceServerClient(examples_server.url, network_timeout=60.0)
+    yield c
+    c.close()
+
+
+def reference(name, feeds):
+    session = ort.InferenceSession(str(model_file(name)))
+    return session.run(None, feeds)
+
+
+def infer(client, model, name, array, output):
+    inp = httpclient.InferInput(name, list(array.shape), "FP32")
+    inp.set_data_from_numpy(array)
+    return client.infer(model, [inp], outputs=[httpclient.InferRequestedOutput(output)]).as_numpy(output)
+
+
+def test_every_example_model_is_ready(examples):
+    for m in MODELS:
+        assert examples.is_model_ready(m), m
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_text_recognition_equals_onnxruntime(examples, batch):
+    x = np.random.default_rng(batch).uniform(-1, 1, (batch, 3, 48, 320)).astype(np.float32)
+    got = infer(examples, "text_recognition", "x", x, "softmax_11.tmp_0")
+    (want,) = reference("text_recognition", {"x": x})
+    assert got.shape == want.shape == (batch, 40, 6625)
+    assert np.abs(got - want).max() <= 1e-5
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_densenet_equals_onnxruntime(examples, batch):
+    x = np.random.default_rng(7).uniform(-1, 1, (batch, 3, 224, 224)).astype(np.float32)
+    got = infer(examples, "densenet_onnx", "data_0", x, "fc6_1")
+    (want,) = reference("densenet_onnx", {"data_0": x})
+    assert got.shape == (batch, 1000)
+    assert np.abs(got - want).max() <= 1e-5
+
+
+def test_digits_equals_onnxruntime_and_is_accurate(examples):
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = (digits.data[1500:] / 16.0).astype(np.float32)  # held out from training
+    y = digits.target[1500:]
+    got = np.concatenate([infer(examples, "digits", "pixels", x[i:i + 64], "probabilities")
+                          for i in range(0, len(x), 64)])
+    (want,) = reference("digits", {"pixels": x})
+    assert np.abs(got - want).max() <= 1e-5
+    accuracy = (got.argmax(1) == y).mean()
+    assert accuracy >= 0.9, accuracy
+
+
+def test_concurrent_requests_are_batched_and_split_back(examples, examples_server):
+    """digits has dynamic batching: concurrent requests share executions and
+    every client still gets exactly its own rows."""
+    import threading
+
+    before = examples.get_inference_statistics("digits")["model_stats"][0]
+    rng = np.random.default_rng(3)
+    inputs = [rng.random((1, 64), dtype=np.float32) for _ in range(24)]
+    (want,) = reference("digits", {"pixels": np.concatenate(inputs)})
+    got = [None] * len(inputs)
+
+    def worker(i):
+        c = httpclient.InferenceServerClient(examples_server.url)
+        got[i] = infer(c, "digits", "pixels", inputs[i], "probabilities")
+        c.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(inputs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, g in enumerate(got):
+        assert np.abs(g[0] - want[i]).max() <= 1e-5, i
+    after = examples.get_inference_statistics("digits")["model_stats"][0]
+    assert int(after["inference_count"]) - int(before["inference_count"]) == len(inputs)
+
+
+def test_ocr_client_reads_rendered_text(examples_server, tmp_path):
+    image = tmp_path / "text.png"
+    ocr_client.render("inferd 2026").save(image)
+    out = subprocess.run([sys.executable, str(CLIENTS / "ocr_client.py"), "-u", examples_server.url, str(image)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "inferd 2026"
+
+
+def test_text_direction_classifies_upside_down_text(examples, tmp_path):
+    upright = ocr_client.render("inferd 2026")
+    results = []
+    for img in (upright, upright.rotate(180)):
+        a = np.asarray(img.resize((192, 48)), dtype=np.float32) / 255.0
+        x = ((a - 0.5) / 0.5).transpose(2, 0, 1)[None]
+        inp = httpclient.InferInput("x", list(x.shape), "FP32")
+        inp.set_data_from_numpy(x)
+        out = httpclient.InferRequestedOutput("softmax_0.tmp_0", class_count=1)
+        top = examples.infer("text_direction", [inp], outputs=[out]).as_numpy("softmax_0.tmp_0")
+        results.append(top.reshape(-1)[0].decode().split(":")[2])
+    assert results == ["0", "180"]
+
+
+def test_image_client_prints_triton_format(examples_server, tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    img = ocr_client.render("inferd 2026")
+    img.save(folder / "a_upright.png")
+    img.rotate(180).save(folder / "b_flipped.png")
+    out = subprocess.run([sys.executable, str(CLIENTS / "image_client.py"), "-m", "text_direction", "-c", "1",
+                          "-s", "INCEPTION", "-b", "2", "-u", examples_server.url, str(folder)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "Request 1, batch size 2"
+    assert lines[1] == f"Image '{folder / 'a_upright.png'}':"
+    assert lines[2].strip().endswith("(0) = 0")
+    assert lines[3] == f"Image '{folder / 'b_flipped.png'}':"
+    assert lines[4].strip().endswith("(1) = 180")
+
+
+def _onnx_model(repo, name, config=None, source="digits"):
+    d = Path(repo) / name
+    (d / "1").mkdir(parents=True)
+    shutil.copyfile(model_file(source), d / "1" / "model.onnx")
+    if config is not None:
+        (d / "config.pbtxt").write_text(config)
+    return d
+
+
+def test_auto_complete_fills_a_missing_config(start_server, make_repo):
+    repo = make_repo()
+    _onnx_model(repo, "bare")  # no config.pbtxt at all
+    _onnx_model(repo, "partial", 'platform: "onnxruntime_onnx"\n')  # no inputs, outputs, batch size
+    srv = start_server([repo])
+    c = httpclient.InferenceServerClient(srv.url)
+    for name in ("bare", "partial"):
+        config = c.get_model_config(name)
+        assert config["backend"] == "onnxruntime"
+        assert int(config["max_batch_size"]) == 4  # Triton's default for a model that can batch
+        assert [(i["name"], i["data_type"], [int(d) for d in i["dims"]]) for i in config["input"]] == \
+            [("pixels", "TYPE_FP32", [64])]
+        assert [(o["name"], [int(d) for d in o["dims"]]) for o in config["output"]] == [("probabilities", [10])]
+        x = np.zeros((2, 64), np.float32)
+        assert infer(c, name, "pixels", x, "probabilities").shape == (2, 10)
+
+
+def test_auto_complete_disabled_needs_a_config(start_server, make_repo):
+    repo = make_repo()
+    _onnx_model(repo, "bare")
+    srv = start_server([repo], ["--disable-auto-complete-config"])
+    c = httpclient.InferenceServerClient(srv.url)
+    assert not c.is_model_ready("bare")
+    (entry,) = index_entries(c, "bare")
+    assert entry["state"] == "UNAVAILABLE" and "config.pbtxt" in entry["reason"]
+
+
+MISMATCHES = {
+    # name: (config body after the platform line, words the reason must contain)
+    "wrong_type": ('max_batch_size: 8\ninput [{ name: "pixels" data_type: TYPE_INT32 dims: [64] }]\n'
+                   'output [{ name: "probabilities" data_type: TYPE_FP32 dims: [10] }]',
+                   ["pixels", "TYPE_INT32", "TYPE_FP32"]),
+    "wrong_name": ('max_batch_size: 8\ninput [{ name: "image" data_type: TYPE_FP32 dims: [64] }]\n'
+                   'output [{ name: "probabilities" data_type: TYPE_FP32 dims: [10] }]',
+                   ["image", "pixels"]),
+    "wrong_dims": ('max_batch_size: 8\ninput [{ name: "pixels" data_type: TYPE_FP32 dims: [65] }]\n'
+                   'output [{ name: "probabilities" data_type: TYPE_FP32 dims: [10] }]',
+                   ["pixels", "[65]", "[-1,64]"]),
+    "bad_reshape": ('max_batch_size: 8\ninput [{ name: "pixels" data_type: TYPE_FP32 dims: [8, 8] '
+                    'reshape { shape: [32] } }]\noutput [{ name: "probabilities" data_type: TYPE_FP32 dims: [10] }]',
+                    ["pixels", "reshape"]),
+    "no_gpu_build": ('max_batch_size: 8\noptimization { execution_accelerators { gpu_execution_accelerator: '
+                     '[{ name: "tensorrt" }] } }', ["tensorrt", "not available in this build"]),
+    "no_openvino": ('max_batch_size: 8\noptimization { execution_accelerators { cpu_execution_accelerator: '
+                    '[{ name: "openvino" }] } }', ["openvino", "not available in this build"]),
+    "bad_param": ('max_batch_size: 8\nparameters { key: "intra_op_thread_count" value { string_value: "many" } }',
+                  ["intra_op_thread_count", "many"]),
+}
+
+
+def test_config_model_mismatches_fail_only_that_model(start_server, make_repo):
+    repo = make_repo()
+    _onnx_model(repo, "good", 'platform: "onnxruntime_onnx"\nmax_batch_size: 8\n')
+    for name, (body, _) in MISMATCHES.items():
+        _onnx_model(repo, name, f'platform: "onnxruntime_onnx"\n{body}\n')
+    srv = start_server([repo])
+    c = httpclient.InferenceServerClient(srv.url)
+    for name, (_, words) in MISMATCHES.items():
+        (entry,) = index_entries(c, name)
+        assert entry["state"] == "UNAVAILABLE", name
+        for w in words:
+            assert w.lower() in entry["reason"].lower(), (name, w, entry["reason"])
+    assert infer(c, "good", "pixels", np.zeros((1, 64), np.float32), "probabilities").shape == (1, 10)
