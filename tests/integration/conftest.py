@@ -14,7 +14,7 @@ the malformed request a test needs).
 * ``make_repo``       -- a factory writing small repositories under ``tmp_path``.
 
 The log (stderr+stdout) of every server goes to a file; when a test fails, the
-tail of the log of every server still running is attached to the report.
+tail of the log of every server the test used is attached to the report.
 """
 
 import os
@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import tritonclient.http as httpclient
 
-from support import DEFAULT_BIN, InferdServer, _RUNNING, build_repository
+from support import DEFAULT_BIN, InferdServer, _ACTIVE, build_repository
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -31,10 +31,12 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     if report.failed:
-        for srv in list(_RUNNING):
+        for srv in list(_ACTIVE):
             report.sections.append(
                 (f"inferd log ({srv.tag}, port {srv.port}, {srv.log_path})", srv.log_tail())
             )
+    if report.when == "teardown":
+        _ACTIVE[:] = [s for s in _ACTIVE if s.proc is not None and s.proc.poll() is None]
 
 
 # ---------------------------------------------------------------------------
@@ -99,7 +101,7 @@ def start_server(inferd_bin, tmp_path):
     finally:
         for srv in started:
             srv.stop()
-
+    
 
 @pytest.fixture
 def make_repo(tmp_path):

@@ -4,6 +4,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include "common/logging.h"
@@ -26,6 +27,9 @@ struct HttpServer::Impl {
   HttpOptions options;
   HttpApi api;
   asio::io_context ioc;
+  // Keeps the I/O threads running while a request waits for the core (no
+  // socket operation is pending then); released once everything is written.
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   tcp::acceptor acceptor;
   std::vector<std::thread> threads;
   // Requests read whose response is not yet written.
@@ -157,6 +161,7 @@ Status HttpServer::Start() {
                                std::to_string(o.port) + ": " + ec.message());
   }
   bound_port_ = acceptor.local_endpoint().port();
+  impl_->work.emplace(impl_->ioc.get_executor());
   impl_->Accept();
   int threads = o.thread_count > 0 ? o.thread_count
                                    : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
@@ -184,6 +189,7 @@ void HttpServer::Stop(std::chrono::milliseconds drain) {
     for (const auto& weak : impl_->sessions)
       if (auto s = weak.lock()) s->Close();
   }
+  impl_->work.reset();
   impl_->ioc.stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
