@@ -67,6 +67,12 @@ void AddFlags(CLI::App& app, Flags& f) {
                  "Exit when a model fails to load at start (default false)");
   app.add_option("--strict-readiness", f.server.strict_readiness,
                  "Ready only when every model is READY (default true)");
+  app.add_option("--repository-poll-secs", f.server.repository_poll_secs,
+                 "With --model-control-mode=poll: seconds between repository scans (default 15)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--model-load-thread-count", f.server.model_load_threads,
+                 "Models loaded at once at start (default 4)")
+      ->check(CLI::Range(1, 256));
   app.add_option("--id", f.server.id, "Identifier of this server");
   app.add_option("--allow-http", f.allow_http, "Serve HTTP (default true)");
   app.add_option("--http-port", f.http_port, "HTTP port (default 8000)")->check(CLI::Range(0, 65535));
@@ -113,10 +119,6 @@ int main(int argc, char** argv) {
   f.server.control_mode = f.control_mode == "explicit" ? inferd::ModelControlMode::kExplicit
                           : f.control_mode == "poll"   ? inferd::ModelControlMode::kPoll
                                                        : inferd::ModelControlMode::kNone;
-  if (f.server.control_mode == inferd::ModelControlMode::kPoll) {
-    LOG_WARNING("--model-control-mode=poll: repository polling is not built yet; "
-                "models are loaded once at start, as with 'none'");
-  }
   if (!f.server.load_models.empty() && f.server.control_mode != inferd::ModelControlMode::kExplicit) {
     LOG_WARNING("--load-model has effect only with --model-control-mode=explicit; loading all models");
   }

@@ -125,6 +125,7 @@ const std::vector<std::string>& Model::labels(const std::string& output) const {
 void Model::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
+  retiring_ = true;
   if (scheduler_) scheduler_->Stop();
   for (auto& instance : instances_) instance->Join();
   instances_.clear();

@@ -4,6 +4,7 @@
 // stays alive until the last accepted request is answered.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -58,8 +59,10 @@ class Model : public InferdModel, public std::enable_shared_from_this<Model> {
   Status Enqueue(const RequestPtr& request);
 
   // Stops taking requests, lets the instances finish every queued one, then
-  // finalizes instances and the backend model. Idempotent.
+  // finalizes instances and the backend model. Idempotent; one caller at a time.
   void Shutdown();
+  // True once Shutdown began: Enqueue refuses, a successor may be serving.
+  bool retiring() const { return retiring_.load(); }
 
   // ---- For the core API (backend side) ----
   Status SetConfigFromBackend(const std::string& json);
@@ -80,6 +83,7 @@ class Model : public InferdModel, public std::enable_shared_from_this<Model> {
   std::vector<std::unique_ptr<ModelInstance>> instances_;
   ModelStats stats_;
   std::map<std::string, std::vector<std::string>> labels_;  // by output name
+  std::atomic<bool> retiring_{false};
   bool shut_down_ = false;
 };
 

@@ -64,4 +64,20 @@ std::vector<int64_t> SelectVersions(const inference::ModelVersionPolicy& policy,
   return std::vector<int64_t>(available.end() - static_cast<ptrdiff_t>(n), available.end());
 }
 
+std::string FolderFingerprint(const std::string& model_dir) {
+  std::vector<std::string> entries;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(model_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code stat_ec;
+    const auto mtime = fs::last_write_time(it->path(), stat_ec).time_since_epoch().count();
+    const auto size = it->is_regular_file(stat_ec) ? it->file_size(stat_ec) : 0;
+    entries.push_back(fs::relative(it->path(), model_dir, stat_ec).string() + ":" +
+                      std::to_string(size) + ":" + std::to_string(mtime));
+  }
+  std::sort(entries.begin(), entries.end());
+  size_t digest = 0;
+  for (const auto& e : entries) digest = digest * 1000003u ^ std::hash<std::string>{}(e);
+  return std::to_string(entries.size()) + "-" + std::to_string(digest);
+}
+
 }  // namespace inferd

@@ -35,4 +35,8 @@ std::vector<int64_t> ListVersionFolders(const std::string& model_dir);
 std::vector<int64_t> SelectVersions(const inference::ModelVersionPolicy& policy,
                                     const std::vector<int64_t>& available);
 
+// A digest of everything under `model_dir` (paths, sizes, modification
+// times): it changes when a file or version folder is added, removed or edited.
+std::string FolderFingerprint(const std::string& model_dir);
+
 }  // namespace inferd

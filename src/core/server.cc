@@ -1,13 +1,15 @@
 #include "core/server.h"
 
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "common/logging.h"
 #include "core/core_api.h"
 #include "core/model_config_parse.h"
 #include "core/model_config_validate.h"
-#include "core/model_repository.h"
 
 namespace inferd {
 namespace fs = std::filesystem;
@@ -27,6 +29,36 @@ std::string GuessBackend(const std::string& model_dir, const std::vector<int64_t
   return "";
 }
 
+// Writes the `file:` overrides of a load request into a fresh folder
+// <tmp>/<name>, the model folder the load then reads (Triton's behaviour:
+// with file overrides the model folder holds exactly those files).
+Status WriteOverrideFolder(const std::string& name, const std::map<std::string, std::string>& files,
+                           std::string* dir) {
+  static std::atomic<int> counter{0};
+  const fs::path root = fs::temp_directory_path() /
+                        ("inferd-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
+  const fs::path model_dir = root / name;
+  std::error_code ec;
+  fs::create_directories(model_dir, ec);
+  if (ec) return Status::Internal("cannot create " + model_dir.string() + ": " + ec.message());
+  for (const auto& [path, content] : files) {
+    const fs::path rel(path);
+    bool safe = !rel.empty() && rel.is_relative();
+    for (const auto& part : rel) safe = safe && part != ".." && part != ".";
+    if (!safe) {
+      return Status::InvalidArg("file override 'file:" + path +
+                                "' must be a relative path inside the model folder");
+    }
+    const fs::path target = model_dir / rel;
+    fs::create_directories(target.parent_path(), ec);
+    std::ofstream out(target, std::ios::binary);
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    if (!out) return Status::Internal("cannot write " + target.string());
+  }
+  *dir = root.string();
+  return Status::Ok();
+}
+
 }  // namespace
 
 Server::Server(ServerOptions options) : options_(std::move(options)), backends_(CoreApi()) {}
@@ -42,83 +74,61 @@ Status Server::Start() {
       return Status::InvalidArg("model repository '" + repo + "' is not a directory");
     }
   }
-  RepositoryScan scan = ScanRepositories(options_.repositories);
+  const RepositoryScan scan = ScanRepositories(options_.repositories);
   std::set<std::string> wanted;
   bool all = options_.control_mode != ModelControlMode::kExplicit;
   for (const auto& name : options_.load_models) {
     if (name == "*") all = true;
     else wanted.insert(name);
   }
-  bool any_failed = false;
+  std::atomic<bool> any_failed{false};
   for (const auto& [name, reason] : scan.conflicts) {
     if (!all && !wanted.count(name)) continue;
     LOG_ERROR("{}", reason);
-    std::unique_lock lock(mu_);
-    models_[name].reason = reason;
+    SetState(name, "UNAVAILABLE", reason);
     any_failed = true;
   }
   for (const auto& name : wanted) {
     if (!scan.models.count(name) && !scan.conflicts.count(name)) {
       const std::string reason = "model '" + name + "' (--load-model) is not in any model repository";
       LOG_ERROR("{}", reason);
-      std::unique_lock lock(mu_);
-      models_[name].reason = reason;
+      SetState(name, "UNAVAILABLE", reason);
       any_failed = true;
     }
   }
-  for (const auto& [name, location] : scan.models) {
-    if (!all && !wanted.count(name)) continue;
-    ModelSlot slot;
-    Status st = LoadModel(name, location, &slot);
-    if (!st.ok()) {
-      LOG_ERROR("failed to load model '{}': {}", name, st.message());
-      slot.reason = st.message();
-      any_failed = true;
+  // Load in parallel: --model-load-thread-count threads take models in turn.
+  std::vector<const ModelLocation*> to_load;
+  for (const auto& [name, location] : scan.models)
+    if (all || wanted.count(name)) to_load.push_back(&location);
+  std::atomic<size_t> next{0};
+  auto loader = [&] {
+    for (size_t i; (i = next++) < to_load.size();) {
+      if (!LoadLocated(to_load[i]->name, *to_load[i], {}).ok()) any_failed = true;
     }
-    std::unique_lock lock(mu_);
-    models_[name] = std::move(slot);
-  }
+  };
+  std::vector<std::thread> loaders;
+  const size_t threads = std::min<size_t>(std::max(1, options_.model_load_threads), to_load.size());
+  for (size_t t = 1; t < threads; ++t) loaders.emplace_back(loader);
+  loader();
+  for (auto& t : loaders) t.join();
+
   if (any_failed && options_.exit_on_error) {
     return Status::Unavailable("failed to load all models (--exit-on-error)");
   }
+  lifecycle_thread_ = std::thread([this] { LifecycleLoop(); });
   live_ = true;
-  return Status::Ok();
-}
-
-Status Server::LoadModel(const std::string& name, const ModelLocation& location,
-                         ModelSlot* slot) {
-  ConfigContext ctx{name, location.path, options_.gpu_count};
-  inference::ModelConfig config;
-  const std::string config_path = (fs::path(location.path) / "config.pbtxt").string();
-  const std::vector<int64_t> available = ListVersionFolders(location.path);
-  if (fs::exists(config_path)) {
-    INFERD_RETURN_IF_ERROR(ReadModelConfigFile(config_path, &config));
-  } else if (!options_.auto_complete) {
-    return Status::NotFound("model '" + name + "' has no config.pbtxt in " + location.path +
-                            " and auto-complete is disabled");
-  }
-  if (config.platform().empty() && config.backend().empty()) {
-    config.set_backend(GuessBackend(location.path, available));
-  }
-  INFERD_RETURN_IF_ERROR(NormalizeModelConfig(ctx, &config));
-  INFERD_RETURN_IF_ERROR(ValidateModelConfig(ctx, config));
-
-  const std::vector<int64_t> versions = SelectVersions(config.version_policy(), available);
-  if (versions.empty()) {
-    return Status::NotFound("model '" + name + "' has no version folder that its version_policy "
-                            "selects in " + location.path);
-  }
-  for (int64_t v : versions) {
-    ModelLoadSpec spec{ctx, v, config, options_.backend_directory, options_.auto_complete};
-    std::shared_ptr<Model> model;
-    INFERD_RETURN_IF_ERROR(Model::Load(spec, &backends_, &model));
-    slot->versions[v] = std::move(model);
-  }
   return Status::Ok();
 }
 
 void Server::Stop() {
   live_ = false;
+  {
+    std::lock_guard<std::mutex> lock(jobs_mu_);
+    stopping_ = true;
+  }
+  jobs_cv_.notify_all();
+  if (lifecycle_thread_.joinable()) lifecycle_thread_.join();
+
   std::map<std::string, ModelSlot> models;
   {
     std::unique_lock lock(mu_);
@@ -126,15 +136,264 @@ void Server::Stop() {
   }
   for (auto& [name, slot] : models)
     for (auto& [v, model] : slot.versions) model->Shutdown();
+
+  std::vector<std::thread> retiring;
+  std::vector<std::string> dirs;
+  {
+    std::lock_guard<std::mutex> lock(retire_mu_);
+    retiring.swap(retiring_);
+    dirs.swap(override_dirs_);
+  }
+  for (auto& t : retiring) t.join();
+  for (const auto& d : dirs) {
+    std::error_code ec;
+    fs::remove_all(d, ec);
+  }
 }
 
 bool Server::Ready() const {
   if (!live_) return false;
   if (!options_.strict_readiness) return true;
   std::shared_lock lock(mu_);
-  for (const auto& [name, slot] : models_)
+  for (const auto& [name, slot] : models_) {
+    // An unloaded model is not expected to serve; anything else must.
+    if (slot.state == "UNAVAILABLE" && slot.reason == "unloaded") continue;
     if (slot.versions.empty() || !slot.reason.empty()) return false;
+  }
   return true;
+}
+
+void Server::SetState(const std::string& name, const std::string& state,
+                      const std::string& reason) {
+  std::unique_lock lock(mu_);
+  ModelSlot& slot = models_[name];
+  slot.state = state;
+  slot.reason = reason;
+}
+
+Status Server::BuildVersions(const std::string& name, const ModelLocation& location,
+                             const LoadOverrides& overrides,
+                             std::map<int64_t, std::shared_ptr<Model>>* versions) {
+  ConfigContext ctx{name, location.path, options_.gpu_count};
+  if (!overrides.files.empty()) {
+    if (overrides.config_json.empty()) {
+      return Status::InvalidArg("load of model '" + name +
+                                "': file overrides need a 'config' parameter too");
+    }
+    std::string root;
+    INFERD_RETURN_IF_ERROR(WriteOverrideFolder(name, overrides.files, &root));
+    {
+      std::lock_guard<std::mutex> lock(retire_mu_);
+      override_dirs_.push_back(root);
+    }
+    ctx.model_dir = (fs::path(root) / name).string();
+  }
+  inference::ModelConfig config;
+  const std::vector<int64_t> available = ListVersionFolders(ctx.model_dir);
+  const std::string config_path = (fs::path(ctx.model_dir) / "config.pbtxt").string();
+  if (!overrides.config_json.empty()) {
+    INFERD_RETURN_IF_ERROR(ModelConfigFromJson(overrides.config_json, &config)
+                               .Prefixed("load of model '" + name + "': 'config' parameter: "));
+  } else if (fs::exists(config_path)) {
+    INFERD_RETURN_IF_ERROR(ReadModelConfigFile(config_path, &config));
+  } else if (!options_.auto_complete) {
+    return Status::NotFound("model '" + name + "' has no config.pbtxt in " + ctx.model_dir +
+                            " and auto-complete is disabled");
+  }
+  if (config.platform().empty() && config.backend().empty()) {
+    config.set_backend(GuessBackend(ctx.model_dir, available));
+  }
+  INFERD_RETURN_IF_ERROR(NormalizeModelConfig(ctx, &config));
+  INFERD_RETURN_IF_ERROR(ValidateModelConfig(ctx, config));
+
+  const std::vector<int64_t> selected = SelectVersions(config.version_policy(), available);
+  if (selected.empty()) {
+    return Status::NotFound("model '" + name + "' has no version folder that its version_policy "
+                            "selects in " + ctx.model_dir);
+  }
+  for (int64_t v : selected) {
+    ModelLoadSpec spec{ctx, v, config, options_.backend_directory, options_.auto_complete};
+    std::shared_ptr<Model> model;
+    INFERD_RETURN_IF_ERROR(Model::Load(spec, &backends_, &model));
+    (*versions)[v] = std::move(model);
+  }
+  return Status::Ok();
+}
+
+Status Server::LoadLocated(const std::string& name, const ModelLocation& location,
+                           const LoadOverrides& overrides) {
+  const uint64_t start = NowNs();
+  // Taken before building: a change made during the load is seen by the next poll.
+  const std::string fingerprint = FolderFingerprint(location.path);
+  {
+    std::unique_lock lock(mu_);
+    ModelSlot& slot = models_[name];
+    if (slot.versions.empty()) slot.state = "LOADING";  // else the old versions serve meanwhile
+  }
+  std::map<int64_t, std::shared_ptr<Model>> fresh;
+  const Status st = BuildVersions(name, location, overrides, &fresh);
+  std::vector<std::shared_ptr<Model>> old;
+  {
+    std::unique_lock lock(mu_);
+    ModelSlot& slot = models_[name];
+    slot.fingerprint = fingerprint;
+    if (st.ok()) {
+      for (auto& [v, model] : slot.versions) old.push_back(model);
+      slot.versions = std::move(fresh);
+      slot.state = "READY";
+      slot.reason.clear();
+    } else {
+      slot.reason = st.message();
+      slot.state = slot.versions.empty() ? "UNAVAILABLE" : "READY";
+    }
+  }
+  if (st.ok()) {
+    LOG_INFO("model '{}' loaded in {} ms{}", name, (NowNs() - start) / 1000000,
+             old.empty() ? "" : " (the previous versions finish what they accepted)");
+  } else {
+    LOG_ERROR("failed to load model '{}': {}{}", name, st.message(),
+              old.empty() ? "" : "; the previous versions keep serving");
+  }
+  Retire(std::move(old));
+  return st;
+}
+
+Status Server::LoadModel(const std::string& name, const LoadOverrides& overrides) {
+  const RepositoryScan scan = ScanRepositories(options_.repositories);
+  if (auto conflict = scan.conflicts.find(name); conflict != scan.conflicts.end()) {
+    return Status::InvalidArg(conflict->second);
+  }
+  auto it = scan.models.find(name);
+  if (it == scan.models.end()) {
+    return Status::NotFound("failed to load model '" + name + "': it is not in any model repository");
+  }
+  return LoadLocated(name, it->second, overrides);
+}
+
+Status Server::UnloadModel(const std::string& name) {
+  std::vector<std::shared_ptr<Model>> old;
+  {
+    std::unique_lock lock(mu_);
+    auto it = models_.find(name);
+    if (it == models_.end() || it->second.versions.empty()) {
+      if (it != models_.end() && it->second.state != "UNLOADING") {
+        it->second.state = "UNAVAILABLE";
+        it->second.reason = "unloaded";
+      }
+      return Status::Ok();  // nothing is serving: already unloaded
+    }
+    for (auto& [v, model] : it->second.versions) old.push_back(model);
+    it->second.versions.clear();
+    it->second.state = "UNLOADING";
+    it->second.reason = "unloaded";
+  }
+  LOG_INFO("unloading model '{}'; requests it accepted are answered first", name);
+  Retire(std::move(old));
+  return Status::Ok();
+}
+
+void Server::Retire(std::vector<std::shared_ptr<Model>> models) {
+  if (models.empty()) return;
+  const std::string name = models.front()->name();
+  std::lock_guard<std::mutex> lock(retire_mu_);
+  retiring_.emplace_back([this, name, models = std::move(models)] {
+    for (const auto& m : models) m->Shutdown();  // answers every queued request
+    std::unique_lock slots(mu_);
+    auto it = models_.find(name);
+    if (it != models_.end() && it->second.state == "UNLOADING" && it->second.versions.empty()) {
+      it->second.state = "UNAVAILABLE";
+    }
+  });
+}
+
+void Server::PollRepositories() {
+  const RepositoryScan scan = ScanRepositories(options_.repositories);
+  std::map<std::string, std::string> known;  // name -> fingerprint
+  {
+    std::shared_lock lock(mu_);
+    for (const auto& [name, slot] : models_) known[name] = slot.fingerprint;
+  }
+  for (const auto& [name, location] : scan.models) {
+    auto it = known.find(name);
+    if (it == known.end() || it->second != FolderFingerprint(location.path)) {
+      LoadLocated(name, location, {});
+    }
+  }
+  for (const auto& [name, reason] : scan.conflicts) {
+    UnloadModel(name);
+    SetState(name, "UNAVAILABLE", reason);
+  }
+  for (const auto& [name, fingerprint] : known) {
+    if (!scan.models.count(name) && !scan.conflicts.count(name)) {
+      UnloadModel(name);  // its versions drain in the background
+      std::unique_lock lock(mu_);
+      models_.erase(name);  // gone from disk: gone from the index
+    }
+  }
+}
+
+void Server::Submit(std::function<Status()> job, LifecycleDone done) {
+  {
+    std::lock_guard<std::mutex> lock(jobs_mu_);
+    if (!stopping_) {
+      jobs_.emplace_back(std::move(job), std::move(done));
+      jobs_cv_.notify_all();
+      return;
+    }
+  }
+  done(Status::Unavailable("inferd is shutting down"));
+}
+
+void Server::LoadModelAsync(const std::string& name, LoadOverrides overrides, LifecycleDone done) {
+  if (options_.control_mode != ModelControlMode::kExplicit) {
+    return done(Status::Unsupported("cannot load model '" + name +
+                                    "': loading through the API needs "
+                                    "--model-control-mode=explicit"));
+  }
+  Submit([this, name, overrides = std::move(overrides)] { return LoadModel(name, overrides); },
+         std::move(done));
+}
+
+void Server::UnloadModelAsync(const std::string& name, LifecycleDone done) {
+  if (options_.control_mode != ModelControlMode::kExplicit) {
+    return done(Status::Unsupported("cannot unload model '" + name +
+                                    "': unloading through the API needs "
+                                    "--model-control-mode=explicit"));
+  }
+  Submit([this, name] { return UnloadModel(name); }, std::move(done));
+}
+
+void Server::LifecycleLoop() {
+  const bool polling = options_.control_mode == ModelControlMode::kPoll;
+  const auto interval = std::chrono::seconds(std::max(1, options_.repository_poll_secs));
+  auto next_poll = std::chrono::steady_clock::now() + interval;
+  std::unique_lock<std::mutex> lock(jobs_mu_);
+  for (;;) {
+    auto ready = [&] { return stopping_ || !jobs_.empty(); };
+    if (polling) jobs_cv_.wait_until(lock, next_poll, ready);
+    else jobs_cv_.wait(lock, ready);
+    if (stopping_) break;
+    if (!jobs_.empty()) {
+      auto [job, done] = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      done(job());
+      lock.lock();
+    } else if (polling && std::chrono::steady_clock::now() >= next_poll) {
+      lock.unlock();
+      PollRepositories();
+      lock.lock();
+      next_poll = std::chrono::steady_clock::now() + interval;
+    }
+  }
+  // Answer what was still queued.
+  while (!jobs_.empty()) {
+    auto done = std::move(jobs_.front().second);
+    jobs_.pop_front();
+    lock.unlock();
+    done(Status::Unavailable("inferd is shutting down"));
+    lock.lock();
+  }
 }
 
 Status Server::GetModel(const std::string& name, int64_t version,
@@ -143,7 +402,8 @@ Status Server::GetModel(const std::string& name, int64_t version,
   auto it = models_.find(name);
   if (it == models_.end() || it->second.versions.empty()) {
     if (it != models_.end()) {
-      return Status::Unavailable("model '" + name + "' is not ready: " + it->second.reason);
+      const std::string why = it->second.reason.empty() ? it->second.state : it->second.reason;
+      return Status::Unavailable("model '" + name + "' is not ready: " + why);
     }
     return Status::NotFound("Request for unknown model: '" + name + "' is not found");
   }
@@ -179,10 +439,11 @@ std::vector<ModelIndexEntry> Server::RepositoryIndex() const {
     for (const auto& [name, slot] : models_) {
       listed.insert(name);
       if (slot.versions.empty()) {
-        out.push_back({name, "", "UNAVAILABLE", slot.reason});
+        out.push_back({name, "", slot.state, slot.reason});
         continue;
       }
-      for (const auto& [v, model] : slot.versions) out.push_back({name, std::to_string(v), "READY", ""});
+      for (const auto& [v, model] : slot.versions)
+        out.push_back({name, std::to_string(v), "READY", slot.reason});
     }
   }
   // Models in the repositories that were not asked to load (explicit mode).
@@ -194,9 +455,16 @@ std::vector<ModelIndexEntry> Server::RepositoryIndex() const {
 
 void Server::Infer(const RequestPtr& request) {
   if (!live_) return request->RespondError(Status::Unavailable("inferd is shutting down"));
-  std::shared_ptr<Model> model;
-  Status st = GetModel(request->model_name, request->model_version, &model);
-  if (st.ok()) st = model->Enqueue(request);
+  Status st;
+  // A reload may retire the version this request found between the lookup
+  // and the enqueue; the second lookup finds its successor.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::shared_ptr<Model> model;
+    st = GetModel(request->model_name, request->model_version, &model);
+    if (!st.ok()) break;
+    st = model->Enqueue(request);
+    if (st.ok() || !model->retiring()) break;
+  }
   if (!st.ok()) request->RespondError(st);
 }
 

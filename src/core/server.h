@@ -1,12 +1,18 @@
-// Server: the core's front door. It owns the model repository's loaded models
-// and every lifecycle; frontends only call the functions below.
+// Server: the core's front door. It owns the loaded models and every
+// lifecycle (load, reload, unload, repository polling); frontends only call
+// the functions below.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/status.h"
@@ -28,15 +34,23 @@ struct ServerOptions {
   bool auto_complete = true;
   bool exit_on_error = false;     // Start() fails when any model fails to load
   bool strict_readiness = true;   // ready only when every model is READY
+  int repository_poll_secs = 15;  // poll mode: seconds between scans
+  int model_load_threads = 4;     // models loaded at once at start
   int gpu_count = 0;
 };
 
 // One row of the repository index.
 struct ModelIndexEntry {
   std::string name;
-  std::string version;  // empty when the model has no loaded or failed version
-  std::string state;    // READY, UNAVAILABLE
-  std::string reason;
+  std::string version;  // empty when no version is loaded
+  std::string state;    // READY, LOADING, UNLOADING, UNAVAILABLE; empty: never asked to load
+  std::string reason;   // why the last load failed, or "unloaded"
+};
+
+// What a load request may replace (Triton's load parameters).
+struct LoadOverrides {
+  std::string config_json;                   // a whole config, instead of config.pbtxt
+  std::map<std::string, std::string> files;  // "<version>/<file>" -> content
 };
 
 class Server {
@@ -44,9 +58,10 @@ class Server {
   explicit Server(ServerOptions options);
   ~Server();
 
-  // Loads the models the control mode asks for. A model that fails is logged
-  // and listed UNAVAILABLE with its reason; the others serve. Fails only
-  // when nothing can work (no repository) or --exit-on-error says so.
+  // Loads the models the control mode asks for (in parallel). A model that
+  // fails is logged and listed UNAVAILABLE with its reason; the others serve.
+  // Fails only when nothing can work (no repository) or --exit-on-error.
+  // In poll mode it also starts the polling thread.
   Status Start();
   // Unloads every model: queued requests are answered first.
   void Stop();
@@ -54,6 +69,23 @@ class Server {
   bool Live() const { return live_; }
   bool Ready() const;
   const ServerOptions& options() const { return options_; }
+
+  // Loads `name`, or reloads it: the new versions are built beside the old
+  // ones and take over only once READY; the old ones answer what they had
+  // accepted, then go. A failed reload leaves the old versions serving (the
+  // index shows why). Only in explicit mode from outside (Triton's rule).
+  Status LoadModel(const std::string& name, const LoadOverrides& overrides = {});
+  // Stops serving `name`; what it accepted is still answered.
+  Status UnloadModel(const std::string& name);
+  // Poll mode: loads new and changed models, unloads removed ones.
+  void PollRepositories();
+
+  // The same on the lifecycle thread, for frontends whose threads must not
+  // block: `done` is called once with the result, on that thread. Refused
+  // unless the control mode is explicit.
+  using LifecycleDone = std::function<void(const Status&)>;
+  void LoadModelAsync(const std::string& name, LoadOverrides overrides, LifecycleDone done);
+  void UnloadModelAsync(const std::string& name, LifecycleDone done);
 
   // The given version, or the highest loaded one for version -1.
   Status GetModel(const std::string& name, int64_t version, std::shared_ptr<Model>* out) const;
@@ -67,16 +99,43 @@ class Server {
 
  private:
   struct ModelSlot {
-    std::map<int64_t, std::shared_ptr<Model>> versions;  // loaded, READY
-    std::string reason;                                  // why it is not (fully) loaded
+    std::map<int64_t, std::shared_ptr<Model>> versions;  // serving
+    std::string state;        // READY, LOADING, UNLOADING, UNAVAILABLE
+    std::string reason;       // why the last load failed, or "unloaded"
+    std::string fingerprint;  // poll mode: the folder as it was last loaded
   };
-  Status LoadModel(const std::string& name, const ModelLocation& location, ModelSlot* slot);
+  // Builds every version `name` serves, READY, without touching models_.
+  Status BuildVersions(const std::string& name, const ModelLocation& location,
+                       const LoadOverrides& overrides,
+                       std::map<int64_t, std::shared_ptr<Model>>* versions);
+  // Load/unload steps shared by the API, start-up and polling.
+  Status LoadLocated(const std::string& name, const ModelLocation& location,
+                     const LoadOverrides& overrides);
+  void SetState(const std::string& name, const std::string& state, const std::string& reason);
+  // Shuts models down on a background thread once they answered what they had.
+  void Retire(std::vector<std::shared_ptr<Model>> models);
+  // The lifecycle thread: runs queued load/unload jobs one at a time and, in
+  // poll mode, scans the repositories every repository_poll_secs.
+  void LifecycleLoop();
+  void Submit(std::function<Status()> job, LifecycleDone done);
 
   ServerOptions options_;
   BackendRegistry backends_;
   std::atomic<bool> live_{false};
+
   mutable std::shared_mutex mu_;
   std::map<std::string, ModelSlot> models_;  // guarded by mu_
+
+  std::mutex retire_mu_;
+  std::vector<std::thread> retiring_;       // guarded by retire_mu_; joined at Stop
+  std::vector<std::string> override_dirs_;  // guarded by retire_mu_; removed at Stop
+
+  // Load and unload run on lifecycle_thread_ only (after Start), one at a time.
+  std::mutex jobs_mu_;
+  std::condition_variable jobs_cv_;
+  std::deque<std::pair<std::function<Status()>, LifecycleDone>> jobs_;  // guarded by jobs_mu_
+  bool stopping_ = false;                                                // guarded by jobs_mu_
+  std::thread lifecycle_thread_;
 };
 
 }  // namespace inferd

@@ -5,6 +5,7 @@
 
 #include "core/model.h"
 #include "frontend/http/api_json.h"
+#include "frontend/http/base64.h"
 #include "frontend/http/compression.h"
 #include "frontend/http/infer_codec.h"
 
@@ -130,9 +131,8 @@ void HttpApi::Handle(HttpRequest&& req, Responder respond) {
                           RepositoryIndexJson(core_->RepositoryIndex(), ready_only), req));
     }
     if (parts.size() == 5 && parts[2] == "models" && (parts[4] == "load" || parts[4] == "unload")) {
-      return error(Status::Unsupported(
-          "cannot " + std::string(parts[4]) + " model '" + std::string(parts[3]) +
-          "': model control mode is not 'explicit' (start inferd with --model-control-mode=explicit)"));
+      return HandleLoadUnload(std::move(req), std::string(parts[3]), parts[4] == "load",
+                              std::move(respond));
     }
     return error(Status::NotFound("no endpoint " + std::string(req.target())));
   }
@@ -187,6 +187,52 @@ void HttpApi::Handle(HttpRequest&& req, Responder respond) {
     return respond(Json(beast_http::status::ok, ModelMetadataJson(*model, versions), req));
   }
   return error(Status::NotFound("no endpoint " + std::string(req.target())));
+}
+
+void HttpApi::HandleLoadUnload(HttpRequest&& req, const std::string& model, bool load,
+                               Responder respond) {
+  const unsigned version = req.version();
+  const bool keep_alive = req.keep_alive();
+  auto done = [respond = std::move(respond), version, keep_alive](const Status& st) {
+    if (!st.ok()) return respond(Error(st, version, keep_alive));
+    HttpResponse res(beast_http::status::ok, version);
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    respond(std::move(res));
+  };
+  // {"parameters": {"config": "<JSON>", "file:<version>/<name>": "<base64>",
+  //                 "unload_dependents": bool}}, all optional.
+  LoadOverrides overrides;
+  if (!req.body().empty()) {
+    rapidjson::Document doc;
+    doc.Parse(req.body().data(), req.body().size());
+    if (doc.HasParseError() || !doc.IsObject()) {
+      return done(Status::InvalidArg("the body of a load/unload request must be a JSON object"));
+    }
+    if (auto params = doc.FindMember("parameters"); params != doc.MemberEnd()) {
+      if (!params->value.IsObject()) return done(Status::InvalidArg("'parameters' must be an object"));
+      for (const auto& p : params->value.GetObject()) {
+        const std::string key = p.name.GetString();
+        if (key == "config") {
+          if (!p.value.IsString()) return done(Status::InvalidArg("'config' must be a JSON string"));
+          overrides.config_json = p.value.GetString();
+        } else if (key.rfind("file:", 0) == 0) {
+          std::string content;
+          if (!p.value.IsString() ||
+              !Base64Decode(std::string_view(p.value.GetString(), p.value.GetStringLength()), &content)) {
+            return done(Status::InvalidArg("parameter '" + key + "' must be base64 text"));
+          }
+          overrides.files[key.substr(5)] = std::move(content);
+        } else if (key == "unload_dependents") {
+          // Dependents are ensembles, which this build does not have: nothing to do.
+        } else {
+          return done(Status::InvalidArg("unknown load/unload parameter '" + key + "'"));
+        }
+      }
+    }
+  }
+  if (load) core_->LoadModelAsync(model, std::move(overrides), std::move(done));
+  else core_->UnloadModelAsync(model, std::move(done));
 }
 
 void HttpApi::HandleInfer(HttpRequest&& req, const std::string& model_name, int64_t version,

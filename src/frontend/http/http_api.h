@@ -26,6 +26,9 @@ class HttpApi {
  private:
   void HandleInfer(HttpRequest&& request, const std::string& model, int64_t version,
                    Responder respond);
+  // POST /v2/repository/models/{m}/load|unload, answered from the lifecycle thread.
+  void HandleLoadUnload(HttpRequest&& request, const std::string& model, bool load,
+                        Responder respond);
 
   Server* core_;
   uint64_t max_input_size_;
