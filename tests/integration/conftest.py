@@ -26,6 +26,12 @@ import tritonclient.http as httpclient
 from support import DEFAULT_BIN, InferdServer, _ACTIVE, build_repository
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "onnxruntime: runs models on ONNX Runtime (left out of the tsan run: the "
+        "prebuilt library is not instrumented, so TSan cannot judge its threads)")
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield

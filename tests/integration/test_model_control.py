@@ -89,6 +89,7 @@ def test_load_with_config_override_changes_the_config(start_server, repo):
                         contains=["max_batch_size 2"])
 
 
+@pytest.mark.onnxruntime
 def test_load_from_file_override(start_server, repo):
     srv = start_server([repo], ["--model-control-mode=explicit"])
     c = httpclient.InferenceServerClient(srv.url)

@@ -16,6 +16,8 @@ from PIL import Image
 
 from support import REPO_ROOT, InferdServer, index_entries
 
+pytestmark = pytest.mark.onnxruntime
+
 EXAMPLES = REPO_ROOT / "examples" / "model_repository"
 CLIENTS = REPO_ROOT / "examples" / "clients"
 MODELS = ["text_recognition", "text_direction", "densenet_onnx", "digits"]
