@@ -66,6 +66,8 @@ class InferenceRequest : public InferdRequest,
   uint64_t batch_size = 1;                 // the batch dimension, or 1
   uint64_t receive_ns = 0;                 // arrival at the frontend
   uint64_t enqueue_ns = 0;                 // handed to the scheduler
+  uint32_t priority_level = 0;             // dynamic batcher: 1 is the highest
+  uint64_t timeout_deadline_ns = 0;        // dynamic batcher: queue timeout, 0 = none
 
   const InputTensor* FindInput(const std::string& name) const;
   const RequestedOutput* FindRequestedOutput(const std::string& name) const;

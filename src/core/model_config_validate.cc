@@ -399,8 +399,6 @@ Status RejectUnbuiltFeatures(const inference::ModelConfig& c) {
   if (c.has_sequence_batching()) return unbuilt("sequence_batching");
   if (c.has_dynamic_batching()) {
     const auto& db = c.dynamic_batching();
-    if (db.priority_levels() > 0) return unbuilt("dynamic_batching.priority_levels");
-    if (db.has_default_queue_policy()) return unbuilt("dynamic_batching.default_queue_policy");
     if (db.preserve_ordering()) return unbuilt("dynamic_batching.preserve_ordering");
   }
   if (!c.model_warmup().empty()) return unbuilt("model_warmup");
