@@ -1,9 +1,11 @@
 // The identity backend: each input INPUTn is copied to output OUTPUTn (same
 // datatype and shape), for every datatype including BYTES. It needs no model
 // file. Config parameter `execute_delay_ms` makes every execution sleep that
-// long first, which scheduler and shutdown tests rely on.
+// long first, which scheduler and shutdown tests rely on; a request parameter
+// of the same name sets the delay of its own execution.
 #include <inferd/backend.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -101,9 +103,16 @@ INFERD_EXPORT InferdError* InferdModelFinalize(InferdModel* model) {
 INFERD_EXPORT InferdError* InferdInstanceExecute(InferdInstance* instance, InferdRequest** requests,
                                                  uint32_t count) {
   auto* state = static_cast<ModelState*>(api->ModelState(api->InstanceModel(instance)));
-  // The delay stands for computation: it counts as compute infer.
+  // A request may ask for its own delay (parameter execute_delay_ms); the batch
+  // takes the longest. The delay stands for computation: it counts as compute infer.
+  int delay_ms = state->delay_ms;
+  for (uint32_t r = 0; r < count; ++r) {
+    if (const char* asked = api->RequestParameter(requests[r], "execute_delay_ms")) {
+      delay_ms = std::max(delay_ms, std::atoi(asked));
+    }
+  }
   const uint64_t input_end = api->Now();
-  if (state->delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(state->delay_ms));
+  if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
   for (uint32_t r = 0; r < count; ++r) {
     InferdResponse* response = nullptr;
     if (InferdError* e = api->ResponseNew(requests[r], &response)) {

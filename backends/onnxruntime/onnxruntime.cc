@@ -207,7 +207,52 @@ InferdError* ScatterOutput(const ModelSpec& spec, const std::string& name, Ort::
   return nullptr;
 }
 
+// Whether every request has the same non-batch shape for every input (a
+// ragged batch, allow_ragged_batch, may not) so they can run as one.
+bool SameShapes(InferdRequest** requests, uint32_t count, bool batching) {
+  const uint32_t inputs = api->RequestInputCount(requests[0]);
+  for (uint32_t i = 0; i < inputs; ++i) {
+    const char* name;
+    const int64_t* first;
+    uint32_t first_dims;
+    if (InferdError* e = api->RequestInput(requests[0], i, &name, nullptr, &first, &first_dims, nullptr)) {
+      api->ErrorDelete(e);
+      return false;
+    }
+    for (uint32_t r = 1; r < count; ++r) {
+      uint32_t index;
+      if (InferdError* e = FindInput(requests[r], name, &index)) {
+        api->ErrorDelete(e);
+        return false;
+      }
+      const int64_t* s;
+      uint32_t dims;
+      if (InferdError* e = api->RequestInput(requests[r], index, nullptr, nullptr, &s, &dims, nullptr)) {
+        api->ErrorDelete(e);
+        return false;
+      }
+      if (dims != first_dims) return false;
+      for (uint32_t d = batching ? 1 : 0; d < dims; ++d)
+        if (s[d] != first[d]) return false;
+    }
+  }
+  return true;
+}
+
+InferdError* ExecuteBatch(InferdInstance* instance, InferdRequest** requests, uint32_t count);
+
 InferdError* Execute(InferdInstance* instance, InferdRequest** requests, uint32_t count) {
+  const auto& spec = *static_cast<ModelSpec*>(api->ModelState(api->InstanceModel(instance)));
+  if (count > 1 && !SameShapes(requests, count, spec.max_batch_size > 0)) {
+    for (uint32_t r = 0; r < count; ++r) {
+      if (InferdError* e = ExecuteBatch(instance, requests + r, 1)) api->RequestRespondError(requests[r], e);
+    }
+    return nullptr;
+  }
+  return ExecuteBatch(instance, requests, count);
+}
+
+InferdError* ExecuteBatch(InferdInstance* instance, InferdRequest** requests, uint32_t count) {
   auto* state = static_cast<InstanceState*>(api->InstanceState(instance));
   const auto& spec = *static_cast<ModelSpec*>(api->ModelState(api->InstanceModel(instance)));
   const bool batching = spec.max_batch_size > 0;

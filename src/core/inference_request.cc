@@ -56,6 +56,13 @@ void InferenceRequest::Respond(std::unique_ptr<InferenceResponse> response) {
   if (model) model->stats().RecordRequestEnd(*this, response->status.ok(), NowNs());
   std::shared_ptr<Model> hold = std::move(model);
   ResponseCallback callback = std::move(on_response);
+  if (hold && order_position >= 0 && hold->orderer()) {
+    // preserve_ordering: wait for the responses of earlier requests.
+    auto shared = std::make_shared<std::unique_ptr<InferenceResponse>>(std::move(response));
+    hold->orderer()->Deliver(static_cast<uint64_t>(order_position),
+                             [callback = std::move(callback), shared] { callback(std::move(*shared)); });
+    return;
+  }
   callback(std::move(response));
 }
 

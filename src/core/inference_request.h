@@ -68,6 +68,7 @@ class InferenceRequest : public InferdRequest,
   uint64_t enqueue_ns = 0;                 // handed to the scheduler
   uint32_t priority_level = 0;             // dynamic batcher: 1 is the highest
   uint64_t timeout_deadline_ns = 0;        // dynamic batcher: queue timeout, 0 = none
+  int64_t order_position = -1;             // preserve_ordering: position, -1 = unordered
 
   const InputTensor* FindInput(const std::string& name) const;
   const RequestedOutput* FindRequestedOutput(const std::string& name) const;

@@ -91,6 +91,9 @@ Status Model::Load(const ModelLoadSpec& spec, BackendRegistry* backends,
         &model->labels_[output.name()]));
   }
   model->scheduler_ = CreateScheduler(model->config_);
+  if (model->config_.dynamic_batching().preserve_ordering()) {
+    model->orderer_ = std::make_unique<ResponseOrderer>();
+  }
   for (int g = 0; g < model->config_.instance_group_size(); ++g) {
     const auto& group = model->config_.instance_group(g);
     const bool gpu = group.kind() == inference::ModelInstanceGroup::KIND_GPU;
@@ -256,7 +259,15 @@ Status Model::Enqueue(const RequestPtr& request) {
   request->model = shared_from_this();
   request->served_version = version();
   INFERD_RETURN_IF_ERROR(CheckRequest(*request));
-  return scheduler_->Enqueue(request);
+  if (!orderer_) return scheduler_->Enqueue(request);
+  const uint64_t position = orderer_->Take();
+  request->order_position = static_cast<int64_t>(position);
+  Status st = scheduler_->Enqueue(request);
+  if (!st.ok()) {
+    request->order_position = -1;  // not accepted: answered directly by the caller
+    orderer_->Skip(position);
+  }
+  return st;
 }
 
 }  // namespace inferd

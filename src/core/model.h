@@ -15,6 +15,7 @@
 #include "core/backend_library.h"
 #include "core/inference_request.h"
 #include "core/model_config_validate.h"
+#include "core/response_orderer.h"
 #include "core/scheduler/scheduler.h"
 #include "core/stats.h"
 #include "inferd/backend.h"
@@ -50,6 +51,8 @@ class Model : public InferdModel, public std::enable_shared_from_this<Model> {
   bool auto_complete() const { return spec_.auto_complete; }
   const BackendLibrary& backend() const { return *backend_; }
   ModelStats& stats() { return stats_; }
+  // With dynamic_batching.preserve_ordering, orders final responses; else null.
+  ResponseOrderer* orderer() { return orderer_.get(); }
   // The labels of an output's label_filename; empty when it has none.
   const std::vector<std::string>& labels(const std::string& output) const;
 
@@ -80,6 +83,7 @@ class Model : public InferdModel, public std::enable_shared_from_this<Model> {
   std::shared_ptr<BackendLibrary> backend_;
   bool backend_model_initialized_ = false;
   std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<ResponseOrderer> orderer_;
   std::vector<std::unique_ptr<ModelInstance>> instances_;
   ModelStats stats_;
   std::map<std::string, std::vector<std::string>> labels_;  // by output name

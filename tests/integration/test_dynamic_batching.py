@@ -42,9 +42,10 @@ def x_of(i):
 
 
 def send_all(url, model, items, **kwargs):
-    """Sends every item at once; returns the results (or exceptions) and the order they completed."""
+    """Sends the items 30 ms apart; returns the results (or exceptions), the
+    order they completed in, and when each completed (time.monotonic())."""
     client = httpclient.InferenceServerClient(url, concurrency=len(items), network_timeout=30)
-    order, results = [], {}
+    order, results, finished = [], {}, {}
 
     def one(key, params):
         try:
@@ -52,6 +53,7 @@ def send_all(url, model, items, **kwargs):
         except Exception as exc:  # noqa: BLE001 - returned to the test
             results[key] = exc
         order.append(key)
+        finished[key] = time.monotonic()
 
     greenlets = []
     for key, params in items:
@@ -59,13 +61,13 @@ def send_all(url, model, items, **kwargs):
         gevent.sleep(0.03)  # arrive in this order
     gevent.joinall(greenlets, timeout=30)
     client.close()
-    return results, order
+    return results, order, finished
 
 
 @pytest.mark.parametrize("model,batched", [("batched", True), ("unbatched", False)])
 def test_concurrent_requests_share_executions_only_with_batching(start_server, repo, model, batched):
     srv = start_server([repo])
-    results, _ = send_all(srv.url, model, [(i, {}) for i in range(6)])
+    results, _, _ = send_all(srv.url, model, [(i, {}) for i in range(6)])
     for i in range(6):
         np.testing.assert_array_equal(results[i].as_numpy("OUTPUT0"), x_of(i))
     c = httpclient.InferenceServerClient(srv.url)
@@ -79,7 +81,7 @@ def test_higher_priority_is_served_first(start_server, repo):
     srv = start_server([repo])
     # 0 occupies the instance; 1-3 queue at the default (low) level; 4 comes last at level 1.
     items = [(0, {}), (1, {}), (2, {}), (3, {}), (4, {"priority": 1})]
-    results, order = send_all(srv.url, "prio", items)
+    results, order, _ = send_all(srv.url, "prio", items)
     assert all(not isinstance(r, Exception) for r in results.values()), results
     assert order.index(4) < order.index(1), order
 
@@ -93,7 +95,7 @@ def test_out_of_range_priority_is_refused(start_server, repo):
 
 def test_timed_out_requests_get_the_documented_error(start_server, repo):
     srv = start_server([repo])
-    results, _ = send_all(srv.url, "timeout", [(0, {}), (1, {})])
+    results, _, _ = send_all(srv.url, "timeout", [(0, {}), (1, {})])
     np.testing.assert_array_equal(results[0].as_numpy("OUTPUT0"), x_of(0))
     assert isinstance(results[1], Exception)
     assert "timeout expired" in str(results[1]).lower()
@@ -101,7 +103,7 @@ def test_timed_out_requests_get_the_documented_error(start_server, repo):
 
 def test_delay_policy_runs_timed_out_requests_later(start_server, repo):
     srv = start_server([repo])
-    results, _ = send_all(srv.url, "delayed", [(0, {}), (1, {})])
+    results, _, _ = send_all(srv.url, "delayed", [(0, {}), (1, {})])
     for i in range(2):
         np.testing.assert_array_equal(results[i].as_numpy("OUTPUT0"), x_of(i))
 
@@ -109,7 +111,7 @@ def test_delay_policy_runs_timed_out_requests_later(start_server, repo):
 def test_a_full_queue_is_refused_clearly(start_server, repo):
     srv = start_server([repo])
     # 0 runs, 1 waits in the queue (size 1), 2 finds it full.
-    results, _ = send_all(srv.url, "small_queue", [(0, {}), (1, {}), (2, {})])
+    results, _, _ = send_all(srv.url, "small_queue", [(0, {}), (1, {}), (2, {})])
     np.testing.assert_array_equal(results[0].as_numpy("OUTPUT0"), x_of(0))
     np.testing.assert_array_equal(results[1].as_numpy("OUTPUT0"), x_of(1))
     assert isinstance(results[2], Exception)
@@ -118,3 +120,21 @@ def test_a_full_queue_is_refused_clearly(start_server, repo):
     c = httpclient.InferenceServerClient(srv.url)
     np.testing.assert_array_equal(
         c.infer("small_queue", [make_input("INPUT0", x_of(7))]).as_numpy("OUTPUT0"), x_of(7))
+
+
+@pytest.mark.parametrize("preserve", [True, False])
+def test_preserve_ordering_answers_in_arrival_order(start_server, make_repo, preserve):
+    repo = make_repo("ordering")
+    write_model(repo, "m", fp32_identity("m", 1, extra=f"""
+        instance_group [{{ count: 2 }}]
+        dynamic_batching {{ preserve_ordering: {str(preserve).lower()} }}"""))
+    srv = start_server([repo])
+    # 0 runs 400 ms on one instance; 1 runs at once on the other and finishes
+    # first, but with preserve_ordering its answer waits for 0's.
+    items = [(0, {"parameters": {"execute_delay_ms": 400}}), (1, {})]
+    start = time.monotonic()
+    results, _, finished = send_all(srv.url, "m", items)
+    for i in range(2):
+        np.testing.assert_array_equal(results[i].as_numpy("OUTPUT0"), x_of(i))
+    waited = finished[1] - start
+    assert (waited >= 0.35) if preserve else (waited < 0.3), waited

@@ -103,6 +103,17 @@ TEST(DynamicBatcher, OnlyRequestsOfTheSameShapeShareABatch) {
   EXPECT_EQ(batch[0]->inputs[0].shape[1], 5);
 }
 
+TEST(DynamicBatcher, RaggedInputsMayDifferInShape) {
+  DynamicBatcherOptions o = Options(8, {}, 0);
+  o.ragged_inputs = {"I"};
+  DynamicBatcher b(o);
+  ASSERT_TRUE(b.Enqueue(Request(1, 4)).ok());
+  ASSERT_TRUE(b.Enqueue(Request(1, 7)).ok());
+  std::vector<RequestPtr> batch;
+  ASSERT_TRUE(b.NextBatch(&batch));
+  EXPECT_EQ(batch.size(), 2u);
+}
+
 TEST(DynamicBatcher, PreferredSizes) {
   FakeClock clock;
   DynamicBatcher b(Options(8, {2, 4}, 60'000 * kMs, &clock));

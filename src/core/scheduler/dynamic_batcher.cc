@@ -7,13 +7,16 @@
 namespace inferd {
 namespace {
 
-// Same non-batch dims and types for every input: they can share one batch.
-bool Compatible(const InferenceRequest& a, const InferenceRequest& b) {
+// Same inputs, and the same non-batch dims for every input that is not
+// ragged (allow_ragged_batch): they can share one batch.
+bool Compatible(const InferenceRequest& a, const InferenceRequest& b,
+                const std::set<std::string>& ragged) {
   if (a.inputs.size() != b.inputs.size()) return false;
   for (const auto& in : a.inputs) {
     const InputTensor* other = b.FindInput(in.name);
-    if (!other || other->datatype != in.datatype || other->shape.size() != in.shape.size())
-      return false;
+    if (!other || other->datatype != in.datatype) return false;
+    if (ragged.count(in.name)) continue;
+    if (other->shape.size() != in.shape.size()) return false;
     for (size_t d = 1; d < in.shape.size(); ++d)
       if (other->shape[d] != in.shape[d]) return false;
   }
@@ -50,7 +53,7 @@ size_t DynamicBatcher::PendingBatch(uint64_t* batch_size) const {
   uint64_t size = 0;
   for (; count < queue_.size(); ++count) {
     const RequestPtr& r = queue_.At(count);
-    if (count > 0 && (!Compatible(*queue_.At(0), *r) || size + r->batch_size > options_.max_batch_size))
+    if (count > 0 && (!Compatible(*queue_.At(0), *r, options_.ragged_inputs) || size + r->batch_size > options_.max_batch_size))
       break;
     size += r->batch_size;
   }

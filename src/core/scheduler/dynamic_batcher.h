@@ -4,7 +4,8 @@
 //  - A batch holds requests in hand-out order (priority level, then arrival;
 //    see PriorityQueue) whose inputs agree in every dimension but the batch
 //    dimension, up to max_batch_size counted over the batch dimension (a
-//    request may itself carry a batch).
+//    request may itself carry a batch). Inputs marked allow_ragged_batch may
+//    differ in shape.
 //  - A batch leaves as soon as it reaches max_batch_size, or the largest
 //    preferred_batch_size, or a preferred size that the next queued request
 //    cannot grow; otherwise it waits for more requests, but never longer than
@@ -16,14 +17,14 @@
 //    most max_queue_delay plus the time until an instance is free.
 //  - Whichever instance asks first gets the next batch, so batching and
 //    several instances combine.
-//
-// preserve_ordering is not built yet (the config loader rejects it).
+//  - preserve_ordering is kept by the model's ResponseOrderer, not here.
 #pragma once
 
 #include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <set>
+#include <string>
 
 #include "core/scheduler/priority_queue.h"
 #include "core/scheduler/scheduler.h"
@@ -35,6 +36,7 @@ struct DynamicBatcherOptions {
   std::set<uint64_t> preferred_sizes;   // empty: prefer max_batch_size
   uint64_t max_queue_delay_ns = 0;      // 0: send what is queued at once
   PriorityQueueOptions queue;           // priority levels and queue policies
+  std::set<std::string> ragged_inputs;  // allow_ragged_batch: shapes may differ
   std::function<uint64_t()> clock;      // CLOCK_MONOTONIC ns; null: the real clock
 };
 

@@ -30,6 +30,8 @@ std::unique_ptr<Scheduler> CreateScheduler(const inference::ModelConfig& config)
   options.queue.default_policy = PolicyFromConfig(db.default_queue_policy());
   for (const auto& [level, policy] : db.priority_queue_policy())
     options.queue.level_policies[static_cast<uint32_t>(level)] = PolicyFromConfig(policy);
+  for (const auto& input : config.input())
+    if (input.allow_ragged_batch()) options.ragged_inputs.insert(input.name());
   return std::make_unique<DynamicBatcher>(std::move(options));
 }
 
