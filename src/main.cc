@@ -45,7 +45,32 @@ struct Flags {
   int grpc_port = 8001;
   int metrics_port = 8002;
   int http_port = 8000;
+  std::string cache_config;
 };
+
+// --cache-config local,size=BYTES (Triton's form); only the local cache exists.
+bool ParseCacheConfig(const std::string& text, uint64_t* bytes, std::string* error) {
+  const size_t comma = text.find(',');
+  const std::string kind = text.substr(0, comma);
+  if (kind != "local") {
+    *error = "--cache-config: unknown cache '" + kind + "' (only 'local' is built)";
+    return false;
+  }
+  const std::string rest = comma == std::string::npos ? "" : text.substr(comma + 1);
+  if (rest.rfind("size=", 0) != 0) {
+    *error = "--cache-config: expected local,size=BYTES, got '" + text + "'";
+    return false;
+  }
+  try {
+    size_t used = 0;
+    *bytes = std::stoull(rest.substr(5), &used);
+    if (used != rest.size() - 5) throw std::invalid_argument(rest);
+  } catch (const std::exception&) {
+    *error = "--cache-config: size must be a number of bytes, got '" + rest.substr(5) + "'";
+    return false;
+  }
+  return true;
+}
 
 void AddFlags(CLI::App& app, Flags& f) {
   app.add_option("--model-repository,--model-store", f.server.repositories,
@@ -73,6 +98,8 @@ void AddFlags(CLI::App& app, Flags& f) {
   app.add_option("--model-load-thread-count", f.server.model_load_threads,
                  "Models loaded at once at start (default 4)")
       ->check(CLI::Range(1, 256));
+  app.add_option("--cache-config", f.cache_config,
+                 "Response cache: local,size=BYTES (models opt in with response_cache { enable: true })");
   app.add_option("--id", f.server.id, "Identifier of this server");
   app.add_option("--allow-http", f.allow_http, "Serve HTTP (default true)");
   app.add_option("--http-port", f.http_port, "HTTP port (default 8000)")->check(CLI::Range(0, 65535));
@@ -108,6 +135,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::cerr << "inferd: error: " << e.what() << "\n\n" << app.help();
     return kUsageError;
+  }
+  if (!f.cache_config.empty()) {
+    std::string error;
+    if (!ParseCacheConfig(f.cache_config, &f.server.cache_bytes, &error)) {
+      std::cerr << "inferd: error: " << error << "\n\n" << app.help();
+      return kUsageError;
+    }
   }
   // Checked after parsing so that an unknown flag is reported first.
   if (f.server.repositories.empty()) {

@@ -52,7 +52,14 @@ void InferenceRequest::Respond(std::unique_ptr<InferenceResponse> response) {
                 model_name);
     return;
   }
-  if (model && response->status.ok()) response->status = ApplyClassification(*model, response.get());
+  if (model && response->status.ok() && !response->from_cache) {
+    response->status = ApplyClassification(*model, response.get());
+    if (response->status.ok() && !cache_key.empty() && model->cache()) {
+      const uint64_t start = NowNs();
+      model->cache()->Insert(cache_key, *response);
+      model->stats().RecordCacheMiss(cache_lookup_ns + NowNs() - start);
+    }
+  }
   if (model) model->stats().RecordRequestEnd(*this, response->status.ok(), NowNs());
   std::shared_ptr<Model> hold = std::move(model);
   ResponseCallback callback = std::move(on_response);

@@ -69,6 +69,8 @@ class InferenceRequest : public InferdRequest,
   uint32_t priority_level = 0;             // dynamic batcher: 1 is the highest
   uint64_t timeout_deadline_ns = 0;        // dynamic batcher: queue timeout, 0 = none
   int64_t order_position = -1;             // preserve_ordering: position, -1 = unordered
+  std::string cache_key;                   // response cache miss: store the answer under it
+  uint64_t cache_lookup_ns = 0;
 
   const InputTensor* FindInput(const std::string& name) const;
   const RequestedOutput* FindRequestedOutput(const std::string& name) const;

@@ -33,6 +33,7 @@ class InferenceResponse : public InferdResponse {
   std::shared_ptr<InferenceRequest> request;
   Status status;
   bool final = true;
+  bool from_cache = false;  // outputs copied from the response cache (already final)
   std::vector<OutputTensor> outputs;
 
   OutputTensor* AddOutput(std::string name, DataType type, std::vector<int64_t> shape,

@@ -91,6 +91,10 @@ Status Model::Load(const ModelLoadSpec& spec, BackendRegistry* backends,
         &model->labels_[output.name()]));
   }
   model->scheduler_ = CreateScheduler(model->config_);
+  if (model->config_.response_cache().enable()) {
+    if (spec.cache) model->cache_ = spec.cache;
+    else LOG_WARNING("{}: response_cache is enabled but the server has no cache (--cache-config local,size=BYTES)", label);
+  }
   if (model->config_.dynamic_batching().preserve_ordering()) {
     model->orderer_ = std::make_unique<ResponseOrderer>();
   }
@@ -259,6 +263,19 @@ Status Model::Enqueue(const RequestPtr& request) {
   request->model = shared_from_this();
   request->served_version = version();
   INFERD_RETURN_IF_ERROR(CheckRequest(*request));
+  if (cache_) {
+    const uint64_t start = NowNs();
+    std::string key = ResponseCache::Key(*request, name(), version());
+    auto response = std::make_unique<InferenceResponse>(request);
+    if (cache_->Lookup(key, response.get())) {
+      stats_.RecordCacheHit(NowNs() - start);
+      response->from_cache = true;
+      request->Respond(std::move(response));
+      return Status::Ok();
+    }
+    request->cache_key = std::move(key);
+    request->cache_lookup_ns = NowNs() - start;
+  }
   if (!orderer_) return scheduler_->Enqueue(request);
   const uint64_t position = orderer_->Take();
   request->order_position = static_cast<int64_t>(position);

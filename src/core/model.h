@@ -15,6 +15,7 @@
 #include "core/backend_library.h"
 #include "core/inference_request.h"
 #include "core/model_config_validate.h"
+#include "core/response_cache.h"
 #include "core/response_orderer.h"
 #include "core/scheduler/scheduler.h"
 #include "core/stats.h"
@@ -31,6 +32,7 @@ struct ModelLoadSpec {
   inference::ModelConfig config;    // normalized and validated (before auto-complete)
   std::string backend_directory;
   bool auto_complete = true;
+  ResponseCache* cache = nullptr;   // the server's response cache, if any
 };
 
 class Model : public InferdModel, public std::enable_shared_from_this<Model> {
@@ -53,6 +55,8 @@ class Model : public InferdModel, public std::enable_shared_from_this<Model> {
   ModelStats& stats() { return stats_; }
   // With dynamic_batching.preserve_ordering, orders final responses; else null.
   ResponseOrderer* orderer() { return orderer_.get(); }
+  // With response_cache { enable: true } and a server cache; else null.
+  ResponseCache* cache() const { return cache_; }
   // The labels of an output's label_filename; empty when it has none.
   const std::vector<std::string>& labels(const std::string& output) const;
 
@@ -84,6 +88,7 @@ class Model : public InferdModel, public std::enable_shared_from_this<Model> {
   bool backend_model_initialized_ = false;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<ResponseOrderer> orderer_;
+  ResponseCache* cache_ = nullptr;  // not owned: the server's
   std::vector<std::unique_ptr<ModelInstance>> instances_;
   ModelStats stats_;
   std::map<std::string, std::vector<std::string>> labels_;  // by output name

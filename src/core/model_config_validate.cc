@@ -398,7 +398,6 @@ Status RejectUnbuiltFeatures(const inference::ModelConfig& c) {
   if (c.has_ensemble_scheduling()) return unbuilt("ensemble_scheduling");
   if (c.has_sequence_batching()) return unbuilt("sequence_batching");
   if (!c.model_warmup().empty()) return unbuilt("model_warmup");
-  if (c.response_cache().enable()) return unbuilt("response_cache");
   if (c.model_transaction_policy().decoupled()) return unbuilt("model_transaction_policy.decoupled");
   if (!c.batch_input().empty()) return unbuilt("batch_input");
   if (!c.batch_output().empty()) return unbuilt("batch_output");

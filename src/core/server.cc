@@ -61,7 +61,9 @@ Status WriteOverrideFolder(const std::string& name, const std::map<std::string, 
 
 }  // namespace
 
-Server::Server(ServerOptions options) : options_(std::move(options)), backends_(CoreApi()) {}
+Server::Server(ServerOptions options) : options_(std::move(options)), backends_(CoreApi()) {
+  if (options_.cache_bytes > 0) cache_ = std::make_unique<ResponseCache>(options_.cache_bytes);
+}
 
 Server::~Server() { Stop(); }
 
@@ -212,7 +214,7 @@ Status Server::BuildVersions(const std::string& name, const ModelLocation& locat
                             "selects in " + ctx.model_dir);
   }
   for (int64_t v : selected) {
-    ModelLoadSpec spec{ctx, v, config, options_.backend_directory, options_.auto_complete};
+    ModelLoadSpec spec{ctx, v, config, options_.backend_directory, options_.auto_complete, cache_.get()};
     std::shared_ptr<Model> model;
     INFERD_RETURN_IF_ERROR(Model::Load(spec, &backends_, &model));
     (*versions)[v] = std::move(model);

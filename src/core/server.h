@@ -37,6 +37,7 @@ struct ServerOptions {
   int repository_poll_secs = 15;  // poll mode: seconds between scans
   int model_load_threads = 4;     // models loaded at once at start
   int gpu_count = 0;
+  uint64_t cache_bytes = 0;       // --cache-config local,size=N; 0 = no response cache
 };
 
 // One row of the repository index.
@@ -121,6 +122,7 @@ class Server {
 
   ServerOptions options_;
   BackendRegistry backends_;
+  std::unique_ptr<ResponseCache> cache_;  // null without --cache-config
   std::atomic<bool> live_{false};
 
   mutable std::shared_mutex mu_;

@@ -38,6 +38,16 @@ void ModelStats::RecordRequestEnd(const InferenceRequest& request, bool success,
   (success ? s_.success : s_.fail).Add(ns);
 }
 
+void ModelStats::RecordCacheHit(uint64_t ns) {
+  std::lock_guard<std::mutex> lock(mu_);
+  s_.cache_hit.Add(ns);
+}
+
+void ModelStats::RecordCacheMiss(uint64_t ns) {
+  std::lock_guard<std::mutex> lock(mu_);
+  s_.cache_miss.Add(ns);
+}
+
 ModelStatsSnapshot ModelStats::Snapshot() const {
   std::lock_guard<std::mutex> lock(mu_);
   return s_;

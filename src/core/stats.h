@@ -43,6 +43,10 @@ class ModelStats {
   // A batch ran: per request queue and compute times, plus one execution.
   void RecordExecution(const ExecutionTimes& t, uint64_t batch_size,
                        const uint64_t* request_enqueue_ns, size_t request_count);
+  // A response cache lookup found the answer (ns: the lookup), or did not
+  // (ns: the lookup plus storing the answer later).
+  void RecordCacheHit(uint64_t ns);
+  void RecordCacheMiss(uint64_t ns);
   // A request got its final response.
   void RecordRequestEnd(const InferenceRequest& request, bool success, uint64_t now_ns);
 
