@@ -90,7 +90,12 @@ Status Model::Load(const ModelLoadSpec& spec, BackendRegistry* backends,
         (fs::path(spec.context.model_dir) / output.label_filename()).string(),
         &model->labels_[output.name()]));
   }
-  model->scheduler_ = CreateScheduler(model->config_);
+  size_t instance_count = 0;
+  for (const auto& group : model->config_.instance_group()) {
+    const bool gpu = group.kind() == inference::ModelInstanceGroup::KIND_GPU;
+    instance_count += static_cast<size_t>(group.count()) * static_cast<size_t>(gpu ? group.gpus_size() : 1);
+  }
+  model->scheduler_ = CreateScheduler(model->config_, instance_count);
   if (model->config_.response_cache().enable()) {
     if (spec.cache) model->cache_ = spec.cache;
     else LOG_WARNING("{}: response_cache is enabled but the server has no cache (--cache-config local,size=BYTES)", label);
@@ -105,7 +110,7 @@ Status Model::Load(const ModelLoadSpec& spec, BackendRegistry* backends,
     for (int d = 0; d < devices; ++d) {
       for (int i = 0; i < group.count(); ++i) {
         auto instance = std::make_unique<ModelInstance>(
-            model.get(), model->scheduler_.get(),
+            model.get(), model->scheduler_.get(), model->instances_.size(),
             group.name() + "_" + std::to_string(model->instances_.size()),
             gpu ? group.gpus(d) : 0, gpu);
         Status st = instance->Start();

@@ -396,7 +396,7 @@ Status RejectUnbuiltFeatures(const inference::ModelConfig& c) {
     return Status::Unsupported(prefix + "'" + field + "' is not supported by this inferd build yet");
   };
   if (c.has_ensemble_scheduling()) return unbuilt("ensemble_scheduling");
-  if (c.has_sequence_batching()) return unbuilt("sequence_batching");
+  if (c.sequence_batching().state_size() > 0) return unbuilt("sequence_batching.state");
   if (!c.model_warmup().empty()) return unbuilt("model_warmup");
   if (c.model_transaction_policy().decoupled()) return unbuilt("model_transaction_policy.decoupled");
   if (!c.batch_input().empty()) return unbuilt("batch_input");

@@ -10,9 +10,10 @@ namespace {
 thread_local std::vector<std::unique_ptr<InferenceResponse>>* t_deferred = nullptr;
 }  // namespace
 
-ModelInstance::ModelInstance(Model* model, Scheduler* scheduler, std::string name,
+ModelInstance::ModelInstance(Model* model, Scheduler* scheduler, size_t index, std::string name,
                              int32_t device_id, bool gpu)
-    : model_(model), scheduler_(scheduler), name_(std::move(name)), device_id_(device_id), gpu_(gpu) {}
+    : model_(model), scheduler_(scheduler), index_(index), name_(std::move(name)),
+      device_id_(device_id), gpu_(gpu) {}
 
 ModelInstance::~ModelInstance() { Join(); }
 
@@ -48,7 +49,7 @@ void ModelInstance::Run(std::promise<Status>* initialized) {
   LOG_VERBOSE("instance {} running", name_);
 
   std::vector<RequestPtr> batch;
-  while (scheduler_->NextBatch(&batch)) Execute(batch);
+  while (scheduler_->NextBatchFor(index_, &batch)) Execute(batch);
 
   if (lib.instance_finalize) {
     Status st = StatusFromBackendError(lib.instance_finalize(this));

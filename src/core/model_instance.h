@@ -22,7 +22,8 @@ class InferenceResponse;
 
 class ModelInstance : public InferdInstance {
  public:
-  ModelInstance(Model* model, Scheduler* scheduler, std::string name, int32_t device_id, bool gpu);
+  ModelInstance(Model* model, Scheduler* scheduler, size_t index, std::string name,
+                int32_t device_id, bool gpu);
   ~ModelInstance();
 
   // Starts the thread and waits for the backend's instance initialization.
@@ -51,6 +52,7 @@ class ModelInstance : public InferdInstance {
 
   Model* model_;
   Scheduler* scheduler_;
+  size_t index_;  // among the model's instances
   std::string name_;
   int32_t device_id_;
   bool gpu_;

@@ -2,6 +2,7 @@
 
 #include "core/scheduler/dynamic_batcher.h"
 #include "core/scheduler/fifo_scheduler.h"
+#include "core/scheduler/sequence_batcher.h"
 
 namespace inferd {
 namespace {
@@ -17,7 +18,10 @@ QueuePolicy PolicyFromConfig(const inference::ModelQueuePolicy& p) {
 
 }  // namespace
 
-std::unique_ptr<Scheduler> CreateScheduler(const inference::ModelConfig& config) {
+std::unique_ptr<Scheduler> CreateScheduler(const inference::ModelConfig& config, size_t instances) {
+  if (config.has_sequence_batching()) {
+    return std::make_unique<SequenceBatcher>(SequenceBatcherOptionsFromConfig(config, instances));
+  }
   if (!config.has_dynamic_batching()) return std::make_unique<FifoScheduler>();
   const auto& db = config.dynamic_batching();
   DynamicBatcherOptions options;

@@ -25,12 +25,20 @@ class Scheduler {
   // Returns false once Stop() was called and every queued request was handed out.
   virtual bool NextBatch(std::vector<RequestPtr>* batch) = 0;
 
+  // The same for a given instance (0-based); schedulers that keep work on one
+  // instance (the sequence batcher) override it.
+  virtual bool NextBatchFor(size_t instance, std::vector<RequestPtr>* batch) {
+    (void)instance;
+    return NextBatch(batch);
+  }
+
   // Stops accepting; queued requests are still handed out by NextBatch.
   virtual void Stop() = 0;
 };
 
 // The scheduler the config asks for: the dynamic batcher with
-// `dynamic_batching`, else one request at a time in arrival order.
-std::unique_ptr<Scheduler> CreateScheduler(const inference::ModelConfig& config);
+// `dynamic_batching`, the sequence batcher with `sequence_batching` (for
+// `instances` instances), else one request at a time in arrival order.
+std::unique_ptr<Scheduler> CreateScheduler(const inference::ModelConfig& config, size_t instances);
 
 }  // namespace inferd

@@ -1,0 +1,263 @@
+#include "core/scheduler/sequence_batcher.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "core/inference_request.h"
+
+namespace inferd {
+namespace {
+
+using Control = inference::ModelSequenceBatching::Control;
+
+bool Flag(const InferenceRequest& r, const char* key) {
+  auto it = r.parameters.find(key);
+  return it != r.parameters.end() && (it->second == "true" || it->second == "1");
+}
+
+std::string SequenceId(const InferenceRequest& r) {
+  auto it = r.parameters.find("sequence_id");
+  return it == r.parameters.end() || it->second == "0" ? "" : it->second;
+}
+
+bool IsNumber(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+template <typename T>
+std::string Bytes(T v) {
+  return std::string(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+}  // namespace
+
+SequenceBatcherOptions SequenceBatcherOptionsFromConfig(const inference::ModelConfig& config,
+                                                        size_t instances) {
+  const auto& sb = config.sequence_batching();
+  SequenceBatcherOptions o;
+  o.instances = std::max<size_t>(1, instances);
+  o.batching = config.max_batch_size() > 0;
+  o.slots_per_instance = o.batching ? static_cast<size_t>(config.max_batch_size()) : 1;
+  if (sb.max_sequence_idle_microseconds() > 0) o.max_idle_ns = sb.max_sequence_idle_microseconds() * 1000;
+  for (const auto& input : sb.control_input()) {
+    for (const auto& c : input.control()) {
+      SequenceControl sc;
+      sc.input = input.name();
+      sc.kind = c.kind();
+      if (c.int32_false_true_size() == 2) {
+        sc.type = inference::TYPE_INT32;
+        sc.int_false = c.int32_false_true(0);
+        sc.int_true = c.int32_false_true(1);
+      } else if (c.fp32_false_true_size() == 2) {
+        sc.type = inference::TYPE_FP32;
+        sc.float_false = c.fp32_false_true(0);
+        sc.float_true = c.fp32_false_true(1);
+      } else if (c.bool_false_true_size() == 2) {
+        sc.type = inference::TYPE_BOOL;
+        sc.int_false = c.bool_false_true(0);
+        sc.int_true = c.bool_false_true(1);
+      } else {
+        sc.type = c.data_type();  // CORRID
+      }
+      o.controls.push_back(sc);
+    }
+  }
+  return o;
+}
+
+SequenceBatcher::SequenceBatcher(SequenceBatcherOptions options)
+    : options_(std::move(options)),
+      live_per_instance_(options_.instances, 0),
+      running_(options_.instances) {}
+
+uint64_t SequenceBatcher::Now() const { return options_.clock ? options_.clock() : NowNs(); }
+
+void SequenceBatcher::AddControls(InferenceRequest& r, bool start, bool end, const std::string& id) const {
+  for (const auto& c : options_.controls) {
+    bool value = true;  // READY: every request the batcher hands out is ready
+    if (c.kind == Control::CONTROL_SEQUENCE_START) value = start;
+    if (c.kind == Control::CONTROL_SEQUENCE_END) value = end;
+    std::string data;
+    DataType type = DataTypeFromConfig(c.type);
+    if (c.kind == Control::CONTROL_SEQUENCE_CORRID) {
+      const uint64_t n = r.correlation_id;
+      switch (c.type) {
+        case inference::TYPE_UINT64: data = Bytes<uint64_t>(n); break;
+        case inference::TYPE_INT64: data = Bytes<int64_t>(static_cast<int64_t>(n)); break;
+        case inference::TYPE_UINT32: data = Bytes<uint32_t>(static_cast<uint32_t>(n)); break;
+        case inference::TYPE_INT32: data = Bytes<int32_t>(static_cast<int32_t>(n)); break;
+        default: data = Bytes<uint32_t>(static_cast<uint32_t>(id.size())) + id; break;  // STRING
+      }
+    } else if (c.type == inference::TYPE_FP32) {
+      data = Bytes<float>(value ? c.float_true : c.float_false);
+    } else if (c.type == inference::TYPE_BOOL) {
+      data = std::string(1, static_cast<char>(value ? c.int_true : c.int_false));
+    } else {
+      data = Bytes<int32_t>(value ? c.int_true : c.int_false);
+    }
+    auto owned = std::make_shared<const std::string>(std::move(data));
+    InputTensor t;
+    t.name = c.input;
+    t.datatype = type;
+    t.shape = options_.batching ? std::vector<int64_t>{1, 1} : std::vector<int64_t>{1};
+    t.AddBuffer(owned->data(), owned->size());
+    r.inputs.push_back(std::move(t));
+    r.keep_alive.push_back(std::move(owned));
+  }
+}
+
+Status SequenceBatcher::Enqueue(RequestPtr request) {
+  const std::string id = SequenceId(*request);
+  if (id.empty()) {
+    return Status::InvalidArg("inference request to model '" + request->model_name +
+                              "' must name its sequence: parameter 'sequence_id', a non-zero "
+                              "integer or a non-empty string");
+  }
+  if (request->batch_size != 1) {
+    return Status::InvalidArg("requests to sequence model '" + request->model_name +
+                              "' must have batch size 1, got " + std::to_string(request->batch_size));
+  }
+  const bool start = Flag(*request, "sequence_start");
+  const bool end = Flag(*request, "sequence_end");
+  request->correlation_id = IsNumber(id) ? std::stoull(id) : std::hash<std::string>{}(id);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) return Status::Unavailable("model '" + request->model_name + "' is stopping");
+    const uint64_t now = Now();
+    Release(now);
+    auto seq = sequences_.find(id);
+    const bool in_backlog = std::any_of(backlog_.begin(), backlog_.end(),
+                                        [&](const RequestPtr& r) { return SequenceId(*r) == id; });
+    if (seq == sequences_.end() && !start && !in_backlog) {
+      return Status::InvalidArg("inference request for sequence '" + id + "' to model '" +
+                                request->model_name + "' must specify the START flag on the first "
+                                "request of the sequence (the sequence is unknown, ended or was idle "
+                                "too long)");
+    }
+    AddControls(*request, start, end, id);
+    request->enqueue_ns = now;
+    if (seq != sequences_.end() && !in_backlog) {
+      if (start) seq->second.ended = false;  // a new start reuses the sequence's slot
+      seq->second.ended = seq->second.ended || end;
+      seq->second.last_seen_ns = now;
+      seq->second.waiting.push_back(std::move(request));
+    } else {
+      backlog_.push_back(std::move(request));
+      Release(now);  // assigns it a slot if one is free
+    }
+  }
+  cv_.notify_all();
+  return Status::Ok();
+}
+
+void SequenceBatcher::Release(uint64_t now) {
+  for (auto it = sequences_.begin(); it != sequences_.end();) {
+    Sequence& s = it->second;
+    const bool idle = !s.running && s.waiting.empty();
+    if (idle && (s.ended || stopped_ || now - s.last_seen_ns > options_.max_idle_ns)) {
+      --live_per_instance_[s.instance];
+      it = sequences_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  // Give free slots to waiting new sequences, oldest first.
+  while (!backlog_.empty()) {
+    const std::string id = SequenceId(*backlog_.front());
+    auto least = std::min_element(live_per_instance_.begin(), live_per_instance_.end());
+    if (*least >= options_.slots_per_instance) return;
+    Sequence& s = sequences_[id];
+    s.instance = static_cast<size_t>(least - live_per_instance_.begin());
+    s.last_seen_ns = now;
+    ++*least;
+    for (auto it = backlog_.begin(); it != backlog_.end();) {
+      if (SequenceId(**it) != id) {
+        ++it;
+        continue;
+      }
+      s.ended = s.ended || Flag(**it, "sequence_end");
+      s.waiting.push_back(std::move(*it));
+      it = backlog_.erase(it);
+    }
+  }
+}
+
+bool SequenceBatcher::HasWork(size_t instance) const {
+  for (const auto& [id, s] : sequences_)
+    if (s.instance == instance && !s.running && !s.waiting.empty()) return true;
+  return false;
+}
+
+void SequenceBatcher::FinishRunning(size_t instance) {
+  for (const auto& id : running_[instance]) {
+    auto it = sequences_.find(id);
+    if (it != sequences_.end()) {
+      it->second.running = false;
+      it->second.last_seen_ns = Now();
+    }
+  }
+  running_[instance].clear();
+  Release(Now());
+}
+
+void SequenceBatcher::FormBatch(size_t instance, std::vector<RequestPtr>* batch) {
+  // The oldest waiting request of up to slots_per_instance sequences.
+  std::vector<std::pair<uint64_t, std::string>> candidates;
+  for (const auto& [id, s] : sequences_)
+    if (s.instance == instance && !s.running && !s.waiting.empty())
+      candidates.emplace_back(s.waiting.front()->enqueue_ns, id);
+  std::sort(candidates.begin(), candidates.end());
+  if (candidates.size() > options_.slots_per_instance) candidates.resize(options_.slots_per_instance);
+  for (const auto& [when, id] : candidates) {
+    Sequence& s = sequences_[id];
+    batch->push_back(std::move(s.waiting.front()));
+    s.waiting.pop_front();
+    s.running = true;
+    running_[instance].push_back(id);
+  }
+}
+
+bool SequenceBatcher::TryNextBatchFor(size_t instance, std::vector<RequestPtr>* batch) {
+  batch->clear();
+  instance %= options_.instances;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    FinishRunning(instance);
+    if (HasWork(instance)) FormBatch(instance, batch);
+  }
+  cv_.notify_all();
+  return !batch->empty();
+}
+
+bool SequenceBatcher::NextBatchFor(size_t instance, std::vector<RequestPtr>* batch) {
+  batch->clear();
+  instance %= options_.instances;
+  std::unique_lock<std::mutex> lock(mu_);
+  // The batch this instance ran last is done: its sequences may go on.
+  FinishRunning(instance);
+  cv_.notify_all();  // freed slots may let other instances take backlog
+  while (!HasWork(instance)) {
+    if (stopped_ && backlog_.empty()) {
+      bool any = false;
+      for (const auto& [id, s] : sequences_) any = any || !s.waiting.empty();
+      if (!any) return false;
+    }
+    // Wakes for new requests, and now and then to release idle sequences.
+    cv_.wait_for(lock, std::chrono::nanoseconds(options_.max_idle_ns));
+    Release(Now());
+  }
+  FormBatch(instance, batch);
+  return true;
+}
+
+void SequenceBatcher::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopped_ = true;
+    Release(Now());
+  }
+  cv_.notify_all();
+}
+
+}  // namespace inferd

@@ -1,0 +1,112 @@
+"""Sequence batcher with the accumulator backend (a running sum per sequence,
+kept in the instance): START/END delivery, instance affinity with interleaved
+sequences in both strategies, string and integer ids, idle expiry."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import tritonclient.http as httpclient
+
+from support import expect_server_error, write_model
+
+CONTROLS = """
+    control_input [
+      { name: "START" control [{ kind: CONTROL_SEQUENCE_START int32_false_true: [0, 1] }] },
+      { name: "END" control [{ kind: CONTROL_SEQUENCE_END int32_false_true: [0, 1] }] },
+      { name: "READY" control [{ kind: CONTROL_SEQUENCE_READY int32_false_true: [0, 1] }] }
+    ]"""
+
+
+def accumulator_config(name, strategy):
+    return f"""
+name: "{name}"
+backend: "accumulator"
+max_batch_size: 2
+input [{{ name: "INPUT" data_type: TYPE_INT32 dims: [1] }}]
+output [{{ name: "OUTPUT" data_type: TYPE_INT32 dims: [1] }},
+        {{ name: "INSTANCE" data_type: TYPE_STRING dims: [1] }}]
+instance_group [{{ count: 2 }}]
+sequence_batching {{
+  max_sequence_idle_microseconds: 500000
+  {strategy}
+  {CONTROLS}
+}}
+"""
+
+
+@pytest.fixture(scope="module")
+def seq_server(inferd_bin, tmp_path_factory):
+    from support import InferdServer
+    repo = tmp_path_factory.mktemp("sequences")
+    write_model(repo, "acc_direct", accumulator_config("acc_direct", "direct { }"))
+    write_model(repo, "acc_oldest", accumulator_config("acc_oldest", "oldest { max_candidate_sequences: 4 }"))
+    srv = InferdServer(inferd_bin, [repo], log_dir=repo, tag="sequences")
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def send(client, model, seq_id, value, start=False, end=False):
+    inp = httpclient.InferInput("INPUT", [1, 1], "INT32")
+    inp.set_data_from_numpy(np.array([[value]], np.int32))
+    res = client.infer(model, [inp], sequence_id=seq_id, sequence_start=start, sequence_end=end)
+    return int(res.as_numpy("OUTPUT")[0][0]), res.as_numpy("INSTANCE")[0][0].decode()
+
+
+@pytest.mark.parametrize("model", ["acc_direct", "acc_oldest"])
+def test_interleaved_sequences_keep_their_sums_and_instances(seq_server, model):
+    ids = [101, 102, "seq-a", "seq-b"]  # 4 sequences: 2 instances x 2 slots
+    values = {sid: [i + 1 + 10 * k for i in range(5)] for k, sid in enumerate(ids)}
+    seen = {sid: [] for sid in ids}
+    errors = []
+
+    def run(sid):
+        c = httpclient.InferenceServerClient(seq_server.url)
+        try:
+            for i, v in enumerate(values[sid]):
+                seen[sid].append(send(c, model, sid, v, start=i == 0, end=i == len(values[sid]) - 1))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(f"{sid}: {exc}")
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=run, args=(sid,)) for sid in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    instances = set()
+    for sid in ids:
+        sums = [s for s, _ in seen[sid]]
+        assert sums == list(np.cumsum(values[sid])), (sid, sums)
+        where = {inst for _, inst in seen[sid]}
+        assert len(where) == 1, (sid, where)  # one instance for the whole sequence
+        instances |= where
+    assert len(instances) == 2  # the sequences were spread over both instances
+
+
+def test_a_new_start_resets_the_sequence(seq_server):
+    c = httpclient.InferenceServerClient(seq_server.url)
+    assert send(c, "acc_direct", 7, 5, start=True)[0] == 5
+    assert send(c, "acc_direct", 7, 5)[0] == 10
+    assert send(c, "acc_direct", 7, 1, start=True, end=True)[0] == 1
+
+
+def test_requests_need_a_sequence_and_a_start(seq_server):
+    c = httpclient.InferenceServerClient(seq_server.url)
+    inp = httpclient.InferInput("INPUT", [1, 1], "INT32")
+    inp.set_data_from_numpy(np.array([[1]], np.int32))
+    expect_server_error(c.infer, "acc_direct", [inp], contains=["sequence_id"])
+    expect_server_error(send, c, "acc_direct", 999, 1, contains=["START"])
+
+
+def test_idle_sequences_expire(seq_server):
+    c = httpclient.InferenceServerClient(seq_server.url)
+    assert send(c, "acc_direct", 55, 3, start=True)[0] == 3
+    time.sleep(0.8)  # max_sequence_idle_microseconds is 0.5 s
+    expect_server_error(send, c, "acc_direct", 55, 1, contains=["START"])
