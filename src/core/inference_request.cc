@@ -3,7 +3,6 @@
 #include <time.h>
 
 #include "common/logging.h"
-#include "core/classification.h"
 #include "core/model.h"
 
 namespace inferd {
@@ -26,22 +25,6 @@ const RequestedOutput* InferenceRequest::FindRequestedOutput(const std::string& 
   return nullptr;
 }
 
-namespace {
-
-// Outputs asked for with a class count become their top-k strings; done in
-// the core so that every protocol answers the same.
-Status ApplyClassification(const Model& model, InferenceResponse* response) {
-  const bool batched = model.config().max_batch_size() > 0;
-  for (auto& out : response->outputs) {
-    const RequestedOutput* asked = response->request->FindRequestedOutput(out.name);
-    if (asked == nullptr || asked->classification_count == 0) continue;
-    INFERD_RETURN_IF_ERROR(Classify(model.labels(out.name), asked->classification_count, batched, &out));
-  }
-  return Status::Ok();
-}
-
-}  // namespace
-
 void InferenceRequest::Respond(std::unique_ptr<InferenceResponse> response) {
   if (!response->final) {
     if (!answered_.load()) on_response(std::move(response));
@@ -52,15 +35,10 @@ void InferenceRequest::Respond(std::unique_ptr<InferenceResponse> response) {
                 model_name);
     return;
   }
-  if (model && response->status.ok() && !response->from_cache) {
-    response->status = ApplyClassification(*model, response.get());
-    if (response->status.ok() && !cache_key.empty() && model->cache()) {
-      const uint64_t start = NowNs();
-      model->cache()->Insert(cache_key, *response);
-      model->stats().RecordCacheMiss(cache_lookup_ns + NowNs() - start);
-    }
+  if (model) {
+    model->CompleteResponse(*this, response.get());
+    model->stats().RecordRequestEnd(*this, response->status.ok(), NowNs());
   }
-  if (model) model->stats().RecordRequestEnd(*this, response->status.ok(), NowNs());
   std::shared_ptr<Model> hold = std::move(model);
   ResponseCallback callback = std::move(on_response);
   if (hold && order_position >= 0 && hold->orderer()) {

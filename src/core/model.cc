@@ -8,6 +8,7 @@
 #include "core/core_api.h"
 #include "core/model_config_parse.h"
 #include "core/model_instance.h"
+#include "core/model_warmup.h"
 
 namespace inferd {
 namespace fs = std::filesystem;
@@ -83,6 +84,7 @@ Status Model::Load(const ModelLoadSpec& spec, BackendRegistry* backends,
   // The backend may have completed the config: the final one must still hold.
   INFERD_RETURN_IF_ERROR(ValidateModelConfig(spec.context, model->config_));
   INFERD_RETURN_IF_ERROR(RejectUnbuiltFeatures(model->config_));
+  INFERD_RETURN_IF_ERROR(ValidateWarmup(model->config_, spec.context.model_dir));
 
   for (const auto& output : model->config_.output()) {
     if (output.label_filename().empty()) continue;
@@ -262,6 +264,22 @@ Status Model::CheckRequest(InferenceRequest& r) const {
     }
   }
   return Status::Ok();
+}
+
+void Model::CompleteResponse(const InferenceRequest& request, InferenceResponse* response) {
+  if (!response->status.ok() || response->from_cache) return;  // a cached answer is already final
+  const bool batched = config_.max_batch_size() > 0;
+  for (auto& out : response->outputs) {
+    const RequestedOutput* asked = request.FindRequestedOutput(out.name);
+    if (asked == nullptr || asked->classification_count == 0) continue;
+    response->status = Classify(labels(out.name), asked->classification_count, batched, &out);
+    if (!response->status.ok()) return;
+  }
+  if (cache_ && !request.cache_key.empty()) {
+    const uint64_t start = NowNs();
+    cache_->Insert(request.cache_key, *response);
+    stats_.RecordCacheMiss(request.cache_lookup_ns + NowNs() - start);
+  }
 }
 
 Status Model::Enqueue(const RequestPtr& request) {

@@ -65,6 +65,11 @@ class Model : public InferdModel, public std::enable_shared_from_this<Model> {
   // answers it.
   Status Enqueue(const RequestPtr& request);
 
+  // The last steps of a successful final response, whatever the protocol:
+  // classification of the outputs asked for with a class count, then storing
+  // it in the response cache after a miss.
+  void CompleteResponse(const InferenceRequest& request, InferenceResponse* response);
+
   // Stops taking requests, lets the instances finish every queued one, then
   // finalizes instances and the backend model. Idempotent; one caller at a time.
   void Shutdown();

@@ -396,8 +396,14 @@ Status RejectUnbuiltFeatures(const inference::ModelConfig& c) {
     return Status::Unsupported(prefix + "'" + field + "' is not supported by this inferd build yet");
   };
   if (c.has_ensemble_scheduling()) return unbuilt("ensemble_scheduling");
-  if (c.sequence_batching().state_size() > 0) return unbuilt("sequence_batching.state");
-  if (!c.model_warmup().empty()) return unbuilt("model_warmup");
+  const auto& sb = c.sequence_batching();
+  if (sb.state_size() > 0) return unbuilt("sequence_batching.state");
+  if (sb.direct().max_queue_delay_microseconds() > 0) return unbuilt("sequence_batching.direct.max_queue_delay_microseconds");
+  if (sb.direct().minimum_slot_utilization() > 0) return unbuilt("sequence_batching.direct.minimum_slot_utilization");
+  if (sb.oldest().max_queue_delay_microseconds() > 0) return unbuilt("sequence_batching.oldest.max_queue_delay_microseconds");
+  if (sb.oldest().preferred_batch_size_size() > 0) return unbuilt("sequence_batching.oldest.preferred_batch_size");
+  if (sb.oldest().preserve_ordering()) return unbuilt("sequence_batching.oldest.preserve_ordering");
+  if (sb.iterative_sequence()) return unbuilt("sequence_batching.iterative_sequence");
   if (c.model_transaction_policy().decoupled()) return unbuilt("model_transaction_policy.decoupled");
   if (!c.batch_input().empty()) return unbuilt("batch_input");
   if (!c.batch_output().empty()) return unbuilt("batch_output");

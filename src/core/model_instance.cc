@@ -3,6 +3,7 @@
 #include "common/logging.h"
 #include "core/inference_request.h"
 #include "core/model.h"
+#include "core/model_warmup.h"
 
 namespace inferd {
 namespace {
@@ -45,6 +46,12 @@ void ModelInstance::Run(std::promise<Status>* initialized) {
       return;
     }
   }
+  Status warm = Warmup();
+  if (!warm.ok()) {
+    if (lib.instance_finalize) StatusFromBackendError(lib.instance_finalize(this));
+    initialized->set_value(warm.Prefixed("instance '" + name_ + "': "));
+    return;
+  }
   initialized->set_value(Status::Ok());  // `initialized` is gone after this line
   LOG_VERBOSE("instance {} running", name_);
 
@@ -55,6 +62,25 @@ void ModelInstance::Run(std::promise<Status>* initialized) {
     Status st = StatusFromBackendError(lib.instance_finalize(this));
     if (!st.ok()) LOG_WARNING("instance {} finalize: {}", name_, st.message());
   }
+}
+
+Status ModelInstance::Warmup() {
+  std::vector<RequestPtr> requests;
+  INFERD_RETURN_IF_ERROR(MakeWarmupRequests(model_->config(), model_->model_dir(), &requests));
+  for (auto& r : requests) {
+    auto answer = std::make_shared<Status>(Status::Internal("no answer"));
+    r->on_response = [answer](std::unique_ptr<InferenceResponse> res) { *answer = res->status; };
+    std::vector<std::unique_ptr<InferenceResponse>> deferred;
+    t_deferred = &deferred;
+    InferdRequest* handle = r.get();
+    Status st = StatusFromBackendError(model_->backend().instance_execute(this, &handle, 1));
+    t_deferred = nullptr;
+    for (auto& response : deferred) r->Respond(std::move(response));
+    if (st.ok()) st = *answer;
+    if (!st.ok()) return st.Prefixed("warmup '" + r->id.substr(7) + "' failed: ");
+  }
+  if (!requests.empty()) LOG_VERBOSE("instance {}: {} warmup request(s) done", name_, requests.size());
+  return Status::Ok();
 }
 
 void ModelInstance::Execute(std::vector<RequestPtr>& batch) {

@@ -49,6 +49,8 @@ class ModelInstance : public InferdInstance {
  private:
   void Run(std::promise<Status>* initialized);
   void Execute(std::vector<RequestPtr>& batch);
+  // Runs the config's model_warmup samples on this instance (before READY).
+  Status Warmup();
 
   Model* model_;
   Scheduler* scheduler_;

@@ -159,8 +159,9 @@ TEST(ModelConfigValidate, UnbuiltFeaturesAreNamed) {
   EXPECT_NE(unbuilt("sequence_batching { state [{ input_name: \"a\" output_name: \"b\" }] }")
                 .find("'sequence_batching.state'"),
             std::string::npos);
+  EXPECT_NE(unbuilt("sequence_batching { oldest { max_queue_delay_microseconds: 5 } }").find("oldest.max_queue_delay"),
+            std::string::npos);
   EXPECT_NE(unbuilt("model_transaction_policy { decoupled: true }").find("decoupled"), std::string::npos);
-  EXPECT_NE(unbuilt("model_warmup [{ name: \"w\" }]").find("'model_warmup'"), std::string::npos);
   EXPECT_TRUE(RejectUnbuiltFeatures(Parse("name: \"m\" dynamic_batching { max_queue_delay_microseconds: 5 }")).ok());
 }
 

@@ -25,6 +25,7 @@ SequenceBatcherOptions Options(size_t instances, size_t slots, uint64_t* clock) 
   SequenceBatcherOptions o;
   o.instances = instances;
   o.slots_per_instance = slots;
+  o.max_batch = slots;
   o.max_idle_ns = 100 * kMs;
   o.clock = [clock] { return *clock; };
   SequenceControl start;
@@ -72,6 +73,24 @@ TEST(SequenceBatcher, ABatchTakesOneRequestPerSequence) {
   std::vector<RequestPtr> batch;
   ASSERT_TRUE(b.NextBatchFor(0, &batch));
   EXPECT_EQ(batch.size(), 3u);  // a, b, c; a's second request must wait
+}
+
+TEST(SequenceBatcher, OldestHoldsMoreCandidatesThanABatch) {
+  uint64_t now = 1000 * kMs;
+  SequenceBatcherOptions o = Options(1, 4, &now);
+  o.max_batch = 2;  // 4 live sequences, batches of 2, oldest first
+  SequenceBatcher b(o);
+  for (const char* id : {"a", "b", "c", "d"}) {
+    ASSERT_TRUE(b.Enqueue(Step(id, true)).ok());
+    now += kMs;
+  }
+  std::vector<RequestPtr> batch;
+  ASSERT_TRUE(b.TryNextBatchFor(0, &batch));
+  ASSERT_EQ(batch.size(), 2u);
+  EXPECT_EQ(batch[0]->parameters["sequence_id"], "a");
+  EXPECT_EQ(batch[1]->parameters["sequence_id"], "b");
+  ASSERT_TRUE(b.TryNextBatchFor(0, &batch));
+  EXPECT_EQ(batch[0]->parameters["sequence_id"], "c");
 }
 
 TEST(SequenceBatcher, UnknownSequencesNeedAStart) {

@@ -38,7 +38,12 @@ SequenceBatcherOptions SequenceBatcherOptionsFromConfig(const inference::ModelCo
   SequenceBatcherOptions o;
   o.instances = std::max<size_t>(1, instances);
   o.batching = config.max_batch_size() > 0;
-  o.slots_per_instance = o.batching ? static_cast<size_t>(config.max_batch_size()) : 1;
+  o.max_batch = o.batching ? static_cast<size_t>(config.max_batch_size()) : 1;
+  o.slots_per_instance = o.max_batch;
+  if (sb.has_oldest() && sb.oldest().max_candidate_sequences() > 0) {
+    const size_t candidates = static_cast<size_t>(sb.oldest().max_candidate_sequences());
+    o.slots_per_instance = std::max<size_t>(1, (candidates + o.instances - 1) / o.instances);
+  }
   if (sb.max_sequence_idle_microseconds() > 0) o.max_idle_ns = sb.max_sequence_idle_microseconds() * 1000;
   for (const auto& input : sb.control_input()) {
     for (const auto& c : input.control()) {
@@ -202,13 +207,13 @@ void SequenceBatcher::FinishRunning(size_t instance) {
 }
 
 void SequenceBatcher::FormBatch(size_t instance, std::vector<RequestPtr>* batch) {
-  // The oldest waiting request of up to slots_per_instance sequences.
+  // The oldest waiting request of up to max_batch sequences.
   std::vector<std::pair<uint64_t, std::string>> candidates;
   for (const auto& [id, s] : sequences_)
     if (s.instance == instance && !s.running && !s.waiting.empty())
       candidates.emplace_back(s.waiting.front()->enqueue_ns, id);
   std::sort(candidates.begin(), candidates.end());
-  if (candidates.size() > options_.slots_per_instance) candidates.resize(options_.slots_per_instance);
+  if (candidates.size() > options_.max_batch) candidates.resize(options_.max_batch);
   for (const auto& [when, id] : candidates) {
     Sequence& s = sequences_[id];
     batch->push_back(std::move(s.waiting.front()));

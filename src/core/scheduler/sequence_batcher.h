@@ -8,17 +8,19 @@
 //    run there, one at a time, in arrival order; the backend may keep the
 //    sequence's state in that instance. A new sequence goes to the instance
 //    with the fewest live sequences (at most max_batch_size, or 1, each).
-//  - A batch takes the oldest waiting request of up to max_batch_size
-//    different sequences of one instance ("oldest" strategy: oldest first
-//    across sequences; "direct": the same, one slot per sequence).
+//  - "direct": each instance has max_batch_size slots, one per live sequence.
+//    "oldest": up to max_candidate_sequences live sequences (spread over the
+//    instances), more than a batch holds. Either way a batch takes the oldest
+//    waiting request of up to max_batch_size different sequences.
 //  - The server fills the control inputs the config names (START, END, READY,
 //    CORRID) into each request, with the config's false/true values.
 //  - A sequence with no request for max_sequence_idle_microseconds (default
 //    1 s) is released; a later request of it that is not a start is refused.
 //    When every slot of every instance is taken, a new sequence waits for one.
 //
-// Not built: implicit state (`state`), the delay/utilization knobs of the
-// strategies (batches leave as soon as an instance is free).
+// Not built (rejected at load, naming the field): implicit state (`state`) and
+// the strategies' delay, utilization and preferred-size knobs; batches leave
+// as soon as an instance is free.
 #pragma once
 
 #include <condition_variable>
@@ -45,7 +47,8 @@ struct SequenceControl {
 
 struct SequenceBatcherOptions {
   size_t instances = 1;
-  size_t slots_per_instance = 1;     // max_batch_size, or 1 without batching
+  size_t slots_per_instance = 1;     // live sequences per instance
+  size_t max_batch = 1;              // requests per batch: max_batch_size, or 1
   bool batching = false;             // max_batch_size > 0: control tensors get a batch dim
   uint64_t max_idle_ns = 1'000'000'000;
   std::vector<SequenceControl> controls;
