@@ -83,7 +83,8 @@ Status BackendRegistry::Find(const std::vector<std::string>& candidates,
     if (!fs::is_regular_file(path, ec)) continue;
     const std::string key = fs::canonical(path, ec).string();
     if (auto it = open_.find(key); it != open_.end()) {
-      if ((*out = it->second.lock())) return Status::Ok();
+      *out = it->second;
+      return Status::Ok();
     }
     INFERD_RETURN_IF_ERROR(BackendLibrary::Open(key, api_, out));
     open_[key] = *out;

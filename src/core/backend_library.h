@@ -1,7 +1,8 @@
 // Backend shared libraries: where they are searched, how they are opened, and
 // the entry points taken from them. One BackendLibrary per file, shared by
-// every model that uses it; it is finalized and closed when the last model
-// using it goes away.
+// every model that uses it; it stays loaded until the registry goes (with the
+// server), so a library is never finalized on one thread while another thread
+// opens it again for a new model.
 #pragma once
 
 #include <map>
@@ -49,7 +50,7 @@ class BackendLibrary {
   decltype(&InferdBackendFinalize) backend_finalize_ = nullptr;
 };
 
-// Opens each library file once and shares it.
+// Opens each library file once and keeps it.
 class BackendRegistry {
  public:
   explicit BackendRegistry(const InferdCoreApi* api) : api_(api) {}
@@ -60,7 +61,7 @@ class BackendRegistry {
  private:
   const InferdCoreApi* api_;
   std::mutex mu_;
-  std::map<std::string, std::weak_ptr<BackendLibrary>> open_;  // guarded by mu_
+  std::map<std::string, std::shared_ptr<BackendLibrary>> open_;  // guarded by mu_
 };
 
 // Turns an error returned through the ABI into a Status and frees it.
