@@ -20,7 +20,9 @@ class Session;
 
 struct HttpServer::Impl {
   Impl(Server* core, HttpOptions opts)
-      : options(std::move(opts)), api(core, options.max_input_size), acceptor(ioc) {}
+      : options(std::move(opts)),
+        api(core, options.max_input_size),
+        acceptor(asio::make_strand(ioc)) {}
 
   void Accept();
 
@@ -30,6 +32,8 @@ struct HttpServer::Impl {
   // Keeps the I/O threads running while a request waits for the core (no
   // socket operation is pending then); released once everything is written.
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  // On a strand of its own: its completion handlers and StopAccepting's close
+  // run one at a time, whichever I/O threads run them.
   tcp::acceptor acceptor;
   std::vector<std::thread> threads;
   // Requests read whose response is not yet written.
@@ -171,7 +175,7 @@ Status HttpServer::Start() {
 }
 
 void HttpServer::StopAccepting() {
-  asio::post(impl_->ioc, [impl = impl_.get()] {
+  asio::post(impl_->acceptor.get_executor(), [impl = impl_.get()] {
     beast::error_code ec;
     impl->acceptor.close(ec);
   });
