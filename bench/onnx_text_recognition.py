@@ -4,22 +4,16 @@ in-process with the same thread settings, all in one run. Prints the ratios.
 
   .venv/bin/python bench/onnx_text_recognition.py [seconds per step]
 """
-import os
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import tritonclient.http as httpclient
 
-ROOT = Path(__file__).resolve().parents[1]
-MODEL = ROOT / "examples/model_repository/text_recognition/1/model.onnx"
-BIN = os.environ.get("INFERD_BIN", str(ROOT / "build/release/inferd"))
+from benchlib import TEXT_RECOGNITION as MODEL, inferd, text_recognition_config
+
 SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 10
 THREADS = 2
 X = (np.random.default_rng(0).random((1, 3, 48, 320), dtype=np.float32) * 2 - 1)
@@ -66,38 +60,14 @@ def through_inferd(port: int, concurrency: int) -> float:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as repo:
-        model_dir = Path(repo) / "text_recognition"
-        (model_dir / "1").mkdir(parents=True)
-        (model_dir / "1" / "model.onnx").symlink_to(MODEL)
-        (model_dir / "config.pbtxt").write_text(
-            'platform: "onnxruntime_onnx" max_batch_size: 8\n'
-            'input [{ name: "x" data_type: TYPE_FP32 dims: [3, 48, -1] }]\n'
-            'output [{ name: "softmax_11.tmp_0" data_type: TYPE_FP32 dims: [-1, 6625] }]\n'
-            f'parameters {{ key: "intra_op_thread_count" value {{ string_value: "{THREADS}" }} }}\n')
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        server = subprocess.Popen([BIN, f"--model-repository={repo}", f"--http-port={port}",
-                                   "--http-address=127.0.0.1", "--log-info=false"])
-        try:
-            c = httpclient.InferenceServerClient(f"127.0.0.1:{port}")
-            for _ in range(100):
-                try:
-                    if c.is_model_ready("text_recognition"):
-                        break
-                except Exception:
-                    pass
-                time.sleep(0.1)
-            base = in_process()
-            before = c.get_inference_statistics("text_recognition")["model_stats"][0]
-            c1 = through_inferd(port, 1)
-            after = c.get_inference_statistics("text_recognition")["model_stats"][0]
-            c4 = through_inferd(port, 4)
-        finally:
-            server.terminate()
-            server.wait()
+    with inferd(text_recognition_config(THREADS)) as url:
+        port = int(url.rsplit(":", 1)[1])
+        c = httpclient.InferenceServerClient(url)
+        base = in_process()
+        before = c.get_inference_statistics("text_recognition")["model_stats"][0]
+        c1 = through_inferd(port, 1)
+        after = c.get_inference_statistics("text_recognition")["model_stats"][0]
+        c4 = through_inferd(port, 4)
     print(f"text_recognition 1x3x48x320, {THREADS} intra-op threads, {SECONDS:.0f} s per step")
     print(f"  ONNX Runtime in-process       {base:8.1f} inferences/s")
     print(f"  inferd HTTP, concurrency 1    {c1:8.1f} inferences/s  ratio {c1 / base:.3f}")

@@ -8,8 +8,6 @@ throughput, p95, server queue and compute infer per request.
   .venv/bin/python bench/scheduling_text_recognition.py [concurrencies, default 1,2,4,8]
 """
 import csv
-import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,9 +17,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-ROOT = Path(__file__).resolve().parents[1]
-MODEL = ROOT / "examples/model_repository/text_recognition/1/model.onnx"
-BIN = os.environ.get("INFERD_BIN", str(ROOT / "build/release/inferd"))
+from benchlib import ROOT, TEXT_RECOGNITION as MODEL, inferd, text_recognition_config
+
 PERF = ROOT / ".venv/bin/perf_analyzer"
 THREADS = 2
 CONCURRENCY = [int(c) for c in (sys.argv[1] if len(sys.argv) > 1 else "1,2,4,8").split(",")]
@@ -49,43 +46,24 @@ def in_process(batch, seconds=6.0):
 
 
 def measure(extra, concurrency):
-    with tempfile.TemporaryDirectory() as repo:
-        d = Path(repo) / "text_recognition"
-        (d / "1").mkdir(parents=True)
-        (d / "1" / "model.onnx").symlink_to(MODEL)
-        (d / "config.pbtxt").write_text(
-            'platform: "onnxruntime_onnx"\nmax_batch_size: 8\n'
-            'input [{ name: "x" data_type: TYPE_FP32 dims: [3, 48, -1] }]\n'
-            'output [{ name: "softmax_11.tmp_0" data_type: TYPE_FP32 dims: [-1, 6625] }]\n'
-            f'parameters {{ key: "intra_op_thread_count" value {{ string_value: "{THREADS}" }} }}\n' + extra)
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        server = subprocess.Popen([BIN, f"--model-repository={repo}", f"--http-port={port}",
-                                   "--http-address=127.0.0.1", "--log-info=false"])
-        try:
-            time.sleep(1.5)
-            rows = []
-            for c in concurrency:
-                out = Path(repo) / f"c{c}.csv"
-                # A noisy 2-core machine: a wide stability band, more tries.
-                run = subprocess.run([str(PERF), "-m", "text_recognition", "-u", f"127.0.0.1:{port}",
-                                      "--shape", "x:3,48,320", "--concurrency-range", f"{c}:{c}",
-                                      "-p", "4000", "-s", "50", "-r", "10", "--percentile", "95",
-                                      "-f", str(out)], capture_output=True, text=True, timeout=600)
-                if run.returncode != 0:
-                    tail = "\n".join(run.stdout.splitlines()[-3:])
-                    print(f"perf_analyzer failed at concurrency {c}: {tail}", file=sys.stderr)
-                    continue
-                with open(out) as f:
-                    row = next(csv.DictReader(f))
-                rows.append((c, float(row["Inferences/Second"]), float(row["p95 latency"]) / 1000,
-                             float(row["Server Queue"]), float(row["Server Compute Infer"])))
-            return rows
-        finally:
-            server.terminate()
-            server.wait()
+    with inferd(text_recognition_config(THREADS, extra)) as url, tempfile.TemporaryDirectory() as tmp:
+        rows = []
+        for c in concurrency:
+            out = Path(tmp) / f"c{c}.csv"
+            # A noisy 2-core machine: a wide stability band, more tries.
+            run = subprocess.run([str(PERF), "-m", "text_recognition", "-u", url,
+                                  "--shape", "x:3,48,320", "--concurrency-range", f"{c}:{c}",
+                                  "-p", "4000", "-s", "50", "-r", "10", "--percentile", "95",
+                                  "-f", str(out)], capture_output=True, text=True, timeout=600)
+            if run.returncode != 0:
+                tail = "\n".join(run.stdout.splitlines()[-3:])
+                print(f"perf_analyzer failed at concurrency {c}: {tail}", file=sys.stderr)
+                continue
+            with open(out) as f:
+                row = next(csv.DictReader(f))
+            rows.append((c, float(row["Inferences/Second"]), float(row["p95 latency"]) / 1000,
+                         float(row["Server Queue"]), float(row["Server Compute Infer"])))
+        return rows
 
 
 def main():
