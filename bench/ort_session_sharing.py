@@ -5,8 +5,14 @@ the same library version the backend links.
 
   .venv/bin/python bench/ort_session_sharing.py
 """
-import threading, time, numpy as np, onnxruntime as ort
-M = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "examples/model_repository/text_recognition/1/model.onnx")
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+M = str(Path(__file__).resolve().parents[1] / "examples/model_repository/text_recognition/1/model.onnx")
 x = np.random.default_rng(0).uniform(-1, 1, (1, 3, 48, 320)).astype(np.float32)
 def opts():
     o = ort.SessionOptions(); o.intra_op_num_threads = 1; return o
