@@ -5,6 +5,8 @@
 // (BYTES [1]) names the instance, so tests can see that a sequence stayed on
 // one. A request of a sequence this instance never saw start is an error:
 // that is how a broken instance affinity shows.
+// With an input STATE_IN (implicit state, kept by the server) the sum is
+// STATE_IN + INPUT instead, written to OUTPUT and to STATE_OUT.
 #include <inferd/backend.h>
 
 #include <cstring>
@@ -48,17 +50,24 @@ InferdError* Accumulate(InferdInstance* instance, InstanceState* state, InferdRe
   if (!ReadInt(r, "INPUT", &value)) return Error("accumulator: input INPUT (INT32) is missing");
   ReadInt(r, "START", &start);
   ReadInt(r, "END", &end);
-  const uint64_t id = api->RequestCorrelationId(r);
-  auto it = state->sums.find(id);
-  if (start) {
-    it = state->sums.insert_or_assign(id, 0).first;
-  } else if (it == state->sums.end()) {
-    return Error("accumulator: instance " + std::string(api->InstanceName(instance)) +
-                 " never saw sequence " + std::to_string(id) + " start");
+  int32_t carried = 0;
+  const bool implicit = ReadInt(r, "STATE_IN", &carried);
+  int32_t sum = 0;
+  if (implicit) {
+    sum = carried + value;
+  } else {
+    const uint64_t id = api->RequestCorrelationId(r);
+    auto it = state->sums.find(id);
+    if (start) {
+      it = state->sums.insert_or_assign(id, 0).first;
+    } else if (it == state->sums.end()) {
+      return Error("accumulator: instance " + std::string(api->InstanceName(instance)) +
+                   " never saw sequence " + std::to_string(id) + " start");
+    }
+    it->second += value;
+    sum = static_cast<int32_t>(it->second);
+    if (end) state->sums.erase(it);
   }
-  it->second += value;
-  const int32_t sum = static_cast<int32_t>(it->second);
-  if (end) state->sums.erase(it);
 
   InferdResponse* response;
   if (InferdError* e = api->ResponseNew(r, &response)) return e;
@@ -72,6 +81,10 @@ InferdError* Accumulate(InferdInstance* instance, InstanceState* state, InferdRe
   if (!e) {
     std::memcpy(out, &len, 4);
     std::memcpy(static_cast<char*>(out) + 4, name.data(), len);
+  }
+  if (!e && implicit) {
+    e = api->ResponseOutput(response, "STATE_OUT", INFERD_TYPE_INT32, shape, 2, 4, &out);
+    if (!e) std::memcpy(out, &sum, 4);
   }
   return api->ResponseSend(response, INFERD_RESPONSE_FINAL, e);
 }

@@ -70,6 +70,9 @@ class InferenceRequest : public InferdRequest,
   uint64_t timeout_deadline_ns = 0;        // dynamic batcher: queue timeout, 0 = none
   int64_t order_position = -1;             // preserve_ordering: position, -1 = unordered
   std::string cache_key;                   // response cache miss: store the answer under it
+  // Sequence batcher, implicit state: where the state outputs go.
+  std::shared_ptr<std::vector<std::string>> sequence_state;
+  std::vector<std::string> state_outputs;
   uint64_t cache_lookup_ns = 0;
 
   const InputTensor* FindInput(const std::string& name) const;

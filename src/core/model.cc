@@ -1,5 +1,6 @@
 #include "core/model.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -97,7 +98,9 @@ Status Model::Load(const ModelLoadSpec& spec, BackendRegistry* backends,
     const bool gpu = group.kind() == inference::ModelInstanceGroup::KIND_GPU;
     instance_count += static_cast<size_t>(group.count()) * static_cast<size_t>(gpu ? group.gpus_size() : 1);
   }
-  model->scheduler_ = CreateScheduler(model->config_, instance_count);
+  INFERD_RETURN_IF_ERROR(CreateScheduler(model->config_, instance_count, spec.context.model_dir,
+                                         &model->scheduler_)
+                             .Prefixed(label + ": "));
   if (model->config_.response_cache().enable()) {
     if (spec.cache) model->cache_ = spec.cache;
     else LOG_WARNING("{}: response_cache is enabled but the server has no cache (--cache-config local,size=BYTES)", label);
@@ -268,6 +271,19 @@ Status Model::CheckRequest(InferenceRequest& r) const {
 
 void Model::CompleteResponse(const InferenceRequest& request, InferenceResponse* response) {
   if (!response->status.ok() || response->from_cache) return;  // a cached answer is already final
+  // Implicit sequence state: keep the new value for the sequence's next
+  // request; it is the server's, not part of the answer.
+  for (size_t i = 0; i < request.state_outputs.size(); ++i) {
+    auto out = std::find_if(response->outputs.begin(), response->outputs.end(),
+                            [&](const OutputTensor& o) { return o.name == request.state_outputs[i]; });
+    if (out == response->outputs.end()) {
+      response->status = Status::Internal("model '" + name() + "' did not write its state output '" +
+                                          request.state_outputs[i] + "'");
+      return;
+    }
+    (*request.sequence_state)[i].assign(out->begin(), out->byte_size);
+    response->outputs.erase(out);
+  }
   const bool batched = config_.max_batch_size() > 0;
   for (auto& out : response->outputs) {
     const RequestedOutput* asked = request.FindRequestedOutput(out.name);

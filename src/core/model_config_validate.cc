@@ -186,6 +186,25 @@ Status CheckSequenceBatching(const std::string& model, const inference::ModelCon
       }
     }
   }
+  std::set<std::string> tensors;
+  for (const auto& in : c.input()) tensors.insert(in.name());
+  for (const auto& out : c.output()) tensors.insert(out.name());
+  for (const auto& st : sb.state()) {
+    const std::string sw = what + " state '" + st.input_name() + "'";
+    if (st.input_name().empty() || st.output_name().empty()) {
+      return Status::InvalidArg(what + " state must name 'input_name' and 'output_name'");
+    }
+    if (tensors.count(st.input_name()) || tensors.count(st.output_name())) {
+      return Status::InvalidArg(sw + ": state tensors must not be listed as model inputs or outputs");
+    }
+    if (DataTypeFromConfig(st.data_type()) == INFERD_TYPE_INVALID) {
+      return Status::InvalidArg(sw + " must specify a valid 'data_type'");
+    }
+    for (int64_t d : st.dims()) {
+      if (d < 1) return Status::InvalidArg(sw + " dims must be fixed (>= 1), got " + std::to_string(d));
+    }
+    if (st.initial_state_size() > 1) return Status::InvalidArg(sw + ": at most one initial_state");
+  }
   if (c.max_batch_size() == 0 && sb.has_oldest() && sb.oldest().max_candidate_sequences() > 1) {
     // Triton: the oldest strategy batches sequences; it needs a batching model.
     return Status::InvalidArg(what + " oldest strategy requires max_batch_size > 0");
@@ -397,7 +416,6 @@ Status RejectUnbuiltFeatures(const inference::ModelConfig& c) {
   };
   if (c.has_ensemble_scheduling()) return unbuilt("ensemble_scheduling");
   const auto& sb = c.sequence_batching();
-  if (sb.state_size() > 0) return unbuilt("sequence_batching.state");
   if (sb.direct().max_queue_delay_microseconds() > 0) return unbuilt("sequence_batching.direct.max_queue_delay_microseconds");
   if (sb.direct().minimum_slot_utilization() > 0) return unbuilt("sequence_batching.direct.minimum_slot_utilization");
   if (sb.oldest().max_queue_delay_microseconds() > 0) return unbuilt("sequence_batching.oldest.max_queue_delay_microseconds");

@@ -110,3 +110,39 @@ def test_idle_sequences_expire(seq_server):
     assert send(c, "acc_direct", 55, 3, start=True)[0] == 3
     time.sleep(0.8)  # max_sequence_idle_microseconds is 0.5 s
     expect_server_error(send, c, "acc_direct", 55, 1, contains=["START"])
+
+
+STATEFUL = """
+name: "{name}"
+backend: "accumulator"
+max_batch_size: 2
+input [{{ name: "INPUT" data_type: TYPE_INT32 dims: [1] }}]
+output [{{ name: "OUTPUT" data_type: TYPE_INT32 dims: [1] }},
+        {{ name: "INSTANCE" data_type: TYPE_STRING dims: [1] }}]
+instance_group [{{ count: 2 }}]
+sequence_batching {{
+  state [{{ input_name: "STATE_IN" output_name: "STATE_OUT" data_type: TYPE_INT32 dims: [1]
+           {initial} }}]
+}}
+"""
+
+
+@pytest.mark.parametrize("initial,offset", [("", 0), ('initial_state [{ data_type: TYPE_INT32 dims: [1] data_file: "hundred" name: "s" }]', 100)])
+def test_implicit_state_carries_the_sum(start_server, make_repo, initial, offset):
+    repo = make_repo()
+    d = write_model(repo, "stateful", STATEFUL.format(name="stateful", initial=initial))
+    (d / "initial_state").mkdir()
+    (d / "initial_state" / "hundred").write_bytes(np.array([100], np.int32).tobytes())
+    srv = start_server([repo])
+    c = httpclient.InferenceServerClient(srv.url)
+    for seq in (1, 2):  # a second sequence starts from the initial state again
+        sums = [send(c, "stateful", seq, v, start=i == 0, end=i == 3)[0] for i, v in enumerate([1, 2, 3, 4])]
+        assert sums == [offset + 1, offset + 3, offset + 6, offset + 10]
+    res = c.infer("stateful", [_one(5)], sequence_id=3, sequence_start=True)
+    assert "STATE_OUT" not in [o["name"] for o in res.get_response()["outputs"]]  # the server's, not the client's
+
+
+def _one(v):
+    inp = httpclient.InferInput("INPUT", [1, 1], "INT32")
+    inp.set_data_from_numpy(np.array([[v]], np.int32))
+    return inp

@@ -156,9 +156,6 @@ TEST(ModelConfigValidate, UnbuiltFeaturesAreNamed) {
   auto unbuilt = [](const std::string& text) {
     return RejectUnbuiltFeatures(Parse("name: \"m\" " + text)).message();
   };
-  EXPECT_NE(unbuilt("sequence_batching { state [{ input_name: \"a\" output_name: \"b\" }] }")
-                .find("'sequence_batching.state'"),
-            std::string::npos);
   EXPECT_NE(unbuilt("sequence_batching { oldest { max_queue_delay_microseconds: 5 } }").find("oldest.max_queue_delay"),
             std::string::npos);
   EXPECT_NE(unbuilt("model_transaction_policy { decoupled: true }").find("decoupled"), std::string::npos);

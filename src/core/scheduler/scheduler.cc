@@ -18,11 +18,18 @@ QueuePolicy PolicyFromConfig(const inference::ModelQueuePolicy& p) {
 
 }  // namespace
 
-std::unique_ptr<Scheduler> CreateScheduler(const inference::ModelConfig& config, size_t instances) {
+Status CreateScheduler(const inference::ModelConfig& config, size_t instances,
+                       const std::string& model_dir, std::unique_ptr<Scheduler>* out) {
   if (config.has_sequence_batching()) {
-    return std::make_unique<SequenceBatcher>(SequenceBatcherOptionsFromConfig(config, instances));
+    SequenceBatcherOptions options;
+    INFERD_RETURN_IF_ERROR(SequenceBatcherOptionsFromConfig(config, instances, model_dir, &options));
+    *out = std::make_unique<SequenceBatcher>(std::move(options));
+    return Status::Ok();
   }
-  if (!config.has_dynamic_batching()) return std::make_unique<FifoScheduler>();
+  if (!config.has_dynamic_batching()) {
+    *out = std::make_unique<FifoScheduler>();
+    return Status::Ok();
+  }
   const auto& db = config.dynamic_batching();
   DynamicBatcherOptions options;
   options.max_batch_size = static_cast<uint64_t>(config.max_batch_size());
@@ -36,7 +43,8 @@ std::unique_ptr<Scheduler> CreateScheduler(const inference::ModelConfig& config,
     options.queue.level_policies[static_cast<uint32_t>(level)] = PolicyFromConfig(policy);
   for (const auto& input : config.input())
     if (input.allow_ragged_batch()) options.ragged_inputs.insert(input.name());
-  return std::make_unique<DynamicBatcher>(std::move(options));
+  *out = std::make_unique<DynamicBatcher>(std::move(options));
+  return Status::Ok();
 }
 
 }  // namespace inferd

@@ -38,7 +38,9 @@ class Scheduler {
 
 // The scheduler the config asks for: the dynamic batcher with
 // `dynamic_batching`, the sequence batcher with `sequence_batching` (for
-// `instances` instances), else one request at a time in arrival order.
-std::unique_ptr<Scheduler> CreateScheduler(const inference::ModelConfig& config, size_t instances);
+// `instances` instances; `model_dir` holds its initial_state files), else one
+// request at a time in arrival order.
+Status CreateScheduler(const inference::ModelConfig& config, size_t instances,
+                       const std::string& model_dir, std::unique_ptr<Scheduler>* out);
 
 }  // namespace inferd

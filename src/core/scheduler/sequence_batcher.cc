@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "core/inference_request.h"
 
@@ -32,10 +35,10 @@ std::string Bytes(T v) {
 
 }  // namespace
 
-SequenceBatcherOptions SequenceBatcherOptionsFromConfig(const inference::ModelConfig& config,
-                                                        size_t instances) {
+Status SequenceBatcherOptionsFromConfig(const inference::ModelConfig& config, size_t instances,
+                                        const std::string& model_dir, SequenceBatcherOptions* out) {
   const auto& sb = config.sequence_batching();
-  SequenceBatcherOptions o;
+  SequenceBatcherOptions& o = *out;
   o.instances = std::max<size_t>(1, instances);
   o.batching = config.max_batch_size() > 0;
   o.max_batch = o.batching ? static_cast<size_t>(config.max_batch_size()) : 1;
@@ -68,7 +71,53 @@ SequenceBatcherOptions SequenceBatcherOptionsFromConfig(const inference::ModelCo
       o.controls.push_back(sc);
     }
   }
-  return o;
+  for (const auto& st : sb.state()) {
+    SequenceStateSpec spec;
+    spec.input = st.input_name();
+    spec.output = st.output_name();
+    spec.type = DataTypeFromConfig(st.data_type());
+    spec.dims.assign(st.dims().begin(), st.dims().end());
+    const size_t elements = static_cast<size_t>(ElementCount(spec.dims));
+    spec.initial.assign(spec.type == INFERD_TYPE_BYTES ? elements * 4 : elements * DataTypeByteSize(spec.type), '\0');
+    if (st.initial_state_size() > 0 && st.initial_state(0).has_data_file()) {
+      const auto path = std::filesystem::path(model_dir) / "initial_state" / st.initial_state(0).data_file();
+      std::ifstream f(path, std::ios::binary);
+      if (!f) return Status::InvalidArg("sequence state '" + spec.input + "': cannot read " + path.string());
+      std::stringstream bytes;
+      bytes << f.rdbuf();
+      if (bytes.str().size() != spec.initial.size()) {
+        return Status::InvalidArg("sequence state '" + spec.input + "': " + path.string() + " has " +
+                                  std::to_string(bytes.str().size()) + " bytes, the state needs " +
+                                  std::to_string(spec.initial.size()));
+      }
+      spec.initial = bytes.str();
+    }
+    o.states.push_back(std::move(spec));
+  }
+  return Status::Ok();
+}
+
+void SequenceBatcher::AddState(Sequence& s, InferenceRequest& r) const {
+  if (options_.states.empty()) return;
+  if (!s.state || Flag(r, "sequence_start")) {
+    s.state = std::make_shared<std::vector<std::string>>();
+    for (const auto& spec : options_.states) s.state->push_back(spec.initial);
+  }
+  for (size_t i = 0; i < options_.states.size(); ++i) {
+    const SequenceStateSpec& spec = options_.states[i];
+    auto owned = std::make_shared<const std::string>((*s.state)[i]);
+    InputTensor t;
+    t.name = spec.input;
+    t.datatype = spec.type;
+    if (options_.batching) t.shape.push_back(1);
+    t.shape.insert(t.shape.end(), spec.dims.begin(), spec.dims.end());
+    t.AddBuffer(owned->data(), owned->size());
+    r.inputs.push_back(std::move(t));
+    r.keep_alive.push_back(std::move(owned));
+    r.output_names.push_back(spec.output);
+    r.state_outputs.push_back(spec.output);
+  }
+  r.sequence_state = s.state;
 }
 
 SequenceBatcher::SequenceBatcher(SequenceBatcherOptions options)
@@ -216,6 +265,7 @@ void SequenceBatcher::FormBatch(size_t instance, std::vector<RequestPtr>* batch)
   if (candidates.size() > options_.max_batch) candidates.resize(options_.max_batch);
   for (const auto& [when, id] : candidates) {
     Sequence& s = sequences_[id];
+    AddState(s, *s.waiting.front());
     batch->push_back(std::move(s.waiting.front()));
     s.waiting.pop_front();
     s.running = true;

@@ -18,9 +18,11 @@
 //    1 s) is released; a later request of it that is not a start is refused.
 //    When every slot of every instance is taken, a new sequence waits for one.
 //
-// Not built (rejected at load, naming the field): implicit state (`state`) and
-// the strategies' delay, utilization and preferred-size knobs; batches leave
-// as soon as an instance is free.
+//  - Implicit state: see SequenceStateSpec.
+//
+// Not built (rejected at load, naming the field): the strategies' delay,
+// utilization and preferred-size knobs; batches leave as soon as an instance
+// is free.
 #pragma once
 
 #include <condition_variable>
@@ -32,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "common/datatype.h"
 #include "core/scheduler/scheduler.h"
 #include "model_config.pb.h"
 
@@ -45,6 +48,16 @@ struct SequenceControl {
   float float_false = 0, float_true = 1;   // fp32_false_true
 };
 
+// Implicit state (sequence_batching.state): the server feeds `input` the
+// sequence's state and keeps what the model writes to `output` for the
+// sequence's next request; a START gives the initial value.
+struct SequenceStateSpec {
+  std::string input, output;
+  DataType type = INFERD_TYPE_INVALID;
+  std::vector<int64_t> dims;  // without the batch dimension
+  std::string initial;        // bytes: zeros, or <model>/initial_state/<data_file>
+};
+
 struct SequenceBatcherOptions {
   size_t instances = 1;
   size_t slots_per_instance = 1;     // live sequences per instance
@@ -52,11 +65,13 @@ struct SequenceBatcherOptions {
   bool batching = false;             // max_batch_size > 0: control tensors get a batch dim
   uint64_t max_idle_ns = 1'000'000'000;
   std::vector<SequenceControl> controls;
+  std::vector<SequenceStateSpec> states;
   std::function<uint64_t()> clock;   // null: the real clock
 };
 
-SequenceBatcherOptions SequenceBatcherOptionsFromConfig(const inference::ModelConfig& config,
-                                                        size_t instances);
+// Fails when an initial_state data_file cannot be read.
+Status SequenceBatcherOptionsFromConfig(const inference::ModelConfig& config, size_t instances,
+                                        const std::string& model_dir, SequenceBatcherOptions* out);
 
 class SequenceBatcher : public Scheduler {
  public:
@@ -77,7 +92,10 @@ class SequenceBatcher : public Scheduler {
     bool running = false;            // a request of it is executing
     bool ended = false;              // its END request has arrived
     uint64_t last_seen_ns = 0;
+    std::shared_ptr<std::vector<std::string>> state;  // implicit state values, by SequenceStateSpec
   };
+  // Adds the state inputs (and asks for the state outputs) of `s` to `request`.
+  void AddState(Sequence& s, InferenceRequest& request) const;
   uint64_t Now() const;
   // Adds the control tensors to `request`.
   void AddControls(InferenceRequest& request, bool start, bool end, const std::string& id) const;
