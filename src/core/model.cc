@@ -171,24 +171,27 @@ Status Model::SetConfigFromBackend(const std::string& json) {
 Status Model::CheckRequest(InferenceRequest& r) const {
   const auto& c = config_;
   const bool batching = c.max_batch_size() > 0;
-  const std::string m = "model '" + c.name() + "'";
+  // Built only for an error message: this runs for every request.
+  auto model_label = [&] { return "model '" + c.name() + "'"; };
   int64_t batch = -1;
-  std::set<std::string> seen;
-  for (const auto& in : r.inputs) {
+  for (size_t k = 0; k < r.inputs.size(); ++k) {
+    const InputTensor& in = r.inputs[k];
     const inference::ModelInput* def = nullptr;
     for (const auto& i : c.input())
       if (i.name() == in.name) def = &i;
     if (def == nullptr) {
       std::string names;
       for (const auto& i : c.input()) names += (names.empty() ? "" : ", ") + i.name();
-      return Status::InvalidArg(m + " has no input '" + in.name + "'; its inputs are: " + names);
+      return Status::InvalidArg(model_label() + " has no input '" + in.name + "'; its inputs are: " + names);
     }
-    if (!seen.insert(in.name).second) {
-      return Status::InvalidArg("input '" + in.name + "' appears more than once in the request");
+    for (size_t earlier = 0; earlier < k; ++earlier) {  // a handful of inputs: no set needed
+      if (r.inputs[earlier].name == in.name) {
+        return Status::InvalidArg("input '" + in.name + "' appears more than once in the request");
+      }
     }
     const DataType want = DataTypeFromConfig(def->data_type());
     if (in.datatype != want) {
-      return Status::InvalidArg("input '" + in.name + "' of " + m + " has datatype " +
+      return Status::InvalidArg("input '" + in.name + "' of " + model_label() + " has datatype " +
                                 DataTypeWireName(want) + ", the request sent " +
                                 DataTypeWireName(in.datatype));
     }
@@ -203,7 +206,7 @@ Status Model::CheckRequest(InferenceRequest& r) const {
       }
     }
     if (!shape_ok) {
-      return Status::InvalidArg("input '" + in.name + "' of " + m + " expects shape " +
+      return Status::InvalidArg("input '" + in.name + "' of " + model_label() + " expects shape " +
                                 ShapeOf(def->dims(), batching) +
                                 (batching ? " (batch dimension first)" : "") +
                                 ", the request sent " + ShapeToString(in.shape));
@@ -211,7 +214,7 @@ Status Model::CheckRequest(InferenceRequest& r) const {
     if (batching) {
       if (in.shape[0] < 1 || in.shape[0] > c.max_batch_size()) {
         return Status::InvalidArg("input '" + in.name + "' has batch size " +
-                                  std::to_string(in.shape[0]) + " but " + m +
+                                  std::to_string(in.shape[0]) + " but " + model_label() +
                                   " accepts 1 to max_batch_size " +
                                   std::to_string(c.max_batch_size()));
       }
@@ -226,7 +229,7 @@ Status Model::CheckRequest(InferenceRequest& r) const {
     if (in.datatype == INFERD_TYPE_BYTES) {
       int64_t count = 0;
       if (!CountBytesElements(in, &count) || count != elements) {
-        return Status::InvalidArg("input '" + in.name + "' of " + m + " with shape " +
+        return Status::InvalidArg("input '" + in.name + "' of " + model_label() + " with shape " +
                                   ShapeToString(in.shape) + " needs " + std::to_string(elements) +
                                   " BYTES elements, the data holds " + std::to_string(count) +
                                   (count == elements ? " and is truncated" : ""));
@@ -234,7 +237,7 @@ Status Model::CheckRequest(InferenceRequest& r) const {
     } else {
       const uint64_t want_bytes = static_cast<uint64_t>(elements) * DataTypeByteSize(in.datatype);
       if (in.byte_size != want_bytes) {
-        return Status::InvalidArg("input '" + in.name + "' of " + m + " with shape " +
+        return Status::InvalidArg("input '" + in.name + "' of " + model_label() + " with shape " +
                                   ShapeToString(in.shape) + " and datatype " +
                                   DataTypeWireName(in.datatype) + " needs " +
                                   std::to_string(want_bytes) + " bytes, the request sent " +
@@ -243,8 +246,8 @@ Status Model::CheckRequest(InferenceRequest& r) const {
     }
   }
   for (const auto& i : c.input()) {
-    if (!i.optional() && !seen.count(i.name())) {
-      return Status::InvalidArg(m + " expects input '" + i.name() +
+    if (!i.optional() && r.FindInput(i.name()) == nullptr) {
+      return Status::InvalidArg(model_label() + " expects input '" + i.name() +
                                 "' but the request does not have it");
     }
   }
@@ -260,7 +263,7 @@ Status Model::CheckRequest(InferenceRequest& r) const {
       if (!found) {
         std::string names;
         for (const auto& o : c.output()) names += (names.empty() ? "" : ", ") + o.name();
-        return Status::InvalidArg(m + " has no output '" + want.name + "'; its outputs are: " +
+        return Status::InvalidArg(model_label() + " has no output '" + want.name + "'; its outputs are: " +
                                   names);
       }
       r.output_names.push_back(want.name);
