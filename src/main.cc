@@ -1,6 +1,6 @@
-// The `inferd` command: tritonserver's command line, the HTTP endpoint, and
-// an orderly shutdown on SIGINT/SIGTERM (stop accepting, answer every request
-// in flight, exit 0).
+// The `inferd` command: tritonserver's command line, the HTTP, gRPC and
+// metrics endpoints, and an orderly shutdown on SIGINT/SIGTERM (stop
+// accepting, answer every request in flight, exit 0).
 #include <signal.h>
 #include <unistd.h>
 
@@ -10,7 +10,9 @@
 
 #include "common/logging.h"
 #include "core/server.h"
+#include "frontend/grpc/grpc_server.h"
 #include "frontend/http/http_server.h"
+#include "frontend/metrics/metrics_endpoint.h"
 
 namespace {
 namespace fs = std::filesystem;
@@ -37,14 +39,21 @@ std::string DefaultBackendDirectory() {
 struct Flags {
   inferd::ServerOptions server;
   inferd::http::HttpOptions http;
+  inferd::grpc_frontend::GrpcOptions grpc;
+  inferd::metrics::MetricsOptions metrics;
   inferd::LogSettings log;
   std::string control_mode = "none";
   bool allow_http = true;
+  bool allow_grpc = true;
+  bool allow_metrics = true;
+  bool allow_gpu_metrics = false;
   bool disable_auto_complete = false;
   bool strict_model_config = false;
   int grpc_port = 8001;
   int metrics_port = 8002;
   int http_port = 8000;
+  std::string metrics_address;  // default: the HTTP address
+  std::vector<std::string> metrics_config;
   std::string cache_config;
 };
 
@@ -109,10 +118,49 @@ void AddFlags(CLI::App& app, Flags& f) {
   app.add_option("--http-max-input-size", f.http.max_input_size,
                  "Largest HTTP request body in bytes (default 64 MiB)")
       ->check(CLI::PositiveNumber);
-  app.add_option("--grpc-port", f.grpc_port, "gRPC port (not served by this build yet)")
-      ->check(CLI::Range(0, 65535));
-  app.add_option("--metrics-port", f.metrics_port, "Metrics port (not served by this build yet)")
-      ->check(CLI::Range(0, 65535));
+  // gRPC
+  auto& g = f.grpc;
+  app.add_option("--allow-grpc", f.allow_grpc, "Serve gRPC (default true)");
+  app.add_option("--grpc-port", f.grpc_port, "gRPC port (default 8001)")->check(CLI::Range(0, 65535));
+  app.add_option("--grpc-address", g.address, "gRPC address (default 0.0.0.0)");
+  app.add_option("--grpc-use-ssl", g.ssl.use_ssl, "Serve gRPC over TLS (default false)");
+  app.add_option("--grpc-use-ssl-mutual", g.ssl.mutual,
+                 "Serve gRPC over mutual TLS: clients must present a certificate (default false)");
+  app.add_option("--grpc-server-cert", g.ssl.server_cert, "PEM file of the server certificate");
+  app.add_option("--grpc-server-key", g.ssl.server_key, "PEM file of the server key");
+  app.add_option("--grpc-root-cert", g.ssl.root_cert, "PEM file of the CA that signs client certificates");
+  app.add_option("--grpc-infer-response-compression-level", g.infer_response_compression_level,
+                 "Compression of infer responses: none, low, medium, high (default none)")
+      ->check(CLI::IsMember({"none", "low", "medium", "high"}));
+  app.add_option("--grpc-keepalive-time", g.keepalive.keepalive_time_ms,
+                 "Milliseconds between keepalive pings (default 7200000)")->check(CLI::PositiveNumber);
+  app.add_option("--grpc-keepalive-timeout", g.keepalive.keepalive_timeout_ms,
+                 "Milliseconds to wait for a ping's acknowledgement (default 20000)")->check(CLI::PositiveNumber);
+  app.add_option("--grpc-keepalive-permit-without-calls", g.keepalive.keepalive_permit_without_calls,
+                 "Send keepalive pings with no call in progress (default false)");
+  app.add_option("--grpc-http2-max-pings-without-data", g.keepalive.http2_max_pings_without_data,
+                 "Pings allowed without data before a data frame must be sent (default 2)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--grpc-http2-min-recv-ping-interval-without-data",
+                 g.keepalive.http2_min_recv_ping_interval_without_data_ms,
+                 "Least milliseconds between client pings without data (default 300000)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--grpc-http2-max-ping-strikes", g.keepalive.http2_max_ping_strikes,
+                 "Bad pings tolerated before the connection is closed (default 2)")
+      ->check(CLI::NonNegativeNumber);
+  // Metrics
+  app.add_option("--allow-metrics", f.allow_metrics, "Serve Prometheus metrics (default true)");
+  app.add_option("--allow-cpu-metrics", f.metrics.cpu_metrics, "Report CPU utilization and memory (default true)");
+  app.add_option("--allow-gpu-metrics", f.allow_gpu_metrics, "GPU metrics (none in this build)");
+  app.add_option("--metrics-port", f.metrics_port, "Metrics port (default 8002)")->check(CLI::Range(0, 65535));
+  app.add_option("--metrics-address", f.metrics_address, "Metrics address (default: the HTTP address)");
+  app.add_option("--metrics-interval-ms", f.metrics.interval_ms,
+                 "Milliseconds between samples of CPU utilization and memory (default 2000)")
+      ->check(CLI::Range(1, 3600000));
+  app.add_option("--metrics-config", f.metrics_config,
+                 "KEY=VALUE: summary_latencies=true, summary_quantiles=0.5:0.05,0.99:0.001, "
+                 "counter_latencies=false, summary_max_age_ms=N; repeatable")
+      ->allow_extra_args(false);
   app.add_option("--log-verbose", f.log.verbose, "Verbose logging level (0 = off)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--log-info", f.log.info, "Log info messages (default true)");
@@ -123,7 +171,7 @@ void AddFlags(CLI::App& app, Flags& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"inferd: an inference server for Triton model repositories (KServe v2 HTTP)",
+  CLI::App app{"inferd: an inference server for Triton model repositories (KServe v2 HTTP and gRPC)",
                "inferd"};
   Flags f;
   AddFlags(app, f);
@@ -140,6 +188,13 @@ int main(int argc, char** argv) {
     std::string error;
     if (!ParseCacheConfig(f.cache_config, &f.server.cache_bytes, &error)) {
       std::cerr << "inferd: error: " << error << "\n\n" << app.help();
+      return kUsageError;
+    }
+  }
+  for (const auto& setting : f.metrics_config) {
+    inferd::Status mst = inferd::metrics::ApplyMetricsConfig(setting, &f.metrics);
+    if (!mst.ok()) {
+      std::cerr << "inferd: error: " << mst.message() << "\n\n" << app.help();
       return kUsageError;
     }
   }
@@ -160,9 +215,9 @@ int main(int argc, char** argv) {
   if (f.server.backend_directory.empty()) f.server.backend_directory = DefaultBackendDirectory();
   f.server.gpu_count = CountGpus();
   f.http.port = static_cast<uint16_t>(f.http_port);
-  if (app.count("--grpc-port") || app.count("--metrics-port")) {
-    LOG_WARNING("this inferd build serves HTTP only: --grpc-port and --metrics-port are ignored");
-  }
+  f.grpc.port = static_cast<uint16_t>(f.grpc_port);
+  f.server.latency_summaries = f.allow_metrics && f.metrics.summary_latencies;
+  if (f.allow_gpu_metrics) LOG_WARNING("--allow-gpu-metrics: this build has no GPU metrics");
 
   // Signals are taken by sigwait() below; every thread inherits the mask.
   sigset_t signals;
@@ -179,15 +234,43 @@ int main(int argc, char** argv) {
     server.Stop();
     return 1;
   }
+  auto fail = [&](const inferd::Status& error) {
+    LOG_ERROR("{}", error.message());
+    server.Stop();
+    return 1;
+  };
+  inferd::http::HttpApi api(&server, f.http.max_input_size);
   std::unique_ptr<inferd::http::HttpServer> http;
   if (f.allow_http) {
-    http = std::make_unique<inferd::http::HttpServer>(&server, f.http);
+    http = std::make_unique<inferd::http::HttpServer>(
+        [&api](inferd::http::HttpRequest&& r, inferd::http::Responder d) { api.Handle(std::move(r), std::move(d)); },
+        f.http);
     st = http->Start();
-    if (!st.ok()) {
-      LOG_ERROR("{}", st.message());
-      server.Stop();
-      return 1;
-    }
+    if (!st.ok()) return fail(st);
+  }
+  std::unique_ptr<inferd::grpc_frontend::GrpcServer> grpc;
+  if (f.allow_grpc) {
+    grpc = std::make_unique<inferd::grpc_frontend::GrpcServer>(&server, f.grpc);
+    st = grpc->Start();
+    if (!st.ok()) return fail(st);
+  }
+  inferd::metrics::MetricsEndpoint metrics(&server, f.metrics);
+  std::unique_ptr<inferd::http::HttpServer> metrics_http;
+  if (f.allow_metrics) {
+    inferd::http::HttpOptions mo;
+    mo.address = f.metrics_address.empty() ? f.http.address : f.metrics_address;
+    mo.port = static_cast<uint16_t>(f.metrics_port);
+    mo.thread_count = 1;
+    mo.max_input_size = 1 << 20;
+    mo.service_name = "metrics service";
+    metrics_http = std::make_unique<inferd::http::HttpServer>(
+        [&metrics](inferd::http::HttpRequest&& r, inferd::http::Responder d) {
+          metrics.Handle(std::move(r), std::move(d));
+        },
+        mo);
+    st = metrics_http->Start();
+    if (!st.ok()) return fail(st);
+    metrics.Start();
   }
 
   int sig = 0;
@@ -196,6 +279,11 @@ int main(int argc, char** argv) {
   if (http) http->StopAccepting();
   server.Stop();  // answers every queued request
   if (http) http->Stop(std::chrono::seconds(30));
+  // Answers are finishing their writes; a stream the client keeps open is
+  // cancelled after the grace period.
+  if (grpc) grpc->Stop(std::chrono::seconds(5));
+  if (metrics_http) metrics_http->Stop(std::chrono::seconds(1));
+  metrics.Stop();
   LOG_INFO("inferd stopped");
   return 0;
 }

@@ -158,6 +158,14 @@ InferdError* ResponseOutput(InferdResponse* r, const char* name, InferdDataType 
 InferdError* ResponseSend(InferdResponse* r, uint32_t flags, InferdError* error) {
   std::unique_ptr<InferenceResponse> response(AsResponse(r));
   response->final = (flags & INFERD_RESPONSE_FINAL) != 0;
+  const auto& model = response->request->model;
+  if (!response->final && model && !model->decoupled()) {
+    // The frontends answer a non-decoupled request with its one response.
+    return ErrorNew(INFERD_ERROR_INVALID_ARG,
+                    ("model '" + model->name() +
+                     "' is not decoupled: its one response must be sent with INFERD_RESPONSE_FINAL")
+                        .c_str());
+  }
   if (error) {
     response->status = StatusFromBackendError(error);
     response->outputs.clear();

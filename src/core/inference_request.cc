@@ -35,7 +35,10 @@ void InferenceRequest::Respond(std::unique_ptr<InferenceResponse> response) {
                 model_name);
     return;
   }
+  // Released when this function returns, not before: `this` stays valid.
+  std::shared_ptr<InferenceRequest> self = std::move(held_until_final);
   if (model) {
+    model->LeavePending(*this);
     model->CompleteResponse(*this, response.get());
     model->stats().RecordRequestEnd(*this, response->status.ok(), NowNs());
   }

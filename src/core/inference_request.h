@@ -54,6 +54,9 @@ class InferenceRequest : public InferdRequest,
   std::vector<RequestedOutput> outputs;  // empty: every output of the model
   std::map<std::string, std::string> parameters;
   uint64_t correlation_id = 0;
+  // Set by frontends that can deliver several responses (a gRPC stream); a
+  // decoupled model refuses requests without it.
+  bool accepts_many_responses = false;
 
   // Owns whatever the input views point into.
   std::vector<std::shared_ptr<const void>> keep_alive;
@@ -74,6 +77,10 @@ class InferenceRequest : public InferdRequest,
   std::shared_ptr<std::vector<std::string>> sequence_state;
   std::vector<std::string> state_outputs;
   uint64_t cache_lookup_ns = 0;
+  bool counted_pending = false;            // in the model's pending count
+  // A decoupled model may answer after Execute returned, from a thread of its
+  // own: the request then keeps itself alive until its final response.
+  std::shared_ptr<InferenceRequest> held_until_final;
 
   const InputTensor* FindInput(const std::string& name) const;
   const RequestedOutput* FindRequestedOutput(const std::string& name) const;

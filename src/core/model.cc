@@ -60,6 +60,7 @@ Status Model::Load(const ModelLoadSpec& spec, BackendRegistry* backends,
   model->config_ = spec.config;
   model->config_json_ = ModelConfigToJson(model->config_);
   model->version_dir_ = (fs::path(spec.context.model_dir) / std::to_string(spec.version)).string();
+  if (spec.latency_summaries) model->stats_.EnableSummaries();
   const auto& c = model->config_;
   const std::string label = "model '" + c.name() + "' version " + std::to_string(spec.version);
 
@@ -172,6 +173,11 @@ Status Model::CheckRequest(InferenceRequest& r) const {
   const bool batching = c.max_batch_size() > 0;
   // Built only for an error message: this runs for every request.
   auto model_label = [&] { return "model '" + c.name() + "'"; };
+  if (decoupled() && !r.accepts_many_responses) {
+    return Status::Unsupported(model_label() +
+                               " is decoupled (it may send several responses per request): use "
+                               "the gRPC stream, ModelStreamInfer");
+  }
   int64_t batch = -1;
   for (size_t k = 0; k < r.inputs.size(); ++k) {
     const InputTensor& in = r.inputs[k];
@@ -317,13 +323,17 @@ Status Model::Enqueue(const RequestPtr& request) {
     request->cache_key = std::move(key);
     request->cache_lookup_ns = NowNs() - start;
   }
-  if (!orderer_) return scheduler_->Enqueue(request);
-  const uint64_t position = orderer_->Take();
-  request->order_position = static_cast<int64_t>(position);
+  // Counted before the scheduler sees it: an instance may take it at once.
+  request->counted_pending = true;
+  pending_.fetch_add(1, std::memory_order_relaxed);
+  if (orderer_) request->order_position = static_cast<int64_t>(orderer_->Take());
   Status st = scheduler_->Enqueue(request);
   if (!st.ok()) {
-    request->order_position = -1;  // not accepted: answered directly by the caller
-    orderer_->Skip(position);
+    LeavePending(*request);
+    if (orderer_) {
+      orderer_->Skip(static_cast<uint64_t>(request->order_position));
+      request->order_position = -1;  // not accepted: answered directly by the caller
+    }
   }
   return st;
 }

@@ -33,6 +33,7 @@ struct ModelLoadSpec {
   std::string backend_directory;
   bool auto_complete = true;
   ResponseCache* cache = nullptr;   // the server's response cache, if any
+  bool latency_summaries = false;   // keep recent latencies for the metrics' quantiles
 };
 
 class Model : public InferdModel, public std::enable_shared_from_this<Model> {
@@ -53,6 +54,21 @@ class Model : public InferdModel, public std::enable_shared_from_this<Model> {
   bool auto_complete() const { return spec_.auto_complete; }
   const BackendLibrary& backend() const { return *backend_; }
   ModelStats& stats() { return stats_; }
+  const ModelStats& stats() const { return stats_; }
+  bool decoupled() const { return config_.model_transaction_policy().decoupled(); }
+  // "platform" of the config, or its backend when it names none (metadata).
+  const std::string& platform() const {
+    return config_.platform().empty() ? config_.backend() : config_.platform();
+  }
+  // Requests accepted and not yet given to an instance (or answered early).
+  int64_t pending_requests() const { return pending_.load(std::memory_order_relaxed); }
+  // Takes `request` out of the pending count, once; any thread.
+  void LeavePending(InferenceRequest& request) {
+    if (request.counted_pending) {
+      request.counted_pending = false;
+      pending_.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
   // With dynamic_batching.preserve_ordering, orders final responses; else null.
   ResponseOrderer* orderer() { return orderer_.get(); }
   // With response_cache { enable: true } and a server cache; else null.
@@ -98,6 +114,7 @@ class Model : public InferdModel, public std::enable_shared_from_this<Model> {
   ModelStats stats_;
   std::map<std::string, std::vector<std::string>> labels_;  // by output name
   std::atomic<bool> retiring_{false};
+  std::atomic<int64_t> pending_{0};
   bool shut_down_ = false;
 };
 

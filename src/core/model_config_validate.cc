@@ -422,7 +422,10 @@ Status RejectUnbuiltFeatures(const inference::ModelConfig& c) {
   if (sb.oldest().preferred_batch_size_size() > 0) return unbuilt("sequence_batching.oldest.preferred_batch_size");
   if (sb.oldest().preserve_ordering()) return unbuilt("sequence_batching.oldest.preserve_ordering");
   if (sb.iterative_sequence()) return unbuilt("sequence_batching.iterative_sequence");
-  if (c.model_transaction_policy().decoupled()) return unbuilt("model_transaction_policy.decoupled");
+  if (c.model_transaction_policy().decoupled() && c.response_cache().enable()) {
+    // Triton's rule too: a cached answer is one response, a decoupled one is many.
+    return Status::InvalidArg(prefix + "response_cache cannot be enabled for a decoupled model");
+  }
   if (!c.batch_input().empty()) return unbuilt("batch_input");
   if (!c.batch_output().empty()) return unbuilt("batch_output");
   if (c.has_model_repository_agents()) return unbuilt("model_repository_agents");

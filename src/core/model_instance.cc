@@ -89,7 +89,10 @@ void ModelInstance::Execute(std::vector<RequestPtr>& batch) {
   uint64_t batch_size = 0;
   handles.reserve(batch.size());
   enqueue_ns.reserve(batch.size());
+  const bool decoupled = model_->decoupled();
   for (auto& r : batch) {
+    model_->LeavePending(*r);
+    if (decoupled) r->held_until_final = r;
     handles.push_back(r.get());
     enqueue_ns.push_back(r->enqueue_ns);
     batch_size += r->batch_size;
@@ -117,8 +120,10 @@ void ModelInstance::Execute(std::vector<RequestPtr>& batch) {
     request->Respond(std::move(response));
   }
   Status st = StatusFromBackendError(error);
+  // A decoupled model may go on answering from threads of its own.
+  const bool backend_owns_answers = st.ok() && decoupled;
   for (auto& r : batch) {
-    if (r->answered()) continue;
+    if (r->answered() || backend_owns_answers) continue;
     r->RespondError(st.ok() ? Status::Internal("backend of model '" + model_->name() +
                                                "' returned without answering the request")
                             : st);

@@ -53,8 +53,13 @@ std::string ResponseCache::Key(const InferenceRequest& r, const std::string& mod
 
 bool ResponseCache::Lookup(const std::string& key, InferenceResponse* response) {
   std::lock_guard<std::mutex> lock(mu_);
+  ++counters_.lookups;
   auto it = index_.find(key);
-  if (it == index_.end()) return false;
+  if (it == index_.end()) {
+    ++counters_.misses;
+    return false;
+  }
+  ++counters_.hits;
   lru_.splice(lru_.begin(), lru_, it->second);
   for (const auto& o : it->second->outputs) response->outputs.push_back(Copy(o));
   return true;
@@ -82,12 +87,18 @@ void ResponseCache::EvictUntilFits(uint64_t incoming) {
     bytes_ -= lru_.back().bytes;
     index_.erase(lru_.back().key);
     lru_.pop_back();
+    ++counters_.evictions;
   }
 }
 
 uint64_t ResponseCache::bytes() const {
   std::lock_guard<std::mutex> lock(mu_);
   return bytes_;
+}
+
+ResponseCache::Counters ResponseCache::counters() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return counters_;
 }
 
 size_t ResponseCache::entries() const {

@@ -37,6 +37,13 @@ class ResponseCache {
 
   uint64_t bytes() const;
   size_t entries() const;
+  uint64_t capacity() const { return capacity_; }
+
+  // Totals since start, for the metrics.
+  struct Counters {
+    uint64_t lookups = 0, hits = 0, misses = 0, evictions = 0;
+  };
+  Counters counters() const;
 
  private:
   struct Entry {
@@ -51,6 +58,7 @@ class ResponseCache {
   std::list<Entry> lru_;  // guarded by mu_; most recently used first
   std::unordered_map<std::string, std::list<Entry>::iterator> index_;  // guarded by mu_
   uint64_t bytes_ = 0;    // guarded by mu_
+  Counters counters_;     // guarded by mu_
 };
 
 }  // namespace inferd

@@ -61,6 +61,13 @@ Status WriteOverrideFolder(const std::string& name, const std::map<std::string, 
 
 }  // namespace
 
+const std::vector<std::string>& ServerExtensions() {
+  static const std::vector<std::string> kExtensions = {
+      "classification", "binary_tensor_data", "model_repository", "model_configuration",
+      "statistics", "sequence", "schedule_policy"};
+  return kExtensions;
+}
+
 Server::Server(ServerOptions options) : options_(std::move(options)), backends_(CoreApi()) {
   if (options_.cache_bytes > 0) cache_ = std::make_unique<ResponseCache>(options_.cache_bytes);
 }
@@ -214,7 +221,8 @@ Status Server::BuildVersions(const std::string& name, const ModelLocation& locat
                             "selects in " + ctx.model_dir);
   }
   for (int64_t v : selected) {
-    ModelLoadSpec spec{ctx, v, config, options_.backend_directory, options_.auto_complete, cache_.get()};
+    ModelLoadSpec spec{ctx, v, config, options_.backend_directory, options_.auto_complete, cache_.get(),
+                       options_.latency_summaries};
     std::shared_ptr<Model> model;
     INFERD_RETURN_IF_ERROR(Model::Load(spec, &backends_, &model));
     (*versions)[v] = std::move(model);
@@ -468,6 +476,12 @@ void Server::Infer(const RequestPtr& request) {
     if (st.ok() || !model->retiring()) break;
   }
   if (!st.ok()) request->RespondError(st);
+}
+
+void Server::Reject(const RequestPtr& request, const Status& status) {
+  std::shared_ptr<Model> model;
+  if (GetModel(request->model_name, request->model_version, &model).ok()) request->model = model;
+  request->RespondError(status);
 }
 
 }  // namespace inferd

@@ -23,6 +23,9 @@
 
 namespace inferd {
 
+// The protocol extensions inferd implements, as Triton names them (server metadata).
+const std::vector<std::string>& ServerExtensions();
+
 enum class ModelControlMode { kNone, kPoll, kExplicit };
 
 struct ServerOptions {
@@ -38,6 +41,7 @@ struct ServerOptions {
   int model_load_threads = 4;     // models loaded at once at start
   int gpu_count = 0;
   uint64_t cache_bytes = 0;       // --cache-config local,size=N; 0 = no response cache
+  bool latency_summaries = false; // --metrics-config summary_latencies=true
 };
 
 // One row of the repository index.
@@ -93,10 +97,15 @@ class Server {
   // Every loaded version of `name` ("" = every model), by name then version.
   std::vector<std::shared_ptr<Model>> LoadedModels(const std::string& name = "") const;
   std::vector<ModelIndexEntry> RepositoryIndex() const;
+  // The server's response cache, or null without --cache-config.
+  const ResponseCache* cache() const { return cache_.get(); }
 
   // Runs `request`: its on_response is called exactly once with the final
   // response (now, on error, or later from an instance thread).
   void Infer(const RequestPtr& request);
+  // Answers a request a frontend could not decode with `status` (through its
+  // on_response); it counts as a failure of the model named, if loaded.
+  void Reject(const RequestPtr& request, const Status& status);
 
  private:
   struct ModelSlot {

@@ -20,10 +20,19 @@ void ModelStats::RecordExecution(const ExecutionTimes& t, uint64_t batch_size,
   b.compute_output.Add(output);
   // Like Triton, every request of the batch is charged the batch's compute time.
   for (size_t i = 0; i < request_count; ++i) {
-    s_.queue.Add(t.start_ns > request_enqueue_ns[i] ? t.start_ns - request_enqueue_ns[i] : 0);
+    const uint64_t queue =
+        t.start_ns > request_enqueue_ns[i] ? t.start_ns - request_enqueue_ns[i] : 0;
+    s_.queue.Add(queue);
     s_.compute_input.Add(input);
     s_.compute_infer.Add(infer);
     s_.compute_output.Add(output);
+    if (summaries_) {
+      auto& s = *summaries_;
+      s[static_cast<size_t>(LatencyKind::kQueue)].Add(t.end_ns, queue / 1e3);
+      s[static_cast<size_t>(LatencyKind::kComputeInput)].Add(t.end_ns, input / 1e3);
+      s[static_cast<size_t>(LatencyKind::kComputeInfer)].Add(t.end_ns, infer / 1e3);
+      s[static_cast<size_t>(LatencyKind::kComputeOutput)].Add(t.end_ns, output / 1e3);
+    }
   }
   s_.last_inference_ms = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -36,6 +45,26 @@ void ModelStats::RecordRequestEnd(const InferenceRequest& request, bool success,
   const uint64_t ns = now_ns > request.receive_ns ? now_ns - request.receive_ns : 0;
   std::lock_guard<std::mutex> lock(mu_);
   (success ? s_.success : s_.fail).Add(ns);
+  if (success && summaries_) {
+    (*summaries_)[static_cast<size_t>(LatencyKind::kRequest)].Add(now_ns, ns / 1e3);
+  }
+}
+
+void ModelStats::EnableSummaries() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!summaries_) summaries_ = std::make_unique<std::array<LatencySummary, kLatencyKinds>>();
+}
+
+LatencyQuantiles ModelStats::Summary(LatencyKind kind, const std::vector<double>& qs,
+                                     uint64_t now_ns, uint64_t max_age_ns) const {
+  LatencyQuantiles out;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!summaries_) return out;
+  const LatencySummary& s = (*summaries_)[static_cast<size_t>(kind)];
+  out.values = s.Quantiles(qs, now_ns, max_age_ns);
+  out.sum_us = s.sum();
+  out.count = s.count();
+  return out;
 }
 
 void ModelStats::RecordCacheHit(uint64_t ns) {

@@ -3,8 +3,13 @@
 #pragma once
 
 #include <cstdint>
+#include <array>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <vector>
+
+#include "core/latency_summary.h"
 
 namespace inferd {
 
@@ -38,8 +43,26 @@ struct ExecutionTimes {
   uint64_t end_ns = 0;        // outputs written, Execute returned
 };
 
+// The latencies a model keeps summaries of (Triton's *_summary_us metrics).
+enum class LatencyKind { kRequest, kQueue, kComputeInput, kComputeInfer, kComputeOutput };
+constexpr size_t kLatencyKinds = 5;
+
+// Quantiles of one summary at one moment, in microseconds.
+struct LatencyQuantiles {
+  std::vector<double> values;  // one per quantile asked for; NaN without recent samples
+  double sum_us = 0;
+  uint64_t count = 0;
+};
+
 class ModelStats {
  public:
+  // Starts keeping recent latencies for summaries (before any traffic).
+  void EnableSummaries();
+  bool summaries_enabled() const { return summaries_ != nullptr; }
+  // The quantiles `qs` of one latency over the last max_age_ns.
+  LatencyQuantiles Summary(LatencyKind kind, const std::vector<double>& qs, uint64_t now_ns,
+                           uint64_t max_age_ns) const;
+
   // A batch ran: per request queue and compute times, plus one execution.
   void RecordExecution(const ExecutionTimes& t, uint64_t batch_size,
                        const uint64_t* request_enqueue_ns, size_t request_count);
@@ -55,6 +78,8 @@ class ModelStats {
  private:
   mutable std::mutex mu_;
   ModelStatsSnapshot s_;  // guarded by mu_
+  // Null unless EnableSummaries(); the samples are guarded by mu_.
+  std::unique_ptr<std::array<LatencySummary, kLatencyKinds>> summaries_;
 };
 
 }  // namespace inferd

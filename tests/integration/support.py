@@ -238,7 +238,9 @@ class InferdServer:
         self.log_dir = Path(log_dir)
         self.tag = tag
         self.proc = None
-        self.port = None
+        self.port = None          # HTTP
+        self.grpc_port = None
+        self.metrics_port = None
         self.log_path = None
         self.returncode = None
 
@@ -247,11 +249,21 @@ class InferdServer:
     def url(self):
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def grpc_url(self):
+        return f"127.0.0.1:{self.grpc_port}"
+
+    @property
+    def metrics_url(self):
+        return f"127.0.0.1:{self.metrics_port}"
+
     def argv(self):
         return (
             [self.binary]
             + [f"--model-repository={r}" for r in self.repos]
-            + [f"--http-port={self.port}", "--http-address=127.0.0.1"]
+            + [f"--http-port={self.port}", "--http-address=127.0.0.1",
+               f"--grpc-port={self.grpc_port}", "--grpc-address=127.0.0.1",
+               f"--metrics-port={self.metrics_port}"]
             + self.extra_args
         )
 
@@ -267,6 +279,8 @@ class InferdServer:
     # -- lifecycle
     def _spawn(self):
         self.port = free_port()
+        self.grpc_port = free_port()
+        self.metrics_port = free_port()
         self.log_path = self.log_dir / f"{self.tag}-{self.port}.log"
         self._log_file = open(self.log_path, "wb")
         self.proc = subprocess.Popen(

@@ -8,10 +8,6 @@ namespace {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
-// Server-side extensions inferd implements, as Triton names them.
-const char* const kExtensions[] = {"classification", "binary_tensor_data", "model_repository",
-                                   "model_configuration", "statistics"};
-
 void WriteTensors(Writer& w, const char* key, const auto& tensors, bool batched) {
   w.Key(key);
   w.StartArray();
@@ -53,7 +49,7 @@ std::string ServerMetadataJson(const std::string& name, const std::string& versi
   w.String(version.c_str());
   w.Key("extensions");
   w.StartArray();
-  for (const char* e : kExtensions) w.String(e);
+  for (const auto& e : ServerExtensions()) w.String(e.c_str());
   w.EndArray();
   w.EndObject();
   return sb.GetString();
@@ -71,7 +67,7 @@ std::string ModelMetadataJson(const Model& model, const std::vector<int64_t>& ve
   for (int64_t v : versions) w.String(std::to_string(v).c_str());
   w.EndArray();
   w.Key("platform");
-  w.String(c.platform().empty() ? c.backend().c_str() : c.platform().c_str());
+  w.String(model.platform().c_str());
   WriteTensors(w, "inputs", c.input(), c.max_batch_size() > 0);
   WriteTensors(w, "outputs", c.output(), c.max_batch_size() > 0);
   w.EndObject();

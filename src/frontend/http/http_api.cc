@@ -245,14 +245,10 @@ void HttpApi::HandleInfer(HttpRequest&& req, const std::string& model_name, int6
   request->model_version = version;
 
   auto fail = [&](const Status& st) {
-    // Count the failure against the model when there is one.
-    std::shared_ptr<Model> model;
-    if (core_->GetModel(model_name, version, &model).ok()) {
-      request->model = model;
-      request->on_response = [](std::unique_ptr<InferenceResponse>) {};
-      request->RespondError(st);
-    }
-    respond(Error(st, http_version, keep_alive));
+    request->on_response = [respond, http_version, keep_alive](std::unique_ptr<InferenceResponse> r) {
+      respond(Error(r->status, http_version, keep_alive));
+    };
+    core_->Reject(request, st);
   };
 
   // Body: decompress, then parse. The body string moves into a shared buffer

@@ -19,15 +19,13 @@ using tcp = asio::ip::tcp;
 class Session;
 
 struct HttpServer::Impl {
-  Impl(Server* core, HttpOptions opts)
-      : options(std::move(opts)),
-        api(core, options.max_input_size),
-        acceptor(asio::make_strand(ioc)) {}
+  Impl(HttpHandler h, HttpOptions opts)
+      : options(std::move(opts)), handler(std::move(h)), acceptor(asio::make_strand(ioc)) {}
 
   void Accept();
 
   HttpOptions options;
-  HttpApi api;
+  HttpHandler handler;
   asio::io_context ioc;
   // Keeps the I/O threads running while a request waits for the core (no
   // socket operation is pending then); released once everything is written.
@@ -93,7 +91,7 @@ class Session : public std::enable_shared_from_this<Session> {
     server_->in_flight++;
     HttpRequest request = parser_->release();
     close_after_write_ = !request.keep_alive();
-    server_->api.Handle(std::move(request), [self = shared_from_this()](HttpResponse response) {
+    server_->handler(std::move(request), [self = shared_from_this()](HttpResponse response) {
       // May run on an instance thread: hop to the connection's executor.
       asio::post(self->stream_.get_executor(),
                  [self, response = std::move(response)]() mutable { self->Write(std::move(response)); });
@@ -144,8 +142,8 @@ void HttpServer::Impl::Accept() {
   });
 }
 
-HttpServer::HttpServer(Server* core, HttpOptions options)
-    : impl_(std::make_unique<Impl>(core, std::move(options))) {}
+HttpServer::HttpServer(HttpHandler handler, HttpOptions options)
+    : impl_(std::make_unique<Impl>(std::move(handler), std::move(options))) {}
 
 HttpServer::~HttpServer() { Stop(std::chrono::milliseconds(0)); }
 
@@ -153,7 +151,7 @@ Status HttpServer::Start() {
   auto& o = impl_->options;
   beast::error_code ec;
   auto address = asio::ip::make_address(o.address, ec);
-  if (ec) return Status::InvalidArg("invalid --http-address '" + o.address + "': " + ec.message());
+  if (ec) return Status::InvalidArg("invalid address '" + o.address + "': " + ec.message());
   tcp::endpoint endpoint(address, o.port);
   auto& acceptor = impl_->acceptor;
   acceptor.open(endpoint.protocol(), ec);
@@ -161,7 +159,7 @@ Status HttpServer::Start() {
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return Status::Unavailable("cannot listen for HTTP on " + o.address + ":" +
+    return Status::Unavailable("cannot listen for " + o.service_name + " on " + o.address + ":" +
                                std::to_string(o.port) + ": " + ec.message());
   }
   bound_port_ = acceptor.local_endpoint().port();
@@ -170,7 +168,7 @@ Status HttpServer::Start() {
   int threads = o.thread_count > 0 ? o.thread_count
                                    : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
   for (int i = 0; i < threads; ++i) impl_->threads.emplace_back([this] { impl_->ioc.run(); });
-  LOG_INFO("Started HTTPService at {}:{} ({} threads)", o.address, bound_port_, threads);
+  LOG_INFO("Started {} at {}:{} ({} threads)", o.service_name, o.address, bound_port_, threads);
   return Status::Ok();
 }
 

@@ -1,7 +1,8 @@
-// The KServe v2 HTTP/REST endpoint: Boost.Beast over Asio, HTTP/1.1 with
-// keep-alive, a fixed pool of I/O threads (no thread per request or
-// connection). Parsing and routing happen on the I/O threads; inference runs
-// on the model instances and its answer is posted back to the connection.
+// An HTTP/1.1 server on Boost.Beast over Asio: keep-alive, a fixed pool of
+// I/O threads (no thread per request or connection). Requests are parsed on
+// the I/O threads and handed to a handler (the KServe v2 API, or the metrics
+// page); its answer may come from any thread and is posted back to the
+// connection.
 #pragma once
 
 #include <atomic>
@@ -12,7 +13,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "core/server.h"
+#include "frontend/http/http_api.h"
 
 namespace inferd::http {
 
@@ -21,13 +22,15 @@ struct HttpOptions {
   uint16_t port = 8000;
   int thread_count = 0;                    // 0: one per core, at least 2
   uint64_t max_input_size = 64ull << 20;   // bytes; larger bodies get 413
+  std::string service_name = "HTTPService";  // for the log
 };
 
-class HttpApi;
+// Answers one request: calls the responder exactly once, from any thread.
+using HttpHandler = std::function<void(HttpRequest&&, Responder)>;
 
 class HttpServer {
  public:
-  HttpServer(Server* core, HttpOptions options);
+  HttpServer(HttpHandler handler, HttpOptions options);
   ~HttpServer();
 
   // Binds, listens and starts the I/O threads.

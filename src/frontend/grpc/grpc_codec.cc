@@ -1,0 +1,289 @@
+#include "frontend/grpc/grpc_codec.h"
+
+#include <charconv>
+#include <cstring>
+#include <limits>
+
+namespace inferd::grpc_frontend {
+namespace {
+
+std::string ParameterText(const inference::InferParameter& p) {
+  switch (p.parameter_choice_case()) {
+    case inference::InferParameter::kBoolParam: return p.bool_param() ? "true" : "false";
+    case inference::InferParameter::kInt64Param: return std::to_string(p.int64_param());
+    case inference::InferParameter::kUint64Param: return std::to_string(p.uint64_param());
+    case inference::InferParameter::kDoubleParam: return std::to_string(p.double_param());
+    case inference::InferParameter::kStringParam: return p.string_param();
+    default: return "";
+  }
+}
+
+template <typename T>
+void Append(std::string* buf, T v) {
+  buf->append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+// Converts the repeated field that matches `type` into tensor bytes; the
+// other fields must be empty. Narrowing checks the range, as JSON does.
+template <typename Wire, typename Stored>
+Status AppendNarrowed(const google::protobuf::RepeatedField<Wire>& values, const std::string& what,
+                      std::string* buf) {
+  for (int i = 0; i < values.size(); ++i) {
+    const Wire v = values[i];
+    if (v < static_cast<Wire>(std::numeric_limits<Stored>::lowest()) ||
+        v > static_cast<Wire>(std::numeric_limits<Stored>::max())) {
+      return Status::InvalidArg(what + " element " + std::to_string(i) + " (" + std::to_string(v) +
+                                ") does not fit its datatype");
+    }
+    Append(buf, static_cast<Stored>(v));
+  }
+  return Status::Ok();
+}
+
+int TypedCount(const inference::InferTensorContents& c) {
+  return c.bool_contents_size() + c.int_contents_size() + c.int64_contents_size() +
+         c.uint_contents_size() + c.uint64_contents_size() + c.fp32_contents_size() +
+         c.fp64_contents_size() + c.bytes_contents_size();
+}
+
+Status DecodeContents(const InputTensor& t, const inference::InferTensorContents& c,
+                      const std::string& what, std::string* buf) {
+  // Exactly one field may be used, the one of the tensor's datatype.
+  int used = 0;
+  switch (t.datatype) {
+    case INFERD_TYPE_BOOL:
+      used = c.bool_contents_size();
+      for (bool b : c.bool_contents()) buf->push_back(b ? 1 : 0);
+      break;
+    case INFERD_TYPE_INT8:
+      used = c.int_contents_size();
+      INFERD_RETURN_IF_ERROR((AppendNarrowed<int32_t, int8_t>(c.int_contents(), what, buf)));
+      break;
+    case INFERD_TYPE_INT16:
+      used = c.int_contents_size();
+      INFERD_RETURN_IF_ERROR((AppendNarrowed<int32_t, int16_t>(c.int_contents(), what, buf)));
+      break;
+    case INFERD_TYPE_INT32:
+      used = c.int_contents_size();
+      for (int32_t v : c.int_contents()) Append(buf, v);
+      break;
+    case INFERD_TYPE_INT64:
+      used = c.int64_contents_size();
+      for (int64_t v : c.int64_contents()) Append(buf, v);
+      break;
+    case INFERD_TYPE_UINT8:
+      used = c.uint_contents_size();
+      INFERD_RETURN_IF_ERROR((AppendNarrowed<uint32_t, uint8_t>(c.uint_contents(), what, buf)));
+      break;
+    case INFERD_TYPE_UINT16:
+      used = c.uint_contents_size();
+      INFERD_RETURN_IF_ERROR((AppendNarrowed<uint32_t, uint16_t>(c.uint_contents(), what, buf)));
+      break;
+    case INFERD_TYPE_UINT32:
+      used = c.uint_contents_size();
+      for (uint32_t v : c.uint_contents()) Append(buf, v);
+      break;
+    case INFERD_TYPE_UINT64:
+      used = c.uint64_contents_size();
+      for (uint64_t v : c.uint64_contents()) Append(buf, v);
+      break;
+    case INFERD_TYPE_FP32:
+      used = c.fp32_contents_size();
+      for (float v : c.fp32_contents()) Append(buf, v);
+      break;
+    case INFERD_TYPE_FP64:
+      used = c.fp64_contents_size();
+      for (double v : c.fp64_contents()) Append(buf, v);
+      break;
+    case INFERD_TYPE_BYTES:
+      used = c.bytes_contents_size();
+      for (const auto& s : c.bytes_contents()) {
+        Append(buf, static_cast<uint32_t>(s.size()));
+        buf->append(s);
+      }
+      break;
+    default:
+      return Status::InvalidArg(what + ": datatype " + DataTypeWireName(t.datatype) +
+                                " has no typed contents field; send it in raw_input_contents");
+  }
+  if (used != TypedCount(c)) {
+    return Status::InvalidArg(what + ": its contents use a field that does not match datatype " +
+                              DataTypeWireName(t.datatype));
+  }
+  const int64_t elements = ElementCount(t.shape);
+  if (used != elements) {
+    return Status::InvalidArg(what + " has shape " + ShapeToString(t.shape) + " (" +
+                              std::to_string(elements) + " elements) but its contents hold " +
+                              std::to_string(used) + " elements");
+  }
+  return Status::Ok();
+}
+
+void Fill(inference::StatisticDuration* out, const StatDuration& d) {
+  out->set_count(d.count);
+  out->set_ns(d.ns);
+}
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const Status& status) {
+  using grpc::StatusCode;
+  StatusCode code;
+  switch (status.code()) {
+    case Status::Code::kOk: return grpc::Status::OK;
+    case Status::Code::kInvalidArg: code = StatusCode::INVALID_ARGUMENT; break;
+    case Status::Code::kNotFound: code = StatusCode::NOT_FOUND; break;
+    case Status::Code::kUnavailable: code = StatusCode::UNAVAILABLE; break;
+    case Status::Code::kUnsupported: code = StatusCode::UNIMPLEMENTED; break;
+    case Status::Code::kAlreadyExists: code = StatusCode::ALREADY_EXISTS; break;
+    case Status::Code::kResourceExhausted: code = StatusCode::RESOURCE_EXHAUSTED; break;
+    default: code = StatusCode::INTERNAL; break;
+  }
+  return grpc::Status(code, status.message());
+}
+
+Status ParseModelVersion(const std::string& model, const std::string& text, int64_t* version) {
+  if (text.empty()) {
+    *version = -1;
+    return Status::Ok();
+  }
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *version);
+  if (ec != std::errc() || ptr != text.data() + text.size() || *version < 0) {
+    return Status::InvalidArg("version '" + text + "' of model '" + model +
+                              "' is not a non-negative integer");
+  }
+  return Status::Ok();
+}
+
+Status ParseModelInferRequest(const inference::ModelInferRequest& m, InferenceRequest* request) {
+  request->id = m.id();
+  request->model_name = m.model_name();
+  INFERD_RETURN_IF_ERROR(ParseModelVersion(m.model_name(), m.model_version(), &request->model_version));
+  const bool raw = m.raw_input_contents_size() > 0;
+  if (raw && m.raw_input_contents_size() != m.inputs_size()) {
+    return Status::InvalidArg("the request has " + std::to_string(m.inputs_size()) +
+                              " inputs but " + std::to_string(m.raw_input_contents_size()) +
+                              " raw_input_contents; send one per input, or none");
+  }
+  // Typed contents are converted into one buffer; spans become pointers once
+  // it stops growing.
+  std::shared_ptr<std::string> decoded;
+  std::vector<std::pair<size_t, size_t>> spans;  // per input: offset, size
+  request->inputs.reserve(m.inputs_size());
+  for (int i = 0; i < m.inputs_size(); ++i) {
+    const auto& in = m.inputs(i);
+    InputTensor& t = request->inputs.emplace_back();
+    t.name = in.name();
+    const std::string what = "input '" + t.name + "'";
+    t.datatype = DataTypeFromWire(in.datatype().c_str());
+    if (t.datatype == INFERD_TYPE_INVALID) {
+      return Status::InvalidArg(what + " has unknown datatype '" + in.datatype() + "'");
+    }
+    t.shape.assign(in.shape().begin(), in.shape().end());
+    for (int64_t d : t.shape) {
+      if (d < 0) return Status::InvalidArg(what + " shape must hold non-negative integers");
+    }
+    if (raw) {
+      if (in.has_contents() && TypedCount(in.contents()) > 0) {
+        return Status::InvalidArg(what + " has both contents and raw_input_contents");
+      }
+      const std::string& bytes = m.raw_input_contents(i);
+      t.AddBuffer(bytes.data(), bytes.size());
+      continue;
+    }
+    if (!decoded) decoded = std::make_shared<std::string>();
+    const size_t start = decoded->size();
+    INFERD_RETURN_IF_ERROR(DecodeContents(t, in.contents(), what, decoded.get()));
+    spans.emplace_back(static_cast<size_t>(i), start);
+  }
+  if (decoded) {
+    for (size_t k = 0; k < spans.size(); ++k) {
+      const size_t end = k + 1 < spans.size() ? spans[k + 1].second : decoded->size();
+      request->inputs[spans[k].first].AddBuffer(decoded->data() + spans[k].second, end - spans[k].second);
+    }
+    request->keep_alive.push_back(std::move(decoded));
+  }
+  for (const auto& o : m.outputs()) {
+    RequestedOutput& out = request->outputs.emplace_back();
+    out.name = o.name();
+    auto cls = o.parameters().find("classification");
+    if (cls != o.parameters().end()) {
+      const auto& p = cls->second;
+      const int64_t k = p.has_int64_param() ? p.int64_param()
+                        : p.has_uint64_param() ? static_cast<int64_t>(p.uint64_param())
+                                               : 0;
+      if (k <= 0 || k > std::numeric_limits<uint32_t>::max()) {
+        return Status::InvalidArg("output '" + out.name +
+                                  "' parameter 'classification' must be a positive integer");
+      }
+      out.classification_count = static_cast<uint32_t>(k);
+    }
+  }
+  for (const auto& [key, value] : m.parameters()) request->parameters[key] = ParameterText(value);
+  return Status::Ok();
+}
+
+void EncodeModelInferResponse(const InferenceResponse& response, inference::ModelInferResponse* out) {
+  const InferenceRequest& req = *response.request;
+  out->set_model_name(req.model_name);
+  out->set_model_version(std::to_string(req.served_version));
+  out->set_id(req.id);
+  for (const auto& o : response.outputs) {
+    auto* t = out->add_outputs();
+    t->set_name(o.name);
+    t->set_datatype(DataTypeWireName(o.datatype));
+    for (int64_t d : o.shape) t->add_shape(d);
+    out->add_raw_output_contents()->assign(o.begin(), o.byte_size);
+  }
+}
+
+void FillModelMetadata(const Model& model, const std::vector<int64_t>& versions,
+                       inference::ModelMetadataResponse* out) {
+  const auto& c = model.config();
+  out->set_name(c.name());
+  for (int64_t v : versions) out->add_versions(std::to_string(v));
+  out->set_platform(model.platform());
+  const bool batched = c.max_batch_size() > 0;
+  auto add = [batched](auto* list, const auto& tensors) {
+    for (const auto& t : tensors) {
+      auto* m = list->Add();
+      m->set_name(t.name());
+      m->set_datatype(DataTypeWireName(DataTypeFromConfig(t.data_type())));
+      if (batched) m->add_shape(-1);
+      for (int64_t d : t.dims()) m->add_shape(d);
+    }
+  };
+  add(out->mutable_inputs(), c.input());
+  add(out->mutable_outputs(), c.output());
+}
+
+void FillModelStatistics(const std::vector<std::shared_ptr<Model>>& models,
+                         inference::ModelStatisticsResponse* out) {
+  for (const auto& m : models) {
+    const ModelStatsSnapshot s = m->stats().Snapshot();
+    auto* ms = out->add_model_stats();
+    ms->set_name(m->name());
+    ms->set_version(std::to_string(m->version()));
+    ms->set_last_inference(s.last_inference_ms);
+    ms->set_inference_count(s.inference_count);
+    ms->set_execution_count(s.execution_count);
+    auto* is = ms->mutable_inference_stats();
+    Fill(is->mutable_success(), s.success);
+    Fill(is->mutable_fail(), s.fail);
+    Fill(is->mutable_queue(), s.queue);
+    Fill(is->mutable_compute_input(), s.compute_input);
+    Fill(is->mutable_compute_infer(), s.compute_infer);
+    Fill(is->mutable_compute_output(), s.compute_output);
+    Fill(is->mutable_cache_hit(), s.cache_hit);
+    Fill(is->mutable_cache_miss(), s.cache_miss);
+    for (const auto& [size, b] : s.batch_stats) {
+      auto* bs = ms->add_batch_stats();
+      bs->set_batch_size(size);
+      Fill(bs->mutable_compute_input(), b.compute_input);
+      Fill(bs->mutable_compute_infer(), b.compute_infer);
+      Fill(bs->mutable_compute_output(), b.compute_output);
+    }
+  }
+}
+
+}  // namespace inferd::grpc_frontend

@@ -1,0 +1,38 @@
+// KServe v2 gRPC messages <-> the core's requests and responses, and the
+// other messages built from core state (metadata, statistics, index).
+#pragma once
+
+#include <grpcpp/support/status.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "core/inference_request.h"
+#include "core/model.h"
+#include "core/server.h"
+#include "grpc_service.pb.h"
+
+namespace inferd::grpc_frontend {
+
+// The gRPC status for a core status (INVALID_ARGUMENT, NOT_FOUND, ...).
+grpc::Status ToGrpcStatus(const Status& status);
+
+// "" is the latest version (-1); otherwise a non-negative integer.
+Status ParseModelVersion(const std::string& model, const std::string& text, int64_t* version);
+
+// Fills `request` from `message`. Raw inputs are not copied: they point into
+// `message`, which must outlive the request's execution (the caller keeps it
+// alive); typed contents are converted into a buffer the request owns.
+Status ParseModelInferRequest(const inference::ModelInferRequest& message, InferenceRequest* request);
+
+// A successful response: every output as raw bytes, in order.
+void EncodeModelInferResponse(const InferenceResponse& response, inference::ModelInferResponse* out);
+
+void FillModelMetadata(const Model& model, const std::vector<int64_t>& versions,
+                       inference::ModelMetadataResponse* out);
+void FillModelStatistics(const std::vector<std::shared_ptr<Model>>& models,
+                         inference::ModelStatisticsResponse* out);
+
+}  // namespace inferd::grpc_frontend

@@ -1,0 +1,70 @@
+// The KServe v2 gRPC endpoint (inference.GRPCInferenceService), on grpc++'s
+// callback API: RPCs are served by gRPC's own fixed pool of threads, never a
+// thread per call; inference runs on the model instances and its answer
+// finishes the call from there.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "core/server.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace inferd::grpc_frontend {
+
+struct GrpcSslOptions {
+  bool use_ssl = false;
+  bool mutual = false;      // require and verify a client certificate
+  std::string server_cert;  // PEM files
+  std::string server_key;
+  std::string root_cert;    // CA for client certificates (mutual TLS)
+};
+
+struct GrpcKeepaliveOptions {
+  int keepalive_time_ms = 7200000;
+  int keepalive_timeout_ms = 20000;
+  bool keepalive_permit_without_calls = false;
+  int http2_max_pings_without_data = 2;
+  int http2_min_recv_ping_interval_without_data_ms = 300000;
+  int http2_max_ping_strikes = 2;
+};
+
+struct GrpcOptions {
+  std::string address = "0.0.0.0";
+  uint16_t port = 8001;
+  GrpcSslOptions ssl;
+  GrpcKeepaliveOptions keepalive;
+  // Compression of infer responses: none, low, medium or high.
+  std::string infer_response_compression_level = "none";
+};
+
+class GrpcServer {
+ public:
+  GrpcServer(Server* core, GrpcOptions options);
+  ~GrpcServer();
+
+  // Binds and starts serving; fails with a clear message when the port is
+  // taken or a certificate cannot be read.
+  Status Start();
+  // Stops taking RPCs; waits up to `drain` for those in flight (the core has
+  // answered every request by then), then cancels what is left.
+  void Stop(std::chrono::milliseconds drain);
+
+  uint16_t port() const { return bound_port_; }
+
+  class Service;
+
+ private:
+  Server* core_;
+  GrpcOptions options_;
+  std::unique_ptr<Service> service_;
+  std::unique_ptr<grpc::Server> server_;
+  uint16_t bound_port_ = 0;
+};
+
+}  // namespace inferd::grpc_frontend
