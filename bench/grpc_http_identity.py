@@ -1,11 +1,12 @@
-"""gRPC beside HTTP: the identity model, one 1x16 FP32 input, driven by Triton's
-perf_analyzer over each protocol in turn at concurrency 1 and 8, in one run.
+"""gRPC beside HTTP: the identity model, one 1x16 FP32 input, driven over each
+protocol in turn at concurrency 1 and 8, in one run, by inferd-perf (or by
+Triton's perf_analyzer with --tool perf_analyzer: same flags, same CSV).
 
 Prints requests/s, p50/p99 client latency and the server's CPU time per
 request (CPU time of the inferd process over the requests it answered, from
 /proc and the statistics endpoint). The load generator shares the machine's
 cores, so read the protocols against each other, not as absolutes.
-    .venv/bin/python bench/grpc_http_identity.py [seconds per step, default 5]
+    .venv/bin/python bench/grpc_http_identity.py [seconds per step, default 5] [--tool perf_analyzer]
 """
 import csv
 import io
@@ -20,7 +21,8 @@ import tritonclient.http as httpclient
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = os.environ.get("INFERD_BIN", str(ROOT / "build/release/inferd"))
-PERF = str(ROOT / ".venv/bin/perf_analyzer")
+TOOLS = {"inferd-perf": str(Path(BIN).parent / "inferd-perf"),
+         "perf_analyzer": str(ROOT / ".venv/bin/perf_analyzer")}
 MODEL = "identity_1x16"
 CONFIG = """backend: "identity"
 max_batch_size: 0
@@ -46,10 +48,10 @@ def successes(client):
     return int(stats["inference_stats"]["success"]["count"])
 
 
-def perf(protocol, url, concurrency, seconds):
+def perf(tool, protocol, url, concurrency, seconds):
     with tempfile.NamedTemporaryFile(suffix=".csv") as f:
         subprocess.run(
-            [PERF, "-m", MODEL, "-i", protocol, "-u", url, f"--concurrency-range={concurrency}",
+            [TOOLS[tool], "-m", MODEL, "-i", protocol, "-u", url, f"--concurrency-range={concurrency}",
              "-p", str(seconds * 1000), "-s", "50", "-r", "3", "-f", f.name],
             check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         row = next(csv.DictReader(io.StringIO(Path(f.name).read_text())))
@@ -57,7 +59,11 @@ def perf(protocol, url, concurrency, seconds):
 
 
 def main():
-    seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    args = [a for a in sys.argv[1:] if not a.startswith("--tool")]
+    tool = "perf_analyzer" if "--tool" in sys.argv and "perf_analyzer" in sys.argv else "inferd-perf"
+    args = [a for a in args if a != "perf_analyzer"]
+    seconds = int(args[0]) if args else 5
+    print(f"load generator: {tool}")
     with tempfile.TemporaryDirectory() as repo:
         (Path(repo) / MODEL / "1").mkdir(parents=True)
         (Path(repo) / MODEL / "config.pbtxt").write_text(CONFIG)
@@ -81,7 +87,7 @@ def main():
             for concurrency in (1, 8):
                 for protocol in ("http", "grpc"):
                     cpu0, n0 = cpu_seconds(server.pid), successes(client)
-                    rate, p50, p99 = perf(protocol, urls[protocol], concurrency, seconds)
+                    rate, p50, p99 = perf(tool, protocol, urls[protocol], concurrency, seconds)
                     cpu1, n1 = cpu_seconds(server.pid), successes(client)
                     per_request = (cpu1 - cpu0) / max(1, n1 - n0 - 1) * 1e6  # the stats call itself is not counted
                     results[(protocol, concurrency)] = (rate, per_request)

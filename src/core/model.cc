@@ -315,7 +315,8 @@ Status Model::Enqueue(const RequestPtr& request) {
     std::string key = ResponseCache::Key(*request, name(), version());
     auto response = std::make_unique<InferenceResponse>(request);
     if (cache_->Lookup(key, response.get())) {
-      stats_.RecordCacheHit(NowNs() - start);
+      const uint64_t now = NowNs();
+      stats_.RecordCacheHit(now - start, start > request->receive_ns ? start - request->receive_ns : 0, now);
       response->from_cache = true;
       request->Respond(std::move(response));
       return Status::Ok();

@@ -67,9 +67,11 @@ LatencyQuantiles ModelStats::Summary(LatencyKind kind, const std::vector<double>
   return out;
 }
 
-void ModelStats::RecordCacheHit(uint64_t ns) {
+void ModelStats::RecordCacheHit(uint64_t ns, uint64_t queue_ns, uint64_t now_ns) {
   std::lock_guard<std::mutex> lock(mu_);
   s_.cache_hit.Add(ns);
+  s_.queue.Add(queue_ns);
+  if (summaries_) (*summaries_)[static_cast<size_t>(LatencyKind::kQueue)].Add(now_ns, queue_ns / 1e3);
 }
 
 void ModelStats::RecordCacheMiss(uint64_t ns) {

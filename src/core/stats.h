@@ -67,8 +67,9 @@ class ModelStats {
   void RecordExecution(const ExecutionTimes& t, uint64_t batch_size,
                        const uint64_t* request_enqueue_ns, size_t request_count);
   // A response cache lookup found the answer (ns: the lookup), or did not
-  // (ns: the lookup plus storing the answer later).
-  void RecordCacheHit(uint64_t ns);
+  // (ns: the lookup plus storing the answer later). A hit also counts in the
+  // queue statistics, as Triton counts it (queue_ns: arrival to lookup).
+  void RecordCacheHit(uint64_t ns, uint64_t queue_ns, uint64_t now_ns);
   void RecordCacheMiss(uint64_t ns);
   // A request got its final response.
   void RecordRequestEnd(const InferenceRequest& request, bool success, uint64_t now_ns);

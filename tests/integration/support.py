@@ -290,18 +290,40 @@ class InferdServer:
         if self not in _ACTIVE:
             _ACTIVE.append(self)
 
+    def _flag_off(self, flag):
+        """True when extra_args turn ``flag`` (e.g. --allow-grpc) off."""
+        args = self.extra_args
+        for i, a in enumerate(args):
+            if a == f"{flag}=false" or (a == flag and i + 1 < len(args) and args[i + 1] == "false"):
+                return True
+        return False
+
+    def _listening(self, port):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+                return True
+        except OSError:
+            return False
+
     def _wait_live(self, timeout=LIVE_TIMEOUT_S):
         # http.client, not urllib: no proxy from the environment gets in the way
         deadline = time.monotonic() + timeout
+        live = False
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 return False
-            try:
-                status, _, _ = raw_request(self.url, "GET", "/v2/health/live", timeout=1.0)
-                if status == 200:
-                    return True
-            except (OSError, http.client.HTTPException):
-                pass
+            if not live:
+                try:
+                    status, _, _ = raw_request(self.url, "GET", "/v2/health/live", timeout=1.0)
+                    live = status == 200
+                except (OSError, http.client.HTTPException):
+                    pass
+            # HTTP starts first, then gRPC, then metrics: wait for those that
+            # are on, so that a test never races their listeners.
+            if live and all(self._listening(port) for flag, port in (
+                    ("--allow-grpc", self.grpc_port), ("--allow-metrics", self.metrics_port))
+                    if not self._flag_off(flag)):
+                return True
             time.sleep(0.05)
         return False
 

@@ -73,7 +73,34 @@ Status ParseLoadParameters(
 
 }  // namespace
 
-class GrpcServer::Service final : public inference::GRPCInferenceService::CallbackService {
+// ModelInfer, the hot path, is served on completion queues that threads of
+// our own poll (each thread runs gRPC's I/O for its queue, so an RPC costs no
+// hop through gRPC's executor); every other RPC uses the callback API.
+// (gRPC can turn a sync method async but not a callback one: the callback
+// layers go on top of the async ModelInfer.)
+using svc = inference::GRPCInferenceService;
+using ServiceBase = svc::WithCallbackMethod_ServerLive<
+    svc::WithCallbackMethod_ServerReady<
+    svc::WithCallbackMethod_ModelReady<
+    svc::WithCallbackMethod_ServerMetadata<
+    svc::WithCallbackMethod_ModelMetadata<
+    svc::WithCallbackMethod_ModelStreamInfer<
+    svc::WithCallbackMethod_ModelConfig<
+    svc::WithCallbackMethod_ModelStatistics<
+    svc::WithCallbackMethod_RepositoryIndex<
+    svc::WithCallbackMethod_RepositoryModelLoad<
+    svc::WithCallbackMethod_RepositoryModelUnload<
+    svc::WithCallbackMethod_SystemSharedMemoryStatus<
+    svc::WithCallbackMethod_SystemSharedMemoryRegister<
+    svc::WithCallbackMethod_SystemSharedMemoryUnregister<
+    svc::WithCallbackMethod_CudaSharedMemoryStatus<
+    svc::WithCallbackMethod_CudaSharedMemoryRegister<
+    svc::WithCallbackMethod_CudaSharedMemoryUnregister<
+    svc::WithCallbackMethod_TraceSetting<
+    svc::WithCallbackMethod_LogSettings<
+    svc::WithAsyncMethod_ModelInfer<svc::Service>>>>>>>>>>>>>>>>>>>>;
+
+class GrpcServer::Service final : public ServiceBase {
  public:
   Service(Server* core, grpc_compression_level level) : core_(core), compression_(level) {}
 
@@ -179,24 +206,8 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
     return reactor;
   }
 
-  ServerUnaryReactor* ModelInfer(CallbackServerContext* ctx, const inference::ModelInferRequest* req,
-                                 inference::ModelInferResponse* res) override {
-    if (compression_ != GRPC_COMPRESS_LEVEL_NONE) ctx->set_compression_level(compression_);
-    auto* reactor = ctx->DefaultReactor();
-    auto request = std::make_shared<InferenceRequest>();
-    request->receive_ns = NowNs();
-    // `req` stays valid until the call finishes, which is after the final
-    // response: raw inputs can point into it.
-    request->on_response = [reactor, res](std::unique_ptr<InferenceResponse> response) {
-      if (!response->status.ok()) return reactor->Finish(ToGrpcStatus(response->status));
-      EncodeModelInferResponse(*response, res);
-      reactor->Finish(grpc::Status::OK);
-    };
-    Status st = ParseModelInferRequest(*req, request.get());
-    if (!st.ok()) core_->Reject(request, st);
-    else core_->Infer(request);
-    return reactor;
-  }
+  Server* core() const { return core_; }
+  grpc_compression_level compression() const { return compression_; }
 
   grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>*
   ModelStreamInfer(CallbackServerContext* ctx) override {
@@ -255,6 +266,57 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
   const grpc_compression_level compression_;
 };
 
+// One ModelInfer call on a completion queue: listening for a call, then
+// running it; the tag of both steps is the call itself.
+class AsyncInferCall {
+ public:
+  // Waits for the next ModelInfer call on `cq`.
+  static void Listen(GrpcServer::Service* service, grpc::ServerCompletionQueue* cq) {
+    auto* call = new AsyncInferCall(service, cq);
+    service->RequestModelInfer(&call->ctx_, &call->request_message_, &call->writer_, cq, cq, call);
+  }
+
+  // The queue delivered this call's tag.
+  void Proceed(bool ok) {
+    if (listening_ && ok) {
+      listening_ = false;
+      Listen(service_, cq_);  // the next call, before this one runs
+      return Run();
+    }
+    delete this;  // shut down before a call came, or the answer is sent
+  }
+
+ private:
+  AsyncInferCall(GrpcServer::Service* service, grpc::ServerCompletionQueue* cq)
+      : service_(service), cq_(cq), writer_(&ctx_) {}
+
+  void Run() {
+    if (service_->compression() != GRPC_COMPRESS_LEVEL_NONE) {
+      ctx_.set_compression_level(service_->compression());
+    }
+    auto request = std::make_shared<InferenceRequest>();
+    request->receive_ns = NowNs();
+    // The message lives in this call until its answer is sent, which is
+    // after the final response: raw inputs can point into it.
+    request->on_response = [this](std::unique_ptr<InferenceResponse> response) {
+      if (!response->status.ok()) return writer_.FinishWithError(ToGrpcStatus(response->status), this);
+      EncodeModelInferResponse(*response, &response_message_);
+      writer_.Finish(response_message_, grpc::Status::OK, this);
+    };
+    Status st = ParseModelInferRequest(request_message_, request.get());
+    if (!st.ok()) service_->core()->Reject(request, st);
+    else service_->core()->Infer(request);
+  }
+
+  GrpcServer::Service* service_;
+  grpc::ServerCompletionQueue* cq_;
+  bool listening_ = true;
+  grpc::ServerContext ctx_;
+  inference::ModelInferRequest request_message_;
+  inference::ModelInferResponse response_message_;
+  grpc::ServerAsyncResponseWriter<inference::ModelInferResponse> writer_;
+};
+
 GrpcServer::GrpcServer(Server* core, GrpcOptions options)
     : core_(core), options_(std::move(options)) {}
 
@@ -301,13 +363,27 @@ Status GrpcServer::Start() {
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
                              k.http2_min_recv_ping_interval_without_data_ms);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, k.http2_max_ping_strikes);
+  const int infer_threads = options_.infer_thread_count > 0
+                                ? options_.infer_thread_count
+                                : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+  for (int i = 0; i < infer_threads; ++i) infer_queues_.push_back(builder.AddCompletionQueue());
   server_ = builder.BuildAndStart();
   if (!server_ || selected_port == 0) {
     server_.reset();
+    infer_queues_.clear();
     return Status::Unavailable("cannot listen for gRPC on " + endpoint +
                                " (the address is in use or invalid)");
   }
   bound_port_ = static_cast<uint16_t>(selected_port);
+  for (auto& cq : infer_queues_) {
+    // A few calls wait on each queue, so that a burst is taken at once.
+    for (int i = 0; i < 4; ++i) AsyncInferCall::Listen(service_.get(), cq.get());
+    infer_threads_.emplace_back([queue = cq.get()] {
+      void* tag;
+      bool ok;
+      while (queue->Next(&tag, &ok)) static_cast<AsyncInferCall*>(tag)->Proceed(ok);
+    });
+  }
   LOG_INFO("Started GRPCInferenceService at {}:{}{}", options_.address, bound_port_,
            ssl.use_ssl ? (ssl.mutual ? " (mutual TLS)" : " (TLS)") : "");
   return Status::Ok();
@@ -317,6 +393,12 @@ void GrpcServer::Stop(std::chrono::milliseconds drain) {
   if (!server_) return;
   server_->Shutdown(std::chrono::system_clock::now() + drain);
   server_->Wait();
+  // Then the queues: their threads run every tag left (deleting the calls)
+  // and stop once a queue is empty.
+  for (auto& cq : infer_queues_) cq->Shutdown();
+  for (auto& t : infer_threads_) t.join();
+  infer_threads_.clear();
+  infer_queues_.clear();
   server_.reset();
 }
 

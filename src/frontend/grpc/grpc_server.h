@@ -1,18 +1,22 @@
-// The KServe v2 gRPC endpoint (inference.GRPCInferenceService), on grpc++'s
-// callback API: RPCs are served by gRPC's own fixed pool of threads, never a
-// thread per call; inference runs on the model instances and its answer
-// finishes the call from there.
+// The KServe v2 gRPC endpoint (inference.GRPCInferenceService). ModelInfer
+// runs on completion queues polled by a fixed set of threads of ours; the
+// other RPCs on grpc++'s callback API (gRPC's own fixed pool). Never a thread
+// per call: inference runs on the model instances and its answer finishes the
+// call from there.
 #pragma once
 
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "common/status.h"
 #include "core/server.h"
 
 namespace grpc {
 class Server;
+class ServerCompletionQueue;
 }
 
 namespace inferd::grpc_frontend {
@@ -41,6 +45,7 @@ struct GrpcOptions {
   GrpcKeepaliveOptions keepalive;
   // Compression of infer responses: none, low, medium or high.
   std::string infer_response_compression_level = "none";
+  int infer_thread_count = 0;  // threads polling ModelInfer queues; 0: one per core (at least 2)
 };
 
 class GrpcServer {
@@ -64,6 +69,8 @@ class GrpcServer {
   GrpcOptions options_;
   std::unique_ptr<Service> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> infer_queues_;
+  std::vector<std::thread> infer_threads_;
   uint16_t bound_port_ = 0;
 };
 
