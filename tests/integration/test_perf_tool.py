@@ -134,3 +134,16 @@ def test_bad_flags_are_usage_errors(perf_bin):
     assert r.returncode == 2 and "concurrency-range" in r.stderr
     r = run_tool([perf_bin, "-m", "x", "--no-such-flag"])
     assert r.returncode == 2
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_cpp_example_client_round_trip(inferd_bin, perf_server, protocol):
+    """The C++ example client, on the same client library, gets its numbers back."""
+    url = perf_server.url if protocol == "http" else perf_server.grpc_url
+    r = run_tool([inferd_bin.parent / "inferd-simple-client", "-i", protocol, "-u", url,
+                  "-m", "identity_var"])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "OUTPUT0: 1.5 -2 3.25 4"
+    bad = run_tool([inferd_bin.parent / "inferd-simple-client", "-i", protocol, "-u", url,
+                    "-m", "no_such_model"])
+    assert bad.returncode == 1 and "no_such_model" in bad.stderr

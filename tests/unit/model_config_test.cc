@@ -158,7 +158,12 @@ TEST(ModelConfigValidate, UnbuiltFeaturesAreNamed) {
   };
   EXPECT_NE(unbuilt("sequence_batching { oldest { max_queue_delay_microseconds: 5 } }").find("oldest.max_queue_delay"),
             std::string::npos);
-  EXPECT_NE(unbuilt("model_transaction_policy { decoupled: true }").find("decoupled"), std::string::npos);
+  EXPECT_NE(unbuilt("batch_input [ { kind: BATCH_ELEMENT_COUNT target_name: \"C\" data_type: TYPE_INT32 "
+                    "source_input: \"I\" } ]").find("batch_input"), std::string::npos);
+  // Decoupled models are built; only with the response cache are they refused.
+  EXPECT_TRUE(RejectUnbuiltFeatures(Parse("name: \"m\" model_transaction_policy { decoupled: true }")).ok());
+  EXPECT_NE(unbuilt("model_transaction_policy { decoupled: true } response_cache { enable: true }").find("decoupled"),
+            std::string::npos);
   EXPECT_TRUE(RejectUnbuiltFeatures(Parse("name: \"m\" dynamic_batching { max_queue_delay_microseconds: 5 }")).ok());
 }
 
