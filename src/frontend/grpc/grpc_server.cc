@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -283,6 +284,9 @@ class AsyncInferCall {
       Listen(service_, cq_);  // the next call, before this one runs
       return Run();
     }
+    // Pairs with the release in on_response: what the answering thread wrote
+    // is visible here even to tools that cannot see gRPC's own locking.
+    answered_.load(std::memory_order_acquire);
     delete this;  // shut down before a call came, or the answer is sent
   }
 
@@ -299,8 +303,12 @@ class AsyncInferCall {
     // The message lives in this call until its answer is sent, which is
     // after the final response: raw inputs can point into it.
     request->on_response = [this](std::unique_ptr<InferenceResponse> response) {
-      if (!response->status.ok()) return writer_.FinishWithError(ToGrpcStatus(response->status), this);
+      if (!response->status.ok()) {
+        answered_.store(true, std::memory_order_release);
+        return writer_.FinishWithError(ToGrpcStatus(response->status), this);
+      }
       EncodeModelInferResponse(*response, &response_message_);
+      answered_.store(true, std::memory_order_release);
       writer_.Finish(response_message_, grpc::Status::OK, this);
     };
     Status st = ParseModelInferRequest(request_message_, request.get());
@@ -311,6 +319,7 @@ class AsyncInferCall {
   GrpcServer::Service* service_;
   grpc::ServerCompletionQueue* cq_;
   bool listening_ = true;
+  std::atomic<bool> answered_{false};
   grpc::ServerContext ctx_;
   inference::ModelInferRequest request_message_;
   inference::ModelInferResponse response_message_;
