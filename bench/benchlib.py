@@ -49,3 +49,55 @@ def inferd(config_text, model="text_recognition", model_file=TEXT_RECOGNITION, a
         finally:
             server.terminate()
             server.wait()
+
+
+# ---- The identity model over HTTP and gRPC (protocol and load-generator benches) ----
+
+IDENTITY_MODEL = "identity_1x16"
+IDENTITY_CONFIG = """backend: "identity"
+max_batch_size: 0
+input [{ name: "INPUT0" data_type: TYPE_FP32 dims: [1, 16] }]
+output [{ name: "OUTPUT0" data_type: TYPE_FP32 dims: [1, 16] }]
+"""
+# Load generators with the same flags and CSV: ours and Triton's.
+LOAD_TOOLS = {"inferd-perf": str(Path(BIN).parent / "inferd-perf"),
+              "perf_analyzer": str(ROOT / ".venv/bin/perf_analyzer")}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def model_successes(client, model=IDENTITY_MODEL):
+    """Requests the model answered successfully so far (statistics endpoint)."""
+    stats = client.get_inference_statistics(model)["model_stats"][0]
+    return int(stats["inference_stats"]["success"]["count"])
+
+
+@contextlib.contextmanager
+def identity_server(pin_core=None):
+    """Yields (process, {"http": url, "grpc": url}) of an inferd serving the
+    identity model, optionally pinned to one core; stops it after."""
+    with tempfile.TemporaryDirectory() as repo:
+        (Path(repo) / IDENTITY_MODEL / "1").mkdir(parents=True)
+        (Path(repo) / IDENTITY_MODEL / "config.pbtxt").write_text(IDENTITY_CONFIG)
+        http_port, grpc_port, metrics_port = free_port(), free_port(), free_port()
+        pin = ["taskset", "-c", str(pin_core)] if pin_core is not None else []
+        server = subprocess.Popen(
+            [*pin, BIN, f"--model-repository={repo}", f"--http-port={http_port}",
+             "--http-address=127.0.0.1", f"--grpc-port={grpc_port}", "--grpc-address=127.0.0.1",
+             f"--metrics-port={metrics_port}", "--log-info=false"])
+        urls = {"http": f"127.0.0.1:{http_port}", "grpc": f"127.0.0.1:{grpc_port}"}
+        try:
+            client = httpclient.InferenceServerClient(urls["http"])
+            for _ in range(100):
+                with contextlib.suppress(Exception):
+                    if client.is_model_ready(IDENTITY_MODEL):
+                        break
+                time.sleep(0.1)
+            yield server, urls
+        finally:
+            server.terminate()
+            server.wait()
