@@ -31,12 +31,11 @@ def inferd(config_text, model="text_recognition", model_file=TEXT_RECOGNITION, a
         (d / "1").mkdir(parents=True)
         (d / "1" / "model.onnx").symlink_to(model_file)
         (d / "config.pbtxt").write_text(config_text)
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
+        port = free_port()
         server = subprocess.Popen([BIN, f"--model-repository={repo}", f"--http-port={port}",
-                                   "--http-address=127.0.0.1", "--log-info=false", *args])
+                                   "--http-address=127.0.0.1", f"--grpc-port={free_port()}",
+                                   "--grpc-address=127.0.0.1", f"--metrics-port={free_port()}",
+                                   "--log-info=false", *args])
         url = f"127.0.0.1:{port}"
         try:
             client = httpclient.InferenceServerClient(url)

@@ -22,7 +22,7 @@ output [{ name: "OUTPUT0" data_type: TYPE_FP32 dims: [1, 16] }]
 CFG
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$bin" --model-repository="$work/repo" --http-port="$port" --http-address=127.0.0.1 \
-  --log-info=false 2>"$work/server.log" &
+  --allow-grpc=false --allow-metrics=false --log-info=false 2>"$work/server.log" &
 pid=$!
 for _ in $(seq 100); do curl -sf "localhost:$port/v2/health/ready" >/dev/null && break; sleep 0.1; done
 

@@ -63,7 +63,8 @@ def main():
     url = f"127.0.0.1:{port}"
     server = subprocess.Popen([BIN, f"--model-repository={ROOT / 'examples/model_repository'}",
                                "--model-control-mode=explicit", f"--load-model={MODEL}",
-                               f"--http-port={port}", "--http-address=127.0.0.1", "--log-info=false"])
+                               f"--http-port={port}", "--http-address=127.0.0.1", "--allow-grpc=false",
+                               "--allow-metrics=false", "--log-info=false"])
     try:
         c = httpclient.InferenceServerClient(url)
         for _ in range(100):

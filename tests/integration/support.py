@@ -11,6 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import ml_dtypes
 import numpy as np
 import pytest
 import tritonclient.http as httpclient
@@ -44,6 +45,25 @@ DTYPE_MODELS = {
 }
 
 CLASSIFY_LABELS = ["cat", "dog", "bird", "fish", "frog"]
+
+# Values chosen to catch truncation, sign, precision and byte-order bugs.
+DTYPE_VALUES = {
+    "bool": np.array([True, False, True, True], dtype=np.bool_),
+    "int8": np.array([-128, -1, 0, 127], dtype=np.int8),
+    "int16": np.array([-32768, -2, 300, 32767], dtype=np.int16),
+    "int32": np.array([-(2**31), -3, 70000, 2**31 - 1], dtype=np.int32),
+    "int64": np.array([-(2**63), -4, 2**40 + 1, 2**63 - 1], dtype=np.int64),
+    "uint8": np.array([0, 1, 128, 255], dtype=np.uint8),
+    "uint16": np.array([0, 2, 40000, 65535], dtype=np.uint16),
+    "uint32": np.array([0, 3, 3_000_000_000, 2**32 - 1], dtype=np.uint32),
+    "uint64": np.array([0, 4, 2**63 + 5, 2**64 - 1], dtype=np.uint64),
+    "fp16": np.array([0.5, -1.25, 65504.0, 0.0009765625], dtype=np.float16),
+    "fp32_nobatch": np.array([0.1, -2.5, 3.4e38, 1e-30], dtype=np.float32),
+    "fp64": np.array([0.1, -1e300, 1.0 / 3.0, 5e-324], dtype=np.float64),
+    "bytes": np.array([b"hello", b"", b"\x00\xff\x01binary", "caf\u00e9".encode()],
+                      dtype=np.object_),
+    "bf16": np.array([1.0, -2.5, 0.15625, 256.0], dtype=ml_dtypes.bfloat16),
+}
 
 # Models in the shared repository that must load, and those that must not.
 GOOD_MODELS = (
