@@ -61,6 +61,16 @@ class GrpcClient final : public InferClient {
   GrpcClient(std::shared_ptr<GrpcChannel> channel, const Headers& headers)
       : channel_(std::move(channel)), headers_(headers) {}
 
+  ~GrpcClient() override {
+    if (stream_) {
+      stream_->WritesDone();
+      inference::ModelStreamInferResponse ignored;
+      while (stream_->Read(&ignored)) {
+      }
+      stream_->Finish();
+    }
+  }
+
   Status ServerLive(bool* live) override {
     grpc::ClientContext ctx;
     Setup(&ctx);
@@ -142,6 +152,43 @@ class GrpcClient final : public InferClient {
       request_.add_raw_input_contents(in.data);
     }
     for (const auto& o : request.outputs) request_.add_outputs()->set_name(o);
+    // Only read on a stream: every response then says whether it is the last.
+    (*request_.mutable_parameters())["triton_enable_empty_final_response"].set_bool_param(true);
+    return Status::Ok();
+  }
+
+  Status StreamInfer(RequestTiming* timing, size_t* responses) override {
+    if (!stream_) {
+      stream_context_ = std::make_unique<grpc::ClientContext>();
+      Setup(stream_context_.get());
+      stream_ = channel_->stub().ModelStreamInfer(stream_context_.get());
+    }
+    const uint64_t t0 = Now();
+    if (!stream_->Write(request_)) {
+      stream_.reset();
+      return Status::Unavailable("ModelStreamInfer: the stream is closed");
+    }
+    const uint64_t t1 = Now();
+    *responses = 0;
+    inference::ModelStreamInferResponse message;
+    for (;;) {
+      if (!stream_->Read(&message)) {
+        grpc::Status s = stream_->Finish();
+        stream_.reset();
+        return FromGrpc(s.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "the stream ended") : s,
+                        "ModelStreamInfer");
+      }
+      if (!message.error_message().empty()) return Status::InvalidArg("ModelStreamInfer: " + message.error_message());
+      const auto& res = message.infer_response();
+      if (res.outputs_size() > 0) ++*responses;
+      auto flag = res.parameters().find("triton_final_response");
+      if (flag == res.parameters().end() || flag->second.bool_param()) break;
+    }
+    if (timing) {
+      timing->send_ns = t1 - t0;
+      timing->response_wait_ns = Now() - t1;
+      timing->receive_ns = 0;
+    }
     return Status::Ok();
   }
 
@@ -178,6 +225,8 @@ class GrpcClient final : public InferClient {
   std::shared_ptr<GrpcChannel> channel_;
   Headers headers_;
   inference::ModelInferRequest request_;
+  std::unique_ptr<grpc::ClientContext> stream_context_;
+  std::unique_ptr<grpc::ClientReaderWriter<inference::ModelInferRequest, inference::ModelStreamInferResponse>> stream_;
 };
 
 }  // namespace

@@ -86,6 +86,15 @@ class InferClient {
   // Sends the prepared request and waits for its answer. `outputs` may be
   // null when the caller does not look at them.
   virtual Status Infer(RequestTiming* timing, std::vector<OutputTensor>* outputs) = 0;
+  // The same over a bidirectional stream (gRPC only; the stream opens at the
+  // first call and stays open): waits for every response of the request, up
+  // to the one flagged final, so decoupled models can be measured.
+  // `responses` gets how many carried outputs.
+  virtual Status StreamInfer(RequestTiming* timing, size_t* responses) {
+    (void)timing;
+    (void)responses;
+    return Status::Unsupported("streaming needs gRPC (-i grpc)");
+  }
 };
 
 // headers: extra HTTP headers / gRPC metadata sent with every call.

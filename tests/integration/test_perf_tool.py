@@ -3,6 +3,7 @@ perf_analyzer on the same configuration, its CSV, its modes, and its errors."""
 
 import csv
 import io
+import json
 import subprocess
 
 import pytest
@@ -26,6 +27,12 @@ def perf_server(inferd_bin, tmp_path_factory):
     write_model(repo, "delayed", identity_config(
         "delayed", [("INPUT0", "TYPE_FP32", [16])], max_batch_size=0,
         extra='parameters { key: "execute_delay_ms" value { string_value: "10" } }'))
+    write_model(repo, "repeat_int32", identity_config(
+        "repeat_int32",
+        [("IN", "TYPE_INT32", [-1]), ("DELAY", "TYPE_UINT32", [-1], "optional: true"),
+         ("WAIT", "TYPE_UINT32", [1], "optional: true")],
+        outputs=[("OUT", "TYPE_INT32", [1]), ("IDX", "TYPE_UINT32", [1])],
+        backend="repeat", extra="model_transaction_policy { decoupled: true }"))
     srv = InferdServer(inferd_bin, [repo], log_dir=tmp_path_factory.mktemp("perf_logs"), tag="perf")
     srv.start()
     yield srv
@@ -134,6 +141,27 @@ def test_bad_flags_are_usage_errors(perf_bin):
     assert r.returncode == 2 and "concurrency-range" in r.stderr
     r = run_tool([perf_bin, "-m", "x", "--no-such-flag"])
     assert r.returncode == 2
+
+
+def test_streaming_measures_a_decoupled_model(perf_bin, perf_server, tmp_path):
+    """Over a gRPC stream a request ends at its final response: three values
+    with 2 ms each take at least 6 ms (a lower bound: sleeps are never shorter)."""
+    data = tmp_path / "repeat.json"
+    data.write_text(json.dumps({"data": [{
+        "IN": {"content": [1, 2, 3], "shape": [3]},
+        "DELAY": {"content": [2, 2, 2], "shape": [3]},
+        "WAIT": {"content": [0], "shape": [1]}}]}))
+    out = tmp_path / "stream.csv"
+    r = run_tool([perf_bin, "-m", "repeat_int32", "-i", "grpc", "-u", perf_server.grpc_url,
+                  "--streaming", "--input-data", data, "-p", "500", "-s", "50", "-f", out])
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert "Using streaming calls for inference" in r.stdout
+    assert int(read_csv(out)[0]["p50 latency"]) >= 6000
+    # Without a stream a decoupled model cannot be measured; HTTP has no stream.
+    r = run_tool([perf_bin, "-m", "repeat_int32", "-i", "grpc", "-u", perf_server.grpc_url, "-p", "200"])
+    assert r.returncode == 1 and "--streaming" in r.stderr
+    r = run_tool([perf_bin, "-m", "repeat_int32", "-u", perf_server.url, "--streaming"])
+    assert r.returncode == 2 and "needs -i grpc" in r.stderr
 
 
 @pytest.mark.parametrize("protocol", ["http", "grpc"])

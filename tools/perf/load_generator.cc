@@ -12,8 +12,9 @@ void WindowStats::Merge(const WindowStats& o) {
   if (first_error.empty()) first_error = o.first_error;
 }
 
-LoadGenerator::LoadGenerator(ClientFactory factory, std::vector<client::InferRequest> requests)
-    : factory_(std::move(factory)), requests_(std::move(requests)) {}
+LoadGenerator::LoadGenerator(ClientFactory factory, std::vector<client::InferRequest> requests,
+                             bool streaming)
+    : factory_(std::move(factory)), requests_(std::move(requests)), streaming_(streaming) {}
 
 LoadGenerator::~LoadGenerator() { Stop(); }
 
@@ -41,7 +42,8 @@ void LoadGenerator::Send(Worker* w, size_t* next_request) {
   }
   client::RequestTiming timing;
   const auto start = std::chrono::steady_clock::now();
-  Status st = w->client->Infer(&timing, nullptr);
+  size_t responses = 0;
+  Status st = streaming_ ? w->client->StreamInfer(&timing, &responses) : w->client->Infer(&timing, nullptr);
   const uint64_t ns = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
   {

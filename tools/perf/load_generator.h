@@ -41,8 +41,10 @@ using ClientFactory = std::function<std::unique_ptr<client::InferClient>()>;
 
 class LoadGenerator {
  public:
-  // `requests`: one or more prepared requests, sent round robin.
-  LoadGenerator(ClientFactory factory, std::vector<client::InferRequest> requests);
+  // `requests`: one or more prepared requests, sent round robin. With
+  // `streaming`, each worker sends on a gRPC stream of its own and a request
+  // ends at its final response.
+  LoadGenerator(ClientFactory factory, std::vector<client::InferRequest> requests, bool streaming);
   ~LoadGenerator();
 
   Status StartConcurrency(size_t concurrency);
@@ -68,6 +70,7 @@ class LoadGenerator {
 
   ClientFactory factory_;
   std::vector<client::InferRequest> requests_;
+  bool streaming_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> running_{false};
   std::atomic<uint64_t> completed_{0};

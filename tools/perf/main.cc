@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
   app.add_option("-l,--latency-threshold", f.latency_threshold_ms, "Stop raising the load past this latency, ms");
   app.add_flag("-a,--async", f.async, "Asynchronous requests (same measurement: one in flight per worker)");
   app.add_flag("--sync", f.sync, "Synchronous requests (default)");
-  app.add_flag("--streaming", f.streaming, "gRPC streaming (not built yet)");
+  app.add_flag("--streaming", f.streaming, "Send over gRPC streams (needed for decoupled models)");
   app.add_option("-f,--latency-report-file", f.csv_file, "Write perf_analyzer's CSV here");
   app.add_flag("--verbose-csv", f.verbose_csv, "Add latency details to the CSV");
   app.add_option("-H", f.headers, "Header (HTTP) or metadata (gRPC) NAME:VALUE; repeatable");
@@ -164,7 +164,10 @@ int main(int argc, char** argv) {
     return kUsageError;
   }
   if (f.url.empty()) f.url = f.protocol == "grpc" ? "localhost:8001" : "localhost:8000";
-  if (f.streaming) return Fail("--streaming is not built in this version of inferd-perf");
+  if (f.streaming && f.protocol != "grpc") {
+    std::cerr << "inferd-perf: error: --streaming needs -i grpc\n";
+    return kUsageError;
+  }
   if (!f.concurrency_range.empty() && !f.request_rate_range.empty()) {
     std::cerr << "inferd-perf: error: give --concurrency-range or --request-rate-range, not both\n";
     return kUsageError;
@@ -224,7 +227,9 @@ int main(int argc, char** argv) {
   client::ModelInfo model;
   st = control->ModelMetadata(f.model, f.version, &model);
   if (!st.ok()) return Fail("model '" + f.model + "': " + st.message());
-  if (model.decoupled) return Fail("model '" + f.model + "' is decoupled: it needs --streaming, not built yet");
+  if (model.decoupled && !f.streaming) {
+    return Fail("model '" + f.model + "' is decoupled (several responses per request): measure it with -i grpc --streaming");
+  }
   std::vector<client::InferRequest> requests;
   st = BuildRequests(model, in, &requests);
   if (!st.ok()) return Fail(st.message());
@@ -232,7 +237,8 @@ int main(int argc, char** argv) {
   {
     auto probe = factory();
     st = probe->Prepare(requests.front());
-    if (st.ok()) st = probe->Infer(nullptr, nullptr);
+    size_t responses = 0;
+    if (st.ok()) st = f.streaming ? probe->StreamInfer(nullptr, &responses) : probe->Infer(nullptr, nullptr);
     if (!st.ok()) return Fail("the first request to model '" + f.model + "' failed: " + st.message());
   }
 
@@ -253,7 +259,8 @@ int main(int argc, char** argv) {
   } else {
     std::printf("  Concurrency limit: %g concurrent requests\n", levels.back());
   }
-  std::printf("  Using %s calls for inference\n", f.async ? "asynchronous" : "synchronous");
+  std::printf("  Using %s calls for inference\n",
+              f.streaming ? "streaming" : f.async ? "asynchronous" : "synchronous");
   if (f.percentile > 0) std::printf("  Stabilizing using p%g latency\n\n", f.percentile);
   else std::printf("  Stabilizing using average latency\n\n");
   std::fflush(stdout);
@@ -261,7 +268,7 @@ int main(int argc, char** argv) {
   const bool tty = isatty(STDERR_FILENO);
   ReportOptions report{f.protocol, f.percentile, f.verbose_csv};
   std::vector<StepResult> steps;
-  LoadGenerator load(factory, requests);
+  LoadGenerator load(factory, requests, f.streaming);
   for (double level : levels) {
     st = rate_mode ? load.StartRate(level, f.distribution == "poisson" ? Distribution::kPoisson : Distribution::kConstant,
                                     f.max_threads)
