@@ -152,8 +152,7 @@ class GrpcClient final : public InferClient {
       request_.add_raw_input_contents(in.data);
     }
     for (const auto& o : request.outputs) request_.add_outputs()->set_name(o);
-    // Only read on a stream: every response then says whether it is the last.
-    (*request_.mutable_parameters())["triton_enable_empty_final_response"].set_bool_param(true);
+    stream_flag_set_ = false;
     return Status::Ok();
   }
 
@@ -162,6 +161,12 @@ class GrpcClient final : public InferClient {
       stream_context_ = std::make_unique<grpc::ClientContext>();
       Setup(stream_context_.get());
       stream_ = channel_->stub().ModelStreamInfer(stream_context_.get());
+    }
+    if (!stream_flag_set_) {
+      // On a stream every response then says whether it is the last (unary
+      // calls do not carry the parameter: the server would copy it per request).
+      (*request_.mutable_parameters())["triton_enable_empty_final_response"].set_bool_param(true);
+      stream_flag_set_ = true;
     }
     const uint64_t t0 = Now();
     if (!stream_->Write(request_)) {
@@ -225,6 +230,7 @@ class GrpcClient final : public InferClient {
   std::shared_ptr<GrpcChannel> channel_;
   Headers headers_;
   inference::ModelInferRequest request_;
+  bool stream_flag_set_ = false;  // request_ carries triton_enable_empty_final_response
   std::unique_ptr<grpc::ClientContext> stream_context_;
   std::unique_ptr<grpc::ClientReaderWriter<inference::ModelInferRequest, inference::ModelStreamInferResponse>> stream_;
 };
