@@ -105,7 +105,8 @@ Status Model::Load(const ModelLoadSpec& spec, BackendRegistry* backends,
     if (spec.cache) model->cache_ = spec.cache;
     else LOG_WARNING("{}: response_cache is enabled but the server has no cache (--cache-config local,size=BYTES)", label);
   }
-  if (model->config_.dynamic_batching().preserve_ordering()) {
+  if (model->config_.dynamic_batching().preserve_ordering() ||
+      model->config_.sequence_batching().oldest().preserve_ordering()) {
     model->orderer_ = std::make_unique<ResponseOrderer>();
   }
   for (int g = 0; g < model->config_.instance_group_size(); ++g) {

@@ -69,7 +69,8 @@ class Model : public InferdModel, public std::enable_shared_from_this<Model> {
       pending_.fetch_sub(1, std::memory_order_relaxed);
     }
   }
-  // With dynamic_batching.preserve_ordering, orders final responses; else null.
+  // With dynamic_batching.preserve_ordering (or the sequence batcher's
+  // oldest.preserve_ordering), orders final responses; else null.
   ResponseOrderer* orderer() { return orderer_.get(); }
   // With response_cache { enable: true } and a server cache; else null.
   ResponseCache* cache() const { return cache_; }

@@ -209,6 +209,18 @@ Status CheckSequenceBatching(const std::string& model, const inference::ModelCon
     // Triton: the oldest strategy batches sequences; it needs a batching model.
     return Status::InvalidArg(what + " oldest strategy requires max_batch_size > 0");
   }
+  const float utilization = sb.direct().minimum_slot_utilization();
+  if (!(utilization >= 0.0f && utilization <= 1.0f)) {
+    return Status::InvalidArg(what + " direct minimum_slot_utilization must be between 0 and 1, got " +
+                              std::to_string(utilization));
+  }
+  for (int32_t size : sb.oldest().preferred_batch_size()) {
+    if (size < 1 || size > std::max(1, c.max_batch_size())) {
+      return Status::InvalidArg(what + " oldest preferred_batch_size " + std::to_string(size) +
+                                " must be between 1 and max_batch_size " +
+                                std::to_string(std::max(1, c.max_batch_size())));
+    }
+  }
   return Status::Ok();
 }
 
@@ -416,11 +428,6 @@ Status RejectUnbuiltFeatures(const inference::ModelConfig& c) {
   };
   if (c.has_ensemble_scheduling()) return unbuilt("ensemble_scheduling");
   const auto& sb = c.sequence_batching();
-  if (sb.direct().max_queue_delay_microseconds() > 0) return unbuilt("sequence_batching.direct.max_queue_delay_microseconds");
-  if (sb.direct().minimum_slot_utilization() > 0) return unbuilt("sequence_batching.direct.minimum_slot_utilization");
-  if (sb.oldest().max_queue_delay_microseconds() > 0) return unbuilt("sequence_batching.oldest.max_queue_delay_microseconds");
-  if (sb.oldest().preferred_batch_size_size() > 0) return unbuilt("sequence_batching.oldest.preferred_batch_size");
-  if (sb.oldest().preserve_ordering()) return unbuilt("sequence_batching.oldest.preserve_ordering");
   if (sb.iterative_sequence()) return unbuilt("sequence_batching.iterative_sequence");
   if (c.model_transaction_policy().decoupled() && c.response_cache().enable()) {
     // Triton's rule too: a cached answer is one response, a decoupled one is many.

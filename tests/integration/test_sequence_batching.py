@@ -19,7 +19,7 @@ CONTROLS = """
     ]"""
 
 
-def accumulator_config(name, strategy):
+def accumulator_config(name, strategy, instances=2):
     return f"""
 name: "{name}"
 backend: "accumulator"
@@ -27,7 +27,7 @@ max_batch_size: 2
 input [{{ name: "INPUT" data_type: TYPE_INT32 dims: [1] }}]
 output [{{ name: "OUTPUT" data_type: TYPE_INT32 dims: [1] }},
         {{ name: "INSTANCE" data_type: TYPE_STRING dims: [1] }}]
-instance_group [{{ count: 2 }}]
+instance_group [{{ count: {instances} }}]
 sequence_batching {{
   max_sequence_idle_microseconds: 500000
   {strategy}
@@ -42,6 +42,12 @@ def seq_server(inferd_bin, tmp_path_factory):
     repo = tmp_path_factory.mktemp("sequences")
     write_model(repo, "acc_direct", accumulator_config("acc_direct", "direct { }"))
     write_model(repo, "acc_oldest", accumulator_config("acc_oldest", "oldest { max_candidate_sequences: 4 }"))
+    # One instance with 2 slots; a batch waits up to 1 s for a second sequence.
+    write_model(repo, "acc_direct_wait", accumulator_config(
+        "acc_direct_wait", "direct { max_queue_delay_microseconds: 1000000 minimum_slot_utilization: 1.0 }", 1))
+    write_model(repo, "acc_oldest_wait", accumulator_config(
+        "acc_oldest_wait", "oldest { max_candidate_sequences: 4 max_queue_delay_microseconds: 1000000 "
+        "preferred_batch_size: [2] preserve_ordering: true }", 1))
     srv = InferdServer(inferd_bin, [repo], log_dir=repo, tag="sequences")
     srv.start()
     try:
@@ -146,3 +152,43 @@ def _one(v):
     inp = httpclient.InferInput("INPUT", [1, 1], "INT32")
     inp.set_data_from_numpy(np.array([[v]], np.int32))
     return inp
+
+
+def _counts(client, model):
+    stats = client.get_inference_statistics(model)["model_stats"][0]
+    return stats["inference_count"], stats["execution_count"]
+
+
+@pytest.mark.parametrize("model", ["acc_direct_wait", "acc_oldest_wait"])
+def test_strategy_delay_gathers_sequences_into_one_batch(seq_server, model):
+    """direct: minimum_slot_utilization 1.0 of 2 slots; oldest: preferred_batch_size 2.
+    Either way two sequences arriving within the 1 s delay run as one batch,
+    and a sequence alone waits the delay out for a partner."""
+    c = httpclient.InferenceServerClient(seq_server.url, concurrency=2)
+    inferences, executions = _counts(c, model)
+    barrier = threading.Barrier(2)
+    results, errors = {}, []
+
+    def run(sid, value):
+        own = httpclient.InferenceServerClient(seq_server.url)
+        try:
+            barrier.wait()
+            results[sid] = send(own, model, sid, value, start=True, end=True)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(f"{sid}: {exc}")
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=run, args=(sid, v)) for sid, v in ((201, 4), (202, 9))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert results[201][0] == 4 and results[202][0] == 9
+    assert _counts(c, model) == (inferences + 2, executions + 1)
+
+    started = time.monotonic()
+    assert send(c, model, 203, 6, start=True, end=True)[0] == 6
+    assert time.monotonic() - started >= 0.95  # waited for the delay (a lower bound only)
+    assert _counts(c, model) == (inferences + 3, executions + 2)

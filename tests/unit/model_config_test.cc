@@ -150,14 +150,23 @@ TEST(ModelConfigValidate, RejectsWithReasons) {
                  data_type: TYPE_INT32 source_input: "I" }])", "require max_batch_size > 0");
   ExpectError(R"(backend: "identity" version_policy { latest { num_versions: 0 } })", "num_versions");
   ExpectError(R"(backend: "identity" ensemble_scheduling { })", "requires platform 'ensemble'");
+  ExpectError(R"(backend: "identity" max_batch_size: 4
+                 sequence_batching { direct { minimum_slot_utilization: 1.5 } })", "minimum_slot_utilization");
+  ExpectError(R"(backend: "identity" max_batch_size: 4
+                 sequence_batching { oldest { max_candidate_sequences: 4 preferred_batch_size: [8] } })",
+              "oldest preferred_batch_size 8 must be between 1 and max_batch_size 4");
 }
 
 TEST(ModelConfigValidate, UnbuiltFeaturesAreNamed) {
   auto unbuilt = [](const std::string& text) {
     return RejectUnbuiltFeatures(Parse("name: \"m\" " + text)).message();
   };
-  EXPECT_NE(unbuilt("sequence_batching { oldest { max_queue_delay_microseconds: 5 } }").find("oldest.max_queue_delay"),
-            std::string::npos);
+  EXPECT_NE(unbuilt("sequence_batching { iterative_sequence: true }").find("iterative_sequence"), std::string::npos);
+  // The strategies' knobs are built.
+  EXPECT_TRUE(RejectUnbuiltFeatures(Parse("name: \"m\" sequence_batching { oldest { max_queue_delay_microseconds: 5 "
+                                          "preferred_batch_size: [2] preserve_ordering: true } }")).ok());
+  EXPECT_TRUE(RejectUnbuiltFeatures(Parse("name: \"m\" sequence_batching { direct { max_queue_delay_microseconds: 5 "
+                                          "minimum_slot_utilization: 0.5 } }")).ok());
   EXPECT_NE(unbuilt("batch_input [ { kind: BATCH_ELEMENT_COUNT target_name: \"C\" data_type: TYPE_INT32 "
                     "source_input: \"I\" } ]").find("batch_input"), std::string::npos);
   // Decoupled models are built; only with the response cache are they refused.

@@ -129,5 +129,100 @@ TEST(SequenceBatcher, StopDrainsThenEnds) {
   EXPECT_FALSE(b.NextBatchFor(0, &batch));
 }
 
+std::vector<std::string> Ids(const std::vector<RequestPtr>& batch) {
+  std::vector<std::string> ids;
+  for (const auto& r : batch) ids.push_back(r->parameters.at("sequence_id"));
+  return ids;
+}
+
+TEST(SequenceBatcher, DirectWaitsForMinimumSlotUtilizationAtMostTheDelay) {
+  uint64_t now = 1000 * kMs;
+  SequenceBatcherOptions o = Options(1, 4, &now);
+  o.max_queue_delay_ns = 10 * kMs;
+  o.minimum_slot_utilization = 0.5;  // 2 of the 4 slots
+  SequenceBatcher b(o);
+  std::vector<RequestPtr> batch;
+  ASSERT_TRUE(b.Enqueue(Step("a", true)).ok());
+  EXPECT_FALSE(b.TryNextBatchFor(0, &batch));  // 1 of 4 ready: waits
+  now += 3 * kMs;
+  ASSERT_TRUE(b.Enqueue(Step("b", true)).ok());
+  ASSERT_TRUE(b.TryNextBatchFor(0, &batch));  // 2 of 4: half the slots, leaves before the delay
+  EXPECT_EQ(Ids(batch), (std::vector<std::string>{"a", "b"}));
+
+  ASSERT_TRUE(b.Enqueue(Step("a")).ok());
+  EXPECT_FALSE(b.TryNextBatchFor(0, &batch));
+  now += 9 * kMs;
+  EXPECT_FALSE(b.TryNextBatchFor(0, &batch));
+  now += 1 * kMs;  // the delay ends: a leaves alone
+  ASSERT_TRUE(b.TryNextBatchFor(0, &batch));
+  EXPECT_EQ(Ids(batch), (std::vector<std::string>{"a"}));
+}
+
+TEST(SequenceBatcher, DirectDelayWithoutUtilizationSendsAtOnce) {
+  uint64_t now = 1000 * kMs;
+  SequenceBatcherOptions o = Options(1, 4, &now);
+  o.max_queue_delay_ns = 10 * kMs;  // Triton: minimum_slot_utilization 0 means one ready slot is enough
+  SequenceBatcher b(o);
+  ASSERT_TRUE(b.Enqueue(Step("a", true)).ok());
+  std::vector<RequestPtr> batch;
+  EXPECT_TRUE(b.TryNextBatchFor(0, &batch));
+}
+
+TEST(SequenceBatcher, OldestWaitsForTheLargestPreferredSizeOrTheDelay) {
+  uint64_t now = 1000 * kMs;
+  SequenceBatcherOptions o = Options(1, 8, &now);  // 8 candidates, batches up to 8
+  o.oldest = true;
+  o.max_queue_delay_ns = 10 * kMs;
+  o.preferred_sizes = {2, 3};
+  SequenceBatcher b(o);
+  std::vector<RequestPtr> batch;
+  for (const char* id : {"a", "b"}) {
+    ASSERT_TRUE(b.Enqueue(Step(id, true)).ok());
+    now += kMs;
+  }
+  EXPECT_FALSE(b.TryNextBatchFor(0, &batch));  // 2 ready; 3 is preferred and may come
+  for (const char* id : {"c", "d"}) {
+    ASSERT_TRUE(b.Enqueue(Step(id, true)).ok());
+    now += kMs;
+  }
+  ASSERT_TRUE(b.TryNextBatchFor(0, &batch));  // 4 ready: the 3 oldest leave
+  EXPECT_EQ(Ids(batch), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_FALSE(b.TryNextBatchFor(0, &batch));  // d waits out its delay
+  now += 8 * kMs;                              // d has waited 9 ms
+  EXPECT_FALSE(b.TryNextBatchFor(0, &batch));
+  now += 1 * kMs;
+  ASSERT_TRUE(b.TryNextBatchFor(0, &batch));
+  EXPECT_EQ(Ids(batch), (std::vector<std::string>{"d"}));
+}
+
+TEST(SequenceBatcher, OldestWithoutPreferredSizesWaitsForAFullBatch) {
+  uint64_t now = 1000 * kMs;
+  SequenceBatcherOptions o = Options(1, 4, &now);
+  o.oldest = true;
+  o.max_batch = 2;
+  o.max_queue_delay_ns = 5 * kMs;
+  SequenceBatcher b(o);
+  std::vector<RequestPtr> batch;
+  ASSERT_TRUE(b.Enqueue(Step("a", true)).ok());
+  EXPECT_FALSE(b.TryNextBatchFor(0, &batch));
+  ASSERT_TRUE(b.Enqueue(Step("b", true)).ok());
+  ASSERT_TRUE(b.TryNextBatchFor(0, &batch));
+  EXPECT_EQ(batch.size(), 2u);
+}
+
+TEST(SequenceBatcher, StopSendsWithoutWaitingOutTheDelay) {
+  uint64_t now = 1000 * kMs;
+  SequenceBatcherOptions o = Options(1, 4, &now);
+  o.oldest = true;
+  o.max_queue_delay_ns = 3600'000 * kMs;  // an hour: NextBatchFor must not wait it out
+  SequenceBatcher b(o);
+  ASSERT_TRUE(b.Enqueue(Step("a", true)).ok());
+  b.Stop();
+  std::vector<RequestPtr> batch;
+  ASSERT_TRUE(b.NextBatchFor(0, &batch));
+  EXPECT_EQ(batch.size(), 1u);
+  EXPECT_FALSE(b.NextBatchFor(0, &batch));
+}
+
 }  // namespace
 }  // namespace inferd

@@ -48,6 +48,14 @@ Status SequenceBatcherOptionsFromConfig(const inference::ModelConfig& config, si
     o.slots_per_instance = std::max<size_t>(1, (candidates + o.instances - 1) / o.instances);
   }
   if (sb.max_sequence_idle_microseconds() > 0) o.max_idle_ns = sb.max_sequence_idle_microseconds() * 1000;
+  o.oldest = sb.has_oldest();
+  if (o.oldest) {
+    o.max_queue_delay_ns = sb.oldest().max_queue_delay_microseconds() * 1000;
+    for (int32_t size : sb.oldest().preferred_batch_size()) o.preferred_sizes.insert(static_cast<size_t>(size));
+  } else {
+    o.max_queue_delay_ns = sb.direct().max_queue_delay_microseconds() * 1000;
+    o.minimum_slot_utilization = sb.direct().minimum_slot_utilization();
+  }
   for (const auto& input : sb.control_input()) {
     for (const auto& c : input.control()) {
       SequenceControl sc;
@@ -237,10 +245,32 @@ void SequenceBatcher::Release(uint64_t now) {
   }
 }
 
-bool SequenceBatcher::HasWork(size_t instance) const {
-  for (const auto& [id, s] : sequences_)
-    if (s.instance == instance && !s.running && !s.waiting.empty()) return true;
-  return false;
+size_t SequenceBatcher::BatchSizeNow(size_t instance, uint64_t now, uint64_t* wake) const {
+  *wake = 0;
+  size_t ready = 0;
+  uint64_t oldest_ns = UINT64_MAX;
+  for (const auto& [id, s] : sequences_) {
+    if (s.instance != instance || s.running || s.waiting.empty()) continue;
+    ++ready;
+    oldest_ns = std::min(oldest_ns, s.waiting.front()->enqueue_ns);
+  }
+  if (ready == 0) return 0;
+  const size_t all = std::min(ready, options_.max_batch);
+  if (options_.oldest && !options_.preferred_sizes.empty()) {
+    const size_t largest = std::min(*options_.preferred_sizes.rbegin(), options_.max_batch);
+    if (ready >= largest) return largest;
+  }
+  if (stopped_ || options_.max_queue_delay_ns == 0 || all == options_.max_batch) return all;
+  if (!options_.oldest) {
+    // Triton's rule: with no minimum utilization a batch leaves as soon as one
+    // slot is ready, so the delay alone changes nothing.
+    const double needed = options_.minimum_slot_utilization * static_cast<double>(options_.slots_per_instance);
+    if (static_cast<double>(ready) >= needed) return all;
+  }
+  const uint64_t deadline = oldest_ns + options_.max_queue_delay_ns;
+  if (now >= deadline) return all;
+  *wake = deadline;
+  return 0;
 }
 
 void SequenceBatcher::FinishRunning(size_t instance) {
@@ -255,14 +285,13 @@ void SequenceBatcher::FinishRunning(size_t instance) {
   Release(Now());
 }
 
-void SequenceBatcher::FormBatch(size_t instance, std::vector<RequestPtr>* batch) {
-  // The oldest waiting request of up to max_batch sequences.
+void SequenceBatcher::FormBatch(size_t instance, size_t count, std::vector<RequestPtr>* batch) {
   std::vector<std::pair<uint64_t, std::string>> candidates;
   for (const auto& [id, s] : sequences_)
     if (s.instance == instance && !s.running && !s.waiting.empty())
       candidates.emplace_back(s.waiting.front()->enqueue_ns, id);
   std::sort(candidates.begin(), candidates.end());
-  if (candidates.size() > options_.max_batch) candidates.resize(options_.max_batch);
+  if (candidates.size() > count) candidates.resize(count);
   for (const auto& [when, id] : candidates) {
     Sequence& s = sequences_[id];
     AddState(s, *s.waiting.front());
@@ -279,7 +308,8 @@ bool SequenceBatcher::TryNextBatchFor(size_t instance, std::vector<RequestPtr>* 
   {
     std::lock_guard<std::mutex> lock(mu_);
     FinishRunning(instance);
-    if (HasWork(instance)) FormBatch(instance, batch);
+    uint64_t wake;
+    if (const size_t count = BatchSizeNow(instance, Now(), &wake)) FormBatch(instance, count, batch);
   }
   cv_.notify_all();
   return !batch->empty();
@@ -292,18 +322,24 @@ bool SequenceBatcher::NextBatchFor(size_t instance, std::vector<RequestPtr>* bat
   // The batch this instance ran last is done: its sequences may go on.
   FinishRunning(instance);
   cv_.notify_all();  // freed slots may let other instances take backlog
-  while (!HasWork(instance)) {
+  for (;;) {
+    const uint64_t now = Now();
+    uint64_t wake;
+    if (const size_t count = BatchSizeNow(instance, now, &wake)) {
+      FormBatch(instance, count, batch);
+      return true;
+    }
     if (stopped_ && backlog_.empty()) {
       bool any = false;
       for (const auto& [id, s] : sequences_) any = any || !s.waiting.empty();
       if (!any) return false;
     }
-    // Wakes for new requests, and now and then to release idle sequences.
-    cv_.wait_for(lock, std::chrono::nanoseconds(options_.max_idle_ns));
+    // Wakes for new requests, at the end of a batch's delay, and now and then
+    // to release idle sequences.
+    const uint64_t wait_ns = wake > now ? std::min(wake - now, options_.max_idle_ns) : options_.max_idle_ns;
+    cv_.wait_for(lock, std::chrono::nanoseconds(wait_ns));
     Release(Now());
   }
-  FormBatch(instance, batch);
-  return true;
 }
 
 void SequenceBatcher::Stop() {

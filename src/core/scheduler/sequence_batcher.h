@@ -12,6 +12,17 @@
 //    "oldest": up to max_candidate_sequences live sequences (spread over the
 //    instances), more than a batch holds. Either way a batch takes the oldest
 //    waiting request of up to max_batch_size different sequences.
+//  - When a batch leaves (a sequence is "ready" when it has a waiting request
+//    and none running; the delay counts from the oldest ready request):
+//      direct: at once, unless max_queue_delay_microseconds and
+//        minimum_slot_utilization are set: then it waits, at most the delay,
+//        until that fraction of the instance's slots is ready (or a full batch).
+//      oldest: at once with no max_queue_delay_microseconds; else when the
+//        ready sequences reach the largest preferred_batch_size (or
+//        max_batch_size), taking that many, or when the delay ends, taking
+//        every ready sequence up to max_batch_size.
+//    On Stop, batches leave at once.
+//  - oldest.preserve_ordering is kept by the model's ResponseOrderer.
 //  - The server fills the control inputs the config names (START, END, READY,
 //    CORRID) into each request, with the config's false/true values.
 //  - A sequence with no request for max_sequence_idle_microseconds (default
@@ -20,9 +31,7 @@
 //
 //  - Implicit state: see SequenceStateSpec.
 //
-// Not built (rejected at load, naming the field): the strategies' delay,
-// utilization and preferred-size knobs; batches leave as soon as an instance
-// is free.
+// Not built (rejected at load, naming the field): iterative_sequence.
 #pragma once
 
 #include <condition_variable>
@@ -31,6 +40,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -64,6 +74,10 @@ struct SequenceBatcherOptions {
   size_t max_batch = 1;              // requests per batch: max_batch_size, or 1
   bool batching = false;             // max_batch_size > 0: control tensors get a batch dim
   uint64_t max_idle_ns = 1'000'000'000;
+  bool oldest = false;               // the oldest strategy, else direct
+  uint64_t max_queue_delay_ns = 0;   // the strategy's max_queue_delay_microseconds
+  double minimum_slot_utilization = 0;  // direct only
+  std::set<size_t> preferred_sizes;  // oldest only
   std::vector<SequenceControl> controls;
   std::vector<SequenceStateSpec> states;
   std::function<uint64_t()> clock;   // null: the real clock
@@ -101,11 +115,14 @@ class SequenceBatcher : public Scheduler {
   void AddControls(InferenceRequest& request, bool start, bool end, const std::string& id) const;
   // Frees sequences idle for too long and those that ended and drained. Requires mu_.
   void Release(uint64_t now);
-  bool HasWork(size_t instance) const;  // requires mu_
+  // How many ready sequences of `instance` the batch takes now, or 0 to wait
+  // (then *wake is when to look again, 0 for "at the next request"). Requires mu_.
+  size_t BatchSizeNow(size_t instance, uint64_t now, uint64_t* wake) const;
   // The last batch of `instance` is done: its sequences may go on. Requires mu_.
   void FinishRunning(size_t instance);
-  // Moves the next batch of `instance` out (HasWork must hold). Requires mu_.
-  void FormBatch(size_t instance, std::vector<RequestPtr>* batch);
+  // Moves the oldest waiting request of `count` ready sequences of `instance`
+  // out. Requires mu_.
+  void FormBatch(size_t instance, size_t count, std::vector<RequestPtr>* batch);
 
   const SequenceBatcherOptions options_;
 
