@@ -105,7 +105,9 @@ TEST(InferCodec, EncodesJsonAndBinaryOutputs) {
   EXPECT_NE(json.find(R"("id":"x")"), std::string::npos) << json;
   EXPECT_NE(json.find(R"("data":[1,-2,3])"), std::string::npos) << json;
   EXPECT_NE(json.find(R"("binary_data_size":2)"), std::string::npos) << json;
-  EXPECT_EQ(out.body.substr(*out.header_length), "\x07\x08");
+  EXPECT_EQ(out.body.size(), *out.header_length);
+  ASSERT_EQ(out.binary.size(), 1u);
+  EXPECT_EQ(out.binary[0], "\x07\x08");
 }
 
 }  // namespace

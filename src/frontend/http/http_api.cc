@@ -32,7 +32,7 @@ HttpResponse Json(beast_http::status code, std::string body, const HttpRequest& 
   HttpResponse res(code, req.version());
   res.set(beast_http::field::content_type, "application/json");
   res.keep_alive(req.keep_alive());
-  res.body() = std::move(body);
+  res.body().text = std::move(body);
   res.prepare_payload();
   return res;
 }
@@ -69,7 +69,7 @@ void MaybeCompress(const HttpRequest& req, HttpResponse* res) {
   if (accept == req.end()) return;
   const Encoding e = ChooseResponseEncoding(accept->value());
   if (e == Encoding::kIdentity) return;
-  res->body() = Compress(e, res->body());
+  res->body().text = Compress(e, res->body().text);  // JSON answers have no tail
   res->set(beast_http::field::content_encoding, EncodingName(e));
   res->prepare_payload();
 }
@@ -80,7 +80,7 @@ HttpResponse HttpApi::Error(const Status& status, unsigned version, bool keep_al
   HttpResponse res(HttpStatusOf(status.code()), version);
   res.set(beast_http::field::content_type, "application/json");
   res.keep_alive(keep_alive);
-  res.body() = ErrorJson(status.message());
+  res.body().text = ErrorJson(status.message());
   res.prepare_payload();
   return res;
 }
@@ -296,10 +296,17 @@ void HttpApi::HandleInfer(HttpRequest&& req, const std::string& model_name, int6
       res.set(beast_http::field::content_type, "application/json");
     }
     if (response_encoding != Encoding::kIdentity) {
-      res.body() = Compress(response_encoding, encoded.body);
+      std::string whole = std::move(encoded.body);
+      for (std::string_view bytes : encoded.binary) whole.append(bytes);
+      res.body().text = Compress(response_encoding, whole);
       res.set(beast_http::field::content_encoding, EncodingName(response_encoding));
     } else {
-      res.body() = std::move(encoded.body);
+      // Binary outputs are written from the response's own buffers: their
+      // memory moves with the outputs into the body's owner.
+      res.body().text = std::move(encoded.body);
+      for (std::string_view bytes : encoded.binary) res.body().tail.emplace_back(bytes.data(), bytes.size());
+      if (!encoded.binary.empty())
+        res.body().owner = std::make_shared<const std::vector<OutputTensor>>(std::move(response->outputs));
     }
     res.prepare_payload();
     respond(std::move(res));

@@ -6,11 +6,12 @@
 #include <functional>
 
 #include "core/server.h"
+#include "frontend/http/reply_body.h"
 
 namespace inferd::http {
 
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
-using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
+using HttpResponse = boost::beast::http::response<ReplyBody>;
 // Called exactly once per request, on any thread.
 using Responder = std::function<void(HttpResponse)>;
 

@@ -394,12 +394,10 @@ void EncodeInferResponse(const InferenceResponse& response, EncodedResponse* out
   w.EndObject();
   out->body.assign(sb.GetString(), sb.GetSize());
   out->header_length.reset();
+  out->binary.clear();
   if (!binary.empty()) {
     out->header_length = out->body.size();
-    size_t total = out->body.size();
-    for (const auto* o : binary) total += o->byte_size;
-    out->body.reserve(total);
-    for (const auto* o : binary) out->body.append(o->begin(), o->byte_size);
+    for (const auto* o : binary) out->binary.emplace_back(o->begin(), o->byte_size);
   }
 }
 

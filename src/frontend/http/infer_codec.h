@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -23,9 +24,12 @@ Status ParseInferRequest(std::shared_ptr<const std::string> body,
 
 // The HTTP body of a response: JSON header, then the binary outputs.
 struct EncodedResponse {
-  std::string body;
+  std::string body;  // the JSON; with binary outputs, the header before them
   // Set when binary outputs follow the JSON header (the header's length).
   std::optional<size_t> header_length;
+  // The binary outputs' bytes, to be sent after `body` in this order. They
+  // point into the response's outputs (not copied): valid while those live.
+  std::vector<std::string_view> binary;
 };
 
 // Serializes a successful response; outputs go as binary data where the

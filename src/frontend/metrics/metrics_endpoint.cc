@@ -277,7 +277,7 @@ void MetricsEndpoint::Handle(http::HttpRequest&& req, http::Responder respond) c
   http::HttpResponse res(beast_http::status::ok, req.version());
   res.set(beast_http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
   res.keep_alive(req.keep_alive());
-  res.body() = Render();
+  res.body().text = Render();
   res.prepare_payload();
   respond(std::move(res));
 }
