@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "common/logging.h"
+#include "common/malloc_tuning.h"
 #include "core/server.h"
 #include "frontend/grpc/grpc_server.h"
 #include "frontend/http/http_server.h"
@@ -171,6 +172,7 @@ void AddFlags(CLI::App& app, Flags& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  inferd::TuneMallocForLargeTensors();
   CLI::App app{"inferd: an inference server for Triton model repositories (KServe v2 HTTP and gRPC)",
                "inferd"};
   Flags f;

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "client/infer_client.h"
+#include "common/malloc_tuning.h"
 #include "input_data.h"
 #include "load_generator.h"
 #include "report.h"
@@ -114,6 +115,7 @@ int Fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  inferd::TuneMallocForLargeTensors();  // responses of a megabyte or more are read per request
   CLI::App app{"inferd-perf: measures throughput and latency of a model served over KServe v2", "inferd-perf"};
   Flags f;
   app.add_option("-m,--model-name", f.model, "Model to measure")->required();
