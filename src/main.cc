@@ -56,6 +56,8 @@ struct Flags {
   std::string metrics_address;  // default: the HTTP address
   std::vector<std::string> metrics_config;
   std::string cache_config;
+  std::string rate_limit = "off";
+  std::vector<std::string> rate_limit_resources;
 };
 
 // --cache-config local,size=BYTES (Triton's form); only the local cache exists.
@@ -110,6 +112,14 @@ void AddFlags(CLI::App& app, Flags& f) {
       ->check(CLI::Range(1, 256));
   app.add_option("--cache-config", f.cache_config,
                  "Response cache: local,size=BYTES (models opt in with response_cache { enable: true })");
+  app.add_option("--rate-limit", f.rate_limit,
+                 "off (default), or execution_count: an instance executes only when the resources its "
+                 "instance_group.rate_limiter asks for are free")
+      ->check(CLI::IsMember({"off", "execution_count"}));
+  app.add_option("--rate-limit-resource", f.rate_limit_resources,
+                 "<name>:<count>[:<device>] copies of a rate limiter resource (default: the most any one "
+                 "instance needs); repeatable")
+      ->allow_extra_args(false);
   app.add_option("--id", f.server.id, "Identifier of this server");
   app.add_option("--allow-http", f.allow_http, "Serve HTTP (default true)");
   app.add_option("--http-port", f.http_port, "HTTP port (default 8000)")->check(CLI::Range(0, 65535));
@@ -193,6 +203,16 @@ int main(int argc, char** argv) {
       return kUsageError;
     }
   }
+  f.server.rate_limit = f.rate_limit == "execution_count";
+  for (const auto& text : f.rate_limit_resources) {
+    inferd::RateLimitResourceFlag flag;
+    inferd::Status rst = inferd::ParseRateLimitResource(text, &flag);
+    if (!rst.ok()) {
+      std::cerr << "inferd: error: " << rst.message() << "\n\n" << app.help();
+      return kUsageError;
+    }
+    f.server.rate_limit_resources.push_back(flag);
+  }
   for (const auto& setting : f.metrics_config) {
     inferd::Status mst = inferd::metrics::ApplyMetricsConfig(setting, &f.metrics);
     if (!mst.ok()) {
@@ -212,6 +232,9 @@ int main(int argc, char** argv) {
                                                        : inferd::ModelControlMode::kNone;
   if (!f.server.load_models.empty() && f.server.control_mode != inferd::ModelControlMode::kExplicit) {
     LOG_WARNING("--load-model has effect only with --model-control-mode=explicit; loading all models");
+  }
+  if (!f.server.rate_limit && !f.server.rate_limit_resources.empty()) {
+    LOG_WARNING("--rate-limit-resource has effect only with --rate-limit=execution_count");
   }
   f.server.auto_complete = !(f.disable_auto_complete || f.strict_model_config);
   if (f.server.backend_directory.empty()) f.server.backend_directory = DefaultBackendDirectory();

@@ -119,6 +119,11 @@ Status Model::Load(const ModelLoadSpec& spec, BackendRegistry* backends,
             model.get(), model->scheduler_.get(), model->instances_.size(),
             group.name() + "_" + std::to_string(model->instances_.size()),
             gpu ? group.gpus(d) : 0, gpu);
+        if (spec.rate_limiter) {
+          std::vector<RateLimitResource> needs;
+          for (const auto& r : group.rate_limiter().resources()) needs.push_back({r.name(), r.count(), r.global()});
+          instance->LimitWith(spec.rate_limiter, std::move(needs), group.rate_limiter().priority());
+        }
         Status st = instance->Start();
         if (!st.ok()) return st.Prefixed(label + ": ");
         model->instances_.push_back(std::move(instance));

@@ -15,6 +15,7 @@
 #include "core/backend_library.h"
 #include "core/inference_request.h"
 #include "core/model_config_validate.h"
+#include "core/rate_limiter.h"
 #include "core/response_cache.h"
 #include "core/response_orderer.h"
 #include "core/scheduler/scheduler.h"
@@ -33,6 +34,7 @@ struct ModelLoadSpec {
   std::string backend_directory;
   bool auto_complete = true;
   ResponseCache* cache = nullptr;   // the server's response cache, if any
+  RateLimiter* rate_limiter = nullptr;  // --rate-limit=execution_count; else null
   bool latency_summaries = false;   // keep recent latencies for the metrics' quantiles
 };
 

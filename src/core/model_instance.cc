@@ -18,7 +18,16 @@ ModelInstance::ModelInstance(Model* model, Scheduler* scheduler, size_t index, s
 
 ModelInstance::~ModelInstance() { Join(); }
 
+void ModelInstance::LimitWith(RateLimiter* limiter, std::vector<RateLimitResource> needs, uint32_t priority) {
+  limiter_ = limiter;
+  limit_needs_ = std::move(needs);
+  limit_priority_ = priority;
+}
+
 Status ModelInstance::Start() {
+  if (limiter_) {
+    INFERD_RETURN_IF_ERROR(limiter_->Register(name_, device_id_, limit_needs_, limit_priority_, &limit_handle_));
+  }
   std::promise<Status> initialized;
   auto result = initialized.get_future();
   thread_ = std::thread([this, &initialized] { Run(&initialized); });
@@ -29,6 +38,10 @@ Status ModelInstance::Start() {
 
 void ModelInstance::Join() {
   if (thread_.joinable()) thread_.join();
+  if (limit_handle_ != 0) {
+    limiter_->Unregister(limit_handle_);
+    limit_handle_ = 0;
+  }
 }
 
 bool ModelInstance::DeferIfExecuting(std::unique_ptr<InferenceResponse>& response) {
@@ -56,7 +69,12 @@ void ModelInstance::Run(std::promise<Status>* initialized) {
   LOG_VERBOSE("instance {} running", name_);
 
   std::vector<RequestPtr> batch;
-  while (scheduler_->NextBatchFor(index_, &batch)) Execute(batch);
+  while (scheduler_->NextBatchFor(index_, &batch)) {
+    // Waiting for the rate limiter counts as queue time: the execution has not started.
+    if (limit_handle_ != 0) limiter_->Acquire(limit_handle_);
+    Execute(batch);
+    if (limit_handle_ != 0) limiter_->Release(limit_handle_);
+  }
 
   if (lib.instance_finalize) {
     Status st = StatusFromBackendError(lib.instance_finalize(this));

@@ -11,6 +11,7 @@
 
 #include "common/status.h"
 #include "core/abi_handles.h"
+#include "core/rate_limiter.h"
 #include "core/scheduler/scheduler.h"
 #include "core/stats.h"
 #include "inferd/backend.h"
@@ -26,7 +27,12 @@ class ModelInstance : public InferdInstance {
                 int32_t device_id, bool gpu);
   ~ModelInstance();
 
+  // With --rate-limit: each execution first takes `needs` from `limiter`
+  // (instance_group.rate_limiter). Call before Start.
+  void LimitWith(RateLimiter* limiter, std::vector<RateLimitResource> needs, uint32_t priority);
+
   // Starts the thread and waits for the backend's instance initialization.
+  // Fails when the rate limiter cannot ever give the instance its resources.
   Status Start();
   // Waits for the thread to end (after the scheduler was stopped).
   void Join();
@@ -59,6 +65,10 @@ class ModelInstance : public InferdInstance {
   int32_t device_id_;
   bool gpu_;
   std::thread thread_;
+  RateLimiter* limiter_ = nullptr;  // null: executions are not rate limited
+  std::vector<RateLimitResource> limit_needs_;
+  uint32_t limit_priority_ = 0;
+  RateLimiter::Handle limit_handle_ = 0;  // registered while the instance lives
 };
 
 }  // namespace inferd

@@ -70,6 +70,7 @@ const std::vector<std::string>& ServerExtensions() {
 
 Server::Server(ServerOptions options) : options_(std::move(options)), backends_(CoreApi()) {
   if (options_.cache_bytes > 0) cache_ = std::make_unique<ResponseCache>(options_.cache_bytes);
+  if (options_.rate_limit) rate_limiter_ = std::make_unique<RateLimiter>(options_.rate_limit_resources);
 }
 
 Server::~Server() { Stop(); }
@@ -222,7 +223,7 @@ Status Server::BuildVersions(const std::string& name, const ModelLocation& locat
   }
   for (int64_t v : selected) {
     ModelLoadSpec spec{ctx, v, config, options_.backend_directory, options_.auto_complete, cache_.get(),
-                       options_.latency_summaries};
+                       rate_limiter_.get(), options_.latency_summaries};
     std::shared_ptr<Model> model;
     INFERD_RETURN_IF_ERROR(Model::Load(spec, &backends_, &model));
     (*versions)[v] = std::move(model);

@@ -42,6 +42,8 @@ struct ServerOptions {
   int gpu_count = 0;
   uint64_t cache_bytes = 0;       // --cache-config local,size=N; 0 = no response cache
   bool latency_summaries = false; // --metrics-config summary_latencies=true
+  bool rate_limit = false;        // --rate-limit=execution_count
+  std::vector<RateLimitResourceFlag> rate_limit_resources;  // --rate-limit-resource
 };
 
 // One row of the repository index.
@@ -132,6 +134,7 @@ class Server {
   ServerOptions options_;
   BackendRegistry backends_;
   std::unique_ptr<ResponseCache> cache_;  // null without --cache-config
+  std::unique_ptr<RateLimiter> rate_limiter_;  // null without --rate-limit=execution_count
   std::atomic<bool> live_{false};
 
   mutable std::shared_mutex mu_;
