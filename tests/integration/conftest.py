@@ -74,13 +74,9 @@ def model_repo(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def server(inferd_bin, model_repo, tmp_path_factory):
-    srv = InferdServer(inferd_bin, [model_repo],
-                       log_dir=tmp_path_factory.mktemp("shared_server"), tag="shared")
-    try:
-        srv.start()
+    with InferdServer(inferd_bin, [model_repo],
+                      log_dir=tmp_path_factory.mktemp("shared_server"), tag="shared") as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture

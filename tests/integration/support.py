@@ -366,6 +366,18 @@ class InferdServer:
             )
         return self
 
+    def __enter__(self):
+        """``with InferdServer(...) as srv``: started on entry, stopped on exit."""
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
     def send_signal(self, sig):
         self.proc.send_signal(sig)
 

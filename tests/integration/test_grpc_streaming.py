@@ -76,13 +76,9 @@ def _stream_repo(repo):
 @pytest.fixture(scope="module")
 def stream_server(inferd_bin, tmp_path_factory):
     repo = _stream_repo(tmp_path_factory.mktemp("stream_repo"))
-    srv = InferdServer(inferd_bin, [repo], log_dir=tmp_path_factory.mktemp("stream_server"),
-                       tag="stream")
-    try:
-        srv.start()
+    with InferdServer(inferd_bin, [repo], log_dir=tmp_path_factory.mktemp("stream_server"),
+                      tag="stream") as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture

@@ -123,13 +123,9 @@ def metrics_server(inferd_bin, tmp_path_factory):
         parameters { key: "execute_delay_ms" value { string_value: "300" } }"""))
     write_model(repo, "m_versions", fp32_identity("m_versions", 8, extra="version_policy: { all: {} }"),
                 versions=(1, 2))
-    srv = InferdServer(inferd_bin, [repo], log_dir=tmp_path_factory.mktemp("metrics_server"),
-                       tag="metrics")
-    try:
-        srv.start()
+    with InferdServer(inferd_bin, [repo], log_dir=tmp_path_factory.mktemp("metrics_server"),
+                      tag="metrics") as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def _small_repo(make_repo, name="repo", extra=""):

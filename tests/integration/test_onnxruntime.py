@@ -36,12 +36,8 @@ def model_file(name):
 def examples_server(inferd_bin, tmp_path_factory):
     for m in MODELS:
         model_file(m)
-    srv = InferdServer(inferd_bin, [EXAMPLES], log_dir=tmp_path_factory.mktemp("examples"), tag="examples")
-    srv.start()
-    try:
+    with InferdServer(inferd_bin, [EXAMPLES], log_dir=tmp_path_factory.mktemp("examples"), tag="examples") as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture

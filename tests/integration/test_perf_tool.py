@@ -33,10 +33,8 @@ def perf_server(inferd_bin, tmp_path_factory):
          ("WAIT", "TYPE_UINT32", [1], "optional: true")],
         outputs=[("OUT", "TYPE_INT32", [1]), ("IDX", "TYPE_UINT32", [1])],
         backend="repeat", extra="model_transaction_policy { decoupled: true }"))
-    srv = InferdServer(inferd_bin, [repo], log_dir=tmp_path_factory.mktemp("perf_logs"), tag="perf")
-    srv.start()
-    yield srv
-    srv.stop()
+    with InferdServer(inferd_bin, [repo], log_dir=tmp_path_factory.mktemp("perf_logs"), tag="perf") as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")

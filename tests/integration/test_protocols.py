@@ -551,15 +551,11 @@ def own_server(inferd_bin, tmp_path_factory):
     write_model(repo, "proto_ctl", fp32_identity("proto_ctl", 8))
     write_model(repo, "proto_two",
                 identity_config("proto_two", [("INPUT0", "TYPE_INT32", [2])], max_batch_size=4))
-    srv = InferdServer(inferd_bin, [repo],
-                       ["--model-control-mode=explicit", "--load-model=proto_stats",
-                        "--load-model=proto_two"],
-                       log_dir=tmp_path_factory.mktemp("proto_server"), tag="protocols")
-    try:
-        srv.start()
+    with InferdServer(inferd_bin, [repo],
+                      ["--model-control-mode=explicit", "--load-model=proto_stats",
+                       "--load-model=proto_two"],
+                      log_dir=tmp_path_factory.mktemp("proto_server"), tag="protocols") as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(params=["http", "grpc"])

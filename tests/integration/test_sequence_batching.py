@@ -48,12 +48,8 @@ def seq_server(inferd_bin, tmp_path_factory):
     write_model(repo, "acc_oldest_wait", accumulator_config(
         "acc_oldest_wait", "oldest { max_candidate_sequences: 4 max_queue_delay_microseconds: 1000000 "
         "preferred_batch_size: [2] preserve_ordering: true }", 1))
-    srv = InferdServer(inferd_bin, [repo], log_dir=repo, tag="sequences")
-    srv.start()
-    try:
+    with InferdServer(inferd_bin, [repo], log_dir=repo, tag="sequences") as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def send(client, model, seq_id, value, start=False, end=False):
