@@ -66,11 +66,36 @@ size_t DataTypeByteSize(DataType type) {
 
 int64_t ElementCount(const int64_t* shape, size_t dims) {
   int64_t n = 1;
+  bool overflow = false, empty = false;
   for (size_t d = 0; d < dims; ++d) {
     if (shape[d] < 0) return -1;
-    n *= shape[d];
+    empty = empty || shape[d] == 0;
+    overflow = overflow || __builtin_mul_overflow(n, shape[d], &n);
   }
-  return n;
+  // A zero dim makes the tensor empty whatever the other dims say.
+  if (empty) return 0;
+  return overflow ? -1 : n;
+}
+
+int64_t FixedByteSize(DataType type, int64_t elements) {
+  const int64_t size = static_cast<int64_t>(DataTypeByteSize(type));
+  int64_t bytes = 0;
+  if (elements < 0 || size == 0 || __builtin_mul_overflow(elements, size, &bytes)) return -1;
+  return bytes;
+}
+
+bool CheckedMul(uint64_t a, uint64_t b, uint64_t* out) {
+  uint64_t r;
+  if (__builtin_mul_overflow(a, b, &r)) return false;
+  *out = r;
+  return true;
+}
+
+bool CheckedAdd(uint64_t a, uint64_t b, uint64_t* out) {
+  uint64_t r;
+  if (__builtin_add_overflow(a, b, &r)) return false;
+  *out = r;
+  return true;
 }
 
 int64_t ElementCount(const std::vector<int64_t>& shape) {

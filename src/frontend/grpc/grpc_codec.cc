@@ -4,6 +4,8 @@
 #include <cstring>
 #include <limits>
 
+#include "common/aligned.h"
+
 namespace inferd::grpc_frontend {
 namespace {
 
@@ -19,7 +21,7 @@ std::string ParameterText(const inference::InferParameter& p) {
 }
 
 template <typename T>
-void Append(std::string* buf, T v) {
+void Append(AlignedBytes* buf, T v) {
   buf->append(reinterpret_cast<const char*>(&v), sizeof v);
 }
 
@@ -27,7 +29,7 @@ void Append(std::string* buf, T v) {
 // other fields must be empty. Narrowing checks the range, as JSON does.
 template <typename Wire, typename Stored>
 Status AppendNarrowed(const google::protobuf::RepeatedField<Wire>& values, const std::string& what,
-                      std::string* buf) {
+                      AlignedBytes* buf) {
   for (int i = 0; i < values.size(); ++i) {
     const Wire v = values[i];
     if (v < static_cast<Wire>(std::numeric_limits<Stored>::lowest()) ||
@@ -47,7 +49,7 @@ int TypedCount(const inference::InferTensorContents& c) {
 }
 
 Status DecodeContents(const InputTensor& t, const inference::InferTensorContents& c,
-                      const std::string& what, std::string* buf) {
+                      const std::string& what, AlignedBytes* buf) {
   // Exactly one field may be used, the one of the tensor's datatype.
   int used = 0;
   switch (t.datatype) {
@@ -99,7 +101,7 @@ Status DecodeContents(const InputTensor& t, const inference::InferTensorContents
       used = c.bytes_contents_size();
       for (const auto& s : c.bytes_contents()) {
         Append(buf, static_cast<uint32_t>(s.size()));
-        buf->append(s);
+        buf->append(s.data(), s.size());
       }
       break;
     default:
@@ -165,10 +167,13 @@ Status ParseModelInferRequest(const inference::ModelInferRequest& m, InferenceRe
                               " inputs but " + std::to_string(m.raw_input_contents_size()) +
                               " raw_input_contents; send one per input, or none");
   }
-  // Typed contents are converted into one buffer; spans become pointers once
-  // it stops growing.
-  std::shared_ptr<std::string> decoded;
-  std::vector<std::pair<size_t, size_t>> spans;  // per input: offset, size
+  // Typed contents are converted into one aligned buffer, each input at an
+  // aligned offset; spans become pointers once it stops growing.
+  std::shared_ptr<AlignedBytes> decoded;
+  struct Span {
+    size_t input, offset, size;
+  };
+  std::vector<Span> spans;
   request->inputs.reserve(m.inputs_size());
   for (int i = 0; i < m.inputs_size(); ++i) {
     const auto& in = m.inputs(i);
@@ -183,6 +188,10 @@ Status ParseModelInferRequest(const inference::ModelInferRequest& m, InferenceRe
     for (int64_t d : t.shape) {
       if (d < 0) return Status::InvalidArg(what + " shape must hold non-negative integers");
     }
+    if (ElementCount(t.shape) < 0) {
+      return Status::InvalidArg(what + " has shape " + ShapeToString(t.shape) +
+                                ", whose element count does not fit in 64 bits");
+    }
     if (raw) {
       if (in.has_contents() && TypedCount(in.contents()) > 0) {
         return Status::InvalidArg(what + " has both contents and raw_input_contents");
@@ -191,15 +200,15 @@ Status ParseModelInferRequest(const inference::ModelInferRequest& m, InferenceRe
       t.AddBuffer(bytes.data(), bytes.size());
       continue;
     }
-    if (!decoded) decoded = std::make_shared<std::string>();
+    if (!decoded) decoded = std::make_shared<AlignedBytes>(MakeAlignedBytes());
+    decoded->resize(AlignUp(decoded->size()));
     const size_t start = decoded->size();
     INFERD_RETURN_IF_ERROR(DecodeContents(t, in.contents(), what, decoded.get()));
-    spans.emplace_back(static_cast<size_t>(i), start);
+    spans.push_back({static_cast<size_t>(i), start, decoded->size() - start});
   }
   if (decoded) {
-    for (size_t k = 0; k < spans.size(); ++k) {
-      const size_t end = k + 1 < spans.size() ? spans[k + 1].second : decoded->size();
-      request->inputs[spans[k].first].AddBuffer(decoded->data() + spans[k].second, end - spans[k].second);
+    for (const Span& span : spans) {
+      request->inputs[span.input].AddBuffer(decoded->data() + span.offset, span.size);
     }
     request->keep_alive.push_back(std::move(decoded));
   }

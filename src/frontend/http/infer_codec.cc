@@ -10,7 +10,9 @@
 #include <limits>
 #include <type_traits>
 
+#include "common/aligned.h"
 #include "common/half.h"
+#include "common/json_parse.h"
 
 namespace inferd::http {
 namespace {
@@ -19,15 +21,13 @@ using rapidjson::Value;
 
 // ---- JSON tensor data -> typed bytes ----
 
-// Appends the flattened elements of a (nested) JSON array.
-Status Flatten(const Value& v, std::vector<const Value*>* out, int depth = 0) {
-  if (depth > 32) return Status::InvalidArg("tensor data is nested too deeply");
-  if (v.IsArray()) {
-    for (const auto& e : v.GetArray()) INFERD_RETURN_IF_ERROR(Flatten(e, out, depth + 1));
-  } else {
-    out->push_back(&v);
-  }
-  return Status::Ok();
+// The elements of a (nested) JSON array, in row-major order. The depth is
+// bounded by ParseJson's limit, so the recursion is too.
+size_t CountLeaves(const Value& v) {
+  if (!v.IsArray()) return 1;
+  size_t n = 0;
+  for (const auto& e : v.GetArray()) n += CountLeaves(e);
+  return n;
 }
 
 template <typename T>
@@ -52,11 +52,11 @@ bool ToInteger(const Value& v, T* out) {
 }
 
 template <typename T>
-void Put(std::string* buf, T v) {
+void Put(AlignedBytes* buf, T v) {
   buf->append(reinterpret_cast<const char*>(&v), sizeof v);
 }
 
-Status DecodeElement(const Value& v, DataType type, std::string* buf) {
+Status DecodeElement(const Value& v, DataType type, AlignedBytes* buf) {
   switch (type) {
     case INFERD_TYPE_BOOL:
       if (!v.IsBool()) return Status::InvalidArg("expected true or false");
@@ -101,6 +101,17 @@ Status DecodeElement(const Value& v, DataType type, std::string* buf) {
   }
 }
 
+// Decodes the leaves of `v` in order; `index` ends at the failing element.
+Status DecodeLeaves(const Value& v, DataType type, AlignedBytes* buf, size_t* index) {
+  if (!v.IsArray()) {
+    INFERD_RETURN_IF_ERROR(DecodeElement(v, type, buf));
+    ++*index;
+    return Status::Ok();
+  }
+  for (const auto& e : v.GetArray()) INFERD_RETURN_IF_ERROR(DecodeLeaves(e, type, buf, index));
+  return Status::Ok();
+}
+
 std::string ParamToString(const Value& v) {
   if (v.IsString()) return std::string(v.GetString(), v.GetStringLength());
   if (v.IsBool()) return v.GetBool() ? "true" : "false";
@@ -133,7 +144,7 @@ struct DecodedSpan {
 };
 
 Status ParseInput(const Value& in, size_t index, const std::string& body, size_t* binary_offset,
-                  InferenceRequest* request, std::string* decoded, std::vector<DecodedSpan>* spans) {
+                  InferenceRequest* request, AlignedBytes* decoded, std::vector<DecodedSpan>* spans) {
   const std::string where = "input #" + std::to_string(index);
   if (!in.IsObject()) return Status::InvalidArg(where + " must be a JSON object");
   auto name = in.FindMember("name");
@@ -162,6 +173,10 @@ Status ParseInput(const Value& in, size_t index, const std::string& body, size_t
     t.shape.push_back(d.GetInt64());
   }
   const int64_t elements = ElementCount(t.shape);
+  if (elements < 0) {
+    return Status::InvalidArg(what + " has shape " + ShapeToString(t.shape) +
+                              ", whose element count does not fit in 64 bits");
+  }
 
   auto params = in.FindMember("parameters");
   if (params != in.MemberEnd()) {
@@ -190,20 +205,24 @@ Status ParseInput(const Value& in, size_t index, const std::string& body, size_t
   if (data == in.MemberEnd()) {
     return Status::InvalidArg(what + " has neither 'data' nor 'binary_data_size'");
   }
-  std::vector<const Value*> flat;
-  INFERD_RETURN_IF_ERROR(Flatten(data->value, &flat).Prefixed(what + ": "));
-  if (static_cast<int64_t>(flat.size()) != elements) {
+  const size_t count = CountLeaves(data->value);
+  if (static_cast<uint64_t>(elements) != count) {
     return Status::InvalidArg(what + " has shape " + ShapeToString(t.shape) + " (" +
                               std::to_string(elements) + " elements) but its 'data' holds " +
-                              std::to_string(flat.size()) + " elements");
+                              std::to_string(count) + " elements");
   }
+  // Each input starts on an aligned offset (the buffer itself is aligned):
+  // backends are promised aligned input data.
+  decoded->resize(AlignUp(decoded->size()));
   const size_t start = decoded->size();
-  for (size_t i = 0; i < flat.size(); ++i) {
-    Status st = DecodeElement(*flat[i], t.datatype, decoded);
-    if (!st.ok()) {
-      return Status::InvalidArg(what + " (" + DataTypeWireName(t.datatype) + ") element " +
-                                std::to_string(i) + ": " + st.message());
-    }
+  if (const int64_t bytes = FixedByteSize(t.datatype, elements); bytes > 0) {
+    decoded->reserve(start + static_cast<size_t>(bytes));
+  }
+  size_t element = 0;
+  Status st = DecodeLeaves(data->value, t.datatype, decoded, &element);
+  if (!st.ok()) {
+    return Status::InvalidArg(what + " (" + DataTypeWireName(t.datatype) + ") element " +
+                              std::to_string(element) + ": " + st.message());
   }
   spans->push_back({request->inputs.size() - 1, start, decoded->size() - start});
   return Status::Ok();
@@ -292,11 +311,9 @@ Status ParseInferRequest(std::shared_ptr<const std::string> body,
     json_len = *header_length;
   }
   rapidjson::Document doc;
-  doc.Parse(b.data(), json_len);
-  if (doc.HasParseError()) {
-    return Status::InvalidArg(std::string("malformed JSON in the inference request at offset ") +
-                              std::to_string(doc.GetErrorOffset()) + ": " +
-                              rapidjson::GetParseError_En(doc.GetParseError()));
+  std::string error;
+  if (!ParseJson(std::string_view(b.data(), json_len), &doc, &error)) {
+    return Status::InvalidArg("the inference request is not valid JSON: " + error);
   }
   if (!doc.IsObject()) return Status::InvalidArg("the inference request must be a JSON object");
   if (auto id = doc.FindMember("id"); id != doc.MemberEnd()) {
@@ -319,7 +336,7 @@ Status ParseInferRequest(std::shared_ptr<const std::string> body,
   if (inputs == doc.MemberEnd() || !inputs->value.IsArray()) {
     return Status::InvalidArg("the inference request must have an 'inputs' array");
   }
-  auto decoded = std::make_shared<std::string>();
+  auto decoded = std::make_shared<AlignedBytes>(MakeAlignedBytes());
   size_t binary_offset = json_len;
   std::vector<DecodedSpan> spans;
   size_t index = 0;
