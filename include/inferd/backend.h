@@ -18,6 +18,34 @@
  * they came from. An InferdError* returned by the backend is owned by the
  * server from then on; one returned by the server is owned by the backend,
  * which frees it with ErrorDelete (or hands it back to the server).
+ *
+ * What a backend can rely on (since 1.0 unless marked):
+ *  - Threads. InferdBackendInitialize/Finalize run once, alone. Model
+ *    initialize/finalize calls of different models (and versions) may run at
+ *    the same time on different threads; those of one model never overlap
+ *    each other. Each instance has its own thread: its Initialize, every
+ *    Execute and its Finalize run on it, one at a time; different instances
+ *    (of one model or several) execute concurrently. The InferdCoreApi
+ *    functions may be called from any thread; those taking a request or
+ *    response handle must not be called for the same handle concurrently.
+ *  - Validation. Every request reaching InferdInstanceExecute was checked
+ *    against the model's configuration: each input is a config input (or a
+ *    control/state tensor the sequence batcher adds) with the configured
+ *    datatype, a shape matching its dims (batch dimension first when
+ *    max_batch_size > 0, within 1..max_batch_size), a byte size equal to
+ *    element count x element size (checked arithmetic, no overflow), and
+ *    well-formed BYTES elements; every requested output is a config output.
+ *  - Alignment (since 1.0, guaranteed by the server): every input buffer
+ *    (RequestInputBuffer) starts on a 64-byte boundary; the server copies a
+ *    buffer that arrived unaligned before Execute. Output buffers from
+ *    ResponseOutput are at least 16-byte aligned.
+ *  - Errors, not exceptions. Nothing may throw across this boundary, in
+ *    either direction: every InferdCoreApi function is noexcept and reports
+ *    failures (including out of memory) as an InferdError; a backend written
+ *    in C++ must catch what its code throws and return it as an error. (The
+ *    server still contains an exception that escapes an entry point: that
+ *    call fails with an internal error and the server keeps serving, but a
+ *    backend must not rely on it: unwinding through C frames is undefined.)
  */
 #ifndef INFERD_BACKEND_H_
 #define INFERD_BACKEND_H_

@@ -35,15 +35,15 @@ Status BackendLibrary::Open(const std::string& path, const InferdCoreApi* api,
   auto api_version = reinterpret_cast<decltype(&InferdBackendApiVersion)>(sym("InferdBackendApiVersion"));
   auto initialize = reinterpret_cast<decltype(&InferdBackendInitialize)>(sym("InferdBackendInitialize"));
   lib->backend_finalize_ = reinterpret_cast<decltype(&InferdBackendFinalize)>(sym("InferdBackendFinalize"));
-  lib->model_initialize = reinterpret_cast<decltype(&InferdModelInitialize)>(sym("InferdModelInitialize"));
-  lib->model_finalize = reinterpret_cast<decltype(&InferdModelFinalize)>(sym("InferdModelFinalize"));
-  lib->instance_initialize =
+  lib->model_initialize_ = reinterpret_cast<decltype(&InferdModelInitialize)>(sym("InferdModelInitialize"));
+  lib->model_finalize_ = reinterpret_cast<decltype(&InferdModelFinalize)>(sym("InferdModelFinalize"));
+  lib->instance_initialize_ =
       reinterpret_cast<decltype(&InferdInstanceInitialize)>(sym("InferdInstanceInitialize"));
-  lib->instance_finalize =
+  lib->instance_finalize_ =
       reinterpret_cast<decltype(&InferdInstanceFinalize)>(sym("InferdInstanceFinalize"));
-  lib->instance_execute =
+  lib->instance_execute_ =
       reinterpret_cast<decltype(&InferdInstanceExecute)>(sym("InferdInstanceExecute"));
-  if (!api_version || !initialize || !lib->instance_execute) {
+  if (!api_version || !initialize || !lib->instance_execute_) {
     lib->backend_finalize_ = nullptr;  // never initialized: do not finalize
     return Status::Unavailable("backend library " + path + " is not an inferd backend: it must "
                                "export InferdBackendApiVersion, InferdBackendInitialize and "
@@ -57,7 +57,7 @@ Status BackendLibrary::Open(const std::string& path, const InferdCoreApi* api,
                                "; this server has " + std::to_string(INFERD_BACKEND_API_VERSION_MAJOR) +
                                "." + std::to_string(INFERD_BACKEND_API_VERSION_MINOR));
   }
-  Status st = StatusFromBackendError(initialize(api));
+  Status st = CallBackend("InferdBackendInitialize", path, [&] { return initialize(api); });
   if (!st.ok()) {
     lib->backend_finalize_ = nullptr;
     return st.Prefixed("backend library " + path + " failed to initialize: ");
@@ -67,9 +67,35 @@ Status BackendLibrary::Open(const std::string& path, const InferdCoreApi* api,
   return Status::Ok();
 }
 
+Status BackendLibrary::ModelInitialize(InferdModel* model) const {
+  if (!model_initialize_) return Status::Ok();
+  return CallBackend("InferdModelInitialize", path_, [&] { return model_initialize_(model); });
+}
+
+Status BackendLibrary::ModelFinalize(InferdModel* model) const {
+  if (!model_finalize_) return Status::Ok();
+  return CallBackend("InferdModelFinalize", path_, [&] { return model_finalize_(model); });
+}
+
+Status BackendLibrary::InstanceInitialize(InferdInstance* instance) const {
+  if (!instance_initialize_) return Status::Ok();
+  return CallBackend("InferdInstanceInitialize", path_, [&] { return instance_initialize_(instance); });
+}
+
+Status BackendLibrary::InstanceFinalize(InferdInstance* instance) const {
+  if (!instance_finalize_) return Status::Ok();
+  return CallBackend("InferdInstanceFinalize", path_, [&] { return instance_finalize_(instance); });
+}
+
+Status BackendLibrary::InstanceExecute(InferdInstance* instance, InferdRequest** requests,
+                                       uint32_t count) const {
+  return CallBackend("InferdInstanceExecute", path_,
+                     [&] { return instance_execute_(instance, requests, count); });
+}
+
 BackendLibrary::~BackendLibrary() {
   if (backend_finalize_) {
-    Status st = StatusFromBackendError(backend_finalize_());
+    Status st = CallBackend("InferdBackendFinalize", path_, [&] { return backend_finalize_(); });
     if (!st.ok()) LOG_WARNING("backend {} finalize: {}", path_, st.message());
   }
   if (handle_) dlclose(handle_);

@@ -36,18 +36,26 @@ class BackendLibrary {
 
   const std::string& path() const { return path_; }
 
-  // Entry points; the optional ones may be null.
-  decltype(&InferdModelInitialize) model_initialize = nullptr;
-  decltype(&InferdModelFinalize) model_finalize = nullptr;
-  decltype(&InferdInstanceInitialize) instance_initialize = nullptr;
-  decltype(&InferdInstanceFinalize) instance_finalize = nullptr;
-  decltype(&InferdInstanceExecute) instance_execute = nullptr;
+  // The entry points, each a boundary: an error the backend returns becomes
+  // a Status, and so does an exception that escapes it (backend.h forbids
+  // throwing across the ABI; a backend that does anyway fails that call, not
+  // the server). An optional entry point the backend lacks returns OK.
+  Status ModelInitialize(InferdModel* model) const;
+  Status ModelFinalize(InferdModel* model) const;
+  Status InstanceInitialize(InferdInstance* instance) const;
+  Status InstanceFinalize(InferdInstance* instance) const;
+  Status InstanceExecute(InferdInstance* instance, InferdRequest** requests, uint32_t count) const;
 
  private:
   BackendLibrary() = default;
   std::string path_;
   void* handle_ = nullptr;
   decltype(&InferdBackendFinalize) backend_finalize_ = nullptr;
+  decltype(&InferdModelInitialize) model_initialize_ = nullptr;
+  decltype(&InferdModelFinalize) model_finalize_ = nullptr;
+  decltype(&InferdInstanceInitialize) instance_initialize_ = nullptr;
+  decltype(&InferdInstanceFinalize) instance_finalize_ = nullptr;
+  decltype(&InferdInstanceExecute) instance_execute_ = nullptr;
 };
 
 // Opens each library file once and keeps it.
@@ -66,5 +74,20 @@ class BackendRegistry {
 
 // Turns an error returned through the ABI into a Status and frees it.
 Status StatusFromBackendError(InferdError* error);
+
+// Runs `call` (a call into a backend, returning InferdError*) and turns its
+// error, or any exception escaping it, into a Status naming `what`.
+template <typename Call>
+Status CallBackend(const char* what, const std::string& library, Call&& call) noexcept {
+  try {
+    return StatusFromBackendError(call());
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string(what) + " of backend " + library +
+                            " threw an exception (backends must not throw across the ABI): " + e.what());
+  } catch (...) {
+    return Status::Internal(std::string(what) + " of backend " + library +
+                            " threw an exception (backends must not throw across the ABI)");
+  }
+}
 
 }  // namespace inferd

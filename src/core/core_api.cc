@@ -1,6 +1,9 @@
 #include "core/core_api.h"
 
+#include <cstdio>
 #include <cstring>
+#include <new>
+#include <string_view>
 
 #include "common/logging.h"
 #include "core/inference_request.h"
@@ -42,61 +45,102 @@ Status::Code StatusCodeFromError(InferdErrorCode code) {
   }
 }
 
-InferdError* ErrorNew(InferdErrorCode code, const char* message) {
-  return new InferdError{code, message ? message : ""};
-}
-void ErrorDelete(InferdError* e) { delete e; }
-const char* ErrorMessage(const InferdError* e) { return e->message.c_str(); }
+// When even an error cannot be allocated: a static one, never freed.
+InferdError kOutOfMemory{INFERD_ERROR_INTERNAL, "out of memory"};
 
-void Log(InferdLogLevel level, const char* file, int line, const char* message) {
-  const char* base = file ? std::strrchr(file, '/') : nullptr;
-  base = base ? base + 1 : (file ? file : "?");
-  switch (level) {
-    case INFERD_LOG_VERBOSE: LOG_VERBOSE("{}:{}] {}", base, line, message); break;
-    case INFERD_LOG_INFO: LOG_INFO("{}:{}] {}", base, line, message); break;
-    case INFERD_LOG_WARN: LOG_WARNING("{}:{}] {}", base, line, message); break;
-    default: LOG_ERROR("{}:{}] {}", base, line, message); break;
+// Every function of the table is noexcept: nothing may unwind into a
+// backend (plain C, or C++ built with other flags). What could throw inside
+// (allocation, a frontend's response callback) is caught and becomes an
+// error value, or is logged where the function returns none.
+InferdError* NewError(InferdErrorCode code, const char* message) noexcept {
+  try {
+    return new InferdError{code, message ? message : ""};
+  } catch (...) {
+    return &kOutOfMemory;
   }
 }
 
-const char* ModelName(const InferdModel* m) { return AsModel(m)->name().c_str(); }
-uint64_t ModelVersion(const InferdModel* m) { return static_cast<uint64_t>(AsModel(m)->version()); }
-const char* ModelRepositoryPath(const InferdModel* m) { return AsModel(m)->model_dir().c_str(); }
-const char* ModelConfigJson(const InferdModel* m) { return AsModel(m)->config_json().c_str(); }
-InferdError* ModelSetConfigJson(InferdModel* m, const char* json) {
-  return BackendErrorFromStatus(AsModel(m)->SetConfigFromBackend(json ? json : ""));
+// The exception being handled, as an error naming `where`; call only from a
+// catch block. Formats into a fixed buffer: it must not allocate to report.
+InferdError* ErrorFromException(const char* where) noexcept {
+  char message[512];
+  try {
+    throw;
+  } catch (const std::bad_alloc&) {
+    std::snprintf(message, sizeof message, "%s: out of memory", where);
+  } catch (const std::exception& e) {
+    std::snprintf(message, sizeof message, "%s: %s", where, e.what());
+  } catch (...) {
+    std::snprintf(message, sizeof message, "%s: unknown exception", where);
+  }
+  return NewError(INFERD_ERROR_INTERNAL, message);
 }
-int ModelAutoCompleteAllowed(const InferdModel* m) { return AsModel(m)->auto_complete() ? 1 : 0; }
-const char* ModelVersionPath(const InferdModel* m) { return AsModel(m)->version_dir().c_str(); }
-void ModelSetState(InferdModel* m, void* state) { AsModel(m)->backend_state = state; }
-void* ModelState(const InferdModel* m) { return AsModel(m)->backend_state; }
 
-InferdModel* InstanceModel(const InferdInstance* i) { return AsInstance(i)->model(); }
-const char* InstanceName(const InferdInstance* i) { return AsInstance(i)->name().c_str(); }
-int32_t InstanceDeviceId(const InferdInstance* i) { return AsInstance(i)->device_id(); }
-int InstanceIsGpu(const InferdInstance* i) { return AsInstance(i)->gpu() ? 1 : 0; }
-void InstanceSetState(InferdInstance* i, void* state) { AsInstance(i)->backend_state = state; }
-void* InstanceState(const InferdInstance* i) { return AsInstance(i)->backend_state; }
-void InstanceReportComputeTimes(InferdInstance* i, uint64_t input_end_ns, uint64_t infer_end_ns) {
+InferdError* ErrorNew(InferdErrorCode code, const char* message) noexcept { return NewError(code, message); }
+void ErrorDelete(InferdError* e) noexcept {
+  if (e != &kOutOfMemory) delete e;
+}
+const char* ErrorMessage(const InferdError* e) noexcept { return e->message.c_str(); }
+
+void Log(InferdLogLevel level, const char* file, int line, const char* message) noexcept {
+  try {
+    const char* base = file ? std::strrchr(file, '/') : nullptr;
+    base = base ? base + 1 : (file ? file : "?");
+    message = message ? message : "";
+    switch (level) {
+      case INFERD_LOG_VERBOSE: LOG_VERBOSE("{}:{}] {}", base, line, message); break;
+      case INFERD_LOG_INFO: LOG_INFO("{}:{}] {}", base, line, message); break;
+      case INFERD_LOG_WARN: LOG_WARNING("{}:{}] {}", base, line, message); break;
+      default: LOG_ERROR("{}:{}] {}", base, line, message); break;
+    }
+  } catch (...) {
+    // A log line is not worth failing the backend's call for.
+  }
+}
+
+const char* ModelName(const InferdModel* m) noexcept { return AsModel(m)->name().c_str(); }
+uint64_t ModelVersion(const InferdModel* m) noexcept { return static_cast<uint64_t>(AsModel(m)->version()); }
+const char* ModelRepositoryPath(const InferdModel* m) noexcept { return AsModel(m)->model_dir().c_str(); }
+const char* ModelConfigJson(const InferdModel* m) noexcept { return AsModel(m)->config_json().c_str(); }
+InferdError* ModelSetConfigJson(InferdModel* m, const char* json) noexcept {
+  try {
+    return BackendErrorFromStatus(AsModel(m)->SetConfigFromBackend(json ? json : ""));
+  } catch (...) {
+    return ErrorFromException("ModelSetConfigJson");
+  }
+}
+int ModelAutoCompleteAllowed(const InferdModel* m) noexcept { return AsModel(m)->auto_complete() ? 1 : 0; }
+const char* ModelVersionPath(const InferdModel* m) noexcept { return AsModel(m)->version_dir().c_str(); }
+void ModelSetState(InferdModel* m, void* state) noexcept { AsModel(m)->backend_state = state; }
+void* ModelState(const InferdModel* m) noexcept { return AsModel(m)->backend_state; }
+
+InferdModel* InstanceModel(const InferdInstance* i) noexcept { return AsInstance(i)->model(); }
+const char* InstanceName(const InferdInstance* i) noexcept { return AsInstance(i)->name().c_str(); }
+int32_t InstanceDeviceId(const InferdInstance* i) noexcept { return AsInstance(i)->device_id(); }
+int InstanceIsGpu(const InferdInstance* i) noexcept { return AsInstance(i)->gpu() ? 1 : 0; }
+void InstanceSetState(InferdInstance* i, void* state) noexcept { AsInstance(i)->backend_state = state; }
+void* InstanceState(const InferdInstance* i) noexcept { return AsInstance(i)->backend_state; }
+void InstanceReportComputeTimes(InferdInstance* i, uint64_t input_end_ns, uint64_t infer_end_ns) noexcept {
   AsInstance(i)->reported_input_end_ns = input_end_ns;
   AsInstance(i)->reported_infer_end_ns = infer_end_ns;
 }
-uint64_t Now() { return NowNs(); }
+uint64_t Now() noexcept { return NowNs(); }
 
-const char* RequestId(const InferdRequest* r) { return AsRequest(r)->id.c_str(); }
-uint64_t RequestCorrelationId(const InferdRequest* r) { return AsRequest(r)->correlation_id; }
-uint32_t RequestInputCount(const InferdRequest* r) {
+const char* RequestId(const InferdRequest* r) noexcept { return AsRequest(r)->id.c_str(); }
+uint64_t RequestCorrelationId(const InferdRequest* r) noexcept { return AsRequest(r)->correlation_id; }
+uint32_t RequestInputCount(const InferdRequest* r) noexcept {
   return static_cast<uint32_t>(AsRequest(r)->inputs.size());
 }
 
-InferdError* BadIndex(const char* what, uint32_t index) {
-  return ErrorNew(INFERD_ERROR_INVALID_ARG,
-                  (std::string(what) + " index " + std::to_string(index) + " out of range").c_str());
+InferdError* BadIndex(const char* what, uint32_t index) noexcept {
+  char message[96];
+  std::snprintf(message, sizeof message, "%s index %u out of range", what, index);
+  return NewError(INFERD_ERROR_INVALID_ARG, message);
 }
 
 InferdError* RequestInput(const InferdRequest* r, uint32_t index, const char** name,
                           InferdDataType* datatype, const int64_t** shape, uint32_t* dims,
-                          uint64_t* byte_size) {
+                          uint64_t* byte_size) noexcept {
   const auto& inputs = AsRequest(r)->inputs;
   if (index >= inputs.size()) return BadIndex("input", index);
   const InputTensor& in = inputs[index];
@@ -108,7 +152,7 @@ InferdError* RequestInput(const InferdRequest* r, uint32_t index, const char** n
   return nullptr;
 }
 
-InferdError* RequestInputBufferCount(const InferdRequest* r, uint32_t index, uint32_t* count) {
+InferdError* RequestInputBufferCount(const InferdRequest* r, uint32_t index, uint32_t* count) noexcept {
   const auto& inputs = AsRequest(r)->inputs;
   if (index >= inputs.size()) return BadIndex("input", index);
   *count = static_cast<uint32_t>(inputs[index].buffers.size());
@@ -116,7 +160,7 @@ InferdError* RequestInputBufferCount(const InferdRequest* r, uint32_t index, uin
 }
 
 InferdError* RequestInputBuffer(const InferdRequest* r, uint32_t index, uint32_t buffer,
-                                const void** data, uint64_t* size) {
+                                const void** data, uint64_t* size) noexcept {
   const auto& inputs = AsRequest(r)->inputs;
   if (index >= inputs.size()) return BadIndex("input", index);
   if (buffer >= inputs[index].buffers.size()) return BadIndex("input buffer", buffer);
@@ -125,64 +169,99 @@ InferdError* RequestInputBuffer(const InferdRequest* r, uint32_t index, uint32_t
   return nullptr;
 }
 
-uint32_t RequestOutputCount(const InferdRequest* r) {
+uint32_t RequestOutputCount(const InferdRequest* r) noexcept {
   return static_cast<uint32_t>(AsRequest(r)->output_names.size());
 }
-const char* RequestOutputName(const InferdRequest* r, uint32_t index) {
+const char* RequestOutputName(const InferdRequest* r, uint32_t index) noexcept {
   const auto& names = AsRequest(r)->output_names;
   return index < names.size() ? names[index].c_str() : nullptr;
 }
-const char* RequestParameter(const InferdRequest* r, const char* key) {
+const char* RequestParameter(const InferdRequest* r, const char* key) noexcept {
+  if (key == nullptr) return nullptr;
   const auto& params = AsRequest(r)->parameters;
-  auto it = params.find(key ? key : "");
-  return it == params.end() ? nullptr : it->second.c_str();
-}
-
-InferdError* ResponseNew(InferdRequest* r, InferdResponse** out) {
-  *out = new InferenceResponse(AsRequest(r)->shared_from_this());
+  for (const auto& [name, value] : params)  // a handful of parameters: no lookup key to build
+    if (name == key) return value.c_str();
   return nullptr;
 }
-void ResponseDelete(InferdResponse* r) { delete AsResponse(r); }
+
+InferdError* ResponseNew(InferdRequest* r, InferdResponse** out) noexcept {
+  try {
+    *out = new InferenceResponse(AsRequest(r)->shared_from_this());
+    return nullptr;
+  } catch (...) {
+    return ErrorFromException("ResponseNew");
+  }
+}
+void ResponseDelete(InferdResponse* r) noexcept { delete AsResponse(r); }
 
 InferdError* ResponseOutput(InferdResponse* r, const char* name, InferdDataType datatype,
-                            const int64_t* shape, uint32_t dims, uint64_t byte_size, void** buffer) {
-  if (name == nullptr || DataTypeWireName(datatype) == std::string("INVALID")) {
-    return ErrorNew(INFERD_ERROR_INVALID_ARG, "ResponseOutput needs a name and a valid datatype");
+                            const int64_t* shape, uint32_t dims, uint64_t byte_size, void** buffer) noexcept {
+  if (name == nullptr || DataTypeWireName(datatype) == std::string_view("INVALID") ||
+      (shape == nullptr && dims > 0)) {
+    return NewError(INFERD_ERROR_INVALID_ARG, "ResponseOutput needs a name, a valid datatype and a shape");
   }
-  OutputTensor* out = AsResponse(r)->AddOutput(name, datatype,
-                                               std::vector<int64_t>(shape, shape + dims), byte_size);
-  *buffer = out->data.get();
-  return nullptr;
+  try {
+    // The size must be what the shape says (checked arithmetic): whatever
+    // reads the output later (JSON encoding, classification) trusts it.
+    const int64_t elements = ElementCount(shape, dims);
+    const int64_t fixed = FixedByteSize(datatype, elements);
+    if (elements < 0 || (datatype != INFERD_TYPE_BYTES && static_cast<uint64_t>(fixed) != byte_size) ||
+        (datatype != INFERD_TYPE_BYTES && fixed < 0)) {
+      return NewError(INFERD_ERROR_INVALID_ARG,
+                      ("ResponseOutput '" + std::string(name) + "': shape " +
+                       ShapeToString(std::vector<int64_t>(shape, shape + dims)) + " of " +
+                       DataTypeWireName(datatype) + " does not take " + std::to_string(byte_size) + " bytes")
+                          .c_str());
+    }
+    OutputTensor* out = AsResponse(r)->AddOutput(name, datatype,
+                                                 std::vector<int64_t>(shape, shape + dims), byte_size);
+    *buffer = out->data.get();
+    return nullptr;
+  } catch (...) {
+    char where[160];
+    std::snprintf(where, sizeof where, "ResponseOutput '%.64s' of %llu bytes", name,
+                  static_cast<unsigned long long>(byte_size));
+    return ErrorFromException(where);
+  }
 }
 
-InferdError* ResponseSend(InferdResponse* r, uint32_t flags, InferdError* error) {
+InferdError* ResponseSend(InferdResponse* r, uint32_t flags, InferdError* error) noexcept {
   std::unique_ptr<InferenceResponse> response(AsResponse(r));
-  response->final = (flags & INFERD_RESPONSE_FINAL) != 0;
-  const auto& model = response->request->model;
-  if (!response->final && model && !model->decoupled()) {
-    // The frontends answer a non-decoupled request with its one response.
-    return ErrorNew(INFERD_ERROR_INVALID_ARG,
-                    ("model '" + model->name() +
-                     "' is not decoupled: its one response must be sent with INFERD_RESPONSE_FINAL")
-                        .c_str());
+  try {
+    response->final = (flags & INFERD_RESPONSE_FINAL) != 0;
+    const auto& model = response->request->model;
+    if (!response->final && model && !model->decoupled()) {
+      ErrorDelete(error);
+      // The frontends answer a non-decoupled request with its one response.
+      return NewError(INFERD_ERROR_INVALID_ARG,
+                      ("model '" + model->name() +
+                       "' is not decoupled: its one response must be sent with INFERD_RESPONSE_FINAL")
+                          .c_str());
+    }
+    if (error) {
+      response->status = StatusFromBackendError(error);
+      response->outputs.clear();
+    }
+    if (ModelInstance::DeferIfExecuting(response)) return nullptr;
+    auto request = response->request;
+    request->Respond(std::move(response));
+    return nullptr;
+  } catch (...) {
+    return ErrorFromException("ResponseSend");
   }
-  if (error) {
-    response->status = StatusFromBackendError(error);
-    response->outputs.clear();
-  }
-  if (ModelInstance::DeferIfExecuting(response)) return nullptr;
-  auto request = response->request;
-  request->Respond(std::move(response));
-  return nullptr;
 }
 
-InferdError* RequestRespondError(InferdRequest* r, InferdError* error) {
-  Status st = StatusFromBackendError(error);
-  auto response = std::make_unique<InferenceResponse>(AsRequest(r)->shared_from_this());
-  response->status = st.ok() ? Status::Internal("backend answered with an empty error") : st;
-  if (ModelInstance::DeferIfExecuting(response)) return nullptr;
-  AsRequest(r)->Respond(std::move(response));
-  return nullptr;
+InferdError* RequestRespondError(InferdRequest* r, InferdError* error) noexcept {
+  try {
+    Status st = StatusFromBackendError(error);
+    auto response = std::make_unique<InferenceResponse>(AsRequest(r)->shared_from_this());
+    response->status = st.ok() ? Status::Internal("backend answered with an empty error") : st;
+    if (ModelInstance::DeferIfExecuting(response)) return nullptr;
+    AsRequest(r)->Respond(std::move(response));
+    return nullptr;
+  } catch (...) {
+    return ErrorFromException("RequestRespondError");
+  }
 }
 
 const InferdCoreApi kApi = {
@@ -204,7 +283,7 @@ const InferdCoreApi* CoreApi() { return &kApi; }
 Status StatusFromBackendError(InferdError* error) {
   if (error == nullptr) return Status::Ok();
   Status st(StatusCodeFromError(error->code), error->message);
-  delete error;
+  ErrorDelete(error);
   return st;
 }
 

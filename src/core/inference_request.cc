@@ -2,6 +2,9 @@
 
 #include <time.h>
 
+#include <cstring>
+
+#include "common/aligned.h"
 #include "common/logging.h"
 #include "core/model.h"
 
@@ -17,6 +20,27 @@ const InputTensor* InferenceRequest::FindInput(const std::string& name) const {
   for (const auto& in : inputs)
     if (in.name == name) return &in;
   return nullptr;
+}
+
+void InferenceRequest::AlignInputBuffers() {
+  size_t needed = 0;
+  for (const auto& in : inputs)
+    for (const auto& [data, size] : in.buffers)
+      if (!IsTensorAligned(data)) needed += AlignUp(size == 0 ? 1 : size);
+  if (needed == 0) return;
+  auto arena = std::make_shared<AlignedBytes>(MakeAlignedBytes(needed));
+  arena->resize(needed);
+  size_t offset = 0;
+  for (auto& in : inputs) {
+    for (auto& [data, size] : in.buffers) {
+      if (IsTensorAligned(data)) continue;
+      char* target = arena->data() + offset;
+      if (size > 0) std::memcpy(target, data, size);
+      data = target;
+      offset += AlignUp(size == 0 ? 1 : size);
+    }
+  }
+  keep_alive.push_back(std::move(arena));
 }
 
 const RequestedOutput* InferenceRequest::FindRequestedOutput(const std::string& name) const {
@@ -38,6 +62,7 @@ void InferenceRequest::Respond(std::unique_ptr<InferenceResponse> response) {
   // Released when this function returns, not before: `this` stays valid.
   std::shared_ptr<InferenceRequest> self = std::move(held_until_final);
   if (model) {
+    model->ForgetInFlight(*this);
     model->LeavePending(*this);
     model->CompleteResponse(*this, response.get());
     model->stats().RecordRequestEnd(*this, response->status.ok(), NowNs());
@@ -52,6 +77,11 @@ void InferenceRequest::Respond(std::unique_ptr<InferenceResponse> response) {
     return;
   }
   callback(std::move(response));
+}
+
+InferenceRequest::~InferenceRequest() {
+  // Only a request that was never answered is still listed (process exit).
+  if (model) model->ForgetInFlight(*this);
 }
 
 void InferenceRequest::RespondError(const Status& status) {

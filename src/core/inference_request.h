@@ -83,6 +83,10 @@ class InferenceRequest : public InferdRequest,
   std::shared_ptr<InferenceRequest> held_until_final;
 
   const InputTensor* FindInput(const std::string& name) const;
+  // Copies every input buffer that does not start on a kTensorAlignment
+  // boundary into one aligned buffer the request keeps (backend.h promises
+  // aligned inputs). Nothing is copied when all are aligned.
+  void AlignInputBuffers();
   const RequestedOutput* FindRequestedOutput(const std::string& name) const;
 
   // Sends one response. The final one records statistics and releases the
@@ -94,8 +98,18 @@ class InferenceRequest : public InferdRequest,
   void RespondError(const Status& status);
   bool answered() const { return answered_.load(); }
 
+  InferenceRequest() = default;
+  InferenceRequest(const InferenceRequest&) = delete;
+  InferenceRequest& operator=(const InferenceRequest&) = delete;
+  ~InferenceRequest();
+
  private:
+  friend class Model;  // keeps the in-flight list below
   std::atomic<bool> answered_{false};
+  // Model's list of requests in flight; guarded by that model's in_flight_mu_.
+  bool in_flight_ = false;
+  InferenceRequest* in_flight_prev_ = nullptr;
+  InferenceRequest* in_flight_next_ = nullptr;
 };
 
 // Microseconds-resolution monotonic clock in nanoseconds (CLOCK_MONOTONIC).

@@ -52,16 +52,19 @@ bool ModelInstance::DeferIfExecuting(std::unique_ptr<InferenceResponse>& respons
 
 void ModelInstance::Run(std::promise<Status>* initialized) {
   const BackendLibrary& lib = model_->backend();
-  if (lib.instance_initialize) {
-    Status st = StatusFromBackendError(lib.instance_initialize(this));
-    if (!st.ok()) {
-      initialized->set_value(st.Prefixed("instance '" + name_ + "': "));
-      return;
-    }
+  Status st = lib.InstanceInitialize(this);
+  if (!st.ok()) {
+    initialized->set_value(st.Prefixed("instance '" + name_ + "': "));
+    return;
   }
-  Status warm = Warmup();
+  Status warm;
+  try {
+    warm = Warmup();
+  } catch (const std::exception& e) {  // e.g. bad_alloc for a huge warmup sample
+    warm = Status::Internal(std::string("warmup failed: ") + e.what());
+  }
   if (!warm.ok()) {
-    if (lib.instance_finalize) StatusFromBackendError(lib.instance_finalize(this));
+    (void)lib.InstanceFinalize(this);
     initialized->set_value(warm.Prefixed("instance '" + name_ + "': "));
     return;
   }
@@ -72,14 +75,19 @@ void ModelInstance::Run(std::promise<Status>* initialized) {
   while (scheduler_->NextBatchFor(index_, &batch)) {
     // Waiting for the rate limiter counts as queue time: the execution has not started.
     if (limit_handle_ != 0) limiter_->Acquire(limit_handle_);
-    Execute(batch);
+    try {
+      Execute(batch);
+    } catch (const std::exception& e) {
+      // Nothing may end this thread early: the batch is answered, the next one runs.
+      LOG_ERROR("instance {}: execution failed: {}", name_, e.what());
+      for (auto& r : batch) r->RespondError(Status::Internal("execution failed: " + std::string(e.what())));
+    }
+    batch.clear();
     if (limit_handle_ != 0) limiter_->Release(limit_handle_);
   }
 
-  if (lib.instance_finalize) {
-    Status st = StatusFromBackendError(lib.instance_finalize(this));
-    if (!st.ok()) LOG_WARNING("instance {} finalize: {}", name_, st.message());
-  }
+  st = lib.InstanceFinalize(this);
+  if (!st.ok()) LOG_WARNING("instance {} finalize: {}", name_, st.message());
 }
 
 Status ModelInstance::Warmup() {
@@ -89,9 +97,10 @@ Status ModelInstance::Warmup() {
     auto answer = std::make_shared<Status>(Status::Internal("no answer"));
     r->on_response = [answer](std::unique_ptr<InferenceResponse> res) { *answer = res->status; };
     std::vector<std::unique_ptr<InferenceResponse>> deferred;
+    r->AlignInputBuffers();
     t_deferred = &deferred;
     InferdRequest* handle = r.get();
-    Status st = StatusFromBackendError(model_->backend().instance_execute(this, &handle, 1));
+    Status st = model_->backend().InstanceExecute(this, &handle, 1);
     t_deferred = nullptr;
     for (auto& response : deferred) r->Respond(std::move(response));
     if (st.ok()) st = *answer;
@@ -110,6 +119,7 @@ void ModelInstance::Execute(std::vector<RequestPtr>& batch) {
   const bool decoupled = model_->decoupled();
   for (auto& r : batch) {
     model_->LeavePending(*r);
+    r->AlignInputBuffers();
     if (decoupled) r->held_until_final = r;
     handles.push_back(r.get());
     enqueue_ns.push_back(r->enqueue_ns);
@@ -121,8 +131,7 @@ void ModelInstance::Execute(std::vector<RequestPtr>& batch) {
   reported_input_end_ns = reported_infer_end_ns = 0;
   ExecutionTimes times;
   times.start_ns = NowNs();
-  InferdError* error =
-      model_->backend().instance_execute(this, handles.data(), static_cast<uint32_t>(handles.size()));
+  Status st = model_->backend().InstanceExecute(this, handles.data(), static_cast<uint32_t>(handles.size()));
   times.end_ns = NowNs();
   t_deferred = nullptr;
 
@@ -137,7 +146,6 @@ void ModelInstance::Execute(std::vector<RequestPtr>& batch) {
     auto request = response->request;
     request->Respond(std::move(response));
   }
-  Status st = StatusFromBackendError(error);
   // A decoupled model may go on answering from threads of its own.
   const bool backend_owns_answers = st.ok() && decoupled;
   for (auto& r : batch) {

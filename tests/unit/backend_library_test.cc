@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <stdexcept>
+
 #include "core/core_api.h"
 
 namespace inferd {
@@ -30,8 +32,24 @@ TEST(BackendLibrary, OpensTheRealIdentityBackendOnceAndShares) {
   ASSERT_TRUE(st.ok()) << st.message();
   ASSERT_TRUE(registry.Find(candidates, &b).ok());
   EXPECT_EQ(a.get(), b.get());
-  EXPECT_NE(a->instance_execute, nullptr);
-  EXPECT_NE(a->model_initialize, nullptr);
+  EXPECT_NE(a->path().find("libinferd_identity.so"), std::string::npos) << a->path();
+}
+
+TEST(BackendLibrary, AnExceptionEscapingABackendCallBecomesAnError) {
+  Status st = CallBackend("InferdInstanceExecute", "libx.so", []() -> InferdError* {
+    throw std::runtime_error("boom");
+  });
+  ASSERT_EQ(st.code(), Status::Code::kInternal);
+  EXPECT_NE(st.message().find("InferdInstanceExecute"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("boom"), std::string::npos) << st.message();
+  st = CallBackend("InferdModelInitialize", "libx.so", []() -> InferdError* { throw 42; });
+  EXPECT_EQ(st.code(), Status::Code::kInternal);
+  // An ordinary error passes through as itself.
+  st = CallBackend("InferdModelInitialize", "libx.so", [] {
+    return CoreApi()->ErrorNew(INFERD_ERROR_NOT_FOUND, "no such file");
+  });
+  EXPECT_EQ(st.code(), Status::Code::kNotFound);
+  EXPECT_EQ(st.message(), "no such file");
 }
 
 TEST(BackendLibrary, MissingBackendListsEveryPlaceLooked) {
