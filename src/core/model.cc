@@ -70,17 +70,15 @@ Status Model::Load(const ModelLoadSpec& spec, BackendRegistry* backends,
   }
   INFERD_RETURN_IF_ERROR(
       backends
-          ->Find(BackendLibraryCandidates(spec.context.model_dir, spec.version, c.backend(),
+          ->Find(BackendLibraryCandidates(spec.library_dir, spec.version, c.backend(),
                                           c.runtime(), spec.backend_directory),
                  &model->backend_)
           .Prefixed(label + ": backend '" + c.backend() + "': "));
 
-  if (model->backend_->model_initialize) {
-    model->in_initialize = true;
-    Status st = StatusFromBackendError(model->backend_->model_initialize(model.get()));
-    model->in_initialize = false;
-    if (!st.ok()) return st.Prefixed(label + ": ");
-  }
+  model->in_initialize = true;
+  Status initialized = model->backend_->ModelInitialize(model.get());
+  model->in_initialize = false;
+  if (!initialized.ok()) return initialized.Prefixed(label + ": ");
   model->backend_model_initialized_ = true;
   // The backend may have completed the config: the final one must still hold.
   INFERD_RETURN_IF_ERROR(ValidateModelConfig(spec.context, model->config_));
@@ -145,6 +143,28 @@ const std::vector<std::string>& Model::labels(const std::string& output) const {
   return it == labels_.end() ? kNone : it->second;
 }
 
+void Model::ForgetInFlight(InferenceRequest& r) {
+  std::lock_guard<std::mutex> lock(in_flight_mu_);
+  if (!r.in_flight_) return;
+  r.in_flight_ = false;
+  if (r.in_flight_prev_) r.in_flight_prev_->in_flight_next_ = r.in_flight_next_;
+  else in_flight_head_ = r.in_flight_next_;
+  if (r.in_flight_next_) r.in_flight_next_->in_flight_prev_ = r.in_flight_prev_;
+  r.in_flight_prev_ = r.in_flight_next_ = nullptr;
+}
+
+void Model::FailInFlight(const Status& status) {
+  std::vector<RequestPtr> requests;
+  {
+    std::lock_guard<std::mutex> lock(in_flight_mu_);
+    for (InferenceRequest* r = in_flight_head_; r != nullptr; r = r->in_flight_next_) {
+      // A request being destroyed right now waits on the lock to unlist itself.
+      if (RequestPtr alive = r->weak_from_this().lock()) requests.push_back(std::move(alive));
+    }
+  }
+  for (auto& r : requests) r->RespondError(status);
+}
+
 void Model::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
@@ -152,8 +172,8 @@ void Model::Shutdown() {
   if (scheduler_) scheduler_->Stop();
   for (auto& instance : instances_) instance->Join();
   instances_.clear();
-  if (backend_model_initialized_ && backend_->model_finalize) {
-    Status st = StatusFromBackendError(backend_->model_finalize(this));
+  if (backend_model_initialized_) {
+    Status st = backend_->ModelFinalize(this);
     if (!st.ok()) LOG_WARNING("model '{}' finalize: {}", name(), st.message());
   }
   backend_model_initialized_ = false;
@@ -237,6 +257,11 @@ Status Model::CheckRequest(InferenceRequest& r) const {
       batch = in.shape[0];
     }
     const int64_t elements = ElementCount(in.shape);
+    const int64_t fixed_bytes = FixedByteSize(in.datatype, elements);
+    if (elements < 0 || (in.datatype != INFERD_TYPE_BYTES && fixed_bytes < 0)) {
+      return Status::InvalidArg("input '" + in.name + "' of " + model_label() + " has shape " +
+                                ShapeToString(in.shape) + ", whose size does not fit in 64 bits");
+    }
     if (in.datatype == INFERD_TYPE_BYTES) {
       int64_t count = 0;
       if (!CountBytesElements(in, &count) || count != elements) {
@@ -246,7 +271,7 @@ Status Model::CheckRequest(InferenceRequest& r) const {
                                   (count == elements ? " and is truncated" : ""));
       }
     } else {
-      const uint64_t want_bytes = static_cast<uint64_t>(elements) * DataTypeByteSize(in.datatype);
+      const uint64_t want_bytes = static_cast<uint64_t>(fixed_bytes);
       if (in.byte_size != want_bytes) {
         return Status::InvalidArg("input '" + in.name + "' of " + model_label() + " with shape " +
                                   ShapeToString(in.shape) + " and datatype " +
@@ -330,12 +355,20 @@ Status Model::Enqueue(const RequestPtr& request) {
     request->cache_key = std::move(key);
     request->cache_lookup_ns = NowNs() - start;
   }
-  // Counted before the scheduler sees it: an instance may take it at once.
+  // Counted and listed before the scheduler sees it: an instance may take it at once.
   request->counted_pending = true;
   pending_.fetch_add(1, std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(in_flight_mu_);
+    request->in_flight_ = true;
+    request->in_flight_next_ = in_flight_head_;
+    if (in_flight_head_) in_flight_head_->in_flight_prev_ = request.get();
+    in_flight_head_ = request.get();
+  }
   if (orderer_) request->order_position = static_cast<int64_t>(orderer_->Take());
   Status st = scheduler_->Enqueue(request);
   if (!st.ok()) {
+    ForgetInFlight(*request);
     LeavePending(*request);
     if (orderer_) {
       orderer_->Skip(static_cast<uint64_t>(request->order_position));

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "core/backend_library.h"
 #include "core/inference_request.h"
 #include "core/model_config_validate.h"
+#include "core/model_overrides.h"
 #include "core/rate_limiter.h"
 #include "core/response_cache.h"
 #include "core/response_orderer.h"
@@ -36,6 +38,12 @@ struct ModelLoadSpec {
   ResponseCache* cache = nullptr;   // the server's response cache, if any
   RateLimiter* rate_limiter = nullptr;  // --rate-limit=execution_count; else null
   bool latency_summaries = false;   // keep recent latencies for the metrics' quantiles
+  // Where backend libraries may come from (besides the backend directory):
+  // the model's folder in the repository on disk. context.model_dir differs
+  // from it when the load carried file overrides.
+  std::string library_dir;
+  // The load's file overrides, if any: kept on disk while this version lives.
+  std::shared_ptr<const OverrideFolder> override_folder;
 };
 
 class Model : public InferdModel, public std::enable_shared_from_this<Model> {
@@ -71,6 +79,15 @@ class Model : public InferdModel, public std::enable_shared_from_this<Model> {
       pending_.fetch_sub(1, std::memory_order_relaxed);
     }
   }
+  // Every request the model accepted and has not finally answered is on a
+  // list, so that an exit that cannot wait any longer (--exit-timeout-secs)
+  // still answers each one. Forget is called by the request itself (final
+  // response or destruction); any thread.
+  void ForgetInFlight(InferenceRequest& request);
+  // Answers every request in flight with `status` now; later answers from a
+  // backend still running them are dropped (a request is answered once).
+  void FailInFlight(const Status& status);
+
   // With dynamic_batching.preserve_ordering (or the sequence batcher's
   // oldest.preserve_ordering), orders final responses; else null.
   ResponseOrderer* orderer() { return orderer_.get(); }
@@ -118,6 +135,8 @@ class Model : public InferdModel, public std::enable_shared_from_this<Model> {
   std::map<std::string, std::vector<std::string>> labels_;  // by output name
   std::atomic<bool> retiring_{false};
   std::atomic<int64_t> pending_{0};
+  std::mutex in_flight_mu_;
+  InferenceRequest* in_flight_head_ = nullptr;  // intrusive list; guarded by in_flight_mu_
   bool shut_down_ = false;
 };
 

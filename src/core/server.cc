@@ -1,7 +1,5 @@
 #include "core/server.h"
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -10,6 +8,7 @@
 #include "core/core_api.h"
 #include "core/model_config_parse.h"
 #include "core/model_config_validate.h"
+#include "core/model_overrides.h"
 
 namespace inferd {
 namespace fs = std::filesystem;
@@ -29,35 +28,9 @@ std::string GuessBackend(const std::string& model_dir, const std::vector<int64_t
   return "";
 }
 
-// Writes the `file:` overrides of a load request into a fresh folder
-// <tmp>/<name>, the model folder the load then reads (Triton's behaviour:
-// with file overrides the model folder holds exactly those files).
-Status WriteOverrideFolder(const std::string& name, const std::map<std::string, std::string>& files,
-                           std::string* dir) {
-  static std::atomic<int> counter{0};
-  const fs::path root = fs::temp_directory_path() /
-                        ("inferd-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
-  const fs::path model_dir = root / name;
-  std::error_code ec;
-  fs::create_directories(model_dir, ec);
-  if (ec) return Status::Internal("cannot create " + model_dir.string() + ": " + ec.message());
-  for (const auto& [path, content] : files) {
-    const fs::path rel(path);
-    bool safe = !rel.empty() && rel.is_relative();
-    for (const auto& part : rel) safe = safe && part != ".." && part != ".";
-    if (!safe) {
-      return Status::InvalidArg("file override 'file:" + path +
-                                "' must be a relative path inside the model folder");
-    }
-    const fs::path target = model_dir / rel;
-    fs::create_directories(target.parent_path(), ec);
-    std::ofstream out(target, std::ios::binary);
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    if (!out) return Status::Internal("cannot write " + target.string());
-  }
-  *dir = root.string();
-  return Status::Ok();
-}
+// At most this many load/unload requests wait for the lifecycle thread; more
+// are refused (each may hold up to --model-load-max-override-size bytes).
+constexpr size_t kMaxQueuedLifecycleJobs = 16;
 
 }  // namespace
 
@@ -71,9 +44,22 @@ const std::vector<std::string>& ServerExtensions() {
 Server::Server(ServerOptions options) : options_(std::move(options)), backends_(CoreApi()) {
   if (options_.cache_bytes > 0) cache_ = std::make_unique<ResponseCache>(options_.cache_bytes);
   if (options_.rate_limit) rate_limiter_ = std::make_unique<RateLimiter>(options_.rate_limit_resources);
+  retire_thread_ = std::thread([this] { RetireLoop(); });
 }
 
 Server::~Server() { Stop(); }
+
+Status Server::RunLifecycleJob(const std::function<Status()>& job) noexcept {
+  try {
+    return job();
+  } catch (const std::exception& e) {
+    LOG_ERROR("model load/unload failed: {}", e.what());
+    return Status::Internal(std::string("model load/unload failed: ") + e.what());
+  } catch (...) {
+    LOG_ERROR("model load/unload failed with an unknown exception");
+    return Status::Internal("model load/unload failed with an unknown exception");
+  }
+}
 
 Status Server::Start() {
   if (options_.repositories.empty()) {
@@ -113,7 +99,8 @@ Status Server::Start() {
   std::atomic<size_t> next{0};
   auto loader = [&] {
     for (size_t i; (i = next++) < to_load.size();) {
-      if (!LoadLocated(to_load[i]->name, *to_load[i], {}).ok()) any_failed = true;
+      const ModelLocation& location = *to_load[i];
+      if (!RunLifecycleJob([&] { return LoadLocated(location.name, location, {}); }).ok()) any_failed = true;
     }
   };
   std::vector<std::thread> loaders;
@@ -147,18 +134,12 @@ void Server::Stop() {
   for (auto& [name, slot] : models)
     for (auto& [v, model] : slot.versions) model->Shutdown();
 
-  std::vector<std::thread> retiring;
-  std::vector<std::string> dirs;
   {
     std::lock_guard<std::mutex> lock(retire_mu_);
-    retiring.swap(retiring_);
-    dirs.swap(override_dirs_);
+    retire_stopping_ = true;
   }
-  for (auto& t : retiring) t.join();
-  for (const auto& d : dirs) {
-    std::error_code ec;
-    fs::remove_all(d, ec);
-  }
+  retire_cv_.notify_all();
+  if (retire_thread_.joinable()) retire_thread_.join();
 }
 
 bool Server::Ready() const {
@@ -166,9 +147,10 @@ bool Server::Ready() const {
   if (!options_.strict_readiness) return true;
   std::shared_lock lock(mu_);
   for (const auto& [name, slot] : models_) {
-    // An unloaded model is not expected to serve; anything else must.
+    // An unloaded model is not expected to serve; anything else must. A
+    // model whose reload failed still serves its previous versions: ready.
     if (slot.state == "UNAVAILABLE" && slot.reason == "unloaded") continue;
-    if (slot.versions.empty() || !slot.reason.empty()) return false;
+    if (slot.versions.empty()) return false;
   }
   return true;
 }
@@ -185,18 +167,15 @@ Status Server::BuildVersions(const std::string& name, const ModelLocation& locat
                              const LoadOverrides& overrides,
                              std::map<int64_t, std::shared_ptr<Model>>* versions) {
   ConfigContext ctx{name, location.path, options_.gpu_count};
+  std::shared_ptr<OverrideFolder> override_folder;
   if (!overrides.files.empty()) {
     if (overrides.config_json.empty()) {
       return Status::InvalidArg("load of model '" + name +
                                 "': file overrides need a 'config' parameter too");
     }
-    std::string root;
-    INFERD_RETURN_IF_ERROR(WriteOverrideFolder(name, overrides.files, &root));
-    {
-      std::lock_guard<std::mutex> lock(retire_mu_);
-      override_dirs_.push_back(root);
-    }
-    ctx.model_dir = (fs::path(root) / name).string();
+    INFERD_RETURN_IF_ERROR(OverrideFolder::Write(name, overrides.files, &override_folder)
+                               .Prefixed("load of model '" + name + "': "));
+    ctx.model_dir = override_folder->model_dir();
   }
   inference::ModelConfig config;
   const std::vector<int64_t> available = ListVersionFolders(ctx.model_dir);
@@ -222,10 +201,16 @@ Status Server::BuildVersions(const std::string& name, const ModelLocation& locat
                             "selects in " + ctx.model_dir);
   }
   for (int64_t v : selected) {
+    // Libraries come from the repository on disk, never from the overrides.
     ModelLoadSpec spec{ctx, v, config, options_.backend_directory, options_.auto_complete, cache_.get(),
-                       rate_limiter_.get(), options_.latency_summaries};
+                       rate_limiter_.get(), options_.latency_summaries, location.path, override_folder};
     std::shared_ptr<Model> model;
     INFERD_RETURN_IF_ERROR(Model::Load(spec, &backends_, &model));
+    {
+      std::lock_guard<std::mutex> lock(all_models_mu_);
+      std::erase_if(all_models_, [](const std::weak_ptr<Model>& m) { return m.expired(); });
+      all_models_.push_back(model);
+    }
     (*versions)[v] = std::move(model);
   }
   return Status::Ok();
@@ -242,7 +227,7 @@ Status Server::LoadLocated(const std::string& name, const ModelLocation& locatio
     if (slot.versions.empty()) slot.state = "LOADING";  // else the old versions serve meanwhile
   }
   std::map<int64_t, std::shared_ptr<Model>> fresh;
-  const Status st = BuildVersions(name, location, overrides, &fresh);
+  const Status st = RunLifecycleJob([&] { return BuildVersions(name, location, overrides, &fresh); });
   std::vector<std::shared_ptr<Model>> old;
   {
     std::unique_lock lock(mu_);
@@ -305,16 +290,45 @@ Status Server::UnloadModel(const std::string& name) {
 
 void Server::Retire(std::vector<std::shared_ptr<Model>> models) {
   if (models.empty()) return;
-  const std::string name = models.front()->name();
-  std::lock_guard<std::mutex> lock(retire_mu_);
-  retiring_.emplace_back([this, name, models = std::move(models)] {
-    for (const auto& m : models) m->Shutdown();  // answers every queued request
-    std::unique_lock slots(mu_);
-    auto it = models_.find(name);
-    if (it != models_.end() && it->second.state == "UNLOADING" && it->second.versions.empty()) {
-      it->second.state = "UNAVAILABLE";
+  {
+    std::lock_guard<std::mutex> lock(retire_mu_);
+    retire_queue_.push_back(std::move(models));
+  }
+  retire_cv_.notify_all();
+}
+
+void Server::RetireLoop() {
+  std::unique_lock<std::mutex> lock(retire_mu_);
+  for (;;) {
+    retire_cv_.wait(lock, [&] { return retire_stopping_ || !retire_queue_.empty(); });
+    if (retire_queue_.empty()) return;  // stopping, and nothing left to retire
+    std::vector<std::shared_ptr<Model>> models = std::move(retire_queue_.front());
+    retire_queue_.pop_front();
+    lock.unlock();
+    const std::string name = models.front()->name();
+    try {
+      for (const auto& m : models) m->Shutdown();  // answers every queued request
+      std::unique_lock slots(mu_);
+      auto it = models_.find(name);
+      if (it != models_.end() && it->second.state == "UNLOADING" && it->second.versions.empty()) {
+        it->second.state = "UNAVAILABLE";
+      }
+    } catch (const std::exception& e) {
+      LOG_ERROR("retiring model '{}': {}", name, e.what());
     }
-  });
+    models.clear();  // the last references: versions (and their override folders) go now
+    lock.lock();
+  }
+}
+
+void Server::FailInFlight(const Status& status) {
+  std::vector<std::shared_ptr<Model>> models;
+  {
+    std::lock_guard<std::mutex> lock(all_models_mu_);
+    for (const auto& weak : all_models_)
+      if (auto m = weak.lock()) models.push_back(std::move(m));
+  }
+  for (const auto& m : models) m->FailInFlight(status);
 }
 
 void Server::PollRepositories() {
@@ -344,15 +358,20 @@ void Server::PollRepositories() {
 }
 
 void Server::Submit(std::function<Status()> job, LifecycleDone done) {
+  Status refused = Status::Unavailable("inferd is shutting down");
   {
     std::lock_guard<std::mutex> lock(jobs_mu_);
-    if (!stopping_) {
+    if (!stopping_ && jobs_.size() < kMaxQueuedLifecycleJobs) {
       jobs_.emplace_back(std::move(job), std::move(done));
       jobs_cv_.notify_all();
       return;
     }
+    if (!stopping_) {
+      refused = Status::Unavailable("too many load/unload requests are waiting (" +
+                                    std::to_string(kMaxQueuedLifecycleJobs) + "); try again later");
+    }
   }
-  done(Status::Unavailable("inferd is shutting down"));
+  done(refused);
 }
 
 void Server::LoadModelAsync(const std::string& name, LoadOverrides overrides, LifecycleDone done) {
@@ -361,6 +380,8 @@ void Server::LoadModelAsync(const std::string& name, LoadOverrides overrides, Li
                                     "': loading through the API needs "
                                     "--model-control-mode=explicit"));
   }
+  Status size = CheckOverrideSize(name, overrides.config_json, overrides.files, options_.max_override_bytes);
+  if (!size.ok()) return done(size);
   Submit([this, name, overrides = std::move(overrides)] { return LoadModel(name, overrides); },
          std::move(done));
 }
@@ -388,11 +409,14 @@ void Server::LifecycleLoop() {
       auto [job, done] = std::move(jobs_.front());
       jobs_.pop_front();
       lock.unlock();
-      done(job());
+      done(RunLifecycleJob(job));
       lock.lock();
     } else if (polling && std::chrono::steady_clock::now() >= next_poll) {
       lock.unlock();
-      PollRepositories();
+      RunLifecycleJob([this] {
+        PollRepositories();
+        return Status::Ok();
+      });
       lock.lock();
       next_poll = std::chrono::steady_clock::now() + interval;
     }

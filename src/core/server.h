@@ -44,6 +44,9 @@ struct ServerOptions {
   bool latency_summaries = false; // --metrics-config summary_latencies=true
   bool rate_limit = false;        // --rate-limit=execution_count
   std::vector<RateLimitResourceFlag> rate_limit_resources;  // --rate-limit-resource
+  // --model-load-max-override-size: the most bytes one load request may
+  // bring in its 'config' and 'file:' parameters together.
+  uint64_t max_override_bytes = 256ull << 20;
 };
 
 // One row of the repository index.
@@ -102,6 +105,11 @@ class Server {
   // The server's response cache, or null without --cache-config.
   const ResponseCache* cache() const { return cache_.get(); }
 
+  // --exit-timeout-secs ran out: answers every request still in flight in
+  // any model (serving or draining) with `status`, without waiting for
+  // backends. The process is about to exit.
+  void FailInFlight(const Status& status);
+
   // Runs `request`: its on_response is called exactly once with the final
   // response (now, on error, or later from an instance thread).
   void Infer(const RequestPtr& request);
@@ -124,12 +132,17 @@ class Server {
   Status LoadLocated(const std::string& name, const ModelLocation& location,
                      const LoadOverrides& overrides);
   void SetState(const std::string& name, const std::string& state, const std::string& reason);
-  // Shuts models down on a background thread once they answered what they had.
+  // Shuts models down on the retire thread once they answered what they had.
   void Retire(std::vector<std::shared_ptr<Model>> models);
+  // The retire thread: shuts down retired models one batch at a time, in order.
+  void RetireLoop();
   // The lifecycle thread: runs queued load/unload jobs one at a time and, in
   // poll mode, scans the repositories every repository_poll_secs.
   void LifecycleLoop();
   void Submit(std::function<Status()> job, LifecycleDone done);
+  // Runs a load/unload/poll step; an exception it throws (bad_alloc, a bug)
+  // becomes that step's error instead of ending the process.
+  static Status RunLifecycleJob(const std::function<Status()>& job) noexcept;
 
   ServerOptions options_;
   BackendRegistry backends_;
@@ -140,9 +153,18 @@ class Server {
   mutable std::shared_mutex mu_;
   std::map<std::string, ModelSlot> models_;  // guarded by mu_
 
+  // One thread retires models (a reload or unload costs no thread of its
+  // own); it drains what was queued when Stop() ends it.
   std::mutex retire_mu_;
-  std::vector<std::thread> retiring_;       // guarded by retire_mu_; joined at Stop
-  std::vector<std::string> override_dirs_;  // guarded by retire_mu_; removed at Stop
+  std::condition_variable retire_cv_;
+  std::deque<std::vector<std::shared_ptr<Model>>> retire_queue_;  // guarded by retire_mu_
+  bool retire_stopping_ = false;                                  // guarded by retire_mu_
+  std::thread retire_thread_;
+
+  // Every model version built and not yet destroyed, serving or draining:
+  // what FailInFlight reaches.
+  std::mutex all_models_mu_;
+  std::vector<std::weak_ptr<Model>> all_models_;  // guarded by all_models_mu_
 
   // Load and unload run on lifecycle_thread_ only (after Start), one at a time.
   std::mutex jobs_mu_;
