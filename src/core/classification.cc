@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
+#include <sstream>
 #include <numeric>
 
+#include "common/file_read.h"
 #include "common/half.h"
 
 namespace inferd {
@@ -45,11 +46,15 @@ std::string FormatValue(DataType type, double v) {
   return std::to_string(static_cast<long long>(v));
 }
 
+// Label files are read whole at load; larger ones are refused.
+constexpr uint64_t kMaxLabelFileBytes = 64ull << 20;
+
 }  // namespace
 
 Status ReadLabelFile(const std::string& path, std::vector<std::string>* labels) {
-  std::ifstream in(path);
-  if (!in) return Status::NotFound("cannot read label file " + path);
+  std::string text;
+  INFERD_RETURN_IF_ERROR(ReadWholeFile(path, kMaxLabelFileBytes, &text).Prefixed("label file: "));
+  std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -64,7 +69,14 @@ Status Classify(const std::vector<std::string>& labels, uint32_t k, bool batched
     return Status::InvalidArg("output '" + output->name +
                               "' has datatype BYTES and cannot be classified");
   }
-  const size_t total = static_cast<size_t>(ElementCount(output->shape));
+  // The output's size is trusted only when its shape says the same.
+  const int64_t elements = ElementCount(output->shape);
+  const int64_t bytes = FixedByteSize(output->datatype, elements);
+  if (elements < 0 || bytes < 0 || static_cast<uint64_t>(bytes) != output->byte_size) {
+    return Status::Internal("output '" + output->name + "' has shape " + ShapeToString(output->shape) +
+                            " but " + std::to_string(output->byte_size) + " bytes: cannot classify it");
+  }
+  const size_t total = static_cast<size_t>(elements);
   const size_t items = batched && !output->shape.empty() ? static_cast<size_t>(output->shape[0]) : 1;
   const size_t classes = items == 0 ? 0 : total / items;
   const size_t top = std::min<size_t>(k, classes);

@@ -4,8 +4,7 @@
 #include <google/protobuf/text_format.h>
 #include <google/protobuf/util/json_util.h>
 
-#include <fstream>
-#include <sstream>
+#include "common/file_read.h"
 
 namespace inferd {
 namespace {
@@ -43,11 +42,10 @@ Status ParseModelConfigText(const std::string& text, const std::string& source_n
 }
 
 Status ReadModelConfigFile(const std::string& path, inference::ModelConfig* config) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("cannot read " + path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return ParseModelConfigText(text.str(), path, config);
+  std::string text;
+  // A config is a few kilobytes; anything past this limit is not one.
+  INFERD_RETURN_IF_ERROR(ReadWholeFile(path, 16ull << 20, &text));
+  return ParseModelConfigText(text, path, config);
 }
 
 std::string ModelConfigToJson(const inference::ModelConfig& config) {

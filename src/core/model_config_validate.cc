@@ -1,5 +1,6 @@
 #include "core/model_config_validate.h"
 
+#include <charconv>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -27,51 +28,76 @@ Status CheckDims(const std::string& what, const RepeatedField<int64_t>& dims) {
   return Status::Ok();
 }
 
-// dims and reshape must describe the same number of elements; variable
-// dimensions must appear on both sides or on neither.
+// dims and reshape must describe the same elements (Triton's rules): without
+// variable dims the element counts are equal; with them, both have the same
+// number of -1s, and the fixed dims between consecutive -1s describe the same
+// number of elements on both sides. An empty reshape (a scalar per batch
+// item) needs a batching model and dims of one element.
 Status CheckReshape(const std::string& what, const RepeatedField<int64_t>& dims,
-                    const inference::ModelTensorReshape& reshape) {
+                    const inference::ModelTensorReshape& reshape, bool batching) {
   const auto& shape = reshape.shape();
   INFERD_RETURN_IF_ERROR(CheckDims(what + " reshape", shape));
-  auto fixed = [](const RepeatedField<int64_t>& d, bool* variable) {
+  if (shape.empty() && !batching) {
+    return Status::InvalidArg(what + " has an empty reshape, which needs max_batch_size > 0 "
+                                     "(scalar tensors are not supported without batching)");
+  }
+  // Element counts of the pieces between -1s (fixed dims only, checked).
+  auto pieces = [](const RepeatedField<int64_t>& d, std::vector<int64_t>* out) {
     int64_t n = 1;
-    *variable = false;
     for (int64_t v : d) {
-      if (v == -1) *variable = true;
-      else n *= v;
+      if (v == -1) {
+        out->push_back(n);
+        n = 1;
+      } else if (__builtin_mul_overflow(n, v, &n)) {
+        return false;
+      }
     }
-    return n;
+    out->push_back(n);
+    return true;
   };
-  bool dims_var = false, reshape_var = false;
-  int64_t dims_n = fixed(dims, &dims_var);
-  int64_t reshape_n = fixed(shape, &reshape_var);
-  if (dims_var != reshape_var) {
-    return Status::InvalidArg(what + " has dims " + Dims(dims) + " and reshape " + Dims(shape) +
-                              ": a variable-size dimension (-1) must appear in both or neither");
+  std::vector<int64_t> dims_pieces, reshape_pieces;
+  if (!pieces(dims, &dims_pieces) || !pieces(shape, &reshape_pieces)) {
+    return Status::InvalidArg(what + " has dims " + Dims(dims) + " or reshape " + Dims(shape) +
+                              " whose element count does not fit in 64 bits");
   }
-  if (!dims_var && dims_n != reshape_n) {
-    return Status::InvalidArg(what + " has dims " + Dims(dims) + " (" + std::to_string(dims_n) +
+  if (dims_pieces.size() != reshape_pieces.size()) {
+    return Status::InvalidArg(what + " has dims " + Dims(dims) + " and reshape " + Dims(shape) +
+                              " with different numbers of variable-size dimensions (-1)");
+  }
+  if (dims_pieces.size() == 1 && dims_pieces != reshape_pieces) {
+    return Status::InvalidArg(what + " has dims " + Dims(dims) + " (" + std::to_string(dims_pieces[0]) +
                               " elements) but reshape " + Dims(shape) + " (" +
-                              std::to_string(reshape_n) + " elements)");
+                              std::to_string(reshape_pieces[0]) + " elements)");
   }
-  if (dims_var && (dims_n % reshape_n != 0 && reshape_n % dims_n != 0)) {
+  if (dims_pieces != reshape_pieces) {
     return Status::InvalidArg(what + " has dims " + Dims(dims) + " and reshape " + Dims(shape) +
-                              " whose fixed dimensions cannot describe the same elements");
+                              " that do not describe the same number of elements between their "
+                              "variable-size dimensions (-1)");
   }
   return Status::Ok();
 }
 
-Status CheckTensor(const std::string& what, inference::DataType type,
+Status CheckTensor(const std::string& what, const inference::ModelConfig& c, inference::DataType type,
                    const RepeatedField<int64_t>& dims, bool has_reshape,
-                   const inference::ModelTensorReshape& reshape) {
+                   const inference::ModelTensorReshape& reshape, bool shape_tensor, bool non_linear) {
   if (type == inference::TYPE_INVALID || DataTypeFromConfig(type) == INFERD_TYPE_INVALID) {
     return Status::InvalidArg(what + " must specify a valid 'data_type'");
   }
-  if (dims.empty() && !has_reshape) {
-    return Status::InvalidArg(what + " must specify 'dims'");
-  }
+  if (dims.empty()) return Status::InvalidArg(what + " must specify 'dims'");
   INFERD_RETURN_IF_ERROR(CheckDims(what, dims));
-  if (has_reshape) INFERD_RETURN_IF_ERROR(CheckReshape(what, dims, reshape));
+  if (has_reshape) INFERD_RETURN_IF_ERROR(CheckReshape(what, dims, reshape, c.max_batch_size() > 0));
+  if (shape_tensor && c.platform() != "tensorrt_plan") {
+    return Status::InvalidArg(what + " is a shape tensor (is_shape_tensor), which only TensorRT "
+                                     "models (platform tensorrt_plan) support");
+  }
+  if (non_linear && c.platform() != "tensorrt_plan") {
+    return Status::InvalidArg(what + " has is_non_linear_format_io, which only TensorRT models "
+                                     "(platform tensorrt_plan) support");
+  }
+  if (non_linear && dims.size() != 3) {
+    return Status::InvalidArg(what + " has is_non_linear_format_io and must have 3 dims, has " +
+                              Dims(dims));
+  }
   return Status::Ok();
 }
 
@@ -83,6 +109,18 @@ bool StaysInside(const std::string& name) {
   if (p.is_absolute()) return false;
   for (const auto& part : p)
     if (part == "..") return false;
+  return true;
+}
+
+// A backend name becomes part of a library path (<dir>/<name>/libinferd_<name>.so):
+// only letters, digits, '_', '.' and '-', never a path.
+bool IsPlainName(const std::string& name) {
+  if (name.empty() || name.find("..") != std::string::npos) return false;
+  for (char ch : name) {
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                    ch == '_' || ch == '.' || ch == '-';
+    if (!ok) return false;
+  }
   return true;
 }
 
@@ -108,6 +146,23 @@ Status CheckDynamicBatching(const std::string& model, const inference::ModelConf
     }
   }
   INFERD_RETURN_IF_ERROR(CheckQueuePolicy(what + " default_queue_policy", db.default_queue_policy()));
+  if (db.preserve_ordering()) {
+    // Responses leave in arrival order: a request may not overtake another
+    // by priority, nor wait behind one parked by a DELAY timeout.
+    if (db.priority_levels() > 1) {
+      return Status::InvalidArg(what + " preserve_ordering allows only one priority level, got "
+                                       "priority_levels " + std::to_string(db.priority_levels()));
+    }
+    auto delays = [](const inference::ModelQueuePolicy& p) {
+      return p.timeout_action() == inference::ModelQueuePolicy::DELAY && p.default_timeout_microseconds() != 0;
+    };
+    bool delay = delays(db.default_queue_policy());
+    for (const auto& [level, policy] : db.priority_queue_policy()) delay = delay || delays(policy);
+    if (delay) {
+      return Status::InvalidArg(what + " preserve_ordering cannot be combined with a queue policy "
+                                       "whose timeout_action is DELAY");
+    }
+  }
   if (db.priority_levels() == 0) {
     if (db.default_priority_level() != 0) {
       return Status::InvalidArg(what + " default_priority_level requires priority_levels");
@@ -131,6 +186,41 @@ Status CheckDynamicBatching(const std::string& model, const inference::ModelConf
       INFERD_RETURN_IF_ERROR(CheckQueuePolicy(
           what + " priority_queue_policy[" + std::to_string(level) + "]", policy));
     }
+  }
+  return Status::Ok();
+}
+
+// An implicit state's initial_state: named, of the state's type and dims,
+// with its data given (zeros or a file confined to <model>/initial_state/).
+Status CheckInitialState(const std::string& sw, const inference::ModelSequenceBatching::State& st) {
+  const auto& init = st.initial_state(0);
+  if (init.name().empty()) return Status::InvalidArg(sw + " initial_state must have a 'name'");
+  if (init.data_type() != st.data_type()) {
+    return Status::InvalidArg(sw + " initial_state has data_type " +
+                              inference::DataType_Name(init.data_type()) + ", the state " +
+                              inference::DataType_Name(st.data_type()));
+  }
+  if (init.dims_size() != st.dims_size()) {
+    return Status::InvalidArg(sw + " initial_state has dims " + Dims(init.dims()) +
+                              ", which must have as many dimensions as the state's " + Dims(st.dims()));
+  }
+  for (int i = 0; i < init.dims_size(); ++i) {
+    if (init.dims(i) < 0) {
+      return Status::InvalidArg(sw + " initial_state dims " + Dims(init.dims()) +
+                                " must not contain variable dimensions");
+    }
+    if (st.dims(i) != -1 && init.dims(i) != st.dims(i)) {
+      return Status::InvalidArg(sw + " initial_state dims " + Dims(init.dims()) +
+                                " do not match the state's dims " + Dims(st.dims()));
+    }
+  }
+  if (init.state_data_case() == inference::ModelSequenceBatching::InitialState::STATE_DATA_NOT_SET) {
+    return Status::InvalidArg(sw + " initial_state must set 'zero_data' or 'data_file'");
+  }
+  if (init.has_data_file() && (init.data_file().empty() || !StaysInside(init.data_file()))) {
+    return Status::InvalidArg(sw + " initial_state data_file '" + init.data_file() +
+                              "' must name a file inside the model's initial_state folder "
+                              "(no absolute path, no '..')");
   }
   return Status::Ok();
 }
@@ -186,9 +276,25 @@ Status CheckSequenceBatching(const std::string& model, const inference::ModelCon
       }
     }
   }
+  std::map<int, std::string> kinds;  // control kind -> the tensor that carries it
+  for (const auto& input : sb.control_input()) {
+    for (const auto& ctl : input.control()) {
+      auto [it, fresh] = kinds.emplace(ctl.kind(), input.name());
+      if (!fresh) {
+        return Status::InvalidArg(what + " has more than one " +
+                                  inference::ModelSequenceBatching::Control::Kind_Name(ctl.kind()) +
+                                  " control (tensors '" + it->second + "' and '" + input.name() + "')");
+      }
+    }
+  }
+  if (c.response_cache().enable()) {
+    return Status::InvalidArg(what + ": response_cache cannot be enabled for a model with sequence "
+                                     "batching (a sequence's answers depend on its earlier requests)");
+  }
   std::set<std::string> tensors;
   for (const auto& in : c.input()) tensors.insert(in.name());
   for (const auto& out : c.output()) tensors.insert(out.name());
+  std::set<std::string> state_names;
   for (const auto& st : sb.state()) {
     const std::string sw = what + " state '" + st.input_name() + "'";
     if (st.input_name().empty() || st.output_name().empty()) {
@@ -204,6 +310,17 @@ Status CheckSequenceBatching(const std::string& model, const inference::ModelCon
       if (d < 1) return Status::InvalidArg(sw + " dims must be fixed (>= 1), got " + std::to_string(d));
     }
     if (st.initial_state_size() > 1) return Status::InvalidArg(sw + ": at most one initial_state");
+    if (!state_names.insert(st.input_name()).second) {
+      return Status::InvalidArg(sw + " is specified more than once");
+    }
+    if (st.use_growable_memory() && !st.use_same_buffer_for_input_output()) {
+      return Status::InvalidArg(sw + ": use_growable_memory needs use_same_buffer_for_input_output");
+    }
+    if (st.use_growable_memory()) {
+      return Status::InvalidArg(sw + ": use_growable_memory works only with KIND_GPU instances, "
+                                     "which this build does not run");
+    }
+    if (st.initial_state_size() == 1) INFERD_RETURN_IF_ERROR(CheckInitialState(sw, st));
   }
   if (c.max_batch_size() == 0 && sb.has_oldest() && sb.oldest().max_candidate_sequences() > 1) {
     // Triton: the oldest strategy batches sequences; it needs a batching model.
@@ -258,9 +375,13 @@ Status CheckBatchInputsOutputs(const std::string& model, const inference::ModelC
   for (const auto& bo : c.batch_output()) {
     const std::string what = "model '" + model + "' batch_output";
     if (bo.target_name().empty()) return Status::InvalidArg(what + " must specify 'target_name'");
+    std::set<std::string> targets;
     for (const auto& t : bo.target_name()) {
       if (!outputs.count(t)) {
         return Status::InvalidArg(what + " target '" + t + "' is not a model output");
+      }
+      if (!targets.insert(t).second) {
+        return Status::InvalidArg(what + " names target '" + t + "' more than once");
       }
     }
     if (bo.source_input_size() != 1 || !inputs.count(bo.source_input(0))) {
@@ -337,6 +458,10 @@ Status ValidateModelConfig(const ConfigContext& ctx, const inference::ModelConfi
     return Status::InvalidArg(prefix + "'max_batch_size' must be >= 0, got " +
                               std::to_string(c.max_batch_size()));
   }
+  if (!c.backend().empty() && !IsPlainName(c.backend())) {
+    return Status::InvalidArg(prefix + "'backend' '" + c.backend() +
+                              "' must be a name of letters, digits, '_', '.' and '-', not a path");
+  }
   if (!StaysInside(c.runtime())) {
     return Status::InvalidArg(prefix + "'runtime' '" + c.runtime() +
                               "' must be a file name inside the model or backend folder "
@@ -354,8 +479,8 @@ Status ValidateModelConfig(const ConfigContext& ctx, const inference::ModelConfi
     if (!names.insert(in.name()).second) {
       return Status::InvalidArg(prefix + "has input '" + in.name() + "' more than once");
     }
-    INFERD_RETURN_IF_ERROR(
-        CheckTensor(what, in.data_type(), in.dims(), in.has_reshape(), in.reshape()));
+    INFERD_RETURN_IF_ERROR(CheckTensor(what, c, in.data_type(), in.dims(), in.has_reshape(), in.reshape(),
+                                       in.is_shape_tensor(), in.is_non_linear_format_io()));
     if (in.format() != inference::ModelInput::FORMAT_NONE && in.dims_size() != 3) {
       return Status::InvalidArg(what + " has an image 'format' and must have 3 dims, has " +
                                 Dims(in.dims()));
@@ -368,8 +493,9 @@ Status ValidateModelConfig(const ConfigContext& ctx, const inference::ModelConfi
     if (!names.insert(out.name()).second) {
       return Status::InvalidArg(prefix + "has output '" + out.name() + "' more than once");
     }
-    INFERD_RETURN_IF_ERROR(
-        CheckTensor(what, out.data_type(), out.dims(), out.has_reshape(), out.reshape()));
+    INFERD_RETURN_IF_ERROR(CheckTensor(what, c, out.data_type(), out.dims(), out.has_reshape(),
+                                       out.reshape(), out.is_shape_tensor(),
+                                       out.is_non_linear_format_io()));
     if (!out.label_filename().empty()) {
       if (!StaysInside(out.label_filename())) {
         return Status::InvalidArg(what + " 'label_filename' must stay inside the model folder");
@@ -402,6 +528,17 @@ Status ValidateModelConfig(const ConfigContext& ctx, const inference::ModelConfi
     } else if (!g.gpus().empty()) {
       return Status::InvalidArg(what + " lists 'gpus' but is not KIND_GPU");
     }
+    if (!g.profile().empty() && c.platform() != "tensorrt_plan") {
+      return Status::InvalidArg(what + " lists 'profile', which only TensorRT models "
+                                       "(platform tensorrt_plan) have");
+    }
+    for (const auto& profile : g.profile()) {
+      int64_t n = 0;
+      auto [end, ec] = std::from_chars(profile.data(), profile.data() + profile.size(), n);
+      if (profile.empty() || ec != std::errc() || end != profile.data() + profile.size() || n < 0) {
+        return Status::InvalidArg(what + " has profile '" + profile + "', which must be an integer >= 0");
+      }
+    }
   }
 
   if (c.version_policy().has_latest() && c.version_policy().latest().num_versions() < 1) {
@@ -432,6 +569,13 @@ Status RejectUnbuiltFeatures(const inference::ModelConfig& c) {
   if (c.model_transaction_policy().decoupled() && c.response_cache().enable()) {
     // Triton's rule too: a cached answer is one response, a decoupled one is many.
     return Status::InvalidArg(prefix + "response_cache cannot be enabled for a decoupled model");
+  }
+  if (c.parameters().count("TRITON_BATCH_STRATEGY_PATH")) {
+    if (c.has_sequence_batching()) {
+      return Status::InvalidArg(prefix + "TRITON_BATCH_STRATEGY_PATH cannot be used with sequence batching");
+    }
+    // A custom batching strategy is a shared library the config names.
+    return unbuilt("parameters.TRITON_BATCH_STRATEGY_PATH (custom batching libraries)");
   }
   if (!c.batch_input().empty()) return unbuilt("batch_input");
   if (!c.batch_output().empty()) return unbuilt("batch_output");

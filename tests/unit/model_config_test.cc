@@ -97,8 +97,19 @@ TEST(ModelConfigValidate, AcceptsValidConfigs) {
   EXPECT_TRUE(Check(R"(backend: "identity" max_batch_size: 8
       input [{ name: "I" data_type: TYPE_FP32 dims: [-1, 4] }]
       output [{ name: "O" data_type: TYPE_FP32 dims: [1, 4] reshape { shape: [4] } }])").ok());
-  EXPECT_TRUE(Check(R"(backend: "identity"
+  EXPECT_TRUE(Check(R"(backend: "identity" max_batch_size: 8
       input [{ name: "I" data_type: TYPE_INT32 dims: [1] reshape { shape: [] } }])").ok());
+  // Variable dims: the pieces between -1s match ([2,4] = [8], [6] = [1,6]).
+  EXPECT_TRUE(Check(R"(backend: "identity"
+      input [{ name: "I" data_type: TYPE_FP32 dims: [2, 4, -1, 6] reshape { shape: [8, -1, 1, 6] } }])").ok());
+  EXPECT_TRUE(Check(R"(backend: "identity" max_batch_size: 4
+      dynamic_batching { preserve_ordering: true priority_levels: 1 default_priority_level: 1 })").ok());
+  EXPECT_TRUE(Check(R"(backend: "identity" max_batch_size: 4 sequence_batching {
+      control_input [{ name: "S" control [{ kind: CONTROL_SEQUENCE_START int32_false_true: [0, 1] },
+                                          { kind: CONTROL_SEQUENCE_READY int32_false_true: [0, 1] }] }]
+      state [{ input_name: "IN_STATE" output_name: "OUT_STATE" data_type: TYPE_INT32 dims: [2]
+               initial_state [{ name: "init" data_type: TYPE_INT32 dims: [2] data_file: "s.bin" }] }] })").ok());
+  EXPECT_TRUE(Check(R"(backend: "my_backend-2.1")").ok());
   EXPECT_TRUE(Check(R"(backend: "identity" max_batch_size: 4
       dynamic_batching { preferred_batch_size: [2, 4] priority_levels: 2 default_priority_level: 1
         priority_queue_policy { key: 2 value { timeout_action: DELAY } } })").ok());
@@ -118,6 +129,26 @@ TEST(ModelConfigValidate, RejectsWithReasons) {
                  reshape { shape: [5] } }])", "6 elements");
   ExpectError(R"(backend: "identity" input [{ name: "I" data_type: TYPE_FP32 dims: [-1, 3]
                  reshape { shape: [3] } }])", "variable-size dimension");
+  // The totals divide each other, but the pieces between -1s differ.
+  ExpectError(R"(backend: "identity" input [{ name: "I" data_type: TYPE_FP32 dims: [2, -1]
+                 reshape { shape: [-1, 2] } }])", "between their variable-size dimensions");
+  ExpectError(R"(backend: "identity" input [{ name: "I" data_type: TYPE_FP32 dims: [-1, 4]
+                 reshape { shape: [-1, 2, -1] } }])", "different numbers of variable-size dimensions");
+  ExpectError(R"(backend: "identity" input [{ name: "I" data_type: TYPE_FP32 dims: [1]
+                 reshape { shape: [] } }])", "empty reshape");
+  ExpectError(R"(backend: "identity" max_batch_size: 8 input [{ name: "I" data_type: TYPE_FP32
+                 reshape { shape: [1] } }])", "must specify 'dims'");
+  ExpectError(R"(backend: "identity" input [{ name: "I" data_type: TYPE_FP32 dims: [1]
+                 is_non_linear_format_io: true }])", "is_non_linear_format_io");
+  ExpectError(R"(backend: "identity" output [{ name: "O" data_type: TYPE_FP32 dims: [1]
+                 is_shape_tensor: true }])", "shape tensor");
+  ExpectError(R"(backend: "identity" input [{ name: "I" data_type: TYPE_FP32
+                 dims: [4294967296, 4294967296] reshape { shape: [1] } }])", "does not fit in 64 bits");
+  // A backend name becomes a library path: no path may be smuggled in.
+  ExpectError(R"(backend: "/../../tmp/x")", "not a path");
+  ExpectError(R"(backend: "a/b")", "not a path");
+  ExpectError(R"(backend: "..")", "not a path");
+  ExpectError(R"(backend: "x y")", "not a path");
   ExpectError(R"(backend: "identity" input [{ name: "I" data_type: TYPE_FP32 dims: [1] },
                  { name: "I" data_type: TYPE_FP32 dims: [1] }])", "more than once");
   ExpectError(R"(backend: "identity" output [{ name: "O" data_type: TYPE_FP32 dims: [3]
@@ -155,6 +186,41 @@ TEST(ModelConfigValidate, RejectsWithReasons) {
   ExpectError(R"(backend: "identity" max_batch_size: 4
                  sequence_batching { oldest { max_candidate_sequences: 4 preferred_batch_size: [8] } })",
               "oldest preferred_batch_size 8 must be between 1 and max_batch_size 4");
+  // preserve_ordering: one priority level, no DELAY policy.
+  ExpectError(R"(backend: "identity" max_batch_size: 4 dynamic_batching { preserve_ordering: true
+                 priority_levels: 2 default_priority_level: 1 })", "only one priority level");
+  ExpectError(R"(backend: "identity" max_batch_size: 4 dynamic_batching { preserve_ordering: true
+                 default_queue_policy { timeout_action: DELAY default_timeout_microseconds: 100 } })",
+              "DELAY");
+  // Two controls of one kind, on two tensors or on one.
+  ExpectError(R"(backend: "identity" max_batch_size: 4 sequence_batching { control_input [
+                 { name: "A" control [{ kind: CONTROL_SEQUENCE_START int32_false_true: [0, 1] }] },
+                 { name: "B" control [{ kind: CONTROL_SEQUENCE_START fp32_false_true: [0, 1] }] }] })",
+              "more than one CONTROL_SEQUENCE_START");
+  ExpectError(R"(backend: "identity" max_batch_size: 4 sequence_batching { control_input [
+                 { name: "A" control [{ kind: CONTROL_SEQUENCE_END int32_false_true: [0, 1] },
+                                      { kind: CONTROL_SEQUENCE_END int32_false_true: [0, 1] }] }] })",
+              "more than one CONTROL_SEQUENCE_END");
+  ExpectError(R"(backend: "identity" max_batch_size: 4 sequence_batching { }
+                 response_cache { enable: true })", "response_cache");
+  // Implicit state: its initial_state must match it and stay inside the model folder.
+  const std::string state = R"(backend: "identity" max_batch_size: 4 sequence_batching { state [{
+      input_name: "IN" output_name: "OUT" data_type: TYPE_INT32 dims: [2] )";
+  ExpectError(state + R"(initial_state [{ name: "i" data_type: TYPE_FP32 dims: [2] zero_data: true }] }] })",
+              "initial_state has data_type TYPE_FP32");
+  ExpectError(state + R"(initial_state [{ data_type: TYPE_INT32 dims: [2] zero_data: true }] }] })",
+              "must have a 'name'");
+  ExpectError(state + R"(initial_state [{ name: "i" data_type: TYPE_INT32 dims: [3] zero_data: true }] }] })",
+              "do not match the state's dims");
+  ExpectError(state + R"(initial_state [{ name: "i" data_type: TYPE_INT32 dims: [2] }] }] })",
+              "'zero_data' or 'data_file'");
+  ExpectError(state + R"(initial_state [{ name: "i" data_type: TYPE_INT32 dims: [2]
+                                          data_file: "../../../etc/passwd" }] }] })", "no '..'");
+  ExpectError(state + R"(initial_state [{ name: "i" data_type: TYPE_INT32 dims: [2]
+                                          data_file: "/dev/zero" }] }] })", "no absolute path");
+  ExpectError(state + R"(}, { input_name: "IN" output_name: "OUT2" data_type: TYPE_INT32 dims: [2] }] })",
+              "more than once");
+  ExpectError(R"(backend: "identity" instance_group [{ kind: KIND_CPU profile: ["0"] }])", "TensorRT");
 }
 
 TEST(ModelConfigValidate, UnbuiltFeaturesAreNamed) {
@@ -174,6 +240,10 @@ TEST(ModelConfigValidate, UnbuiltFeaturesAreNamed) {
   EXPECT_NE(unbuilt("model_transaction_policy { decoupled: true } response_cache { enable: true }").find("decoupled"),
             std::string::npos);
   EXPECT_TRUE(RejectUnbuiltFeatures(Parse("name: \"m\" dynamic_batching { max_queue_delay_microseconds: 5 }")).ok());
+  // A custom batching strategy is a library named by the config: never loaded.
+  EXPECT_NE(unbuilt("parameters { key: \"TRITON_BATCH_STRATEGY_PATH\" value { string_value: \"/tmp/x.so\" } }")
+                .find("TRITON_BATCH_STRATEGY_PATH"),
+            std::string::npos);
 }
 
 }  // namespace

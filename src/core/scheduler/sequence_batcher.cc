@@ -1,12 +1,14 @@
 #include "core/scheduler/sequence_batcher.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "common/file_read.h"
 #include "core/inference_request.h"
 
 namespace inferd {
@@ -24,8 +26,18 @@ std::string SequenceId(const InferenceRequest& r) {
   return it == r.parameters.end() || it->second == "0" ? "" : it->second;
 }
 
-bool IsNumber(const std::string& s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+// Triton's limit on string correlation IDs.
+constexpr size_t kMaxSequenceIdLength = 128;
+// The most bytes one implicit state may take (every live sequence has a copy).
+constexpr uint64_t kMaxSequenceStateBytes = 64ull << 20;
+
+// The number a sequence id stands for (the backend's CORRID): its value when
+// it is a decimal that fits 64 bits, else a hash of the text. Never throws.
+uint64_t CorrelationIdOf(const std::string& id) {
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), value);
+  if (ec == std::errc() && end == id.data() + id.size()) return value;
+  return std::hash<std::string>{}(id);
 }
 
 template <typename T>
@@ -85,20 +97,20 @@ Status SequenceBatcherOptionsFromConfig(const inference::ModelConfig& config, si
     spec.output = st.output_name();
     spec.type = DataTypeFromConfig(st.data_type());
     spec.dims.assign(st.dims().begin(), st.dims().end());
-    const size_t elements = static_cast<size_t>(ElementCount(spec.dims));
-    spec.initial.assign(spec.type == INFERD_TYPE_BYTES ? elements * 4 : elements * DataTypeByteSize(spec.type), '\0');
+    // Every live sequence keeps a copy: the size is checked and bounded.
+    const int64_t elements = ElementCount(spec.dims);
+    const int64_t bytes = spec.type == INFERD_TYPE_BYTES ? FixedByteSize(INFERD_TYPE_UINT32, elements)
+                                                         : FixedByteSize(spec.type, elements);
+    if (bytes < 0 || static_cast<uint64_t>(bytes) > kMaxSequenceStateBytes) {
+      return Status::InvalidArg("sequence state '" + spec.input + "' with dims " + ShapeToString(spec.dims) +
+                                " is larger than the limit of " + std::to_string(kMaxSequenceStateBytes) +
+                                " bytes");
+    }
+    spec.initial.assign(static_cast<size_t>(bytes), '\0');
     if (st.initial_state_size() > 0 && st.initial_state(0).has_data_file()) {
       const auto path = std::filesystem::path(model_dir) / "initial_state" / st.initial_state(0).data_file();
-      std::ifstream f(path, std::ios::binary);
-      if (!f) return Status::InvalidArg("sequence state '" + spec.input + "': cannot read " + path.string());
-      std::stringstream bytes;
-      bytes << f.rdbuf();
-      if (bytes.str().size() != spec.initial.size()) {
-        return Status::InvalidArg("sequence state '" + spec.input + "': " + path.string() + " has " +
-                                  std::to_string(bytes.str().size()) + " bytes, the state needs " +
-                                  std::to_string(spec.initial.size()));
-      }
-      spec.initial = bytes.str();
+      INFERD_RETURN_IF_ERROR(ReadFilePrefix(path.string(), spec.initial.size(), &spec.initial)
+                                 .Prefixed("sequence state '" + spec.input + "' initial_state: "));
     }
     o.states.push_back(std::move(spec));
   }
@@ -182,7 +194,12 @@ Status SequenceBatcher::Enqueue(RequestPtr request) {
   }
   const bool start = Flag(*request, "sequence_start");
   const bool end = Flag(*request, "sequence_end");
-  request->correlation_id = IsNumber(id) ? std::stoull(id) : std::hash<std::string>{}(id);
+  if (id.size() > kMaxSequenceIdLength) {
+    return Status::InvalidArg("sequence_id of a request to model '" + request->model_name + "' has " +
+                              std::to_string(id.size()) + " characters; at most " +
+                              std::to_string(kMaxSequenceIdLength) + " are allowed");
+  }
+  request->correlation_id = CorrelationIdOf(id);
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopped_) return Status::Unavailable("model '" + request->model_name + "' is stopping");
