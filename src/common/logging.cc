@@ -25,4 +25,17 @@ void ConfigureLogging(const LogSettings& s) {
 
 bool VerboseEnabled(int level) { return g_verbose.load(std::memory_order_relaxed) >= level; }
 
+bool LogThrottle::Allow(uint64_t* suppressed) {
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  int64_t next = next_ns_.load(std::memory_order_relaxed);
+  if (now < next || !next_ns_.compare_exchange_strong(next, now + interval_ns_)) {
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  *suppressed = dropped_.exchange(0, std::memory_order_relaxed);
+  return true;
+}
+
 }  // namespace inferd

@@ -1,8 +1,11 @@
 #include "frontend/http/http_server.h"
 
+#include <sys/socket.h>
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -18,11 +21,30 @@ using tcp = asio::ip::tcp;
 
 class Session;
 
+int64_t SteadyNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Accept failures that mean "out of a resource" (file descriptors, kernel
+// memory): the pending connection stays queued and would fail again at once.
+bool IsResourceShortage(const beast::error_code& ec) {
+  return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+         ec == asio::error::no_memory || ec.value() == ENFILE;
+}
+
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
+constexpr auto kSweepInterval = std::chrono::milliseconds(500);
+
 struct HttpServer::Impl {
   Impl(HttpHandler h, HttpOptions opts)
-      : options(std::move(opts)), handler(std::move(h)), acceptor(asio::make_strand(ioc)) {}
+      : options(std::move(opts)), handler(std::move(h)), acceptor(asio::make_strand(ioc)),
+        accept_backoff(acceptor.get_executor()), sweeper(asio::make_strand(ioc)) {}
 
   void Accept();
+  // Every kSweepInterval: closes the connections whose deadline passed.
+  void Sweep();
 
   HttpOptions options;
   HttpHandler handler;
@@ -33,6 +55,9 @@ struct HttpServer::Impl {
   // On a strand of its own: its completion handlers and StopAccepting's close
   // run one at a time, whichever I/O threads run them.
   tcp::acceptor acceptor;
+  asio::steady_timer accept_backoff;  // on the acceptor's strand
+  asio::steady_timer sweeper;
+  LogThrottle accept_log{std::chrono::seconds(10)};
   std::vector<std::thread> threads;
   // Requests read whose response is not yet written.
   std::atomic<int64_t> in_flight{0};
@@ -41,6 +66,11 @@ struct HttpServer::Impl {
 };
 
 // One connection: read a request, answer it, repeat while keep-alive.
+//
+// Deadlines: the session keeps one deadline for what it waits on (the next
+// request, the rest of a header or body, the client taking an answer); the
+// server's sweeper closes it once that passes. Setting it is a clock read,
+// not a timer operation, so the request path pays nothing for it.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, HttpServer::Impl* server)
@@ -57,18 +87,38 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  // True once the current deadline passed (any thread).
+  bool Expired(int64_t now_ns) const {
+    const int64_t deadline = deadline_ns_.load(std::memory_order_relaxed);
+    return deadline != 0 && now_ns > deadline;
+  }
+
  private:
+  enum class Phase { kIdle, kHeader, kBody };
+
+  void SetDeadline(int seconds) {
+    deadline_ns_.store(seconds > 0 ? SteadyNowNs() + int64_t{seconds} * 1000000000 : 0,
+                       std::memory_order_relaxed);
+  }
+
   void Read() {
     parser_.emplace();
     parser_->body_limit(server_->options.max_input_size);
     parser_->header_limit(64 * 1024);
-    beast_http::async_read(stream_, buffer_, *parser_,
-                           [self = shared_from_this()](beast::error_code ec, size_t) {
-                             self->OnRead(ec);
-                           });
+    parser_->eager(true);  // a header and body that arrived together parse in one step
+    phase_ = Phase::kIdle;
+    SetDeadline(server_->options.idle_timeout_secs);
+    ReadSome();
   }
 
-  void OnRead(beast::error_code ec) {
+  void ReadSome() {
+    beast_http::async_read_some(stream_, buffer_, *parser_,
+                                [self = shared_from_this()](beast::error_code ec, size_t) {
+                                  self->OnReadSome(ec);
+                                });
+  }
+
+  void OnReadSome(beast::error_code ec) {
     if (ec == beast_http::error::end_of_stream || ec == asio::error::operation_aborted) {
       return Shutdown();
     }
@@ -88,19 +138,51 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       return Shutdown();
     }
+    if (!parser_->is_done()) {
+      if (!parser_->is_header_done()) {
+        if (phase_ == Phase::kIdle) {
+          phase_ = Phase::kHeader;
+          SetDeadline(server_->options.header_timeout_secs);
+        }
+      } else if (phase_ != Phase::kBody) {
+        phase_ = Phase::kBody;
+        SetDeadline(server_->options.body_timeout_secs);
+      }
+      return ReadSome();
+    }
+    SetDeadline(0);  // the model takes as long as it takes
     server_->in_flight++;
     HttpRequest request = parser_->release();
     close_after_write_ = !request.keep_alive();
-    server_->handler(std::move(request), [self = shared_from_this()](HttpResponse response) {
+    // Exactly one answer per request reaches the connection: a second call
+    // of the responder (a bug somewhere behind it) is dropped, not written.
+    const uint64_t seq = ++requests_read_;
+    auto respond = [self = shared_from_this(), seq](HttpResponse response) {
+      uint64_t expected = seq - 1;
+      if (!self->requests_answered_.compare_exchange_strong(expected, seq)) {
+        LOG_ERROR("http: a request was answered twice; the second answer is dropped");
+        return;
+      }
       // May run on an instance thread: hop to the connection's executor.
       asio::post(self->stream_.get_executor(),
                  [self, response = std::move(response)]() mutable { self->Write(std::move(response)); });
-    });
+    };
+    // The handler answers exactly once; if it throws, the answer it did not
+    // give is an internal error (it never answers and then throws).
+    const unsigned version = request.version();
+    const bool keep_alive = request.keep_alive();
+    try {
+      server_->handler(std::move(request), respond);
+    } catch (const std::exception& e) {
+      LOG_ERROR("http: handling a request failed: {}", e.what());
+      respond(HttpApi::Error(Status::Internal(std::string("request failed: ") + e.what()), version, keep_alive));
+    }
   }
 
   void Write(HttpResponse response) {
     auto res = std::make_shared<HttpResponse>(std::move(response));
     if (close_after_write_) res->keep_alive(false);
+    SetDeadline(server_->options.body_timeout_secs);
     beast_http::async_write(stream_, *res,
                             [self = shared_from_this(), res](beast::error_code ec, size_t) {
                               self->server_->in_flight--;
@@ -110,6 +192,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Shutdown() {
+    SetDeadline(0);
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
   }
@@ -119,26 +202,69 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<beast_http::request_parser<beast_http::string_body>> parser_;
   bool close_after_write_ = false;
+  Phase phase_ = Phase::kIdle;
+  std::atomic<int64_t> deadline_ns_{0};  // steady clock; 0 = none
+  // One request at a time is between read and written: the responder of
+  // request n may answer only while answered == n - 1.
+  uint64_t requests_read_ = 0;                // on the session's executor
+  std::atomic<uint64_t> requests_answered_{0};
 };
 
 void HttpServer::Impl::Accept() {
   acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
     if (!acceptor.is_open()) return;  // StopAccepting() closed it
+    if (ec == asio::error::operation_aborted) return;
     if (ec) {
-      if (ec != asio::error::operation_aborted) LOG_WARNING("http accept: {}", ec.message());
+      uint64_t suppressed = 0;
+      if (accept_log.Allow(&suppressed)) {
+        LOG_WARNING("{} accept: {}{}", options.service_name, ec.message(),
+                    suppressed ? " (" + std::to_string(suppressed) + " more since the last report)" : "");
+      }
+      if (IsResourceShortage(ec)) {
+        // Retrying at once would spin: the connection stays queued until a
+        // descriptor frees up. Wait, then try again.
+        accept_backoff.expires_after(kAcceptBackoff);
+        accept_backoff.async_wait([this](beast::error_code wait_ec) {
+          if (!wait_ec) Accept();  // cancelled: StopAccepting() closed the acceptor
+        });
+        return;
+      }
     } else {
       socket.set_option(tcp::no_delay(true), ec);
       auto session = std::make_shared<Session>(std::move(socket), this);
       {
         std::lock_guard<std::mutex> lock(sessions_mu);
-        for (auto it = sessions.begin(); it != sessions.end();) {
-          it = it->expired() ? sessions.erase(it) : std::next(it);
-        }
         sessions.insert(session);
       }
       session->Start();
     }
     Accept();
+  });
+}
+
+void HttpServer::Impl::Sweep() {
+  sweeper.expires_after(kSweepInterval);
+  sweeper.async_wait([this](beast::error_code ec) {
+    if (ec) return;  // cancelled: the server stops
+    const int64_t now = SteadyNowNs();
+    std::vector<std::shared_ptr<Session>> expired;
+    {
+      std::lock_guard<std::mutex> lock(sessions_mu);
+      for (auto it = sessions.begin(); it != sessions.end();) {
+        auto s = it->lock();
+        if (!s) {
+          it = sessions.erase(it);
+          continue;
+        }
+        if (s->Expired(now)) expired.push_back(std::move(s));
+        ++it;
+      }
+    }
+    for (auto& s : expired) s->Close();
+    if (!expired.empty()) {
+      LOG_VERBOSE("{}: closed {} connection(s) past their deadline", options.service_name, expired.size());
+    }
+    Sweep();
   });
 }
 
@@ -156,6 +282,12 @@ Status HttpServer::Start() {
   auto& acceptor = impl_->acceptor;
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec && o.reuse_port) {
+    const int on = 1;
+    if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
+      ec.assign(errno, beast::system_category());
+    }
+  }
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
@@ -165,6 +297,7 @@ Status HttpServer::Start() {
   bound_port_ = acceptor.local_endpoint().port();
   impl_->work.emplace(impl_->ioc.get_executor());
   impl_->Accept();
+  impl_->Sweep();
   int threads = o.thread_count > 0 ? o.thread_count
                                    : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
   for (int i = 0; i < threads; ++i) impl_->threads.emplace_back([this] { impl_->ioc.run(); });
@@ -176,6 +309,7 @@ void HttpServer::StopAccepting() {
   asio::post(impl_->acceptor.get_executor(), [impl = impl_.get()] {
     beast::error_code ec;
     impl->acceptor.close(ec);
+    impl->accept_backoff.cancel();
   });
 }
 
@@ -191,6 +325,7 @@ void HttpServer::Stop(std::chrono::milliseconds drain) {
     for (const auto& weak : impl_->sessions)
       if (auto s = weak.lock()) s->Close();
   }
+  asio::post(impl_->sweeper.get_executor(), [impl = impl_.get()] { impl->sweeper.cancel(); });
   impl_->work.reset();
   impl_->ioc.stop();
   for (auto& t : impl_->threads) t.join();

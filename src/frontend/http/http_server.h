@@ -23,6 +23,18 @@ struct HttpOptions {
   int thread_count = 0;                    // 0: one per core, at least 2
   uint64_t max_input_size = 64ull << 20;   // bytes; larger bodies get 413
   std::string service_name = "HTTPService";  // for the log
+  bool reuse_port = false;                 // SO_REUSEPORT (--reuse-http-port)
+  // Connection deadlines in seconds (0: none), so that no client holds a
+  // connection (a file descriptor, its buffers) by going quiet or slow:
+  //  - idle: a connection with no request started (new, or kept alive after
+  //    an answer) is closed after this long;
+  //  - header: a request's header must be complete this long after its first byte;
+  //  - body: its body must be complete this long after the header, and an
+  //    answer must be taken by the client within this long.
+  // The time a request waits for the model is not limited here.
+  int idle_timeout_secs = 60;
+  int header_timeout_secs = 60;
+  int body_timeout_secs = 60;
 };
 
 // Answers one request: calls the responder exactly once, from any thread.
