@@ -18,6 +18,7 @@ class Status {
     kAlreadyExists,   // 409
     kInternal,        // our bug or a backend failure; 500
     kResourceExhausted,  // body too large, queue full; 413 / 429
+    kPermissionDenied,   // a restricted API without its header; 403
   };
 
   Status() = default;
@@ -33,6 +34,7 @@ class Status {
   static Status ResourceExhausted(std::string m) {
     return {Code::kResourceExhausted, std::move(m)};
   }
+  static Status PermissionDenied(std::string m) { return {Code::kPermissionDenied, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
