@@ -3,6 +3,12 @@
 #include <charconv>
 #include <rapidjson/document.h>
 
+#include <algorithm>
+#include <optional>
+#include <thread>
+
+#include "common/json_parse.h"
+
 #include "core/model.h"
 #include "frontend/http/api_json.h"
 #include "frontend/http/base64.h"
@@ -24,6 +30,7 @@ beast_http::status HttpStatusOf(Status::Code code) {
     case Status::Code::kUnsupported: return beast_http::status::bad_request;
     case Status::Code::kAlreadyExists: return beast_http::status::conflict;
     case Status::Code::kResourceExhausted: return beast_http::status::payload_too_large;
+    case Status::Code::kPermissionDenied: return beast_http::status::forbidden;
     default: return beast_http::status::internal_server_error;
   }
 }
@@ -63,6 +70,30 @@ bool ParseVersion(std::string_view s, int64_t* out) {
   return ec == std::errc() && ptr == s.data() + s.size() && *out >= 0;
 }
 
+// The API group of a path, as Triton groups its endpoints (for
+// --http-restricted-api); none for a path no endpoint has.
+std::optional<ApiGroup> GroupOf(const std::vector<std::string_view>& parts) {
+  if (parts.empty() || parts[0] != "v2") return std::nullopt;
+  if (parts.size() == 1) return ApiGroup::kMetadata;
+  const std::string_view area = parts[1];
+  if (area == "health") return ApiGroup::kHealth;
+  if (area == "repository") return ApiGroup::kModelRepository;
+  if (area == "systemsharedmemory" || area == "cudasharedmemory") return ApiGroup::kSharedMemory;
+  if (area == "trace") return ApiGroup::kTrace;
+  if (area == "logging") return ApiGroup::kLogging;
+  if (area != "models") return std::nullopt;
+  if (parts.size() == 3 && parts[2] == "stats") return ApiGroup::kStatistics;
+  const size_t next = parts.size() > 4 && parts[3] == "versions" ? 5 : 3;
+  const std::string_view action = parts.size() > next ? parts[next] : "";
+  if (action.empty()) return ApiGroup::kMetadata;
+  if (action == "ready") return ApiGroup::kHealth;
+  if (action == "infer" || action == "generate" || action == "generate_stream") return ApiGroup::kInference;
+  if (action == "config") return ApiGroup::kModelConfig;
+  if (action == "stats") return ApiGroup::kStatistics;
+  if (action == "trace") return ApiGroup::kTrace;
+  return std::nullopt;
+}
+
 // Compresses the body when the client accepts it.
 void MaybeCompress(const HttpRequest& req, HttpResponse* res) {
   auto accept = req.find(beast_http::field::accept_encoding);
@@ -72,6 +103,32 @@ void MaybeCompress(const HttpRequest& req, HttpResponse* res) {
   res->body().text = Compress(e, res->body().text);  // JSON answers have no tail
   res->set(beast_http::field::content_encoding, EncodingName(e));
   res->prepare_payload();
+}
+
+// The body of a successful inference response: JSON, binary outputs after
+// it, compressed when the client asked for it.
+void EncodeResponse(InferenceResponse* response, Encoding encoding, HttpResponse* res) {
+  EncodedResponse encoded;
+  EncodeInferResponse(*response, &encoded);
+  if (encoded.header_length) {
+    res->set(beast_http::field::content_type, "application/octet-stream");
+    res->set(kInferHeaderLength, std::to_string(*encoded.header_length));
+  } else {
+    res->set(beast_http::field::content_type, "application/json");
+  }
+  if (encoding != Encoding::kIdentity) {
+    std::string whole = std::move(encoded.body);
+    for (std::string_view bytes : encoded.binary) whole.append(bytes);
+    res->body().text = Compress(encoding, whole);
+    res->set(beast_http::field::content_encoding, EncodingName(encoding));
+    return;
+  }
+  // Binary outputs are written from the response's own buffers: their
+  // memory moves with the outputs into the body's owner.
+  res->body().text = std::move(encoded.body);
+  for (std::string_view bytes : encoded.binary) res->body().tail.emplace_back(bytes.data(), bytes.size());
+  if (!encoded.binary.empty())
+    res->body().owner = std::make_shared<const std::vector<OutputTensor>>(std::move(response->outputs));
 }
 
 }  // namespace
@@ -85,8 +142,26 @@ HttpResponse HttpApi::Error(const Status& status, unsigned version, bool keep_al
   return res;
 }
 
+HttpApi::HttpApi(Server* core, HttpApiOptions options)
+    : core_(core), options_(std::move(options)),
+      decode_pool_(std::make_unique<boost::asio::thread_pool>(
+          std::max(1u, std::thread::hardware_concurrency() / 2))) {}
+
+HttpApi::~HttpApi() { decode_pool_->join(); }
+
 void HttpApi::Handle(HttpRequest&& req, Responder respond) {
   const auto parts = Split(req.target());
+  // Restricted APIs answer 403 before anything else (method, model) is looked at.
+  if (auto group = GroupOf(parts)) {
+    if (const RestrictedApis::Rule* rule = options_.restricted.RuleFor(*group)) {
+      auto header = req.find(rule->key);  // field names compare without case
+      if (header == req.end() || header->value() != rule->value) {
+        return respond(Error(Status::PermissionDenied("This API is restricted, expecting header '" +
+                                                      rule->key + "'"),
+                             req.version(), req.keep_alive()));
+      }
+    }
+  }
   const bool get = req.method() == beast_http::verb::get;
   const bool post = req.method() == beast_http::verb::post;
   auto error = [&](const Status& st) { respond(Error(st, req.version(), req.keep_alive())); };
@@ -121,9 +196,10 @@ void HttpApi::Handle(HttpRequest&& req, Responder respond) {
       bool ready_only = false;
       if (!req.body().empty()) {
         rapidjson::Document doc;
-        doc.Parse(req.body().data(), req.body().size());
-        if (doc.HasParseError() || !doc.IsObject()) {
-          return error(Status::InvalidArg("repository index request body must be a JSON object"));
+        std::string why;
+        if (!ParseJson(req.body(), &doc, &why) || !doc.IsObject()) {
+          return error(Status::InvalidArg("repository index request body must be a JSON object" +
+                                          (why.empty() ? "" : ": " + why)));
         }
         if (doc.HasMember("ready") && doc["ready"].IsBool()) ready_only = doc["ready"].GetBool();
       }
@@ -205,9 +281,10 @@ void HttpApi::HandleLoadUnload(HttpRequest&& req, const std::string& model, bool
   LoadOverrides overrides;
   if (!req.body().empty()) {
     rapidjson::Document doc;
-    doc.Parse(req.body().data(), req.body().size());
-    if (doc.HasParseError() || !doc.IsObject()) {
-      return done(Status::InvalidArg("the body of a load/unload request must be a JSON object"));
+    std::string why;
+    if (!ParseJson(req.body(), &doc, &why) || !doc.IsObject()) {
+      return done(Status::InvalidArg("the body of a load/unload request must be a JSON object" +
+                                     (why.empty() ? "" : ": " + why)));
     }
     if (auto params = doc.FindMember("parameters"); params != doc.MemberEnd()) {
       if (!params->value.IsObject()) return done(Status::InvalidArg("'parameters' must be an object"));
@@ -237,6 +314,23 @@ void HttpApi::HandleLoadUnload(HttpRequest&& req, const std::string& model, bool
 
 void HttpApi::HandleInfer(HttpRequest&& req, const std::string& model_name, int64_t version,
                           Responder respond) {
+  if (req.body().size() < kDecodeOffThreadBytes &&
+      req.find(beast_http::field::content_encoding) == req.end()) {
+    return DecodeInfer(req, model_name, version, respond);
+  }
+  boost::asio::post(*decode_pool_, [this, req = std::move(req), model_name, version,
+                                    respond = std::move(respond)]() mutable {
+    try {
+      DecodeInfer(req, model_name, version, respond);
+    } catch (const std::exception& e) {  // answered exactly once: DecodeInfer did not answer
+      respond(Error(Status::Internal(std::string("decoding the request failed: ") + e.what()),
+                    req.version(), req.keep_alive()));
+    }
+  });
+}
+
+void HttpApi::DecodeInfer(HttpRequest& req, const std::string& model_name, int64_t version,
+                          const Responder& respond) {
   const unsigned http_version = req.version();
   const bool keep_alive = req.keep_alive();
   auto request = std::make_shared<InferenceRequest>();
@@ -261,7 +355,7 @@ void HttpApi::HandleInfer(HttpRequest&& req, const std::string& model_name, int6
   auto body = std::make_shared<std::string>(std::move(req.body()));
   if (content_encoding != Encoding::kIdentity) {
     auto plain = std::make_shared<std::string>();
-    Status st = Decompress(content_encoding, *body, max_input_size_, plain.get());
+    Status st = Decompress(content_encoding, *body, options_.max_input_size, plain.get());
     if (!st.ok()) return fail(st);
     body = std::move(plain);
   }
@@ -275,6 +369,13 @@ void HttpApi::HandleInfer(HttpRequest&& req, const std::string& model_name, int6
     }
     header_length = n;
   }
+  const size_t json_size = header_length ? std::min(*header_length, body->size()) : body->size();
+  if (json_size > options_.max_json_size) {
+    return fail(Status::ResourceExhausted(
+        "the JSON of the inference request has " + std::to_string(json_size) +
+        " bytes, more than the limit of " + std::to_string(options_.max_json_size) +
+        " (--http-max-json-size); send large tensors as binary data"));
+  }
   Status st = ParseInferRequest(body, header_length, request.get());
   if (!st.ok()) return fail(st);
 
@@ -282,32 +383,18 @@ void HttpApi::HandleInfer(HttpRequest&& req, const std::string& model_name, int6
   if (auto ae = req.find(beast_http::field::accept_encoding); ae != req.end()) {
     response_encoding = ChooseResponseEncoding(ae->value());
   }
-  request->on_response = [respond = std::move(respond), http_version, keep_alive,
+  request->on_response = [respond, http_version, keep_alive,
                           response_encoding](std::unique_ptr<InferenceResponse> response) {
     if (!response->status.ok()) return respond(Error(response->status, http_version, keep_alive));
-    EncodedResponse encoded;
-    EncodeInferResponse(*response, &encoded);
     HttpResponse res(beast_http::status::ok, http_version);
+    try {
+      EncodeResponse(response.get(), response_encoding, &res);
+    } catch (const std::exception& e) {
+      // Runs on whichever thread answered: the client gets an error, not silence.
+      return respond(Error(Status::Internal(std::string("encoding the response failed: ") + e.what()),
+                           http_version, keep_alive));
+    }
     res.keep_alive(keep_alive);
-    if (encoded.header_length) {
-      res.set(beast_http::field::content_type, "application/octet-stream");
-      res.set(kInferHeaderLength, std::to_string(*encoded.header_length));
-    } else {
-      res.set(beast_http::field::content_type, "application/json");
-    }
-    if (response_encoding != Encoding::kIdentity) {
-      std::string whole = std::move(encoded.body);
-      for (std::string_view bytes : encoded.binary) whole.append(bytes);
-      res.body().text = Compress(response_encoding, whole);
-      res.set(beast_http::field::content_encoding, EncodingName(response_encoding));
-    } else {
-      // Binary outputs are written from the response's own buffers: their
-      // memory moves with the outputs into the body's owner.
-      res.body().text = std::move(encoded.body);
-      for (std::string_view bytes : encoded.binary) res.body().tail.emplace_back(bytes.data(), bytes.size());
-      if (!encoded.binary.empty())
-        res.body().owner = std::make_shared<const std::vector<OutputTensor>>(std::move(response->outputs));
-    }
     res.prepare_payload();
     respond(std::move(res));
   };

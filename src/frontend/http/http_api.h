@@ -2,10 +2,12 @@
 // extensions), independent of connection handling.
 #pragma once
 
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/http.hpp>
 #include <functional>
 
 #include "core/server.h"
+#include "frontend/restricted_api.h"
 #include "frontend/http/reply_body.h"
 
 namespace inferd::http {
@@ -15,24 +17,43 @@ using HttpResponse = boost::beast::http::response<ReplyBody>;
 // Called exactly once per request, on any thread.
 using Responder = std::function<void(HttpResponse)>;
 
+struct HttpApiOptions {
+  uint64_t max_input_size = 64ull << 20;  // decompressed body limit (--http-max-input-size)
+  // The most bytes of JSON an inference request may hold (--http-max-json-size):
+  // parsed JSON takes several times its size in memory. Binary tensor data
+  // (the binary extension) does not count.
+  uint64_t max_json_size = 16ull << 20;
+  RestrictedApis restricted;  // --http-restricted-api
+};
+
 class HttpApi {
  public:
-  HttpApi(Server* core, uint64_t max_input_size) : core_(core), max_input_size_(max_input_size) {}
+  HttpApi(Server* core, HttpApiOptions options);
+  ~HttpApi();  // waits for requests being decoded
 
   void Handle(HttpRequest&& request, Responder respond);
 
   // A JSON error response with the status code matching `status`.
   static HttpResponse Error(const Status& status, unsigned version, bool keep_alive);
 
+  // Inference bodies at least this large, or compressed, are decoded on the
+  // decode threads instead of the I/O thread that read them, so that a big
+  // JSON body never keeps an I/O thread (and the health checks it serves) busy.
+  static constexpr size_t kDecodeOffThreadBytes = 64 * 1024;
+
  private:
   void HandleInfer(HttpRequest&& request, const std::string& model, int64_t version,
                    Responder respond);
+  // Decompresses and parses an inference body and hands it to the core.
+  void DecodeInfer(HttpRequest& request, const std::string& model, int64_t version,
+                   const Responder& respond);
   // POST /v2/repository/models/{m}/load|unload, answered from the lifecycle thread.
   void HandleLoadUnload(HttpRequest&& request, const std::string& model, bool load,
                         Responder respond);
 
   Server* core_;
-  uint64_t max_input_size_;
+  HttpApiOptions options_;
+  std::unique_ptr<boost::asio::thread_pool> decode_pool_;
 };
 
 }  // namespace inferd::http
