@@ -488,25 +488,43 @@ std::vector<ModelIndexEntry> Server::RepositoryIndex() const {
   return out;
 }
 
-void Server::Infer(const RequestPtr& request) {
-  if (!live_) return request->RespondError(Status::Unavailable("inferd is shutting down"));
-  Status st;
-  // A reload may retire the version this request found between the lookup
-  // and the enqueue; the second lookup finds its successor.
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    std::shared_ptr<Model> model;
-    st = GetModel(request->model_name, request->model_version, &model);
-    if (!st.ok()) break;
-    st = model->Enqueue(request);
-    if (st.ok() || !model->retiring()) break;
+void Server::Infer(const RequestPtr& request) noexcept {
+  try {
+    if (!live_) return request->RespondError(Status::Unavailable("inferd is shutting down"));
+    Status st;
+    // A reload may retire the version this request found between the lookup
+    // and the enqueue; the second lookup finds its successor.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      std::shared_ptr<Model> model;
+      st = GetModel(request->model_name, request->model_version, &model);
+      if (!st.ok()) break;
+      st = model->Enqueue(request);
+      if (st.ok() || !model->retiring()) break;
+    }
+    if (!st.ok()) request->RespondError(st);
+  } catch (const std::exception& e) {
+    RespondAfterException(request, e.what());
   }
-  if (!st.ok()) request->RespondError(st);
 }
 
-void Server::Reject(const RequestPtr& request, const Status& status) {
-  std::shared_ptr<Model> model;
-  if (GetModel(request->model_name, request->model_version, &model).ok()) request->model = model;
-  request->RespondError(status);
+void Server::Reject(const RequestPtr& request, const Status& status) noexcept {
+  try {
+    std::shared_ptr<Model> model;
+    if (GetModel(request->model_name, request->model_version, &model).ok()) request->model = model;
+    request->RespondError(status);
+  } catch (const std::exception& e) {
+    RespondAfterException(request, e.what());
+  }
+}
+
+void Server::RespondAfterException(const RequestPtr& request, const char* what) noexcept {
+  // A request answered before the exception keeps that answer (once only).
+  try {
+    LOG_ERROR("request to model '{}' failed: {}", request->model_name, what);
+    request->RespondError(Status::Internal(std::string("the request failed: ") + what));
+  } catch (...) {
+    // Out of memory even for the error: nothing more can be done for it.
+  }
 }
 
 }  // namespace inferd

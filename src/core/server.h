@@ -112,10 +112,11 @@ class Server {
 
   // Runs `request`: its on_response is called exactly once with the final
   // response (now, on error, or later from an instance thread).
-  void Infer(const RequestPtr& request);
+  // Never throws: an exception inside becomes the request's error answer.
+  void Infer(const RequestPtr& request) noexcept;
   // Answers a request a frontend could not decode with `status` (through its
   // on_response); it counts as a failure of the model named, if loaded.
-  void Reject(const RequestPtr& request, const Status& status);
+  void Reject(const RequestPtr& request, const Status& status) noexcept;
 
  private:
   struct ModelSlot {
@@ -140,6 +141,7 @@ class Server {
   // poll mode, scans the repositories every repository_poll_secs.
   void LifecycleLoop();
   void Submit(std::function<Status()> job, LifecycleDone done);
+  static void RespondAfterException(const RequestPtr& request, const char* what) noexcept;
   // Runs a load/unload/poll step; an exception it throws (bad_alloc, a bug)
   // becomes that step's error instead of ending the process.
   static Status RunLifecycleJob(const std::function<Status()>& job) noexcept;

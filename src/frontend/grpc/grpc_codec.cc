@@ -139,6 +139,7 @@ grpc::Status ToGrpcStatus(const Status& status) {
     case Status::Code::kUnsupported: code = StatusCode::UNIMPLEMENTED; break;
     case Status::Code::kAlreadyExists: code = StatusCode::ALREADY_EXISTS; break;
     case Status::Code::kResourceExhausted: code = StatusCode::RESOURCE_EXHAUSTED; break;
+    case Status::Code::kPermissionDenied: code = StatusCode::PERMISSION_DENIED; break;
     default: code = StatusCode::INTERNAL; break;
   }
   return grpc::Status(code, status.message());

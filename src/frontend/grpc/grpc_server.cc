@@ -2,7 +2,10 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <array>
 #include <atomic>
+#include <cctype>
+#include <optional>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -103,156 +106,230 @@ using ServiceBase = svc::WithCallbackMethod_ServerLive<
 
 class GrpcServer::Service final : public ServiceBase {
  public:
-  Service(Server* core, grpc_compression_level level) : core_(core), compression_(level) {}
+  Service(Server* core, grpc_compression_level level, const RestrictedApis& restricted)
+      : core_(core), compression_(level) {
+    for (size_t g = 0; g < kApiGroupCount; ++g) {
+      if (const auto* rule = restricted.RuleFor(static_cast<ApiGroup>(g))) {
+        // Triton's metadata key; gRPC metadata keys are lower case on the wire.
+        std::string key = "triton-grpc-protocol-" + rule->key;
+        for (char& ch : key) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        restricted_[g] = RestrictedApis::Rule{std::move(key), rule->value};
+      }
+    }
+  }
+
+  // OK, or PERMISSION_DENIED when `group` is restricted and the call lacks
+  // its metadata (--grpc-restricted-protocol).
+  grpc::Status Allowed(const grpc::ServerContextBase& ctx, ApiGroup group) const {
+    const auto& rule = restricted_[static_cast<size_t>(group)];
+    if (!rule) return grpc::Status::OK;
+    const auto& metadata = ctx.client_metadata();
+    auto it = metadata.find(grpc::string_ref(rule->key));
+    if (it != metadata.end() && it->second == grpc::string_ref(rule->value)) return grpc::Status::OK;
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        "This protocol is restricted, expecting header '" + rule->key + "'");
+  }
 
   ServerUnaryReactor* ServerLive(CallbackServerContext* ctx, const inference::ServerLiveRequest*,
                                  inference::ServerLiveResponse* res) override {
-    res->set_live(core_->Live());
-    return Done(ctx, grpc::Status::OK);
+    return Guard(ctx, ApiGroup::kHealth, [&]() -> ServerUnaryReactor* {
+      res->set_live(core_->Live());
+      return Done(ctx, grpc::Status::OK);
+    });
   }
 
   ServerUnaryReactor* ServerReady(CallbackServerContext* ctx, const inference::ServerReadyRequest*,
                                   inference::ServerReadyResponse* res) override {
-    res->set_ready(core_->Ready());
-    return Done(ctx, grpc::Status::OK);
+    return Guard(ctx, ApiGroup::kHealth, [&]() -> ServerUnaryReactor* {
+      res->set_ready(core_->Ready());
+      return Done(ctx, grpc::Status::OK);
+    });
   }
 
   ServerUnaryReactor* ModelReady(CallbackServerContext* ctx, const inference::ModelReadyRequest* req,
                                  inference::ModelReadyResponse* res) override {
-    std::shared_ptr<Model> model;
-    res->set_ready(Lookup(req->name(), req->version(), &model).ok());
-    return Done(ctx, grpc::Status::OK);
+    return Guard(ctx, ApiGroup::kHealth, [&]() -> ServerUnaryReactor* {
+      std::shared_ptr<Model> model;
+      res->set_ready(Lookup(req->name(), req->version(), &model).ok());
+      return Done(ctx, grpc::Status::OK);
+    });
   }
 
   ServerUnaryReactor* ServerMetadata(CallbackServerContext* ctx, const inference::ServerMetadataRequest*,
                                      inference::ServerMetadataResponse* res) override {
-    res->set_name("inferd");
-    res->set_version(INFERD_VERSION);
-    for (const auto& e : ServerExtensions()) res->add_extensions(e);
-    return Done(ctx, grpc::Status::OK);
+    return Guard(ctx, ApiGroup::kMetadata, [&]() -> ServerUnaryReactor* {
+      res->set_name("inferd");
+      res->set_version(INFERD_VERSION);
+      for (const auto& e : ServerExtensions()) res->add_extensions(e);
+      return Done(ctx, grpc::Status::OK);
+    });
   }
 
   ServerUnaryReactor* ModelMetadata(CallbackServerContext* ctx, const inference::ModelMetadataRequest* req,
                                     inference::ModelMetadataResponse* res) override {
-    std::shared_ptr<Model> model;
-    Status st = Lookup(req->name(), req->version(), &model);
-    if (!st.ok()) return Done(ctx, st);
-    std::vector<int64_t> versions;
-    for (const auto& m : core_->LoadedModels(req->name())) versions.push_back(m->version());
-    FillModelMetadata(*model, versions, res);
-    return Done(ctx, grpc::Status::OK);
+    return Guard(ctx, ApiGroup::kMetadata, [&]() -> ServerUnaryReactor* {
+      std::shared_ptr<Model> model;
+      Status st = Lookup(req->name(), req->version(), &model);
+      if (!st.ok()) return Done(ctx, st);
+      std::vector<int64_t> versions;
+      for (const auto& m : core_->LoadedModels(req->name())) versions.push_back(m->version());
+      FillModelMetadata(*model, versions, res);
+      return Done(ctx, grpc::Status::OK);
+    });
   }
 
   ServerUnaryReactor* ModelConfig(CallbackServerContext* ctx, const inference::ModelConfigRequest* req,
                                   inference::ModelConfigResponse* res) override {
-    std::shared_ptr<Model> model;
-    Status st = Lookup(req->name(), req->version(), &model);
-    if (!st.ok()) return Done(ctx, st);
-    *res->mutable_config() = model->config();
-    return Done(ctx, grpc::Status::OK);
+    return Guard(ctx, ApiGroup::kModelConfig, [&]() -> ServerUnaryReactor* {
+      std::shared_ptr<Model> model;
+      Status st = Lookup(req->name(), req->version(), &model);
+      if (!st.ok()) return Done(ctx, st);
+      *res->mutable_config() = model->config();
+      return Done(ctx, grpc::Status::OK);
+    });
   }
 
   ServerUnaryReactor* ModelStatistics(CallbackServerContext* ctx,
                                       const inference::ModelStatisticsRequest* req,
                                       inference::ModelStatisticsResponse* res) override {
-    std::vector<std::shared_ptr<Model>> models;
-    if (req->name().empty()) {
-      models = core_->LoadedModels();
-    } else {
-      std::shared_ptr<Model> model;
-      Status st = Lookup(req->name(), req->version(), &model);
-      if (!st.ok()) return Done(ctx, st);
-      models = req->version().empty() ? core_->LoadedModels(req->name())
-                                      : std::vector<std::shared_ptr<Model>>{model};
-    }
-    FillModelStatistics(models, res);
-    return Done(ctx, grpc::Status::OK);
+    return Guard(ctx, ApiGroup::kStatistics, [&]() -> ServerUnaryReactor* {
+      std::vector<std::shared_ptr<Model>> models;
+      if (req->name().empty()) {
+        models = core_->LoadedModels();
+      } else {
+        std::shared_ptr<Model> model;
+        Status st = Lookup(req->name(), req->version(), &model);
+        if (!st.ok()) return Done(ctx, st);
+        models = req->version().empty() ? core_->LoadedModels(req->name())
+                                        : std::vector<std::shared_ptr<Model>>{model};
+      }
+      FillModelStatistics(models, res);
+      return Done(ctx, grpc::Status::OK);
+    });
   }
 
   ServerUnaryReactor* RepositoryIndex(CallbackServerContext* ctx,
                                       const inference::RepositoryIndexRequest* req,
                                       inference::RepositoryIndexResponse* res) override {
-    for (const auto& e : core_->RepositoryIndex()) {
-      if (req->ready() && e.state != "READY") continue;
-      auto* m = res->add_models();
-      m->set_name(e.name);
-      m->set_version(e.version);
-      m->set_state(e.state);
-      m->set_reason(e.reason);
-    }
-    return Done(ctx, grpc::Status::OK);
+    return Guard(ctx, ApiGroup::kModelRepository, [&]() -> ServerUnaryReactor* {
+      for (const auto& e : core_->RepositoryIndex()) {
+        if (req->ready() && e.state != "READY") continue;
+        auto* m = res->add_models();
+        m->set_name(e.name);
+        m->set_version(e.version);
+        m->set_state(e.state);
+        m->set_reason(e.reason);
+      }
+      return Done(ctx, grpc::Status::OK);
+    });
   }
 
   ServerUnaryReactor* RepositoryModelLoad(CallbackServerContext* ctx,
                                           const inference::RepositoryModelLoadRequest* req,
                                           inference::RepositoryModelLoadResponse*) override {
-    LoadOverrides overrides;
-    Status st = ParseLoadParameters(req->parameters(), &overrides);
-    if (!st.ok()) return Done(ctx, st);
-    auto* reactor = ctx->DefaultReactor();
-    core_->LoadModelAsync(req->model_name(), std::move(overrides),
-                          [reactor](const Status& s) { reactor->Finish(ToGrpcStatus(s)); });
-    return reactor;
+    return Guard(ctx, ApiGroup::kModelRepository, [&]() -> ServerUnaryReactor* {
+      LoadOverrides overrides;
+      Status st = ParseLoadParameters(req->parameters(), &overrides);
+      if (!st.ok()) return Done(ctx, st);
+      auto* reactor = ctx->DefaultReactor();
+      core_->LoadModelAsync(req->model_name(), std::move(overrides),
+                            [reactor](const Status& s) { reactor->Finish(ToGrpcStatus(s)); });
+      return reactor;
+    });
   }
 
   ServerUnaryReactor* RepositoryModelUnload(CallbackServerContext* ctx,
                                             const inference::RepositoryModelUnloadRequest* req,
                                             inference::RepositoryModelUnloadResponse*) override {
-    LoadOverrides ignored;
-    Status st = ParseLoadParameters(req->parameters(), &ignored);
-    if (!st.ok()) return Done(ctx, st);
-    auto* reactor = ctx->DefaultReactor();
-    core_->UnloadModelAsync(req->model_name(),
-                            [reactor](const Status& s) { reactor->Finish(ToGrpcStatus(s)); });
-    return reactor;
+    return Guard(ctx, ApiGroup::kModelRepository, [&]() -> ServerUnaryReactor* {
+      LoadOverrides ignored;
+      Status st = ParseLoadParameters(req->parameters(), &ignored);
+      if (!st.ok()) return Done(ctx, st);
+      auto* reactor = ctx->DefaultReactor();
+      core_->UnloadModelAsync(req->model_name(),
+                              [reactor](const Status& s) { reactor->Finish(ToGrpcStatus(s)); });
+      return reactor;
+    });
   }
 
   Server* core() const { return core_; }
+
+  // Every unary RPC runs through here: the restriction check, then `body`,
+  // with any exception it throws turned into INTERNAL for that call. (A body
+  // that answers asynchronously hands its reactor over only as its last step.)
+  template <typename Body>
+  ServerUnaryReactor* Guard(CallbackServerContext* ctx, ApiGroup group, Body&& body) {
+    grpc::Status allowed = Allowed(*ctx, group);
+    if (!allowed.ok()) return Done(ctx, allowed);
+    try {
+      return body();
+    } catch (const std::exception& e) {
+      LOG_ERROR("grpc: {} failed: {}", ApiGroupName(group), e.what());
+      return Done(ctx, grpc::Status(grpc::StatusCode::INTERNAL, std::string("request failed: ") + e.what()));
+    }
+  }
   grpc_compression_level compression() const { return compression_; }
 
   grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>*
   ModelStreamInfer(CallbackServerContext* ctx) override {
     if (compression_ != GRPC_COMPRESS_LEVEL_NONE) ctx->set_compression_level(compression_);
-    return new StreamInferReactor(core_);
+    // A restricted stream ends before any message is read.
+    return new StreamInferReactor(core_, Allowed(*ctx, ApiGroup::kInference));
   }
 
   ServerUnaryReactor* SystemSharedMemoryStatus(CallbackServerContext* ctx,
                                                const inference::SystemSharedMemoryStatusRequest*,
                                                inference::SystemSharedMemoryStatusResponse*) override {
-    return NotBuilt(ctx, "system shared memory");
+    return Guard(ctx, ApiGroup::kSharedMemory, [&]() -> ServerUnaryReactor* {
+      return NotBuilt(ctx, "system shared memory");
+    });
   }
   ServerUnaryReactor* SystemSharedMemoryRegister(CallbackServerContext* ctx,
                                                  const inference::SystemSharedMemoryRegisterRequest*,
                                                  inference::SystemSharedMemoryRegisterResponse*) override {
-    return NotBuilt(ctx, "system shared memory");
+    return Guard(ctx, ApiGroup::kSharedMemory, [&]() -> ServerUnaryReactor* {
+      return NotBuilt(ctx, "system shared memory");
+    });
   }
   ServerUnaryReactor* SystemSharedMemoryUnregister(
       CallbackServerContext* ctx, const inference::SystemSharedMemoryUnregisterRequest*,
       inference::SystemSharedMemoryUnregisterResponse*) override {
-    return NotBuilt(ctx, "system shared memory");
+    return Guard(ctx, ApiGroup::kSharedMemory, [&]() -> ServerUnaryReactor* {
+      return NotBuilt(ctx, "system shared memory");
+    });
   }
   ServerUnaryReactor* CudaSharedMemoryStatus(CallbackServerContext* ctx,
                                              const inference::CudaSharedMemoryStatusRequest*,
                                              inference::CudaSharedMemoryStatusResponse*) override {
-    return NotBuilt(ctx, "CUDA shared memory");
+    return Guard(ctx, ApiGroup::kSharedMemory, [&]() -> ServerUnaryReactor* {
+      return NotBuilt(ctx, "CUDA shared memory");
+    });
   }
   ServerUnaryReactor* CudaSharedMemoryRegister(CallbackServerContext* ctx,
                                                const inference::CudaSharedMemoryRegisterRequest*,
                                                inference::CudaSharedMemoryRegisterResponse*) override {
-    return NotBuilt(ctx, "CUDA shared memory");
+    return Guard(ctx, ApiGroup::kSharedMemory, [&]() -> ServerUnaryReactor* {
+      return NotBuilt(ctx, "CUDA shared memory");
+    });
   }
   ServerUnaryReactor* CudaSharedMemoryUnregister(CallbackServerContext* ctx,
                                                  const inference::CudaSharedMemoryUnregisterRequest*,
                                                  inference::CudaSharedMemoryUnregisterResponse*) override {
-    return NotBuilt(ctx, "CUDA shared memory");
+    return Guard(ctx, ApiGroup::kSharedMemory, [&]() -> ServerUnaryReactor* {
+      return NotBuilt(ctx, "CUDA shared memory");
+    });
   }
   ServerUnaryReactor* TraceSetting(CallbackServerContext* ctx, const inference::TraceSettingRequest*,
                                    inference::TraceSettingResponse*) override {
-    return NotBuilt(ctx, "tracing");
+    return Guard(ctx, ApiGroup::kTrace, [&]() -> ServerUnaryReactor* {
+      return NotBuilt(ctx, "tracing");
+    });
   }
   ServerUnaryReactor* LogSettings(CallbackServerContext* ctx, const inference::LogSettingsRequest*,
                                   inference::LogSettingsResponse*) override {
-    return NotBuilt(ctx, "changing log settings at run time");
+    return Guard(ctx, ApiGroup::kLogging, [&]() -> ServerUnaryReactor* {
+      return NotBuilt(ctx, "changing log settings at run time");
+    });
   }
 
  private:
@@ -265,6 +342,8 @@ class GrpcServer::Service final : public ServiceBase {
 
   Server* core_;
   const grpc_compression_level compression_;
+  // Per group: the metadata key (lower case) and value a call must carry.
+  std::array<std::optional<RestrictedApis::Rule>, kApiGroupCount> restricted_;
 };
 
 // One ModelInfer call on a completion queue: listening for a call, then
@@ -298,22 +377,37 @@ class AsyncInferCall {
     if (service_->compression() != GRPC_COMPRESS_LEVEL_NONE) {
       ctx_.set_compression_level(service_->compression());
     }
-    auto request = std::make_shared<InferenceRequest>();
-    request->receive_ns = NowNs();
-    // The message lives in this call until its answer is sent, which is
-    // after the final response: raw inputs can point into it.
-    request->on_response = [this](std::unique_ptr<InferenceResponse> response) {
-      if (!response->status.ok()) {
-        answered_.store(true, std::memory_order_release);
-        return writer_.FinishWithError(ToGrpcStatus(response->status), this);
-      }
-      EncodeModelInferResponse(*response, &response_message_);
-      answered_.store(true, std::memory_order_release);
-      writer_.Finish(response_message_, grpc::Status::OK, this);
-    };
-    Status st = ParseModelInferRequest(request_message_, request.get());
-    if (!st.ok()) service_->core()->Reject(request, st);
-    else service_->core()->Infer(request);
+    grpc::Status allowed = service_->Allowed(ctx_, ApiGroup::kInference);
+    if (!allowed.ok()) return FinishOnce(nullptr, allowed);
+    try {
+      auto request = std::make_shared<InferenceRequest>();
+      request->receive_ns = NowNs();
+      // The message lives in this call until its answer is sent, which is
+      // after the final response: raw inputs can point into it.
+      request->on_response = [this](std::unique_ptr<InferenceResponse> response) {
+        if (!response->status.ok()) return FinishOnce(nullptr, ToGrpcStatus(response->status));
+        try {
+          EncodeModelInferResponse(*response, &response_message_);
+        } catch (const std::exception& e) {
+          return FinishOnce(nullptr, grpc::Status(grpc::StatusCode::INTERNAL,
+                                                  std::string("encoding the response failed: ") + e.what()));
+        }
+        FinishOnce(&response_message_, grpc::Status::OK);
+      };
+      Status st = ParseModelInferRequest(request_message_, request.get());
+      if (!st.ok()) service_->core()->Reject(request, st);
+      else service_->core()->Infer(request);
+    } catch (const std::exception& e) {
+      // Before the core took the request (Infer and Reject never throw).
+      FinishOnce(nullptr, grpc::Status(grpc::StatusCode::INTERNAL, std::string("request failed: ") + e.what()));
+    }
+  }
+
+  // Ends the call with `message` (or with the error `status`), once.
+  void FinishOnce(const inference::ModelInferResponse* message, const grpc::Status& status) {
+    if (answered_.exchange(true, std::memory_order_acq_rel)) return;
+    if (message) writer_.Finish(*message, status, this);
+    else writer_.FinishWithError(status, this);
   }
 
   GrpcServer::Service* service_;
@@ -355,15 +449,19 @@ Status GrpcServer::Start() {
     credentials = grpc::SslServerCredentials(o);
   }
 
-  service_ = std::make_unique<Service>(core_, level);
+  service_ = std::make_unique<Service>(core_, level, options_.restricted);
   grpc::ServerBuilder builder;
   const std::string endpoint = options_.address + ":" + std::to_string(options_.port);
   int selected_port = 0;
   builder.AddListeningPort(endpoint, credentials, &selected_port);
   builder.RegisterService(service_.get());
-  // Tensors can be large: no message size limit beyond protobuf's own.
-  builder.SetMaxReceiveMessageSize(std::numeric_limits<int>::max());
+  // Requests are bounded (each is buffered whole before it is parsed);
+  // answers may be as large as protobuf allows, as Triton's.
+  builder.SetMaxReceiveMessageSize(options_.max_message_size);
   builder.SetMaxSendMessageSize(std::numeric_limits<int>::max());
+  // Without this gRPC sets SO_REUSEPORT, and a second server could bind the
+  // same port and take half of the connections.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, options_.reuse_port ? 1 : 0);
   const GrpcKeepaliveOptions& k = options_.keepalive;
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, k.keepalive_time_ms);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, k.keepalive_timeout_ms);

@@ -13,6 +13,7 @@
 
 #include "common/status.h"
 #include "core/server.h"
+#include "frontend/restricted_api.h"
 
 namespace grpc {
 class Server;
@@ -46,6 +47,11 @@ struct GrpcOptions {
   // Compression of infer responses: none, low, medium or high.
   std::string infer_response_compression_level = "none";
   int infer_thread_count = 0;  // threads polling ModelInfer queues; 0: one per core (at least 2)
+  // The largest request message accepted (--grpc-max-message-size); larger
+  // ones fail with RESOURCE_EXHAUSTED before they are buffered whole.
+  int max_message_size = 64 << 20;
+  bool reuse_port = false;  // SO_REUSEPORT (--reuse-grpc-port): off, so a port has one server
+  RestrictedApis restricted;  // --grpc-restricted-protocol
 };
 
 class GrpcServer {

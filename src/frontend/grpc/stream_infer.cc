@@ -5,11 +5,22 @@
 
 namespace inferd::grpc_frontend {
 
-StreamInferReactor::StreamInferReactor(Server* core) : core_(core) { StartNextRead(); }
+StreamInferReactor::StreamInferReactor(Server* core, const grpc::Status& allowed) : core_(core) {
+  if (!allowed.ok()) {
+    finished_ = true;
+    Finish(allowed);
+    return;
+  }
+  StartNextRead();
+}
 
 void StreamInferReactor::StartNextRead() {
   incoming_ = std::make_shared<inference::ModelInferRequest>();
   StartRead(incoming_.get());
+}
+
+bool StreamInferReactor::OverBudget() const {
+  return buffered_bytes_ > kStreamBufferBytes || outstanding_ >= kStreamMaxOutstanding;
 }
 
 void StreamInferReactor::OnReadDone(bool ok) {
@@ -23,54 +34,83 @@ void StreamInferReactor::OnReadDone(bool ok) {
     return Perform(next);
   }
   auto message = std::move(incoming_);
+  const uint64_t bytes = message->ByteSizeLong();
+  bool read_more = true;
   {
     // Counted before the next read can end the stream.
     std::lock_guard<std::mutex> lock(mu_);
     ++outstanding_;
+    buffered_bytes_ += bytes;
+    if (OverBudget()) {
+      read_paused_ = true;  // Advance() resumes once enough is answered and sent
+      read_more = false;
+    }
   }
-  StartNextRead();
-  HandleRequest(std::move(message));
+  if (read_more) StartNextRead();
+  HandleRequest(std::move(message), bytes);
 }
 
-void StreamInferReactor::HandleRequest(std::shared_ptr<inference::ModelInferRequest> message) {
-  auto request = std::make_shared<InferenceRequest>();
-  request->receive_ns = NowNs();
-  request->accepts_many_responses = true;
-  Status st = ParseModelInferRequest(*message, request.get());
+void StreamInferReactor::HandleRequest(std::shared_ptr<inference::ModelInferRequest> message,
+                                       uint64_t bytes) {
   // With this parameter the client wants every response flagged final or not,
   // and an empty final response when the model ends without one.
   auto flag = message->parameters().find("triton_enable_empty_final_response");
   const bool flag_final = flag != message->parameters().end() && flag->second.bool_param();
-  request->keep_alive.push_back(message);  // raw inputs point into it
-
-  request->on_response = [this, flag_final](std::unique_ptr<InferenceResponse> response) {
-    const bool final = response->final;
-    auto out = std::make_unique<inference::ModelStreamInferResponse>();
-    if (!response->status.ok()) {
-      out->set_error_message(response->status.message());
-      out->mutable_infer_response()->set_id(response->request->id);
-    } else if (final && response->outputs.empty() && !flag_final) {
-      out.reset();  // only marks the end: nothing to send
-    } else {
-      EncodeModelInferResponse(*response, out->mutable_infer_response());
-      if (flag_final) {
-        (*out->mutable_infer_response()->mutable_parameters())["triton_final_response"]
-            .set_bool_param(final);
+  std::shared_ptr<InferenceRequest> request;
+  try {
+    request = std::make_shared<InferenceRequest>();
+    request->receive_ns = NowNs();
+    request->accepts_many_responses = true;
+    request->on_response = [this, flag_final, bytes](std::unique_ptr<InferenceResponse> response) {
+      const bool final = response->final;
+      std::unique_ptr<inference::ModelStreamInferResponse> out;
+      try {
+        out = std::make_unique<inference::ModelStreamInferResponse>();
+        if (!response->status.ok()) {
+          out->set_error_message(response->status.message());
+          out->mutable_infer_response()->set_id(response->request->id);
+        } else if (final && response->outputs.empty() && !flag_final) {
+          out.reset();  // only marks the end: nothing to send
+        } else {
+          EncodeModelInferResponse(*response, out->mutable_infer_response());
+          if (flag_final) {
+            (*out->mutable_infer_response()->mutable_parameters())["triton_final_response"]
+                .set_bool_param(final);
+          }
+        }
+      } catch (const std::exception& e) {
+        out = std::make_unique<inference::ModelStreamInferResponse>();
+        out->set_error_message(std::string("encoding the response failed: ") + e.what());
       }
-    }
-    Send(std::move(out), final);
-  };
-  if (!st.ok()) return core_->Reject(request, st);
-  core_->Infer(request);
+      Send(std::move(out), final, bytes);
+    };
+    Status st = ParseModelInferRequest(*message, request.get());
+    request->keep_alive.push_back(message);  // raw inputs point into it
+    if (!st.ok()) return core_->Reject(request, st);
+    core_->Infer(request);
+  } catch (const std::exception& e) {
+    // Before the core took the request (Infer and Reject never throw): answer it here.
+    auto out = std::make_unique<inference::ModelStreamInferResponse>();
+    out->set_error_message(std::string("request failed: ") + e.what());
+    out->mutable_infer_response()->set_id(message->id());
+    Send(std::move(out), true, bytes);
+  }
 }
 
 void StreamInferReactor::Send(std::unique_ptr<inference::ModelStreamInferResponse> message,
-                              bool final) {
+                              bool final, uint64_t request_bytes) {
+  const uint64_t bytes = message ? message->ByteSizeLong() : 0;
   Next next;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (message && !broken_) queue_.push_back(std::move(message));
-    if (final) --outstanding_;
+    if (message && !broken_) {
+      queue_.push_back(std::move(message));
+      buffered_bytes_ += bytes;
+    }
+    if (final) {
+      --outstanding_;
+      buffered_bytes_ -= request_bytes;
+    }
     next = Advance();
   }
   Perform(next);
@@ -81,10 +121,13 @@ void StreamInferReactor::OnWriteDone(bool ok) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     writing_.reset();
+    buffered_bytes_ -= writing_bytes_;
+    writing_bytes_ = 0;
     if (!ok && !broken_) {
       broken_ = true;
       LOG_VERBOSE("grpc stream: a write failed, the client is gone; {} queued response(s) dropped",
                   queue_.size());
+      for (const auto& m : queue_) buffered_bytes_ -= m->ByteSizeLong();
       queue_.clear();
     }
     next = Advance();
@@ -94,12 +137,19 @@ void StreamInferReactor::OnWriteDone(bool ok) {
 
 StreamInferReactor::Next StreamInferReactor::Advance() {
   Next next;
-  if (writing_ || finished_) return next;
-  if (!queue_.empty()) {
+  if (finished_) return next;
+  // Reading resumes once under budget, or once the client is gone (the read
+  // then fails, which ends the stream).
+  if (read_paused_ && (!OverBudget() || broken_)) {
+    read_paused_ = false;
+    next.read = true;
+  }
+  if (!writing_ && !queue_.empty()) {
     writing_ = std::move(queue_.front());
     queue_.pop_front();
+    writing_bytes_ = writing_->ByteSizeLong();
     next.write = writing_.get();
-  } else if (reads_done_ && outstanding_ == 0) {
+  } else if (!writing_ && reads_done_ && outstanding_ == 0) {
     finished_ = true;
     next.finish = true;
   }
@@ -108,6 +158,7 @@ StreamInferReactor::Next StreamInferReactor::Advance() {
 
 void StreamInferReactor::Perform(const Next& next) {
   // Nothing of `this` may be touched after Finish: OnDone may already run.
+  if (next.read) StartNextRead();
   if (next.write) StartWrite(next.write);
   else if (next.finish) Finish(grpc::Status::OK);
 }

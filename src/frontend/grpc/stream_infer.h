@@ -6,6 +6,11 @@
 // write at a time (gRPC allows no more). An error for one request is sent as
 // a message with error_message and the stream goes on. The stream finishes
 // once the client closed its side and every request got its final response.
+//
+// Backpressure: a client that sends and never reads must not grow the server
+// without bound. The stream stops reading while the requests it has in flight
+// and the responses it could not send yet hold more than kStreamBufferBytes
+// (or kStreamMaxOutstanding requests), and reads again once they drain.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -19,10 +24,14 @@
 
 namespace inferd::grpc_frontend {
 
+constexpr uint64_t kStreamBufferBytes = 64ull << 20;
+constexpr int64_t kStreamMaxOutstanding = 1024;
+
 class StreamInferReactor
     : public grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse> {
  public:
-  explicit StreamInferReactor(Server* core);
+  // `allowed`: not OK for a restricted stream, which then ends at once with it.
+  StreamInferReactor(Server* core, const grpc::Status& allowed);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -30,16 +39,19 @@ class StreamInferReactor
 
  private:
   void StartNextRead();
-  void HandleRequest(std::shared_ptr<inference::ModelInferRequest> message);
+  void HandleRequest(std::shared_ptr<inference::ModelInferRequest> message, uint64_t bytes);
   // Queues a message (null: nothing to send) from the response callback of a
   // request; `final` ends that request.
-  void Send(std::unique_ptr<inference::ModelStreamInferResponse> message, bool final);
-  // Called with mu_ held: starts the next write, or decides to finish. The
-  // caller then performs what it decided, with mu_ released.
+  // `request_bytes` is the size of the request it answers, released with the final one.
+  void Send(std::unique_ptr<inference::ModelStreamInferResponse> message, bool final, uint64_t request_bytes);
+  // Called with mu_ held: starts the next write, resumes reading, or decides
+  // to finish. The caller then performs what it decided, with mu_ released.
   struct Next {
     inference::ModelStreamInferResponse* write = nullptr;
+    bool read = false;
     bool finish = false;
   };
+  bool OverBudget() const;  // with mu_ held
   Next Advance();
   void Perform(const Next& next);
 
@@ -50,6 +62,10 @@ class StreamInferReactor
   std::deque<std::unique_ptr<inference::ModelStreamInferResponse>> queue_;  // guarded by mu_
   std::unique_ptr<inference::ModelStreamInferResponse> writing_;             // guarded by mu_
   int64_t outstanding_ = 0;  // requests without a final response; guarded by mu_
+  // Bytes of requests in flight plus responses queued or being written; guarded by mu_.
+  uint64_t buffered_bytes_ = 0;
+  uint64_t writing_bytes_ = 0;  // the share of the response being written; guarded by mu_
+  bool read_paused_ = false;    // no read is pending because of the budget; guarded by mu_
   bool reads_done_ = false;  // guarded by mu_
   bool broken_ = false;      // a write failed: the client is gone; guarded by mu_
   bool finished_ = false;    // guarded by mu_
