@@ -6,7 +6,10 @@
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
+#include <future>
 #include <iostream>
+#include <limits>
+#include <thread>
 
 #include "common/logging.h"
 #include "common/malloc_tuning.h"
@@ -40,6 +43,7 @@ std::string DefaultBackendDirectory() {
 struct Flags {
   inferd::ServerOptions server;
   inferd::http::HttpOptions http;
+  inferd::http::HttpApiOptions http_api;
   inferd::grpc_frontend::GrpcOptions grpc;
   inferd::metrics::MetricsOptions metrics;
   inferd::LogSettings log;
@@ -58,6 +62,10 @@ struct Flags {
   std::string cache_config;
   std::string rate_limit = "off";
   std::vector<std::string> rate_limit_resources;
+  std::vector<std::string> http_restricted_apis;
+  std::vector<std::string> grpc_restricted_protocols;
+  uint64_t http_max_json_size = 16ull << 20;
+  int exit_timeout_secs = 30;
 };
 
 // --cache-config local,size=BYTES (Triton's form); only the local cache exists.
@@ -121,6 +129,14 @@ void AddFlags(CLI::App& app, Flags& f) {
                  "instance needs); repeatable")
       ->allow_extra_args(false);
   app.add_option("--id", f.server.id, "Identifier of this server");
+  app.add_option("--exit-timeout-secs", f.exit_timeout_secs,
+                 "On SIGINT/SIGTERM, wait at most this long for requests in flight; then answer them "
+                 "with an error and exit with status 1 (default 30)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--model-load-max-override-size", f.server.max_override_bytes,
+                 "Most bytes one model load request may carry in its 'config' and 'file:' parameters "
+                 "(default 256 MiB)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--allow-http", f.allow_http, "Serve HTTP (default true)");
   app.add_option("--http-port", f.http_port, "HTTP port (default 8000)")->check(CLI::Range(0, 65535));
   app.add_option("--http-address", f.http.address, "HTTP address (default 0.0.0.0)");
@@ -129,6 +145,27 @@ void AddFlags(CLI::App& app, Flags& f) {
   app.add_option("--http-max-input-size", f.http.max_input_size,
                  "Largest HTTP request body in bytes (default 64 MiB)")
       ->check(CLI::PositiveNumber);
+  app.add_option("--http-max-json-size", f.http_max_json_size,
+                 "Largest JSON part of an HTTP inference request in bytes (default 16 MiB); larger "
+                 "tensors go as binary data")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--http-idle-timeout-secs", f.http.idle_timeout_secs,
+                 "Close an HTTP connection with no request started after this long (default 60; 0 = never)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--http-header-timeout-secs", f.http.header_timeout_secs,
+                 "Drop a request whose header is not complete this long after its first byte (default 60; 0 = never)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--http-body-timeout-secs", f.http.body_timeout_secs,
+                 "Drop a request whose body is not complete this long after its header, or an answer the "
+                 "client does not take within it (default 60; 0 = never)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--http-restricted-api", f.http_restricted_apis,
+                 "<api>[,<api>...]:<key>=<value>: calls of these APIs need the header <key>: <value> "
+                 "(APIs: health, metadata, inference, shared-memory, model-config, model-repository, "
+                 "statistics, trace, logging); repeatable")
+      ->allow_extra_args(false);
+  app.add_option("--reuse-http-port", f.http.reuse_port,
+                 "Let other processes bind the HTTP port too (SO_REUSEPORT; default false)");
   // gRPC
   auto& g = f.grpc;
   app.add_option("--allow-grpc", f.allow_grpc, "Serve gRPC (default true)");
@@ -140,6 +177,15 @@ void AddFlags(CLI::App& app, Flags& f) {
   app.add_option("--grpc-server-cert", g.ssl.server_cert, "PEM file of the server certificate");
   app.add_option("--grpc-server-key", g.ssl.server_key, "PEM file of the server key");
   app.add_option("--grpc-root-cert", g.ssl.root_cert, "PEM file of the CA that signs client certificates");
+  app.add_option("--grpc-max-message-size", g.max_message_size,
+                 "Largest gRPC request message in bytes (default 64 MiB)")
+      ->check(CLI::Range(1024, std::numeric_limits<int>::max()));
+  app.add_option("--grpc-restricted-protocol", f.grpc_restricted_protocols,
+                 "<api>[,<api>...]:<key>=<value>: calls of these APIs need the metadata "
+                 "triton-grpc-protocol-<key>: <value> (APIs as for --http-restricted-api); repeatable")
+      ->allow_extra_args(false);
+  app.add_option("--reuse-grpc-port", g.reuse_port,
+                 "Let other processes bind the gRPC port too (SO_REUSEPORT; default false)");
   app.add_option("--grpc-infer-response-compression-level", g.infer_response_compression_level,
                  "Compression of infer responses: none, low, medium, high (default none)")
       ->check(CLI::IsMember({"none", "low", "medium", "high"}));
@@ -179,6 +225,27 @@ void AddFlags(CLI::App& app, Flags& f) {
   app.add_option("--log-error", f.log.error, "Log errors (default true)");
 }
 
+// --exit-timeout-secs ran out with requests still in flight (a backend that
+// does not return, a model still draining): answer each with an error, give
+// the frontends a moment to send those answers, and leave without waiting
+// for the threads that are stuck.
+[[noreturn]] void ExitAfterTimeout(inferd::Server& server, inferd::http::HttpServer* http,
+                                   inferd::grpc_frontend::GrpcServer* grpc, int timeout_secs) {
+  LOG_ERROR("requests still in flight after --exit-timeout-secs={}: answering them with an error and "
+            "exiting",
+            timeout_secs);
+  server.FailInFlight(inferd::Status::Unavailable(
+      "inferd is exiting: the request was not finished within --exit-timeout-secs=" +
+      std::to_string(timeout_secs)));
+  // The answers are written by the frontends' threads, which keep running;
+  // HTTP's Stop returns as soon as its last answer is written.
+  if (http) http->Stop(std::chrono::seconds(1));
+  if (grpc) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  LOG_INFO("inferd stopped (exit timeout)");
+  spdlog::shutdown();
+  std::_Exit(1);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -212,6 +279,20 @@ int main(int argc, char** argv) {
       return kUsageError;
     }
     f.server.rate_limit_resources.push_back(flag);
+  }
+  for (const auto& text : f.http_restricted_apis) {
+    inferd::Status rst = f.http_api.restricted.Add("--http-restricted-api", text);
+    if (!rst.ok()) {
+      std::cerr << "inferd: error: " << rst.message() << "\n\n" << app.help();
+      return kUsageError;
+    }
+  }
+  for (const auto& text : f.grpc_restricted_protocols) {
+    inferd::Status rst = f.grpc.restricted.Add("--grpc-restricted-protocol", text);
+    if (!rst.ok()) {
+      std::cerr << "inferd: error: " << rst.message() << "\n\n" << app.help();
+      return kUsageError;
+    }
   }
   for (const auto& setting : f.metrics_config) {
     inferd::Status mst = inferd::metrics::ApplyMetricsConfig(setting, &f.metrics);
@@ -264,7 +345,9 @@ int main(int argc, char** argv) {
     server.Stop();
     return 1;
   };
-  inferd::http::HttpApi api(&server, f.http.max_input_size);
+  f.http_api.max_input_size = f.http.max_input_size;
+  f.http_api.max_json_size = f.http_max_json_size;
+  inferd::http::HttpApi api(&server, f.http_api);
   std::unique_ptr<inferd::http::HttpServer> http;
   if (f.allow_http) {
     http = std::make_unique<inferd::http::HttpServer>(
@@ -300,13 +383,30 @@ int main(int argc, char** argv) {
 
   int sig = 0;
   sigwait(&signals, &sig);
-  LOG_INFO("received {}: stopping; requests in flight are answered first", strsignal(sig));
+  LOG_INFO("received {}: stopping; requests in flight are answered first (at most {} s)", strsignal(sig),
+           f.exit_timeout_secs);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(f.exit_timeout_secs);
   if (http) http->StopAccepting();
-  server.Stop();  // answers every queued request
-  if (http) http->Stop(std::chrono::seconds(30));
+  // The models finish what they accepted, on a thread of their own, so that
+  // the exit timeout can still be kept when a backend never returns.
+  std::promise<void> stopped;
+  std::future<void> models_stopped = stopped.get_future();
+  std::thread stopper([&server, &stopped] {
+    server.Stop();  // answers every queued request
+    stopped.set_value();
+  });
+  if (models_stopped.wait_until(deadline) != std::future_status::ready) {
+    ExitAfterTimeout(server, http.get(), grpc.get(), f.exit_timeout_secs);  // does not return
+  }
+  stopper.join();
+  auto left = [&] {
+    return std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                      deadline - std::chrono::steady_clock::now()));
+  };
+  if (http) http->Stop(left());
   // Answers are finishing their writes; a stream the client keeps open is
   // cancelled after the grace period.
-  if (grpc) grpc->Stop(std::chrono::seconds(5));
+  if (grpc) grpc->Stop(std::min<std::chrono::milliseconds>(left(), std::chrono::seconds(5)));
   if (metrics_http) metrics_http->Stop(std::chrono::seconds(1));
   metrics.Stop();
   LOG_INFO("inferd stopped");
