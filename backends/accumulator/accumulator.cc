@@ -13,6 +13,8 @@
 #include <map>
 #include <string>
 
+#include "../common/guard.h"
+
 namespace {
 
 const InferdCoreApi* api = nullptr;
@@ -101,8 +103,10 @@ INFERD_EXPORT InferdError* InferdBackendInitialize(const InferdCoreApi* core) {
 }
 
 INFERD_EXPORT InferdError* InferdInstanceInitialize(InferdInstance* instance) {
-  api->InstanceSetState(instance, new InstanceState);
-  return nullptr;
+  return inferd_backend::Guarded(api, "accumulator InferdInstanceInitialize", [&]() -> InferdError* {
+    api->InstanceSetState(instance, new InstanceState);
+    return nullptr;
+  });
 }
 
 INFERD_EXPORT InferdError* InferdInstanceFinalize(InferdInstance* instance) {
@@ -112,11 +116,13 @@ INFERD_EXPORT InferdError* InferdInstanceFinalize(InferdInstance* instance) {
 
 INFERD_EXPORT InferdError* InferdInstanceExecute(InferdInstance* instance, InferdRequest** requests,
                                                  uint32_t count) {
-  auto* state = static_cast<InstanceState*>(api->InstanceState(instance));
-  for (uint32_t i = 0; i < count; ++i) {
-    if (InferdError* e = Accumulate(instance, state, requests[i])) api->RequestRespondError(requests[i], e);
-  }
-  return nullptr;
+  return inferd_backend::Guarded(api, "accumulator InferdInstanceExecute", [&]() -> InferdError* {
+    auto* state = static_cast<InstanceState*>(api->InstanceState(instance));
+    for (uint32_t i = 0; i < count; ++i) {
+      if (InferdError* e = Accumulate(instance, state, requests[i])) api->RequestRespondError(requests[i], e);
+    }
+    return nullptr;
+  });
 }
 
 }  // extern "C"

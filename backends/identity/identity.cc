@@ -1,15 +1,21 @@
 // The identity backend: each input INPUTn is copied to output OUTPUTn (same
 // datatype and shape), for every datatype including BYTES. It needs no model
 // file. Config parameter `execute_delay_ms` makes every execution sleep that
-// long first, which scheduler and shutdown tests rely on; a request parameter
-// of the same name sets the delay of its own execution.
+// long first (at most 60 s), which scheduler and shutdown tests rely on. Only
+// a test model whose config also sets `allow_request_delay: "true"` lets a
+// request parameter of the same name set the delay of its own execution (at
+// most 10 s): a client must not be able to park an instance otherwise.
 #include <inferd/backend.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
+
+#include "../common/guard.h"
 
 namespace {
 
@@ -19,21 +25,36 @@ InferdError* Error(const std::string& message) {
   return api->ErrorNew(INFERD_ERROR_INVALID_ARG, message.c_str());
 }
 
-// Reads parameters.execute_delay_ms.string_value from the config JSON without
-// a JSON library: the backend stays dependency-free.
-int DelayMs(const char* config_json) {
+constexpr int kMaxConfigDelayMs = 60000;
+constexpr int kMaxRequestDelayMs = 10000;
+
+// Reads parameters.<key>.string_value from the config JSON without a JSON
+// library (the backend stays dependency-free); empty when absent.
+std::string ConfigParameter(const char* config_json, const std::string& key) {
   const std::string json(config_json);
-  const size_t key = json.find("\"execute_delay_ms\"");
-  if (key == std::string::npos) return 0;
-  const size_t value = json.find("\"string_value\"", key);
-  if (value == std::string::npos) return 0;
-  const size_t quote = json.find('"', json.find(':', value) + 1);
-  if (quote == std::string::npos) return 0;
-  return std::atoi(json.c_str() + quote + 1);
+  const size_t at = json.find("\"" + key + "\"");
+  if (at == std::string::npos) return "";
+  const size_t value = json.find("\"string_value\"", at);
+  if (value == std::string::npos) return "";
+  const size_t colon = json.find(':', value);
+  const size_t open = colon == std::string::npos ? colon : json.find('"', colon + 1);
+  const size_t close = open == std::string::npos ? open : json.find('"', open + 1);
+  return close == std::string::npos ? "" : json.substr(open + 1, close - open - 1);
+}
+
+// A delay in milliseconds in [0, max]; false for anything else.
+bool ParseDelay(const char* text, int max, int* out) {
+  const char* end = text + std::strlen(text);
+  int value = 0;
+  auto [ptr, ec] = std::from_chars(text, end, value);
+  if (ec != std::errc() || ptr != end || value < 0 || value > max) return false;
+  *out = value;
+  return true;
 }
 
 struct ModelState {
   int delay_ms = 0;
+  bool allow_request_delay = false;
 };
 
 // INPUTn -> OUTPUTn; other names map to themselves prefixed "OUT_".
@@ -85,14 +106,18 @@ INFERD_EXPORT InferdError* InferdBackendInitialize(const InferdCoreApi* core) {
 }
 
 INFERD_EXPORT InferdError* InferdModelInitialize(InferdModel* model) {
-  auto* state = new ModelState;
-  state->delay_ms = DelayMs(api->ModelConfigJson(model));
-  if (state->delay_ms < 0) {
-    delete state;
-    return Error("identity: 'execute_delay_ms' must be >= 0");
-  }
-  api->ModelSetState(model, state);
-  return nullptr;
+  return inferd_backend::Guarded(api, "identity InferdModelInitialize", [&]() -> InferdError* {
+    auto state = std::make_unique<ModelState>();
+    const char* config = api->ModelConfigJson(model);
+    const std::string delay = ConfigParameter(config, "execute_delay_ms");
+    if (!delay.empty() && !ParseDelay(delay.c_str(), kMaxConfigDelayMs, &state->delay_ms)) {
+      return Error("identity: parameter 'execute_delay_ms' must be an integer from 0 to " +
+                   std::to_string(kMaxConfigDelayMs) + ", got '" + delay + "'");
+    }
+    state->allow_request_delay = ConfigParameter(config, "allow_request_delay") == "true";
+    api->ModelSetState(model, state.release());
+    return nullptr;
+  });
 }
 
 INFERD_EXPORT InferdError* InferdModelFinalize(InferdModel* model) {
@@ -102,29 +127,33 @@ INFERD_EXPORT InferdError* InferdModelFinalize(InferdModel* model) {
 
 INFERD_EXPORT InferdError* InferdInstanceExecute(InferdInstance* instance, InferdRequest** requests,
                                                  uint32_t count) {
-  auto* state = static_cast<ModelState*>(api->ModelState(api->InstanceModel(instance)));
-  // A request may ask for its own delay (parameter execute_delay_ms); the batch
-  // takes the longest. The delay stands for computation: it counts as compute infer.
-  int delay_ms = state->delay_ms;
-  for (uint32_t r = 0; r < count; ++r) {
-    if (const char* asked = api->RequestParameter(requests[r], "execute_delay_ms")) {
-      delay_ms = std::max(delay_ms, std::atoi(asked));
+  return inferd_backend::Guarded(api, "identity InferdInstanceExecute", [&]() -> InferdError* {
+    auto* state = static_cast<ModelState*>(api->ModelState(api->InstanceModel(instance)));
+    // A request may ask for its own delay (parameter execute_delay_ms); the batch
+    // takes the longest. The delay stands for computation: it counts as compute infer.
+    int delay_ms = state->delay_ms;
+    for (uint32_t r = 0; r < count && state->allow_request_delay; ++r) {
+      const char* asked = api->RequestParameter(requests[r], "execute_delay_ms");
+      int request_delay = 0;
+      if (asked && ParseDelay(asked, kMaxRequestDelayMs, &request_delay)) {
+        delay_ms = std::max(delay_ms, request_delay);
+      }
     }
-  }
-  const uint64_t input_end = api->Now();
-  if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-  for (uint32_t r = 0; r < count; ++r) {
-    InferdResponse* response = nullptr;
-    if (InferdError* e = api->ResponseNew(requests[r], &response)) {
-      api->RequestRespondError(requests[r], e);
-      continue;
+    const uint64_t input_end = api->Now();
+    if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    for (uint32_t r = 0; r < count; ++r) {
+      InferdResponse* response = nullptr;
+      if (InferdError* e = api->ResponseNew(requests[r], &response)) {
+        api->RequestRespondError(requests[r], e);
+        continue;
+      }
+      InferdError* e = CopyInputs(requests[r], response);
+      api->ResponseSend(response, INFERD_RESPONSE_FINAL, e);
     }
-    InferdError* e = CopyInputs(requests[r], response);
-    api->ResponseSend(response, INFERD_RESPONSE_FINAL, e);
-  }
-  const uint64_t end = api->Now();
-  api->InstanceReportComputeTimes(instance, input_end, end);
-  return nullptr;
+    const uint64_t end = api->Now();
+    api->InstanceReportComputeTimes(instance, input_end, end);
+    return nullptr;
+  });
 }
 
 }  // extern "C"

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/guard.h"
 #include "ort_model.h"
 
 namespace {
@@ -318,30 +319,9 @@ InferdError* ExecuteBatch(InferdInstance* instance, InferdRequest** requests, ui
   return nullptr;
 }
 
-}  // namespace
-
-extern "C" {
-
-INFERD_EXPORT uint32_t InferdBackendApiVersion(void) { return INFERD_BACKEND_API_VERSION; }
-
-INFERD_EXPORT InferdError* InferdBackendInitialize(const InferdCoreApi* core) {
-  api = core;
-  try {
-    env = std::make_unique<Ort::Env>(ORT_LOGGING_LEVEL_WARNING, "inferd");
-    const std::string version = Ort::GetVersionString();
-    api->Log(INFERD_LOG_INFO, __FILE__, __LINE__, ("ONNX Runtime " + version).c_str());
-  } catch (const Ort::Exception& e) {
-    return Error(e.what(), INFERD_ERROR_INTERNAL);
-  }
-  return nullptr;
-}
-
-INFERD_EXPORT InferdError* InferdBackendFinalize(void) {
-  env.reset();
-  return nullptr;
-}
-
-INFERD_EXPORT InferdError* InferdModelInitialize(InferdModel* model) {
+// Parses the config, completes it from the model when allowed, and checks
+// it against the model's inputs and outputs.
+InferdError* InitializeModel(InferdModel* model) {
   auto spec = std::make_unique<ModelSpec>();
   std::string error;
   if (!inferd::ort::ParseModelSpec(api->ModelConfigJson(model), api->ModelVersionPath(model), spec.get(), &error))
@@ -373,22 +353,51 @@ INFERD_EXPORT InferdError* InferdModelInitialize(InferdModel* model) {
   return nullptr;
 }
 
+}  // namespace
+
+extern "C" {
+
+INFERD_EXPORT uint32_t InferdBackendApiVersion(void) { return INFERD_BACKEND_API_VERSION; }
+
+INFERD_EXPORT InferdError* InferdBackendInitialize(const InferdCoreApi* core) {
+  api = core;
+  try {
+    env = std::make_unique<Ort::Env>(ORT_LOGGING_LEVEL_WARNING, "inferd");
+    const std::string version = Ort::GetVersionString();
+    api->Log(INFERD_LOG_INFO, __FILE__, __LINE__, ("ONNX Runtime " + version).c_str());
+  } catch (const std::exception& e) {  // Ort::Exception among them
+    return Error(e.what(), INFERD_ERROR_INTERNAL);
+  }
+  return nullptr;
+}
+
+INFERD_EXPORT InferdError* InferdBackendFinalize(void) {
+  env.reset();
+  return nullptr;
+}
+
+INFERD_EXPORT InferdError* InferdModelInitialize(InferdModel* model) {
+  return inferd_backend::Guarded(api, "onnxruntime InferdModelInitialize", [&] { return InitializeModel(model); });
+}
+
 INFERD_EXPORT InferdError* InferdModelFinalize(InferdModel* model) {
   delete static_cast<ModelSpec*>(api->ModelState(model));
   return nullptr;
 }
 
 INFERD_EXPORT InferdError* InferdInstanceInitialize(InferdInstance* instance) {
-  const auto& spec = *static_cast<ModelSpec*>(api->ModelState(api->InstanceModel(instance)));
-  try {
-    auto state = std::make_unique<InstanceState>();
-    Ort::SessionOptions options = inferd::ort::MakeSessionOptions(spec.settings, api->InstanceDeviceId(instance));
-    state->session = std::make_unique<Ort::Session>(*env, spec.model_path.c_str(), options);
-    api->InstanceSetState(instance, state.release());
-  } catch (const Ort::Exception& e) {
-    return Error(std::string("instance ") + api->InstanceName(instance) + ": " + e.what(), INFERD_ERROR_INTERNAL);
-  }
-  return nullptr;
+  return inferd_backend::Guarded(api, "onnxruntime InferdInstanceInitialize", [&]() -> InferdError* {
+    const auto& spec = *static_cast<ModelSpec*>(api->ModelState(api->InstanceModel(instance)));
+    try {
+      auto state = std::make_unique<InstanceState>();
+      Ort::SessionOptions options = inferd::ort::MakeSessionOptions(spec.settings, api->InstanceDeviceId(instance));
+      state->session = std::make_unique<Ort::Session>(*env, spec.model_path.c_str(), options);
+      api->InstanceSetState(instance, state.release());
+    } catch (const Ort::Exception& e) {
+      return Error(std::string("instance ") + api->InstanceName(instance) + ": " + e.what(), INFERD_ERROR_INTERNAL);
+    }
+    return nullptr;
+  });
 }
 
 INFERD_EXPORT InferdError* InferdInstanceFinalize(InferdInstance* instance) {
@@ -408,3 +417,4 @@ INFERD_EXPORT InferdError* InferdInstanceExecute(InferdInstance* instance, Infer
 }
 
 }  // extern "C"
+

@@ -11,6 +11,7 @@
 // error: that is how a test sees an error in the middle of a stream.
 #include <inferd/backend.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -19,9 +20,13 @@
 #include <thread>
 #include <vector>
 
+#include "../common/guard.h"
 #include "../common/read_input.h"
 
 namespace {
+
+// A test model's client-chosen sleeps are bounded: no request parks its thread for long.
+constexpr uint32_t kMaxDelayMs = 10000;
 
 const InferdCoreApi* api = nullptr;
 
@@ -76,7 +81,7 @@ class Responder {
                                        " elements, IN has " + std::to_string(job.values.size())));
         return;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(job.delays_ms[i]));
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(job.delays_ms[i], kMaxDelayMs)));
       InferdResponse* response;
       if (InferdError* e = api->ResponseNew(job.request, &response)) {
         api->RequestRespondError(job.request, e);
@@ -91,7 +96,7 @@ class Responder {
       if (!e) std::memcpy(out, &index, 4);
       api->ResponseSend(response, 0, e);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(job.wait_ms));
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(job.wait_ms, kMaxDelayMs)));
     // The end of the request: a final response with no outputs.
     InferdResponse* last;
     if (InferdError* e = api->ResponseNew(job.request, &last)) {
@@ -120,8 +125,10 @@ INFERD_EXPORT InferdError* InferdBackendInitialize(const InferdCoreApi* core) {
 }
 
 INFERD_EXPORT InferdError* InferdInstanceInitialize(InferdInstance* instance) {
-  api->InstanceSetState(instance, new Responder);
-  return nullptr;
+  return inferd_backend::Guarded(api, "repeat InferdInstanceInitialize", [&]() -> InferdError* {
+    api->InstanceSetState(instance, new Responder);
+    return nullptr;
+  });
 }
 
 INFERD_EXPORT InferdError* InferdInstanceFinalize(InferdInstance* instance) {
@@ -131,19 +138,21 @@ INFERD_EXPORT InferdError* InferdInstanceFinalize(InferdInstance* instance) {
 
 INFERD_EXPORT InferdError* InferdInstanceExecute(InferdInstance* instance, InferdRequest** requests,
                                                  uint32_t count) {
-  auto* responder = static_cast<Responder*>(api->InstanceState(instance));
-  for (uint32_t i = 0; i < count; ++i) {
-    Job job{requests[i], {}, {}, 0};
-    std::vector<uint32_t> wait;
-    if (!inferd_backend::ReadInput(api, requests[i], "IN", &job.values)) {
-      api->RequestRespondError(requests[i], Error("repeat: input IN (INT32) is missing"));
-      continue;
+  return inferd_backend::Guarded(api, "repeat InferdInstanceExecute", [&]() -> InferdError* {
+    auto* responder = static_cast<Responder*>(api->InstanceState(instance));
+    for (uint32_t i = 0; i < count; ++i) {
+      Job job{requests[i], {}, {}, 0};
+      std::vector<uint32_t> wait;
+      if (!inferd_backend::ReadInput(api, requests[i], "IN", &job.values)) {
+        api->RequestRespondError(requests[i], Error("repeat: input IN (INT32) is missing"));
+        continue;
+      }
+      inferd_backend::ReadInput(api, requests[i], "DELAY", &job.delays_ms);
+      if (inferd_backend::ReadInput(api, requests[i], "WAIT", &wait) && !wait.empty()) job.wait_ms = wait[0];
+      responder->Add(std::move(job));
     }
-    inferd_backend::ReadInput(api, requests[i], "DELAY", &job.delays_ms);
-    if (inferd_backend::ReadInput(api, requests[i], "WAIT", &wait) && !wait.empty()) job.wait_ms = wait[0];
-    responder->Add(std::move(job));
-  }
-  return nullptr;
+    return nullptr;
+  });
 }
 
 }  // extern "C"

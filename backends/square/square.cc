@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/guard.h"
 #include "../common/read_input.h"
 
 namespace {
@@ -51,10 +52,12 @@ INFERD_EXPORT InferdError* InferdBackendInitialize(const InferdCoreApi* core) {
 
 INFERD_EXPORT InferdError* InferdInstanceExecute(InferdInstance*, InferdRequest** requests,
                                                  uint32_t count) {
-  for (uint32_t i = 0; i < count; ++i) {
-    if (InferdError* e = Square(requests[i])) api->RequestRespondError(requests[i], e);
-  }
-  return nullptr;
+  return inferd_backend::Guarded(api, "square InferdInstanceExecute", [&]() -> InferdError* {
+    for (uint32_t i = 0; i < count; ++i) {
+      if (InferdError* e = Square(requests[i])) api->RequestRespondError(requests[i], e);
+    }
+    return nullptr;
+  });
 }
 
 }  // extern "C"

@@ -127,6 +127,7 @@ def test_preserve_ordering_answers_in_arrival_order(start_server, make_repo, pre
     repo = make_repo("ordering")
     write_model(repo, "m", fp32_identity("m", 1, extra=f"""
         instance_group [{{ count: 2 }}]
+        parameters {{ key: "allow_request_delay" value {{ string_value: "true" }} }}
         dynamic_batching {{ preserve_ordering: {str(preserve).lower()} }}"""))
     srv = start_server([repo])
     # 0 runs 400 ms on one instance; 1 runs at once on the other and finishes
