@@ -13,4 +13,6 @@ void TuneMallocForLargeTensors() {
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
 }
 
+void ReleaseFreeMemory() { malloc_trim(0); }
+
 }  // namespace inferd

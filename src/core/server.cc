@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/logging.h"
+#include "common/malloc_tuning.h"
 #include "core/core_api.h"
 #include "core/model_config_parse.h"
 #include "core/model_config_validate.h"
@@ -31,6 +32,8 @@ std::string GuessBackend(const std::string& model_dir, const std::vector<int64_t
 // At most this many load/unload requests wait for the lifecycle thread; more
 // are refused (each may hold up to --model-load-max-override-size bytes).
 constexpr size_t kMaxQueuedLifecycleJobs = 16;
+// At most this many retired version sets wait for the retire thread.
+constexpr size_t kMaxQueuedRetirements = 2;
 
 }  // namespace
 
@@ -290,11 +293,13 @@ Status Server::UnloadModel(const std::string& name) {
 
 void Server::Retire(std::vector<std::shared_ptr<Model>> models) {
   if (models.empty()) return;
-  {
-    std::lock_guard<std::mutex> lock(retire_mu_);
-    retire_queue_.push_back(std::move(models));
-  }
+  std::unique_lock<std::mutex> lock(retire_mu_);
+  retire_queue_.push_back(std::move(models));
   retire_cv_.notify_all();
+  // Backpressure: reloads faster than versions drain would keep every old
+  // version (its threads and sessions) alive at once. The lifecycle thread,
+  // the only caller, waits here until the retire thread catches up.
+  retire_cv_.wait(lock, [&] { return retire_queue_.size() <= kMaxQueuedRetirements || retire_stopping_; });
 }
 
 void Server::RetireLoop() {
@@ -317,7 +322,9 @@ void Server::RetireLoop() {
       LOG_ERROR("retiring model '{}': {}", name, e.what());
     }
     models.clear();  // the last references: versions (and their override folders) go now
+    ReleaseFreeMemory();
     lock.lock();
+    retire_cv_.notify_all();  // a waiting Retire may go on
   }
 }
 
