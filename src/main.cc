@@ -371,6 +371,9 @@ int main(int argc, char** argv) {
     mo.thread_count = 1;
     mo.max_input_size = 1 << 20;
     mo.service_name = "metrics service";
+    mo.idle_timeout_secs = f.http.idle_timeout_secs;
+    mo.header_timeout_secs = f.http.header_timeout_secs;
+    mo.body_timeout_secs = f.http.body_timeout_secs;
     metrics_http = std::make_unique<inferd::http::HttpServer>(
         [&metrics](inferd::http::HttpRequest&& r, inferd::http::Responder d) {
           metrics.Handle(std::move(r), std::move(d));

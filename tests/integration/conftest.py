@@ -90,11 +90,12 @@ def client(server):
 
 @pytest.fixture
 def start_server(inferd_bin, tmp_path):
-    """Factory: start_server(repos, extra_args=()) -> started InferdServer (stopped after the test)."""
+    """Factory: start_server(repos, extra_args=(), env=..., preexec_fn=...) -> started InferdServer
+    (stopped after the test)."""
     started = []
 
-    def _start(repos, extra_args=(), tag="func"):
-        srv = InferdServer(inferd_bin, repos, extra_args, log_dir=tmp_path, tag=tag)
+    def _start(repos, extra_args=(), tag="func", **kwargs):
+        srv = InferdServer(inferd_bin, repos, extra_args, log_dir=tmp_path, tag=tag, **kwargs)
         started.append(srv)
         return srv.start()
 

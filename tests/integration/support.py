@@ -251,7 +251,10 @@ def _kill_leftovers():
 class InferdServer:
     """One inferd process. ``start()`` waits until /v2/health/live answers 200."""
 
-    def __init__(self, binary, repos, extra_args=(), log_dir=None, tag="inferd"):
+    def __init__(self, binary, repos, extra_args=(), log_dir=None, tag="inferd", env=None,
+                 preexec_fn=None):
+        self.env = env            # environment of the process (None: this one's)
+        self.preexec_fn = preexec_fn  # e.g. to lower a resource limit in the child
         self.binary = str(binary)
         self.repos = [str(r) for r in repos]
         self.extra_args = list(extra_args)
@@ -305,7 +308,8 @@ class InferdServer:
         self._log_file = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             self.argv(), stdout=self._log_file, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, cwd=str(self.log_dir),
+            stdin=subprocess.DEVNULL, cwd=str(self.log_dir), env=self.env,
+            preexec_fn=self.preexec_fn,
         )
         if self not in _ACTIVE:
             _ACTIVE.append(self)
@@ -420,6 +424,32 @@ class InferdServer:
 # ---------------------------------------------------------------------------
 # Helpers shared by the test modules
 # ---------------------------------------------------------------------------
+
+def proc_status(pid):
+    """/proc/PID/status as a dict of ints (kB for memory fields)."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            parts = value.split()
+            if parts and parts[0].isdigit():
+                out[key] = int(parts[0])
+    return out
+
+
+def sanitizer_of(binary):
+    """'asan' or 'tsan' when the binary is a sanitizer build, else None.
+
+    Memory and allocation-failure checks mean nothing under a sanitizer's
+    allocator (it keeps freed memory in quarantine and aborts on a failed
+    allocation instead of throwing), so those tests skip there."""
+    data = Path(binary).read_bytes()
+    if b"libasan.so" in data or b"__asan_init" in data:
+        return "asan"
+    if b"libtsan.so" in data or b"__tsan_init" in data:
+        return "tsan"
+    return None
+
 
 def make_input(name, array, datatype=None, binary=True):
     datatype = datatype or _np_to_wire(array)
