@@ -9,50 +9,10 @@
 #include "core/model_config_parse.h"
 #include "core/model_instance.h"
 #include "core/model_warmup.h"
+#include "core/request_checks.h"
 
 namespace inferd {
 namespace fs = std::filesystem;
-namespace {
-
-std::string ShapeOf(const google::protobuf::RepeatedField<int64_t>& dims, bool batch_dim) {
-  std::vector<int64_t> s;
-  if (batch_dim) s.push_back(-1);
-  s.insert(s.end(), dims.begin(), dims.end());
-  return ShapeToString(s);
-}
-
-// The serialized BYTES elements in `in`: each a 4-byte little-endian length and
-// the bytes. Counts the elements; false when the lengths overrun the data.
-bool CountBytesElements(const InputTensor& in, int64_t* count) {
-  // Elements may straddle buffer pieces: walk them as one stream.
-  uint64_t remaining_in_element = 0;
-  int length_bytes_seen = 0;
-  uint32_t length = 0;
-  int64_t n = 0;
-  for (const auto& [data, size] : in.buffers) {
-    uint64_t i = 0;
-    while (i < size) {
-      if (remaining_in_element > 0) {
-        uint64_t take = std::min<uint64_t>(remaining_in_element, size - i);
-        remaining_in_element -= take;
-        i += take;
-        continue;
-      }
-      length |= static_cast<uint32_t>(static_cast<uint8_t>(data[i])) << (8 * length_bytes_seen);
-      ++i;
-      if (++length_bytes_seen == 4) {
-        ++n;
-        remaining_in_element = length;
-        length_bytes_seen = 0;
-        length = 0;
-      }
-    }
-  }
-  *count = n;
-  return remaining_in_element == 0 && length_bytes_seen == 0;
-}
-
-}  // namespace
 
 Status Model::Load(const ModelLoadSpec& spec, BackendRegistry* backends,
                    std::shared_ptr<Model>* out) {
@@ -194,120 +154,6 @@ Status Model::SetConfigFromBackend(const std::string& json) {
   return Status::Ok();
 }
 
-Status Model::CheckRequest(InferenceRequest& r) const {
-  const auto& c = config_;
-  const bool batching = c.max_batch_size() > 0;
-  // Built only for an error message: this runs for every request.
-  auto model_label = [&] { return "model '" + c.name() + "'"; };
-  if (decoupled() && !r.accepts_many_responses) {
-    return Status::Unsupported(model_label() +
-                               " is decoupled (it may send several responses per request): use "
-                               "the gRPC stream, ModelStreamInfer");
-  }
-  int64_t batch = -1;
-  for (size_t k = 0; k < r.inputs.size(); ++k) {
-    const InputTensor& in = r.inputs[k];
-    const inference::ModelInput* def = nullptr;
-    for (const auto& i : c.input())
-      if (i.name() == in.name) def = &i;
-    if (def == nullptr) {
-      std::string names;
-      for (const auto& i : c.input()) names += (names.empty() ? "" : ", ") + i.name();
-      return Status::InvalidArg(model_label() + " has no input '" + in.name + "'; its inputs are: " + names);
-    }
-    for (size_t earlier = 0; earlier < k; ++earlier) {  // a handful of inputs: no set needed
-      if (r.inputs[earlier].name == in.name) {
-        return Status::InvalidArg("input '" + in.name + "' appears more than once in the request");
-      }
-    }
-    const DataType want = DataTypeFromConfig(def->data_type());
-    if (in.datatype != want) {
-      return Status::InvalidArg("input '" + in.name + "' of " + model_label() + " has datatype " +
-                                DataTypeWireName(want) + ", the request sent " +
-                                DataTypeWireName(in.datatype));
-    }
-    const size_t want_dims = static_cast<size_t>(def->dims_size()) + (batching ? 1 : 0);
-    bool shape_ok = in.shape.size() == want_dims;
-    for (size_t d = 0; shape_ok && d < in.shape.size(); ++d) {
-      if (in.shape[d] < 0) shape_ok = false;
-      else if (batching && d == 0) continue;
-      else {
-        int64_t expect = def->dims(static_cast<int>(d - (batching ? 1 : 0)));
-        if (expect != -1 && expect != in.shape[d]) shape_ok = false;
-      }
-    }
-    if (!shape_ok) {
-      return Status::InvalidArg("input '" + in.name + "' of " + model_label() + " expects shape " +
-                                ShapeOf(def->dims(), batching) +
-                                (batching ? " (batch dimension first)" : "") +
-                                ", the request sent " + ShapeToString(in.shape));
-    }
-    if (batching) {
-      if (in.shape[0] < 1 || in.shape[0] > c.max_batch_size()) {
-        return Status::InvalidArg("input '" + in.name + "' has batch size " +
-                                  std::to_string(in.shape[0]) + " but " + model_label() +
-                                  " accepts 1 to max_batch_size " +
-                                  std::to_string(c.max_batch_size()));
-      }
-      if (batch != -1 && batch != in.shape[0]) {
-        return Status::InvalidArg("inputs of one request must share the batch size; input '" +
-                                  in.name + "' has " + std::to_string(in.shape[0]) + ", another has " +
-                                  std::to_string(batch));
-      }
-      batch = in.shape[0];
-    }
-    const int64_t elements = ElementCount(in.shape);
-    const int64_t fixed_bytes = FixedByteSize(in.datatype, elements);
-    if (elements < 0 || (in.datatype != INFERD_TYPE_BYTES && fixed_bytes < 0)) {
-      return Status::InvalidArg("input '" + in.name + "' of " + model_label() + " has shape " +
-                                ShapeToString(in.shape) + ", whose size does not fit in 64 bits");
-    }
-    if (in.datatype == INFERD_TYPE_BYTES) {
-      int64_t count = 0;
-      if (!CountBytesElements(in, &count) || count != elements) {
-        return Status::InvalidArg("input '" + in.name + "' of " + model_label() + " with shape " +
-                                  ShapeToString(in.shape) + " needs " + std::to_string(elements) +
-                                  " BYTES elements, the data holds " + std::to_string(count) +
-                                  (count == elements ? " and is truncated" : ""));
-      }
-    } else {
-      const uint64_t want_bytes = static_cast<uint64_t>(fixed_bytes);
-      if (in.byte_size != want_bytes) {
-        return Status::InvalidArg("input '" + in.name + "' of " + model_label() + " with shape " +
-                                  ShapeToString(in.shape) + " and datatype " +
-                                  DataTypeWireName(in.datatype) + " needs " +
-                                  std::to_string(want_bytes) + " bytes, the request sent " +
-                                  std::to_string(in.byte_size));
-      }
-    }
-  }
-  for (const auto& i : c.input()) {
-    if (!i.optional() && r.FindInput(i.name()) == nullptr) {
-      return Status::InvalidArg(model_label() + " expects input '" + i.name() +
-                                "' but the request does not have it");
-    }
-  }
-  r.batch_size = batching ? static_cast<uint64_t>(batch < 1 ? 1 : batch) : 1;
-
-  r.output_names.clear();
-  if (r.outputs.empty()) {
-    for (const auto& o : c.output()) r.output_names.push_back(o.name());
-  } else {
-    for (const auto& want : r.outputs) {
-      bool found = false;
-      for (const auto& o : c.output()) found = found || o.name() == want.name;
-      if (!found) {
-        std::string names;
-        for (const auto& o : c.output()) names += (names.empty() ? "" : ", ") + o.name();
-        return Status::InvalidArg(model_label() + " has no output '" + want.name + "'; its outputs are: " +
-                                  names);
-      }
-      r.output_names.push_back(want.name);
-    }
-  }
-  return Status::Ok();
-}
-
 void Model::CompleteResponse(const InferenceRequest& request, InferenceResponse* response) {
   if (!response->status.ok() || response->from_cache) return;  // a cached answer is already final
   // Implicit sequence state: keep the new value for the sequence's next
@@ -340,7 +186,7 @@ void Model::CompleteResponse(const InferenceRequest& request, InferenceResponse*
 Status Model::Enqueue(const RequestPtr& request) {
   request->model = shared_from_this();
   request->served_version = version();
-  INFERD_RETURN_IF_ERROR(CheckRequest(*request));
+  INFERD_RETURN_IF_ERROR(CheckRequestAgainstConfig(config_, *request));
   if (cache_) {
     const uint64_t start = NowNs();
     std::string key = ResponseCache::Key(*request, name(), version());

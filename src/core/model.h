@@ -119,7 +119,6 @@ class Model : public InferdModel, public std::enable_shared_from_this<Model> {
 
  private:
   explicit Model(ModelLoadSpec spec);
-  Status CheckRequest(InferenceRequest& request) const;
 
   ModelLoadSpec spec_;
   inference::ModelConfig config_;

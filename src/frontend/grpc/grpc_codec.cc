@@ -233,6 +233,25 @@ Status ParseModelInferRequest(const inference::ModelInferRequest& m, InferenceRe
   return Status::Ok();
 }
 
+Status ParseLoadParameters(
+    const google::protobuf::Map<std::string, inference::ModelRepositoryParameter>& params,
+    LoadOverrides* overrides) {
+  for (const auto& [key, p] : params) {
+    if (key == "config") {
+      if (!p.has_string_param()) return Status::InvalidArg("parameter 'config' must be a string (JSON)");
+      overrides->config_json = p.string_param();
+    } else if (key.rfind("file:", 0) == 0) {
+      if (!p.has_bytes_param()) return Status::InvalidArg("parameter '" + key + "' must be bytes");
+      overrides->files[key.substr(5)] = p.bytes_param();
+    } else if (key == "unload_dependents") {
+      // Dependents are ensembles, which this build does not have: nothing to do.
+    } else {
+      return Status::InvalidArg("unknown load/unload parameter '" + key + "'");
+    }
+  }
+  return Status::Ok();
+}
+
 void EncodeModelInferResponse(const InferenceResponse& response, inference::ModelInferResponse* out) {
   const InferenceRequest& req = *response.request;
   out->set_model_name(req.model_name);

@@ -27,6 +27,12 @@ Status ParseModelVersion(const std::string& model, const std::string& text, int6
 // alive); typed contents are converted into a buffer the request owns.
 Status ParseModelInferRequest(const inference::ModelInferRequest& message, InferenceRequest* request);
 
+// The parameters of RepositoryModelLoad/Unload: "config" (a JSON string),
+// "file:<version>/<name>" (bytes) and "unload_dependents".
+Status ParseLoadParameters(
+    const google::protobuf::Map<std::string, inference::ModelRepositoryParameter>& params,
+    LoadOverrides* overrides);
+
 // A successful response: every output as raw bytes, in order.
 void EncodeModelInferResponse(const InferenceResponse& response, inference::ModelInferResponse* out);
 

@@ -1,19 +1,15 @@
 #include "frontend/http/http_api.h"
 
-#include <charconv>
-#include <rapidjson/document.h>
-
 #include <algorithm>
+#include <charconv>
 #include <optional>
 #include <thread>
 
-#include "common/json_parse.h"
-
 #include "core/model.h"
 #include "frontend/http/api_json.h"
-#include "frontend/http/base64.h"
 #include "frontend/http/compression.h"
 #include "frontend/http/infer_codec.h"
+#include "frontend/http/request_bodies.h"
 
 namespace inferd::http {
 namespace beast_http = boost::beast::http;
@@ -194,15 +190,8 @@ void HttpApi::Handle(HttpRequest&& req, Responder respond) {
     if (!post) return method_not_allowed();
     if (parts.size() == 3 && parts[2] == "index") {
       bool ready_only = false;
-      if (!req.body().empty()) {
-        rapidjson::Document doc;
-        std::string why;
-        if (!ParseJson(req.body(), &doc, &why) || !doc.IsObject()) {
-          return error(Status::InvalidArg("repository index request body must be a JSON object" +
-                                          (why.empty() ? "" : ": " + why)));
-        }
-        if (doc.HasMember("ready") && doc["ready"].IsBool()) ready_only = doc["ready"].GetBool();
-      }
+      Status st = ParseRepositoryIndexBody(req.body(), &ready_only);
+      if (!st.ok()) return error(st);
       return respond(Json(beast_http::status::ok,
                           RepositoryIndexJson(core_->RepositoryIndex(), ready_only), req));
     }
@@ -276,38 +265,9 @@ void HttpApi::HandleLoadUnload(HttpRequest&& req, const std::string& model, bool
     res.prepare_payload();
     respond(std::move(res));
   };
-  // {"parameters": {"config": "<JSON>", "file:<version>/<name>": "<base64>",
-  //                 "unload_dependents": bool}}, all optional.
   LoadOverrides overrides;
-  if (!req.body().empty()) {
-    rapidjson::Document doc;
-    std::string why;
-    if (!ParseJson(req.body(), &doc, &why) || !doc.IsObject()) {
-      return done(Status::InvalidArg("the body of a load/unload request must be a JSON object" +
-                                     (why.empty() ? "" : ": " + why)));
-    }
-    if (auto params = doc.FindMember("parameters"); params != doc.MemberEnd()) {
-      if (!params->value.IsObject()) return done(Status::InvalidArg("'parameters' must be an object"));
-      for (const auto& p : params->value.GetObject()) {
-        const std::string key = p.name.GetString();
-        if (key == "config") {
-          if (!p.value.IsString()) return done(Status::InvalidArg("'config' must be a JSON string"));
-          overrides.config_json = p.value.GetString();
-        } else if (key.rfind("file:", 0) == 0) {
-          std::string content;
-          if (!p.value.IsString() ||
-              !Base64Decode(std::string_view(p.value.GetString(), p.value.GetStringLength()), &content)) {
-            return done(Status::InvalidArg("parameter '" + key + "' must be base64 text"));
-          }
-          overrides.files[key.substr(5)] = std::move(content);
-        } else if (key == "unload_dependents") {
-          // Dependents are ensembles, which this build does not have: nothing to do.
-        } else {
-          return done(Status::InvalidArg("unknown load/unload parameter '" + key + "'"));
-        }
-      }
-    }
-  }
+  Status st = ParseLoadRequestBody(req.body(), &overrides);
+  if (!st.ok()) return done(st);
   if (load) core_->LoadModelAsync(model, std::move(overrides), std::move(done));
   else core_->UnloadModelAsync(model, std::move(done));
 }
