@@ -1,5 +1,6 @@
 #include "core/model_config_validate.h"
 
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <map>
@@ -112,6 +113,12 @@ bool StaysInside(const std::string& name) {
   return true;
 }
 
+// Bounds on what one config can make the server allocate at load (a config
+// may arrive through the load API): a queue per priority level, a thread per
+// instance.
+constexpr uint64_t kMaxPriorityLevels = 10000;
+constexpr uint64_t kMaxInstances = 256;
+
 // A backend name becomes part of a library path (<dir>/<name>/libinferd_<name>.so):
 // only letters, digits, '_', '.' and '-', never a path.
 bool IsPlainName(const std::string& name) {
@@ -171,6 +178,10 @@ Status CheckDynamicBatching(const std::string& model, const inference::ModelConf
       return Status::InvalidArg(what + " priority_queue_policy requires priority_levels");
     }
   } else {
+    if (db.priority_levels() > kMaxPriorityLevels) {
+      return Status::InvalidArg(what + " priority_levels " + std::to_string(db.priority_levels()) +
+                                " is more than the " + std::to_string(kMaxPriorityLevels) + " allowed");
+    }
     if (db.default_priority_level() < 1 || db.default_priority_level() > db.priority_levels()) {
       return Status::InvalidArg(what + " default_priority_level " +
                                 std::to_string(db.default_priority_level()) +
@@ -509,7 +520,16 @@ Status ValidateModelConfig(const ConfigContext& ctx, const inference::ModelConfi
   INFERD_RETURN_IF_ERROR(CheckBatchInputsOutputs(model, c));
 
   names.clear();
+  uint64_t instances = 0;
   for (const auto& g : c.instance_group()) {
+    const uint64_t devices = g.kind() == inference::ModelInstanceGroup::KIND_GPU
+                                 ? static_cast<uint64_t>(std::max(1, g.gpus_size()))
+                                 : 1;
+    instances += static_cast<uint64_t>(std::max(0, g.count())) * devices;
+    if (instances > kMaxInstances) {
+      return Status::InvalidArg(prefix + "asks for more than " + std::to_string(kMaxInstances) +
+                                " instances (instance_group counts), each a thread of its own");
+    }
     const std::string what = prefix + "instance_group '" + g.name() + "'";
     if (!names.insert(g.name()).second) {
       return Status::InvalidArg(prefix + "has instance_group name '" + g.name() + "' twice");

@@ -221,6 +221,11 @@ TEST(ModelConfigValidate, RejectsWithReasons) {
   ExpectError(state + R"(}, { input_name: "IN" output_name: "OUT2" data_type: TYPE_INT32 dims: [2] }] })",
               "more than once");
   ExpectError(R"(backend: "identity" instance_group [{ kind: KIND_CPU profile: ["0"] }])", "TensorRT");
+  // What one config may make the server allocate is bounded.
+  ExpectError(R"(backend: "identity" max_batch_size: 4 dynamic_batching { priority_levels: 4000000000
+                 default_priority_level: 1 })", "priority_levels 4000000000 is more than");
+  ExpectError(R"(backend: "identity" instance_group [{ count: 2000000000 kind: KIND_CPU }])",
+              "more than 256 instances");
 }
 
 TEST(ModelConfigValidate, UnbuiltFeaturesAreNamed) {
