@@ -1,0 +1,166 @@
+"""Writes the seed corpora of the fuzz harnesses into tests/fuzz/corpus/<harness>/.
+
+The seeds are committed; run this again (.venv/bin/python tests/fuzz/make_seeds.py)
+only to change them. Each seed is a valid input of the shape the harness
+expects (see the comment at the top of each *_fuzzer.cc), so the fuzzer
+starts from the inside of every parser instead of its first error.
+"""
+
+import base64
+import gzip
+import json
+import struct
+import zlib
+from pathlib import Path
+
+from tritonclient.grpc import service_pb2
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+
+
+def write(harness, name, data):
+    d = HERE / "corpus" / harness
+    d.mkdir(parents=True, exist_ok=True)
+    (d / name).write_bytes(data if isinstance(data, bytes) else data.encode())
+
+
+def infer_json(inputs, outputs=None, **params):
+    doc = {"id": "seed", "inputs": inputs}
+    if outputs:
+        doc["outputs"] = outputs
+    if params:
+        doc["parameters"] = params
+    return json.dumps(doc).encode()
+
+
+def bytes_tensor(items):
+    return b"".join(struct.pack("<I", len(s)) + s for s in items)
+
+
+def http_infer():
+    fp32 = infer_json([{"name": "INPUT0", "datatype": "FP32", "shape": [2, 3],
+                        "data": [[1, 2, 3], [4.5, -1e30, 0]]}],
+                      [{"name": "OUTPUT0", "parameters": {"classification": 2}}])
+    strings = infer_json([{"name": "INPUT0", "datatype": "BYTES", "shape": [3], "data": ["a", "", "\u00e9"]},
+                          {"name": "INPUT1", "datatype": "INT64", "shape": [2, 3],
+                           "data": [1, -2, 3, 9007199254740993, 0, -9223372036854775808]}],
+                         sequence_id=7, binary_data_output=True)
+    fp16 = infer_json([{"name": "INPUT0", "datatype": "FP16", "shape": [1, 2, 2], "data": [0.5, 1, 2, 65504]}])
+    for i, body in enumerate((fp32, strings, fp16)):
+        write("http_infer", f"json_{i}", b"\x00" + body)
+        write("http_infer", f"gzip_{i}", b"\x01" + gzip.compress(body))
+        write("http_infer", f"deflate_{i}", b"\x02" + zlib.compress(body))
+    # The binary extension: a JSON header, then the raw tensors.
+    raw = struct.pack("<6f", 1, 2, 3, 4, 5, 6)
+    header = infer_json([{"name": "INPUT0", "datatype": "FP32", "shape": [1, 6],
+                          "parameters": {"binary_data_size": len(raw)}}],
+                        [{"name": "OUTPUT0", "parameters": {"binary_data": True}}])
+    write("http_infer", "binary", b"\x04" + struct.pack("<I", len(header)) + header + raw)
+    bt = bytes_tensor([b"hello", b"", b"\x00\xff"])
+    header = infer_json([{"name": "INPUT0", "datatype": "BYTES", "shape": [3],
+                          "parameters": {"binary_data_size": len(bt)}}])
+    write("http_infer", "binary_bytes", b"\x04" + struct.pack("<I", len(header)) + header + bt)
+
+
+def grpc_infer():
+    m = service_pb2.ModelInferRequest(model_name="m", model_version="1", id="seed")
+    t = m.inputs.add(name="INPUT0", datatype="FP32", shape=[2, 3])
+    m.raw_input_contents.append(struct.pack("<6f", 1, 2, 3, 4, 5, 6))
+    o = m.outputs.add(name="OUTPUT0")
+    o.parameters["classification"].int64_param = 2
+    m.parameters["sequence_id"].int64_param = 3
+    write("grpc_infer", "raw", b"\x00" + m.SerializeToString())
+    m = service_pb2.ModelInferRequest(model_name="m")
+    t = m.inputs.add(name="INPUT0", datatype="BYTES", shape=[2])
+    t.contents.bytes_contents.extend([b"ab", b""])
+    t = m.inputs.add(name="INPUT1", datatype="INT64", shape=[2, 3])
+    t.contents.int64_contents.extend([1, 2, 3, 4, 5, 6])
+    write("grpc_infer", "typed", b"\x00" + m.SerializeToString())
+    m = service_pb2.ModelInferRequest(model_name="m")
+    t = m.inputs.add(name="INPUT0", datatype="FP16", shape=[1, 2, 1])
+    m.raw_input_contents.append(b"\x00\x3c\x00\x40")
+    write("grpc_infer", "fp16_stream", b"\x00" + m.SerializeToString())
+    load = service_pb2.RepositoryModelLoadRequest(model_name="m")
+    load.parameters["config"].string_param = json.dumps({"backend": "identity", "max_batch_size": 8})
+    load.parameters["file:1/model.onnx"].bytes_param = b"\x08\x07"
+    write("grpc_infer", "load", b"\x01" + load.SerializeToString())
+
+
+def request_bodies():
+    write("request_bodies", "index", b'{"ready": true}')
+    config = {"backend": "identity", "max_batch_size": 8,
+              "input": [{"name": "INPUT0", "data_type": "TYPE_FP32", "dims": [-1]}],
+              "output": [{"name": "OUTPUT0", "data_type": "TYPE_FP32", "dims": [-1]}],
+              "dynamic_batching": {"preferred_batch_size": [4, 8], "max_queue_delay_microseconds": 100},
+              "instance_group": [{"count": 2, "kind": "KIND_CPU"}]}
+    body = {"parameters": {"config": json.dumps(config),
+                           "file:1/labels.txt": base64.b64encode(b"cat\ndog\n").decode(),
+                           "unload_dependents": False}}
+    write("request_bodies", "load", json.dumps(body))
+    seq = {"backend": "accumulator", "max_batch_size": 2,
+           "input": [{"name": "INPUT", "data_type": "TYPE_INT32", "dims": [1]}],
+           "output": [{"name": "OUTPUT", "data_type": "TYPE_INT32", "dims": [1]}],
+           "sequence_batching": {"oldest": {"max_candidate_sequences": 4},
+                                 "control_input": [{"name": "START", "control": [
+                                     {"kind": "CONTROL_SEQUENCE_START", "int32_false_true": [0, 1]}]}],
+                                 "state": [{"input_name": "S_IN", "output_name": "S_OUT",
+                                            "data_type": "TYPE_INT32", "dims": [2],
+                                            "initial_state": [{"name": "i", "data_type": "TYPE_INT32",
+                                                               "dims": [2], "zero_data": True}]}]}}
+    write("request_bodies", "load_sequence", json.dumps({"parameters": {"config": json.dumps(seq)}}))
+
+
+def model_config():
+    configs = sorted(REPO.glob("examples/model_repository/*/config.pbtxt"))
+    for i, path in enumerate(configs):
+        write("model_config", f"example_{i}", b"\x00" + path.read_bytes())
+    write("model_config", "sequence", b"\x00" + b'''
+name: "m" backend: "accumulator" max_batch_size: 2
+input [{ name: "INPUT" data_type: TYPE_INT32 dims: [1] reshape { shape: [] } }]
+output [{ name: "OUTPUT" data_type: TYPE_INT32 dims: [1] }]
+sequence_batching {
+  max_sequence_idle_microseconds: 5000000
+  direct { max_queue_delay_microseconds: 100 minimum_slot_utilization: 0.5 }
+  control_input [{ name: "START" control [{ kind: CONTROL_SEQUENCE_START fp32_false_true: [0, 1] }] },
+                 { name: "CORRID" control [{ kind: CONTROL_SEQUENCE_CORRID data_type: TYPE_STRING }] }]
+}
+model_warmup [{ name: "w" batch_size: 2 inputs { key: "INPUT" value { data_type: TYPE_INT32 dims: [1] random_data: true } } }]
+''')
+    write("model_config", "dynamic_json", b"\x01" + json.dumps({
+        "name": "m", "platform": "onnxruntime_onnx", "max_batch_size": 8,
+        "input": [{"name": "x", "data_type": "TYPE_FP32", "dims": [3, -1, -1], "format": "FORMAT_NCHW"}],
+        "output": [{"name": "y", "data_type": "TYPE_FP32", "dims": [-1, 4], "reshape": {"shape": [-1, 2, 2]}}],
+        "dynamic_batching": {"priority_levels": 2, "default_priority_level": 1, "preserve_ordering": False,
+                             "default_queue_policy": {"timeout_action": "DELAY",
+                                                      "default_timeout_microseconds": 1000},
+                             "priority_queue_policy": {"2": {"max_queue_size": 4}}},
+        "version_policy": {"specific": {"versions": [1, 3]}},
+        "response_cache": {"enable": True}}).encode())
+
+
+def bytes_tensor_seeds():
+    write("bytes_tensor", "three", b"\x05" + bytes_tensor([b"hello", b"", b"\x00\xff\x01"]))
+    write("bytes_tensor", "one", b"\x01" + bytes_tensor([b"x" * 40]))
+
+
+def parameters():
+    write("parameters", "sequences", "\n".join([
+        "42", "true", "false", "42", "0", "true", "abc", "1", "0",
+        "99999999999999999999999", "true", "true", "", "true", "false"]) + "\n")
+    write("parameters", "flags", "\n".join([
+        "gzip", "deflate, gzip;q=0.5", "identity", "br",
+        "model-repository,model-config:admin-key=s3cret", "health:k=v=w:x",
+        "R1:4", "R2:2:0", "summary_latencies=true", "summary_quantiles=0.5:0.05,0.99:0.001",
+        "counter_latencies=false", "summary_max_age_ms=1000"]) + "\n")
+
+
+if __name__ == "__main__":
+    http_infer()
+    grpc_infer()
+    request_bodies()
+    model_config()
+    bytes_tensor_seeds()
+    parameters()
+    for d in sorted((HERE / "corpus").iterdir()):
+        print(f"{d.name}: {len(list(d.iterdir()))} seeds")
