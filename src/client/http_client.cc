@@ -7,10 +7,12 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <charconv>
 #include <chrono>
 #include <optional>
 
 #include "client/infer_client.h"
+#include "common/json_parse.h"
 
 namespace inferd::client {
 namespace {
@@ -28,8 +30,8 @@ uint64_t Now() {
 Status StatusForHttp(unsigned code, const std::string& body) {
   std::string message = body;
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
-  if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("error") && doc["error"].IsString()) {
+  std::string why;
+  if (ParseJson(body, &doc, &why) && doc.IsObject() && doc.HasMember("error") && doc["error"].IsString()) {
     message = doc["error"].GetString();
   }
   message = "HTTP " + std::to_string(code) + ": " + message;
@@ -270,8 +272,8 @@ class HttpClient final : public InferClient {
     Response res;
     INFERD_RETURN_IF_ERROR(Exchange(bhttp::verb::get, target, "", {}, &res, nullptr));
     if (res.result_int() != 200) return StatusForHttp(res.result_int(), res.body());
-    doc->Parse(res.body().data(), res.body().size());
-    if (doc->HasParseError() || !doc->IsObject()) {
+    std::string why;
+    if (!ParseJson(res.body(), doc, &why) || !doc->IsObject()) {
       return Status::Internal("GET " + target + " did not answer a JSON object");
     }
     return Status::Ok();
@@ -281,23 +283,38 @@ class HttpClient final : public InferClient {
     const std::string& body = res.body();
     size_t json_len = body.size();
     if (auto h = res.find("Inference-Header-Content-Length"); h != res.end()) {
-      json_len = std::stoull(std::string(h->value()));
+      const auto v = h->value();
+      auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), json_len);
+      if (ec != std::errc() || ptr != v.data() + v.size() || json_len > body.size()) {
+        return Status::Internal("malformed inference response: bad Inference-Header-Content-Length");
+      }
     }
     rapidjson::Document doc;
-    doc.Parse(body.data(), std::min(json_len, body.size()));
-    if (doc.HasParseError() || !doc.HasMember("outputs") || !doc["outputs"].IsArray()) {
-      return Status::Internal("malformed inference response");
+    std::string why;
+    if (!ParseJson(std::string_view(body.data(), json_len), &doc, &why) || !doc.IsObject() ||
+        !doc.HasMember("outputs") || !doc["outputs"].IsArray()) {
+      return Status::Internal("malformed inference response" + (why.empty() ? "" : ": " + why));
     }
     size_t offset = json_len;
+    // A response is input too: every field is checked before it is read.
     for (const auto& o : doc["outputs"].GetArray()) {
+      if (!o.IsObject() || !o.HasMember("name") || !o["name"].IsString() || !o.HasMember("datatype") ||
+          !o["datatype"].IsString() || !o.HasMember("shape") || !o["shape"].IsArray()) {
+        return Status::Internal("malformed inference response: an output lacks name, datatype or shape");
+      }
       OutputTensor& t = outputs->emplace_back();
       t.name = o["name"].GetString();
       t.datatype = o["datatype"].GetString();
-      for (const auto& d : o["shape"].GetArray()) t.shape.push_back(d.GetInt64());
+      for (const auto& d : o["shape"].GetArray()) {
+        if (!d.IsInt64()) return Status::Internal("malformed inference response: shape of " + t.name);
+        t.shape.push_back(d.GetInt64());
+      }
       auto params = o.FindMember("parameters");
-      if (params != o.MemberEnd() && params->value.HasMember("binary_data_size")) {
-        const size_t n = params->value["binary_data_size"].GetUint64();
-        if (offset + n > body.size()) return Status::Internal("truncated binary output " + t.name);
+      if (params != o.MemberEnd() && params->value.IsObject() && params->value.HasMember("binary_data_size")) {
+        const auto& size = params->value["binary_data_size"];
+        if (!size.IsUint64()) return Status::Internal("malformed inference response: binary_data_size");
+        const uint64_t n = size.GetUint64();
+        if (n > body.size() - offset) return Status::Internal("truncated binary output " + t.name);
         t.data = body.substr(offset, n);
         offset += n;
       }

@@ -58,6 +58,18 @@ Status RateLimiter::Register(const std::string& name, int device, std::vector<Ra
                              uint32_t priority, Handle* out) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& need : needs) {
+    // Triton's rule: one resource name is global or per device, never both.
+    auto clash = [&](const std::vector<RateLimitResource>& others) {
+      return std::any_of(others.begin(), others.end(), [&](const RateLimitResource& other) {
+        return other.name == need.name && other.global != need.global;
+      });
+    };
+    bool both = clash(needs);
+    for (const auto& [h, inst] : instances_) both = both || clash(inst.needs);
+    if (both) {
+      return Status::InvalidArg("instance " + name + ": rate limiter resource '" + need.name +
+                                "' is used both as a global and as a per-device resource");
+    }
     const Key key = KeyOf(need, device);
     bool is_explicit = false;
     for (const auto& f : explicit_)
