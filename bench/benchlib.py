@@ -69,6 +69,12 @@ def free_port():
         return s.getsockname()[1]
 
 
+def cpu_seconds(pid):
+    """utime + stime of a process so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def model_successes(client, model=IDENTITY_MODEL):
     """Requests the model answered successfully so far (statistics endpoint)."""
     stats = client.get_inference_statistics(model)["model_stats"][0]
@@ -76,16 +82,16 @@ def model_successes(client, model=IDENTITY_MODEL):
 
 
 @contextlib.contextmanager
-def identity_server(pin_core=None):
-    """Yields (process, {"http": url, "grpc": url}) of an inferd serving the
-    identity model, optionally pinned to one core; stops it after."""
+def identity_server(pin_core=None, binary=BIN):
+    """Yields (process, {"http": url, "grpc": url}) of an inferd (`binary`)
+    serving the identity model, optionally pinned to one core; stops it after."""
     with tempfile.TemporaryDirectory() as repo:
         (Path(repo) / IDENTITY_MODEL / "1").mkdir(parents=True)
         (Path(repo) / IDENTITY_MODEL / "config.pbtxt").write_text(IDENTITY_CONFIG)
         http_port, grpc_port, metrics_port = free_port(), free_port(), free_port()
         pin = ["taskset", "-c", str(pin_core)] if pin_core is not None else []
         server = subprocess.Popen(
-            [*pin, BIN, f"--model-repository={repo}", f"--http-port={http_port}",
+            [*pin, binary, f"--model-repository={repo}", f"--http-port={http_port}",
              "--http-address=127.0.0.1", f"--grpc-port={grpc_port}", "--grpc-address=127.0.0.1",
              f"--metrics-port={metrics_port}", "--log-info=false"])
         urls = {"http": f"127.0.0.1:{http_port}", "grpc": f"127.0.0.1:{grpc_port}"}

@@ -10,7 +10,6 @@ cores, so read the protocols against each other, not as absolutes.
 """
 import csv
 import io
-import os
 import subprocess
 import sys
 import tempfile
@@ -18,12 +17,7 @@ from pathlib import Path
 
 import tritonclient.http as httpclient
 
-from benchlib import IDENTITY_MODEL, LOAD_TOOLS, identity_server, model_successes
-
-
-def cpu_seconds(pid):
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+from benchlib import IDENTITY_MODEL, LOAD_TOOLS, cpu_seconds, identity_server, model_successes
 
 
 def perf(tool, protocol, url, concurrency, seconds):
