@@ -225,6 +225,13 @@ void AddFlags(CLI::App& app, Flags& f) {
   app.add_option("--log-error", f.log.error, "Log errors (default true)");
 }
 
+// Every value of one restriction flag, into `target`; the first bad one's error.
+inferd::Status AddRestrictions(const char* flag, const std::vector<std::string>& values,
+                               inferd::RestrictedApis* target) {
+  for (const auto& text : values) INFERD_RETURN_IF_ERROR(target->Add(flag, text));
+  return inferd::Status::Ok();
+}
+
 // --exit-timeout-secs ran out with requests still in flight (a backend that
 // does not return, a model still draining): answer each with an error, give
 // the frontends a moment to send those answers, and leave without waiting
@@ -280,15 +287,10 @@ int main(int argc, char** argv) {
     }
     f.server.rate_limit_resources.push_back(flag);
   }
-  for (const auto& text : f.http_restricted_apis) {
-    inferd::Status rst = f.http_api.restricted.Add("--http-restricted-api", text);
-    if (!rst.ok()) {
-      std::cerr << "inferd: error: " << rst.message() << "\n\n" << app.help();
-      return kUsageError;
-    }
-  }
-  for (const auto& text : f.grpc_restricted_protocols) {
-    inferd::Status rst = f.grpc.restricted.Add("--grpc-restricted-protocol", text);
+  for (const inferd::Status& rst : {AddRestrictions("--http-restricted-api", f.http_restricted_apis,
+                                                    &f.http_api.restricted),
+                                    AddRestrictions("--grpc-restricted-protocol", f.grpc_restricted_protocols,
+                                                    &f.grpc.restricted)}) {
     if (!rst.ok()) {
       std::cerr << "inferd: error: " << rst.message() << "\n\n" << app.help();
       return kUsageError;

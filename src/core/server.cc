@@ -1,7 +1,6 @@
 #include "core/server.h"
 
 #include <filesystem>
-#include <fstream>
 #include <set>
 
 #include "common/logging.h"
