@@ -77,7 +77,7 @@ class InferenceRequest : public InferdRequest,
   std::shared_ptr<std::vector<std::string>> sequence_state;
   std::vector<std::string> state_outputs;
   uint64_t cache_lookup_ns = 0;
-  bool counted_pending = false;            // in the model's pending count
+  std::atomic<bool> counted_pending{false};  // in the model's pending count
   // A decoupled model may answer after Execute returned, from a thread of its
   // own: the request then keeps itself alive until its final response.
   std::shared_ptr<InferenceRequest> held_until_final;

@@ -114,6 +114,10 @@ void Model::ForgetInFlight(InferenceRequest& r) {
 }
 
 void Model::FailInFlight(const Status& status) {
+  // Happens after what the scheduler and the instances wrote into the
+  // requests (both under these locks): the answers below read those fields.
+  if (scheduler_) scheduler_->Stop();
+  { std::lock_guard<std::mutex> sync(execution_start_mu_); }
   std::vector<RequestPtr> requests;
   {
     std::lock_guard<std::mutex> lock(in_flight_mu_);
@@ -201,9 +205,11 @@ Status Model::Enqueue(const RequestPtr& request) {
     request->cache_key = std::move(key);
     request->cache_lookup_ns = NowNs() - start;
   }
-  // Counted and listed before the scheduler sees it: an instance may take it at once.
+  // Counted and listed before the scheduler sees it: an instance may take it
+  // at once. Listed last, after every field set here (FailInFlight reads them).
   request->counted_pending = true;
   pending_.fetch_add(1, std::memory_order_relaxed);
+  if (orderer_) request->order_position = static_cast<int64_t>(orderer_->Take());
   {
     std::lock_guard<std::mutex> lock(in_flight_mu_);
     request->in_flight_ = true;
@@ -211,7 +217,6 @@ Status Model::Enqueue(const RequestPtr& request) {
     if (in_flight_head_) in_flight_head_->in_flight_prev_ = request.get();
     in_flight_head_ = request.get();
   }
-  if (orderer_) request->order_position = static_cast<int64_t>(orderer_->Take());
   Status st = scheduler_->Enqueue(request);
   if (!st.ok()) {
     ForgetInFlight(*request);

@@ -74,8 +74,7 @@ class Model : public InferdModel, public std::enable_shared_from_this<Model> {
   int64_t pending_requests() const { return pending_.load(std::memory_order_relaxed); }
   // Takes `request` out of the pending count, once; any thread.
   void LeavePending(InferenceRequest& request) {
-    if (request.counted_pending) {
-      request.counted_pending = false;
+    if (request.counted_pending.exchange(false, std::memory_order_relaxed)) {
       pending_.fetch_sub(1, std::memory_order_relaxed);
     }
   }
@@ -87,6 +86,10 @@ class Model : public InferdModel, public std::enable_shared_from_this<Model> {
   // Answers every request in flight with `status` now; later answers from a
   // backend still running them are dropped (a request is answered once).
   void FailInFlight(const Status& status);
+  // Held by an instance while it prepares a batch (the request fields it
+  // writes before calling the backend), so that FailInFlight, which takes
+  // it too, answers those requests only after the writes.
+  std::mutex& execution_start_mutex() { return execution_start_mu_; }
 
   // With dynamic_batching.preserve_ordering (or the sequence batcher's
   // oldest.preserve_ordering), orders final responses; else null.
@@ -134,6 +137,7 @@ class Model : public InferdModel, public std::enable_shared_from_this<Model> {
   std::map<std::string, std::vector<std::string>> labels_;  // by output name
   std::atomic<bool> retiring_{false};
   std::atomic<int64_t> pending_{0};
+  std::mutex execution_start_mu_;
   std::mutex in_flight_mu_;
   InferenceRequest* in_flight_head_ = nullptr;  // intrusive list; guarded by in_flight_mu_
   bool shut_down_ = false;

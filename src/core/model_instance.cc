@@ -117,13 +117,16 @@ void ModelInstance::Execute(std::vector<RequestPtr>& batch) {
   handles.reserve(batch.size());
   enqueue_ns.reserve(batch.size());
   const bool decoupled = model_->decoupled();
-  for (auto& r : batch) {
-    model_->LeavePending(*r);
-    r->AlignInputBuffers();
-    if (decoupled) r->held_until_final = r;
-    handles.push_back(r.get());
-    enqueue_ns.push_back(r->enqueue_ns);
-    batch_size += r->batch_size;
+  {
+    std::lock_guard<std::mutex> preparing(model_->execution_start_mutex());
+    for (auto& r : batch) {
+      model_->LeavePending(*r);
+      r->AlignInputBuffers();
+      if (decoupled) r->held_until_final = r;
+      handles.push_back(r.get());
+      enqueue_ns.push_back(r->enqueue_ns);
+      batch_size += r->batch_size;
+    }
   }
 
   std::vector<std::unique_ptr<InferenceResponse>> deferred;
