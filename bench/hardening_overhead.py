@@ -43,23 +43,24 @@ def main():
     parser.add_argument("--after", default=BIN)
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=4)
+    parser.add_argument("--rows", default="http:1,http:8,grpc:1,grpc:8",
+                        help="protocol:concurrency pairs to measure")
     args = parser.parse_args()
+    rows = [(p, int(c)) for p, c in (r.split(":") for r in args.rows.split(","))]
     print(f"before: {args.before}\nafter:  {args.after}")
     print(f"{'row':10} {'before us/req':>14} {'after us/req':>13} {'ratio (median of pairs)':>24}")
-    for protocol in ("http", "grpc"):
-        for concurrency in (1, 8):
-            before, after, ratios = [], [], []
-            for _ in range(args.pairs):
-                b, _ = cpu_per_request(args.before, protocol, concurrency, args.seconds)
-                a, _ = cpu_per_request(args.after, protocol, concurrency, args.seconds)
-                before.append(b)
-                after.append(a)
-                ratios.append(a / b)
-            row = f"{protocol} c{concurrency}"
-            print(f"{row:10} {statistics.median(before):>14.1f} {statistics.median(after):>13.1f} "
-                  f"{statistics.median(ratios):>24.3f}   pairs: {' '.join(f'{r:.3f}' for r in ratios)}",
-                  flush=True)
-
+    for protocol, concurrency in rows:
+        before, after, ratios = [], [], []
+        for _ in range(args.pairs):
+            b, _ = cpu_per_request(args.before, protocol, concurrency, args.seconds)
+            a, _ = cpu_per_request(args.after, protocol, concurrency, args.seconds)
+            before.append(b)
+            after.append(a)
+            ratios.append(a / b)
+        row = f"{protocol} c{concurrency}"
+        print(f"{row:10} {statistics.median(before):>14.1f} {statistics.median(after):>13.1f} "
+              f"{statistics.median(ratios):>24.3f}   pairs: {' '.join(f'{r:.3f}' for r in ratios)}",
+              flush=True)
 
 if __name__ == "__main__":
     main()

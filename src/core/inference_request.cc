@@ -28,19 +28,30 @@ void InferenceRequest::AlignInputBuffers() {
     for (const auto& [data, size] : in.buffers)
       if (!IsTensorAligned(data)) needed += AlignUp(size == 0 ? 1 : size);
   if (needed == 0) return;
-  auto arena = std::make_shared<AlignedBytes>(MakeAlignedBytes(needed));
-  arena->resize(needed);
+  char* arena;
+  if (needed <= kInlineAlignedBytes && !inline_arena_used_) {
+    inline_arena_used_ = true;
+    arena = inline_arena_ + (kTensorAlignment - reinterpret_cast<uintptr_t>(inline_arena_) % kTensorAlignment) %
+                                kTensorAlignment;
+  } else {
+    // A second call only happens when inputs were added since (warmup reuse):
+    // the earlier block stays owned by keep_alive.
+    if (heap_arena_) {
+      keep_alive.push_back(std::shared_ptr<char>(heap_arena_.release(), FreeAligned()));
+    }
+    heap_arena_.reset(static_cast<char*>(::operator new(needed, std::align_val_t(kTensorAlignment))));
+    arena = heap_arena_.get();
+  }
   size_t offset = 0;
   for (auto& in : inputs) {
     for (auto& [data, size] : in.buffers) {
       if (IsTensorAligned(data)) continue;
-      char* target = arena->data() + offset;
+      char* target = arena + offset;
       if (size > 0) std::memcpy(target, data, size);
       data = target;
       offset += AlignUp(size == 0 ? 1 : size);
     }
   }
-  keep_alive.push_back(std::move(arena));
 }
 
 const RequestedOutput* InferenceRequest::FindRequestedOutput(const std::string& name) const {

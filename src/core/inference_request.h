@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/aligned.h"
 #include "common/datatype.h"
 #include "core/abi_handles.h"
 #include "core/inference_response.h"
@@ -106,6 +107,15 @@ class InferenceRequest : public InferdRequest,
  private:
   friend class Model;  // keeps the in-flight list below
   std::atomic<bool> answered_{false};
+  // Where AlignInputBuffers puts copies: small ones in the request itself
+  // (no allocation on the hot path), larger ones in one aligned block.
+  static constexpr size_t kInlineAlignedBytes = 256;
+  char inline_arena_[kInlineAlignedBytes + kTensorAlignment - 1];
+  struct FreeAligned {
+    void operator()(char* p) const { ::operator delete(p, std::align_val_t(kTensorAlignment)); }
+  };
+  std::unique_ptr<char, FreeAligned> heap_arena_;
+  bool inline_arena_used_ = false;
   // Model's list of requests in flight; guarded by that model's in_flight_mu_.
   bool in_flight_ = false;
   InferenceRequest* in_flight_prev_ = nullptr;
