@@ -51,14 +51,20 @@ Status ApplyMetricsConfig(const std::string& setting, MetricsOptions* o) {
       const std::string item = value.substr(start, end - start);
       const std::string q = item.substr(0, item.find(':'));
       double x = 0;
-      if (!ParseDouble(q, &x) || x < 0 || x > 1) return bad("quantile:error pairs with 0 <= quantile <= 1");
+      if (!ParseDouble(q, &x) || !(x >= 0 && x <= 1)) {  // NaN fails too
+        return bad("quantile:error pairs with 0 <= quantile <= 1");
+      }
       qs.push_back(x);
       start = end + 1;
     }
     o->quantiles = std::move(qs);
   } else if (key == "summary_max_age_ms") {
+    // Found by the parameters fuzzer: 1e23 (or NaN) does not fit the integer.
+    constexpr double kMaxAgeMs = 365.0 * 24 * 3600 * 1000;  // a year
     double ms = 0;
-    if (!ParseDouble(value, &ms) || ms < 1) return bad("a positive number of milliseconds");
+    if (!ParseDouble(value, &ms) || !(ms >= 1 && ms <= kMaxAgeMs)) {
+      return bad("a number of milliseconds from 1 to a year");
+    }
     o->summary_max_age_ms = static_cast<uint64_t>(ms);
   } else {
     return Status::InvalidArg("--metrics-config: unknown setting '" + key +
