@@ -201,7 +201,9 @@ typedef struct InferdCoreApi {
   void (*ResponseDelete)(InferdResponse* response);
   /* Adds an output and returns memory of byte_size bytes, owned by the
    * response, for the backend to fill. shape is copied. For BYTES, byte_size is
-   * the serialized size (length prefixes included). */
+   * the serialized size (length prefixes included); for the other types it
+   * must be the shape's element count times the element size (an error
+   * otherwise, as when the memory cannot be allocated). */
   InferdError* (*ResponseOutput)(InferdResponse* response, const char* name,
                                  InferdDataType datatype, const int64_t* shape,
                                  uint32_t dims_count, uint64_t byte_size, void** buffer_out);

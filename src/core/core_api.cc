@@ -205,8 +205,8 @@ InferdError* ResponseOutput(InferdResponse* r, const char* name, InferdDataType 
     // reads the output later (JSON encoding, classification) trusts it.
     const int64_t elements = ElementCount(shape, dims);
     const int64_t fixed = FixedByteSize(datatype, elements);
-    if (elements < 0 || (datatype != INFERD_TYPE_BYTES && static_cast<uint64_t>(fixed) != byte_size) ||
-        (datatype != INFERD_TYPE_BYTES && fixed < 0)) {
+    const bool fixed_size = datatype != INFERD_TYPE_BYTES;
+    if (elements < 0 || (fixed_size && (fixed < 0 || static_cast<uint64_t>(fixed) != byte_size))) {
       return NewError(INFERD_ERROR_INVALID_ARG,
                       ("ResponseOutput '" + std::string(name) + "': shape " +
                        ShapeToString(std::vector<int64_t>(shape, shape + dims)) + " of " +

@@ -34,8 +34,8 @@ void InferenceRequest::AlignInputBuffers() {
     arena = inline_arena_ + (kTensorAlignment - reinterpret_cast<uintptr_t>(inline_arena_) % kTensorAlignment) %
                                 kTensorAlignment;
   } else {
-    // A second call only happens when inputs were added since (warmup reuse):
-    // the earlier block stays owned by keep_alive.
+    // Called again after inputs were added: the inputs copied earlier keep
+    // pointing into the earlier block, which keep_alive now owns.
     if (heap_arena_) {
       keep_alive.push_back(std::shared_ptr<char>(heap_arena_.release(), FreeAligned()));
     }

@@ -85,8 +85,9 @@ class InferenceRequest : public InferdRequest,
 
   const InputTensor* FindInput(const std::string& name) const;
   // Copies every input buffer that does not start on a kTensorAlignment
-  // boundary into one aligned buffer the request keeps (backend.h promises
-  // aligned inputs). Nothing is copied when all are aligned.
+  // boundary into aligned memory the request owns (inside the request when
+  // they are small, else one aligned block): backend.h promises aligned
+  // inputs. Nothing is copied when all are aligned.
   void AlignInputBuffers();
   const RequestedOutput* FindRequestedOutput(const std::string& name) const;
 
