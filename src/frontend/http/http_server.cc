@@ -167,8 +167,9 @@ class Session : public std::enable_shared_from_this<Session> {
       asio::post(self->stream_.get_executor(),
                  [self, response = std::move(response)]() mutable { self->Write(std::move(response)); });
     };
-    // The handler answers exactly once; if it throws, the answer it did not
-    // give is an internal error (it never answers and then throws).
+    // The handler answers exactly once. If it throws, the client gets an
+    // internal error instead (or, had it answered already, the guard above
+    // drops this second answer).
     const unsigned version = request.version();
     const bool keep_alive = request.keep_alive();
     try {
