@@ -157,6 +157,50 @@ bool CheckTensors(const ModelSpec& spec, const std::vector<TensorSpec>& config,
   return true;
 }
 
+// A sequence model's model file has more inputs than its config lists: the
+// control tensors (START, END, READY, CORRID) and the implicit state, which
+// the sequence batcher adds to every request; and the state's outputs. They
+// join the spec so that they are checked against the model and fed to it.
+void AddSequenceTensors(const Value& config, ModelSpec* spec) {
+  auto sb = config.FindMember("sequence_batching");
+  if (sb == config.MemberEnd() || !sb->value.IsObject()) return;
+  auto known = [&](const std::vector<TensorSpec>& list, const std::string& name) {
+    return std::any_of(list.begin(), list.end(), [&](const TensorSpec& t) { return t.name == name; });
+  };
+  auto non_empty = [](const Value& v, const char* key) {
+    auto it = v.FindMember(key);
+    return it != v.MemberEnd() && it->value.IsArray() && !it->value.Empty();
+  };
+  if (auto controls = sb->value.FindMember("control_input");
+      controls != sb->value.MemberEnd() && controls->value.IsArray()) {
+    for (const auto& input : controls->value.GetArray()) {
+      auto kinds = input.FindMember("control");
+      if (kinds == input.MemberEnd() || !kinds->value.IsArray() || kinds->value.Empty()) continue;
+      const Value& control = kinds->value[0];  // every control of one tensor has its type
+      TensorSpec t;
+      t.name = Str(input, "name");
+      t.datatype = non_empty(control, "int32_false_true") ? INFERD_TYPE_INT32
+                   : non_empty(control, "fp32_false_true") ? INFERD_TYPE_FP32
+                   : non_empty(control, "bool_false_true") ? INFERD_TYPE_BOOL
+                                                           : FromConfigType(Str(control, "data_type"));
+      t.dims = {1};
+      if (!t.name.empty() && !known(spec->inputs, t.name)) spec->inputs.push_back(std::move(t));
+    }
+  }
+  if (auto states = sb->value.FindMember("state"); states != sb->value.MemberEnd() && states->value.IsArray()) {
+    for (const auto& state : states->value.GetArray()) {
+      TensorSpec in;
+      in.datatype = FromConfigType(Str(state, "data_type"));
+      in.dims = Ints(state, "dims");
+      TensorSpec out = in;
+      in.name = Str(state, "input_name");
+      out.name = Str(state, "output_name");
+      if (!known(spec->inputs, in.name)) spec->inputs.push_back(std::move(in));
+      if (!known(spec->outputs, out.name)) spec->outputs.push_back(std::move(out));
+    }
+  }
+}
+
 }  // namespace
 
 InferdDataType FromOrtType(ONNXTensorElementDataType t) {
@@ -213,6 +257,7 @@ bool ParseModelSpec(const char* config_json, const std::string& version_dir, Mod
   spec->max_batch_size = static_cast<int>(AsInt(doc["max_batch_size"]));
   spec->inputs = ParseTensors(doc, "input");
   spec->outputs = ParseTensors(doc, "output");
+  AddSequenceTensors(doc, spec);
 
   // parameters { key: "intra_op_thread_count" value { string_value: "2" } } ...
   SessionSettings& s = spec->settings;
