@@ -70,7 +70,8 @@ inline bool ParseJson(std::string_view text, rapidjson::Document* doc, std::stri
   bool too_deep = false;
   auto generate = [&](rapidjson::Document& handler) {
     json_detail::DepthLimited<rapidjson::Document> limited(handler, max_depth);
-    const bool ok = !reader.Parse<rapidjson::kParseDefaultFlags>(in, limited).IsError();
+    // NaN, Infinity and -Infinity are read as numbers, as Triton reads them.
+    const bool ok = !reader.Parse<rapidjson::kParseNanAndInfFlag>(in, limited).IsError();
     too_deep = limited.too_deep();
     return ok;
   };

@@ -4,7 +4,14 @@
 #include <google/protobuf/text_format.h>
 #include <google/protobuf/util/json_util.h>
 
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <charconv>
+
 #include "common/file_read.h"
+#include "common/json_parse.h"
 
 namespace inferd {
 namespace {
@@ -26,6 +33,80 @@ class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
   std::string source_;
   std::string first_;
 };
+
+using rapidjson::Value;
+
+// `obj[key]`, when it is a string of digits, becomes the number it spells.
+void FixInt(Value& obj, const char* key) {
+  if (!obj.IsObject()) return;
+  auto it = obj.FindMember(key);
+  if (it == obj.MemberEnd()) return;
+  auto number = [](Value& v) {
+    if (!v.IsString()) return;
+    const char* begin = v.GetString();
+    const char* end = begin + v.GetStringLength();
+    int64_t i = 0;
+    uint64_t u = 0;
+    if (auto [p, ec] = std::from_chars(begin, end, i); ec == std::errc() && p == end) v.SetInt64(i);
+    else if (auto [q, ec2] = std::from_chars(begin, end, u); ec2 == std::errc() && q == end) v.SetUint64(u);
+  };
+  if (it->value.IsArray()) {
+    for (auto& v : it->value.GetArray()) number(v);
+  } else {
+    number(it->value);
+  }
+}
+
+Value* Member(Value& obj, const char* key) {
+  if (!obj.IsObject()) return nullptr;
+  auto it = obj.FindMember(key);
+  return it == obj.MemberEnd() ? nullptr : &it->value;
+}
+
+// Exactly the fields Triton 2.51 prints as numbers (and no others: its
+// initial_state dims, for one, stay strings there, and so here).
+void FixTritonIntegers(Value& c) {
+  for (const char* list : {"input", "output"}) {
+    if (Value* tensors = Member(c, list); tensors && tensors->IsArray()) {
+      for (auto& t : tensors->GetArray()) {
+        FixInt(t, "dims");
+        if (Value* reshape = Member(t, "reshape")) FixInt(*reshape, "shape");
+      }
+    }
+  }
+  if (Value* vp = Member(c, "version_policy")) {
+    if (Value* specific = Member(*vp, "specific")) FixInt(*specific, "versions");
+  }
+  if (Value* db = Member(c, "dynamic_batching")) {
+    for (const char* key : {"max_queue_delay_microseconds", "priority_levels", "default_priority_level"}) {
+      FixInt(*db, key);
+    }
+    if (Value* policy = Member(*db, "default_queue_policy")) FixInt(*policy, "default_timeout_microseconds");
+    if (Value* policies = Member(*db, "priority_queue_policy"); policies && policies->IsObject()) {
+      for (auto& p : policies->GetObject()) FixInt(p.value, "default_timeout_microseconds");
+    }
+  }
+  if (Value* sb = Member(c, "sequence_batching")) {
+    FixInt(*sb, "max_sequence_idle_microseconds");
+    if (Value* oldest = Member(*sb, "oldest")) FixInt(*oldest, "max_queue_delay_microseconds");
+    if (Value* direct = Member(*sb, "direct")) FixInt(*direct, "max_queue_delay_microseconds");
+    if (Value* states = Member(*sb, "state"); states && states->IsArray()) {
+      for (auto& st : states->GetArray()) FixInt(st, "dims");
+    }
+  }
+  if (Value* ens = Member(c, "ensemble_scheduling")) {
+    if (Value* steps = Member(*ens, "step"); steps && steps->IsArray()) {
+      for (auto& step : steps->GetArray()) FixInt(step, "model_version");
+    }
+  }
+  if (Value* warmups = Member(c, "model_warmup"); warmups && warmups->IsArray()) {
+    for (auto& w : warmups->GetArray()) {
+      if (Value* inputs = Member(w, "inputs"); inputs && inputs->IsObject()) {
+        for (auto& in : inputs->GetObject()) FixInt(in.value, "dims");
+      }
+    }
+  }
+}
 
 }  // namespace
 
@@ -55,7 +136,17 @@ std::string ModelConfigToJson(const inference::ModelConfig& config) {
   std::string json;
   // Serializing a valid message cannot fail.
   (void)google::protobuf::util::MessageToJsonString(config, &json, options);
-  return json;
+  // Protobuf prints 64-bit integers as strings; Triton turns those of the
+  // fields below back into numbers (model_config_utils.cc, ModelConfigToJson)
+  // and clients read them so: "dims": [3, 48, -1].
+  rapidjson::Document doc;
+  std::string error;
+  if (!ParseJson(json, &doc, &error) || !doc.IsObject()) return json;
+  FixTritonIntegers(doc);
+  rapidjson::StringBuffer out;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(out);
+  doc.Accept(writer);
+  return std::string(out.GetString(), out.GetSize());
 }
 
 Status ModelConfigFromJson(const std::string& json, inference::ModelConfig* config) {

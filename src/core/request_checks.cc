@@ -141,7 +141,13 @@ Status CheckRequestAgainstConfig(const inference::ModelConfig& c, InferenceReque
   if (r.outputs.empty()) {
     for (const auto& o : c.output()) r.output_names.push_back(o.name());
   } else {
-    for (const auto& want : r.outputs) {
+    for (size_t k = 0; k < r.outputs.size(); ++k) {
+      const RequestedOutput& want = r.outputs[k];
+      for (size_t earlier = 0; earlier < k; ++earlier) {  // a handful of outputs: no set needed
+        if (r.outputs[earlier].name == want.name) {
+          return Status::InvalidArg("output '" + want.name + "' is requested more than once");
+        }
+      }
       bool found = false;
       for (const auto& o : c.output()) found = found || o.name() == want.name;
       if (!found) {

@@ -137,7 +137,7 @@ class GrpcServer::Service final : public ServiceBase {
   ServerUnaryReactor* ServerMetadata(CallbackServerContext* ctx, const inference::ServerMetadataRequest*,
                                      inference::ServerMetadataResponse* res) override {
     return Guard(ctx, ApiGroup::kMetadata, [&]() -> ServerUnaryReactor* {
-      res->set_name("inferd");
+      res->set_name(core_->options().id);
       res->set_version(INFERD_VERSION);
       for (const auto& e : ServerExtensions()) res->add_extensions(e);
       return Done(ctx, grpc::Status::OK);

@@ -90,17 +90,6 @@ std::optional<ApiGroup> GroupOf(const std::vector<std::string_view>& parts) {
   return std::nullopt;
 }
 
-// Compresses the body when the client accepts it.
-void MaybeCompress(const HttpRequest& req, HttpResponse* res) {
-  auto accept = req.find(beast_http::field::accept_encoding);
-  if (accept == req.end()) return;
-  const Encoding e = ChooseResponseEncoding(accept->value());
-  if (e == Encoding::kIdentity) return;
-  res->body().text = Compress(e, res->body().text);  // JSON answers have no tail
-  res->set(beast_http::field::content_encoding, EncodingName(e));
-  res->prepare_payload();
-}
-
 // The body of a successful inference response: JSON, binary outputs after
 // it, compressed when the client asked for it.
 void EncodeResponse(InferenceResponse* response, Encoding encoding, HttpResponse* res) {
@@ -174,7 +163,7 @@ void HttpApi::Handle(HttpRequest&& req, Responder respond) {
   // /v2
   if (parts.size() == 1) {
     if (!get) return method_not_allowed();
-    return respond(Json(beast_http::status::ok, ServerMetadataJson("inferd", INFERD_VERSION), req));
+    return respond(Json(beast_http::status::ok, ServerMetadataJson(core_->options().id, INFERD_VERSION), req));
   }
   // /v2/health/{live,ready}
   if (parts[1] == "health" && parts.size() == 3) {
@@ -242,9 +231,10 @@ void HttpApi::Handle(HttpRequest&& req, Responder respond) {
   }
   if (!st.ok()) return error(st);
   if (action == "config") {
-    HttpResponse res = Json(beast_http::status::ok, model->config_json(), req);
-    MaybeCompress(req, &res);
-    return respond(std::move(res));
+    // Not compressed even when the client offers gzip: Triton compresses only
+    // inference answers, and tritonclient.http.aio offers gzip without
+    // decompressing anything else.
+    return respond(Json(beast_http::status::ok, model->config_json(), req));
   }
   if (action.empty()) {
     std::vector<int64_t> versions;

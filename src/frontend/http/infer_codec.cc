@@ -369,7 +369,12 @@ void EncodeInferResponse(const InferenceResponse& response, EncodedResponse* out
   auto all = req.parameters.find("binary_data_output");
   const bool all_binary = all != req.parameters.end() && all->second == "true";
   rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  // NaN and +-Inf outputs are written as NaN / Infinity / -Infinity, as
+  // Triton writes them (and Python's json reads them); without the flag the
+  // writer would leave the element out and the body would not parse.
+  rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>, rapidjson::UTF8<>, rapidjson::CrtAllocator,
+                    rapidjson::kWriteNanAndInfFlag>
+      w(sb);
   w.StartObject();
   w.Key("model_name");
   w.String(req.model_name.c_str());

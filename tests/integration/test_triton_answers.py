@@ -1,0 +1,86 @@
+"""Answers Triton's clients depend on (issue 13): the server's --id in its
+metadata, NaN and infinities in JSON outputs as Triton writes them, one
+output asked for twice, the config with 64-bit integers as numbers, and no
+compression outside inference answers."""
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+import tritonclient.http as httpclient
+
+from support import fp32_identity, identity_config, json_error_body, raw_request, write_model
+
+
+@pytest.fixture(scope="module")
+def named_server(inferd_bin, tmp_path_factory):
+    from support import InferdServer
+    repo = tmp_path_factory.mktemp("answers")
+    write_model(repo, "echo", fp32_identity("echo", 8, extra="""
+        dynamic_batching { max_queue_delay_microseconds: 250 default_queue_policy {
+          default_timeout_microseconds: 5000000 } }
+        version_policy { specific { versions: [1] } }"""))
+    write_model(repo, "echo16", identity_config("echo16", [("INPUT0", "TYPE_FP16", [-1])]))
+    with InferdServer(inferd_bin, [repo], ["--id=triton-compatible"], log_dir=repo, tag="answers") as srv:
+        yield srv
+
+
+def test_server_metadata_names_the_id(named_server):
+    assert httpclient.InferenceServerClient(named_server.url).get_server_metadata()["name"] == "triton-compatible"
+    grpc = grpcclient.InferenceServerClient(named_server.grpc_url)
+    assert grpc.get_server_metadata().name == "triton-compatible"
+
+
+@pytest.mark.parametrize("model, dtype, wire", [("echo", np.float32, "FP32"), ("echo16", np.float16, "FP16")])
+def test_nan_and_infinity_are_valid_json_outputs(named_server, model, dtype, wire):
+    values = np.array([np.nan, np.inf, -np.inf, 1.5], dtype=dtype)
+    shape = [1, 4] if model == "echo" else [4]
+    doc = {"inputs": [{"name": "INPUT0", "datatype": wire, "shape": shape,
+                       "data": ["NaN", "Infinity", "-Infinity", 1.5]}]}
+    # JSON numbers cannot be NaN: Triton reads and writes the bare tokens.
+    body = json.dumps(doc).replace('"NaN"', "NaN").replace('"Infinity"', "Infinity").replace('"-Infinity"', "-Infinity")
+    status, _, answer = raw_request(named_server.url, "POST", f"/v2/models/{model}/infer", body=body)
+    assert status == 200, answer
+    out = json.loads(answer)["outputs"][0]["data"]  # Python's json reads NaN / Infinity
+    np.testing.assert_array_equal(np.array(out, dtype=dtype), values)
+    # The same through tritonclient, binary in and JSON out.
+    c = httpclient.InferenceServerClient(named_server.url)
+    inp = httpclient.InferInput("INPUT0", shape, wire)
+    inp.set_data_from_numpy(values.reshape(shape))
+    result = c.infer(model, [inp], outputs=[httpclient.InferRequestedOutput("OUTPUT0", binary_data=False)])
+    np.testing.assert_array_equal(result.as_numpy("OUTPUT0").reshape(-1), values)
+
+
+def test_one_output_asked_for_twice_is_refused(named_server):
+    doc = {"inputs": [{"name": "INPUT0", "datatype": "FP32", "shape": [1, 1], "data": [1]}],
+           "outputs": [{"name": "OUTPUT0"}, {"name": "OUTPUT0"}]}
+    status, _, body = raw_request(named_server.url, "POST", "/v2/models/echo/infer", body=json.dumps(doc))
+    json_error_body(status, body, contains=["OUTPUT0", "more than once"])
+
+
+def test_config_prints_64_bit_integers_as_numbers_like_triton(named_server):
+    status, _, body = raw_request(named_server.url, "GET", "/v2/models/echo/config")
+    assert status == 200
+    config = json.loads(body)
+    assert config["input"][0]["dims"] == [-1]
+    assert config["output"][0]["dims"] == [-1]
+    assert config["version_policy"]["specific"]["versions"] == [1]
+    db = config["dynamic_batching"]
+    assert db["max_queue_delay_microseconds"] == 250
+    assert db["default_queue_policy"]["default_timeout_microseconds"] == 5000000
+    assert db["priority_levels"] == 0 and db["default_priority_level"] == 0
+    assert isinstance(config["max_batch_size"], int)
+
+
+def test_only_inference_answers_are_compressed(named_server):
+    status, headers, body = raw_request(named_server.url, "GET", "/v2/models/echo/config",
+                                        headers={"Accept-Encoding": "gzip"})
+    assert status == 200 and "content-encoding" not in headers
+    json.loads(body)
+    doc = {"inputs": [{"name": "INPUT0", "datatype": "FP32", "shape": [1, 2], "data": [1, 2]}]}
+    status, headers, body = raw_request(named_server.url, "POST", "/v2/models/echo/infer",
+                                        body=json.dumps(doc), headers={"Accept-Encoding": "gzip"})
+    assert status == 200 and headers.get("content-encoding") == "gzip"
+    assert json.loads(gzip.decompress(body))["outputs"][0]["data"] == [1, 2]
