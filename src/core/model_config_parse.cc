@@ -9,9 +9,12 @@
 #include <rapidjson/writer.h>
 
 #include <charconv>
+#include <string>
+#include <vector>
 
 #include "common/file_read.h"
 #include "common/json_parse.h"
+#include "common/utf8.h"
 
 namespace inferd {
 namespace {
@@ -108,6 +111,39 @@ void FixTritonIntegers(Value& c) {
   }
 }
 
+// The first string in `message` (names, keys, parameter values, at any
+// depth) that is not well-formed UTF-8, as a field path; empty when all are.
+// The text format takes any bytes through escapes such as "\377", but such a
+// string cannot be written into the config JSON or a gRPC answer. The
+// ModelConfig schema has no recursive message, so the recursion is bounded
+// by its depth.
+std::string FirstNonUtf8Field(const google::protobuf::Message& message, const std::string& path) {
+  using google::protobuf::FieldDescriptor;
+  const auto* reflection = message.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const FieldDescriptor* field : fields) {
+    const std::string here = path.empty() ? field->name() : path + "." + field->name();
+    const int count = field->is_repeated() ? reflection->FieldSize(message, field) : 1;
+    for (int i = 0; i < count; ++i) {
+      const std::string item = field->is_repeated() ? here + "[" + std::to_string(i) + "]" : here;
+      if (field->type() == FieldDescriptor::TYPE_STRING) {
+        std::string scratch;
+        const std::string& value =
+            field->is_repeated() ? reflection->GetRepeatedStringReference(message, field, i, &scratch)
+                                 : reflection->GetStringReference(message, field, &scratch);
+        if (!IsValidUtf8(value)) return item;
+      } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+        const auto& child = field->is_repeated() ? reflection->GetRepeatedMessage(message, field, i)
+                                                 : reflection->GetMessage(message, field);
+        std::string bad = FirstNonUtf8Field(child, item);
+        if (!bad.empty()) return bad;
+      }
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 Status ParseModelConfigText(const std::string& text, const std::string& source_name,
@@ -118,6 +154,9 @@ Status ParseModelConfigText(const std::string& text, const std::string& source_n
   if (!parser.ParseFromString(text, config)) {
     return Status::InvalidArg(errors.first().empty() ? source_name + ": failed to parse"
                                                      : errors.first());
+  }
+  if (std::string bad = FirstNonUtf8Field(*config, ""); !bad.empty()) {
+    return Status::InvalidArg(source_name + ": field '" + bad + "' is not valid UTF-8");
   }
   return Status::Ok();
 }
@@ -154,6 +193,9 @@ Status ModelConfigFromJson(const std::string& json, inference::ModelConfig* conf
   options.ignore_unknown_fields = false;
   auto st = google::protobuf::util::JsonStringToMessage(json, config, options);
   if (!st.ok()) return Status::InvalidArg("invalid model config JSON: " + st.ToString());
+  if (std::string bad = FirstNonUtf8Field(*config, ""); !bad.empty()) {
+    return Status::InvalidArg("invalid model config JSON: field '" + bad + "' is not valid UTF-8");
+  }
   return Status::Ok();
 }
 

@@ -127,6 +127,13 @@ sequence_batching {
 }
 model_warmup [{ name: "w" batch_size: 2 inputs { key: "INPUT" value { data_type: TYPE_INT32 dims: [1] random_data: true } } }]
 ''')
+    # A name that is not UTF-8 once the text format's escape is read; it once
+    # made the JSON written back fail to parse.
+    write("model_config", "non_utf8_name", b"\x00" + rb'''
+name: "m" backend: "identity" max_batch_size: 0
+input [{ name: "IN" data_type: TYPE_FP32 dims: [1] }]
+output [{ name: "OUT\377" data_type: TYPE_FP32 dims: [1] }]
+''')
     write("model_config", "dynamic_json", b"\x01" + json.dumps({
         "name": "m", "platform": "onnxruntime_onnx", "max_batch_size": 8,
         "input": [{"name": "x", "data_type": "TYPE_FP32", "dims": [3, -1, -1], "format": "FORMAT_NCHW"}],

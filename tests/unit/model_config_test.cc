@@ -66,6 +66,23 @@ TEST(ModelConfigParse, ErrorsNameFileLineAndField) {
   EXPECT_NE(st.message().find("TYPE_NOPE"), std::string::npos) << st.message();
 }
 
+// The text format takes any bytes through escapes; such a name could be
+// neither printed as the config JSON nor sent in a gRPC answer (found by the
+// model_config fuzzer).
+TEST(ModelConfigParse, StringsMustBeUtf8) {
+  inference::ModelConfig c;
+  Status st = ParseModelConfigText(
+      "name: \"m\" output [{ name: \"ok\" }, { name: \"bad\\377\" }]", "c.pbtxt", &c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("output[1].name"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("UTF-8"), std::string::npos) << st.message();
+  st = ParseModelConfigText("parameters { key: \"\\300\\200\" value { string_value: \"x\" } }",
+                            "c.pbtxt", &c);
+  EXPECT_FALSE(st.ok()) << "an overlong encoding of NUL is not UTF-8";
+  ASSERT_TRUE(ParseModelConfigText("name: \"caf\\303\\251 \\360\\237\\230\\200\"", "c.pbtxt", &c).ok());
+  EXPECT_EQ(c.name(), "caf\xc3\xa9 \xf0\x9f\x98\x80");
+}
+
 TEST(ModelConfigParse, JsonRoundTripUsesProtoFieldNames) {
   inference::ModelConfig c = Parse(R"(name: "m" backend: "identity" max_batch_size: 4
     input [{ name: "INPUT0" data_type: TYPE_FP32 dims: [16] }])");
