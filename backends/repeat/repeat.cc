@@ -1,19 +1,25 @@
-// The repeat test backend (Triton's semantics), for decoupled models: the
-// values of input IN (INT32 [n]) come back one response each, with outputs
-// OUT (INT32 [1], the value) and IDX (UINT32 [1], its position). Input DELAY
-// (UINT32 [n]) is the milliseconds to wait before each response; WAIT
-// (UINT32 [1]) the milliseconds to wait after the last one before the request
-// is released. IN empty: no response, only the end of the request.
+// The repeat test backend, with the semantics of Triton's repeat backend
+// (triton-inference-server/repeat_backend), for decoupled models: the values
+// of input IN (INT32 [n]) come back one response each, with outputs OUT
+// (INT32 [1], the value) and IDX (UINT32 [1], its position), each after the
+// matching DELAY (UINT32 [n], milliseconds); then the end of the request, a
+// final response without outputs. IN empty: only the end.
 //
-// Responses are sent from a responder thread of the instance, after Execute
-// has returned, as a decoupled backend may. When DELAY has fewer elements
-// than IN, the values with a delay are sent, then the request ends with an
-// error: that is how a test sees an error in the middle of a stream.
+// As in Triton:
+//  - every request is answered on a thread of its own, after Execute has
+//    returned, so the responses of concurrent requests interleave;
+//  - DELAY must have IN's shape: otherwise the request gets one error and no
+//    response at all;
+//  - WAIT (UINT32 [1]) is how long Execute holds the instance before it
+//    returns (and so before the instance takes its next request).
+// Test models only. Sleeps are capped at 10 s and at most 64 requests are
+// answered at once (more wait their turn), so no client parks the server.
 #include <inferd/backend.h>
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <string>
@@ -25,45 +31,53 @@
 
 namespace {
 
-// A test model's client-chosen sleeps are bounded: no request parks its thread for long.
 constexpr uint32_t kMaxDelayMs = 10000;
+constexpr size_t kMaxConcurrentRequests = 64;
 
 const InferdCoreApi* api = nullptr;
 
 InferdError* Error(const std::string& m) { return api->ErrorNew(INFERD_ERROR_INVALID_ARG, m.c_str()); }
 
+void SleepMs(uint32_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(std::min(ms, kMaxDelayMs))); }
+
 struct Job {
   InferdRequest* request;
   std::vector<int32_t> values;
   std::vector<uint32_t> delays_ms;
-  uint32_t wait_ms;
 };
 
-// One responder thread per instance; jobs run in arrival order.
+// Answers jobs on worker threads started as needed (at most
+// kMaxConcurrentRequests), so that requests are answered side by side.
 class Responder {
  public:
-  Responder() : thread_([this] { Run(); }) {}
   ~Responder() {
+    std::vector<std::thread> workers;
     {
       std::lock_guard<std::mutex> lock(mu_);
       stopping_ = true;
+      workers.swap(workers_);
     }
-    cv_.notify_one();
-    thread_.join();  // after every queued job is answered
+    cv_.notify_all();
+    for (auto& w : workers) w.join();  // after every queued job is answered
   }
+
   void Add(Job job) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      jobs_.push_back(std::move(job));
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs_.push_back(std::move(job));
+    if (idle_ == 0 && workers_.size() < kMaxConcurrentRequests) {
+      workers_.emplace_back([this] { Work(); });
+    } else {
+      cv_.notify_one();
     }
-    cv_.notify_one();
   }
 
  private:
-  void Run() {
+  void Work() {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
+      ++idle_;
       cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      --idle_;
       if (jobs_.empty()) return;  // stopping and drained
       Job job = std::move(jobs_.front());
       jobs_.pop_front();
@@ -75,13 +89,7 @@ class Responder {
 
   static void Answer(const Job& job) {
     for (size_t i = 0; i < job.values.size(); ++i) {
-      if (i >= job.delays_ms.size()) {
-        api->RequestRespondError(job.request,
-                                 Error("repeat: DELAY has " + std::to_string(job.delays_ms.size()) +
-                                       " elements, IN has " + std::to_string(job.values.size())));
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(job.delays_ms[i], kMaxDelayMs)));
+      SleepMs(job.delays_ms[i]);
       InferdResponse* response;
       if (InferdError* e = api->ResponseNew(job.request, &response)) {
         api->RequestRespondError(job.request, e);
@@ -96,7 +104,6 @@ class Responder {
       if (!e) std::memcpy(out, &index, 4);
       api->ResponseSend(response, 0, e);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(job.wait_ms, kMaxDelayMs)));
     // The end of the request: a final response with no outputs.
     InferdResponse* last;
     if (InferdError* e = api->ResponseNew(job.request, &last)) {
@@ -108,10 +115,13 @@ class Responder {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Job> jobs_;  // guarded by mu_
-  bool stopping_ = false; // guarded by mu_
-  std::thread thread_;
+  std::deque<Job> jobs_;              // guarded by mu_
+  std::vector<std::thread> workers_;  // guarded by mu_
+  size_t idle_ = 0;                   // workers waiting for a job; guarded by mu_
+  bool stopping_ = false;             // guarded by mu_
 };
+
+std::string ShapeOf(const std::vector<uint32_t>& v) { return "[" + std::to_string(v.size()) + "]"; }
 
 }  // namespace
 
@@ -140,17 +150,27 @@ INFERD_EXPORT InferdError* InferdInstanceExecute(InferdInstance* instance, Infer
                                                  uint32_t count) {
   return inferd_backend::Guarded(api, "repeat InferdInstanceExecute", [&]() -> InferdError* {
     auto* responder = static_cast<Responder*>(api->InstanceState(instance));
+    uint32_t wait_ms = 0;
     for (uint32_t i = 0; i < count; ++i) {
-      Job job{requests[i], {}, {}, 0};
+      Job job{requests[i], {}, {}};
       std::vector<uint32_t> wait;
+      if (inferd_backend::ReadInput(api, requests[i], "WAIT", &wait) && !wait.empty()) {
+        wait_ms = std::max(wait_ms, wait[0]);
+      }
       if (!inferd_backend::ReadInput(api, requests[i], "IN", &job.values)) {
         api->RequestRespondError(requests[i], Error("repeat: input IN (INT32) is missing"));
         continue;
       }
       inferd_backend::ReadInput(api, requests[i], "DELAY", &job.delays_ms);
-      if (inferd_backend::ReadInput(api, requests[i], "WAIT", &wait) && !wait.empty()) job.wait_ms = wait[0];
+      if (job.delays_ms.size() != job.values.size()) {
+        api->RequestRespondError(requests[i], Error("repeat: expected IN and DELAY shape to match, got [" +
+                                                    std::to_string(job.values.size()) + "] and " +
+                                                    ShapeOf(job.delays_ms)));
+        continue;
+      }
       responder->Add(std::move(job));
     }
+    SleepMs(wait_ms);  // holds the instance, as Triton's does
     return nullptr;
   });
 }
