@@ -84,3 +84,23 @@ def test_only_inference_answers_are_compressed(named_server):
                                         body=json.dumps(doc), headers={"Accept-Encoding": "gzip"})
     assert status == 200 and headers.get("content-encoding") == "gzip"
     assert json.loads(gzip.decompress(body))["outputs"][0]["data"] == [1, 2]
+
+
+def test_expect_100_continue_is_answered_before_the_body(named_server):
+    """curl sends 'Expect: 100-continue' above 1 MiB and waits for the go-ahead."""
+    import socket
+    body = json.dumps({"inputs": [{"name": "INPUT0", "datatype": "FP32", "shape": [1, 2], "data": [3, 4]}]})
+    host, port = named_server.url.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(b"POST /v2/models/echo/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Expect: 100-continue\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+        interim = s.recv(64)  # nothing of the body has been sent: only the go-ahead can come
+        assert interim.startswith(b"HTTP/1.1 100 Continue"), interim
+        s.sendall(body.encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = s.recv(65536)
+            assert chunk, answer
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["outputs"][0]["data"] == [3, 4]

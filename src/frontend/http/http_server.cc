@@ -147,6 +147,9 @@ class Session : public std::enable_shared_from_this<Session> {
       } else if (phase_ != Phase::kBody) {
         phase_ = Phase::kBody;
         SetDeadline(server_->options.body_timeout_secs);
+        // curl asks for permission before bodies over 1 MiB and otherwise
+        // waits a second before sending anyway.
+        if (ExpectsContinue()) return SendContinue();
       }
       return ReadSome();
     }
@@ -178,6 +181,21 @@ class Session : public std::enable_shared_from_this<Session> {
       LOG_ERROR("http: handling a request failed: {}", e.what());
       respond(HttpApi::Error(Status::Internal(std::string("request failed: ") + e.what()), version, keep_alive));
     }
+  }
+
+  bool ExpectsContinue() const {
+    auto expect = parser_->get().find(beast_http::field::expect);
+    return expect != parser_->get().end() && beast::iequals(expect->value(), "100-continue");
+  }
+
+  // "100 Continue", then the body is read.
+  void SendContinue() {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        if (ec) return self->Shutdown();
+                        self->ReadSome();
+                      });
   }
 
   void Write(HttpResponse response) {
