@@ -1,5 +1,6 @@
 #include "frontend/grpc/grpc_server.h"
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 
 #include <array>
@@ -14,6 +15,7 @@
 #include "frontend/grpc/grpc_codec.h"
 #include "frontend/grpc/stream_infer.h"
 #include "grpc_service.grpc.pb.h"
+#include "health.grpc.pb.h"
 
 namespace inferd::grpc_frontend {
 namespace {
@@ -399,6 +401,33 @@ class AsyncInferCall {
   grpc::ServerAsyncResponseWriter<inference::ModelInferResponse> writer_;
 };
 
+// grpc.health.v1.Health, which Triton serves too and Kubernetes' gRPC probes
+// call. Check answers SERVING while the server is ready (as Triton, which
+// asks ServerIsReady) and NOT_SERVING otherwise, for the server ("") and for
+// GRPCInferenceService by name; any other service name is NOT_FOUND, as the
+// protocol says. It sits in the 'health' group of --grpc-restricted-protocol.
+// Watch is not served (UNIMPLEMENTED, as in Triton).
+class GrpcServer::HealthService final : public grpc::health::v1::Health::CallbackService {
+ public:
+  explicit HealthService(GrpcServer::Service* inference) : inference_(inference) {}
+
+  ServerUnaryReactor* Check(CallbackServerContext* ctx, const grpc::health::v1::HealthCheckRequest* req,
+                            grpc::health::v1::HealthCheckResponse* res) override {
+    return inference_->Guard(ctx, ApiGroup::kHealth, [&]() -> ServerUnaryReactor* {
+      if (!req->service().empty() && req->service() != svc::service_full_name()) {
+        return Done(ctx, grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                      "unknown service '" + req->service() + "'"));
+      }
+      res->set_status(inference_->core()->Ready() ? grpc::health::v1::HealthCheckResponse::SERVING
+                                                  : grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+      return Done(ctx, grpc::Status::OK);
+    });
+  }
+
+ private:
+  GrpcServer::Service* inference_;
+};
+
 GrpcServer::GrpcServer(Server* core, GrpcOptions options)
     : core_(core), options_(std::move(options)) {}
 
@@ -429,11 +458,16 @@ Status GrpcServer::Start() {
   }
 
   service_ = std::make_unique<Service>(core_, level, options_.restricted);
+  health_ = std::make_unique<HealthService>(service_.get());
+  // Server reflection, so that grpcurl and similar tools can list and call
+  // the services without their .proto files.
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   const std::string endpoint = options_.address + ":" + std::to_string(options_.port);
   int selected_port = 0;
   builder.AddListeningPort(endpoint, credentials, &selected_port);
   builder.RegisterService(service_.get());
+  builder.RegisterService(health_.get());
   // Requests are bounded (each is buffered whole before it is parsed);
   // answers may be as large as protobuf allows, as Triton's.
   builder.SetMaxReceiveMessageSize(options_.max_message_size);
@@ -486,6 +520,7 @@ void GrpcServer::Stop(std::chrono::milliseconds drain) {
   infer_threads_.clear();
   infer_queues_.clear();
   server_.reset();
+  health_.reset();
 }
 
 }  // namespace inferd::grpc_frontend

@@ -69,11 +69,13 @@ class GrpcServer {
   uint16_t port() const { return bound_port_; }
 
   class Service;
+  class HealthService;
 
  private:
   Server* core_;
   GrpcOptions options_;
   std::unique_ptr<Service> service_;
+  std::unique_ptr<HealthService> health_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> infer_queues_;
   std::vector<std::thread> infer_threads_;
