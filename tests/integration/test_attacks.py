@@ -805,6 +805,12 @@ output [{ name: "probabilities" data_type: TYPE_FP32 dims: [ 10 ] }]
     after = proc_status(srv.proc.pid)
     grown_kb = after["VmRSS"] - before["VmRSS"]
     assert grown_kb < 8 * 1024, f"RSS grew {grown_kb} kB over 400 reloads"
+    # A thread of the version just retired may still be finishing; a leak
+    # would leave hundreds (one or more per reload).
+    deadline = time.monotonic() + 5
+    while after["Threads"] > before["Threads"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+        after = proc_status(srv.proc.pid)
     assert after["Threads"] <= before["Threads"], (before["Threads"], after["Threads"])
     assert after["VmSize"] - before["VmSize"] < 64 * 1024, "virtual memory grows: threads are left behind"
     x = np.zeros((1, 64), np.float32)
