@@ -1,6 +1,7 @@
 // The `inferd` command: tritonserver's command line, the HTTP, gRPC and
 // metrics endpoints, and an orderly shutdown on SIGINT/SIGTERM (stop
-// accepting, answer every request in flight, exit 0).
+// accepting, answer every request in flight, exit 0). SIGHUP reopens
+// --log-file.
 #include <signal.h>
 #include <unistd.h>
 
@@ -66,6 +67,7 @@ struct Flags {
   std::vector<std::string> grpc_restricted_protocols;
   uint64_t http_max_json_size = 16ull << 20;
   int exit_timeout_secs = 30;
+  std::string log_format = "default";
 };
 
 // --cache-config local,size=BYTES (Triton's form); only the local cache exists.
@@ -223,6 +225,10 @@ void AddFlags(CLI::App& app, Flags& f) {
   app.add_option("--log-info", f.log.info, "Log info messages (default true)");
   app.add_option("--log-warning", f.log.warning, "Log warnings (default true)");
   app.add_option("--log-error", f.log.error, "Log errors (default true)");
+  app.add_option("--log-format", f.log_format, "Log line format: default or ISO8601")
+      ->check(CLI::IsMember({"default", "ISO8601"}));
+  app.add_option("--log-file", f.log.file,
+                 "Write the log to this file instead of standard error (reopened on SIGHUP)");
 }
 
 // Every value of one restriction flag, into `target`; the first bad one's error.
@@ -309,7 +315,11 @@ int main(int argc, char** argv) {
     return kUsageError;
   }
 
-  inferd::ConfigureLogging(f.log);
+  inferd::ParseLogFormat(f.log_format, &f.log.format);
+  if (inferd::Status lst = inferd::ConfigureLogging(f.log); !lst.ok()) {
+    std::cerr << "inferd: error: " << lst.message() << "\n";
+    return kUsageError;
+  }
   f.server.control_mode = f.control_mode == "explicit" ? inferd::ModelControlMode::kExplicit
                           : f.control_mode == "poll"   ? inferd::ModelControlMode::kPoll
                                                        : inferd::ModelControlMode::kNone;
@@ -332,6 +342,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);  // reopens --log-file
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -387,7 +398,11 @@ int main(int argc, char** argv) {
   }
 
   int sig = 0;
-  sigwait(&signals, &sig);
+  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+    // logrotate moved the file away: write to a new one at the same path.
+    if (inferd::Status rst = inferd::ReopenLogFile(); !rst.ok()) LOG_ERROR("{}", rst.message());
+    else LOG_INFO("received SIGHUP: log file reopened");
+  }
   LOG_INFO("received {}: stopping; requests in flight are answered first (at most {} s)", strsignal(sig),
            f.exit_timeout_secs);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(f.exit_timeout_secs);

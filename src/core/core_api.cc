@@ -84,15 +84,14 @@ const char* ErrorMessage(const InferdError* e) noexcept { return e->message.c_st
 
 void Log(InferdLogLevel level, const char* file, int line, const char* message) noexcept {
   try {
-    const char* base = file ? std::strrchr(file, '/') : nullptr;
-    base = base ? base + 1 : (file ? file : "?");
-    message = message ? message : "";
-    switch (level) {
-      case INFERD_LOG_VERBOSE: LOG_VERBOSE("{}:{}] {}", base, line, message); break;
-      case INFERD_LOG_INFO: LOG_INFO("{}:{}] {}", base, line, message); break;
-      case INFERD_LOG_WARN: LOG_WARNING("{}:{}] {}", base, line, message); break;
-      default: LOG_ERROR("{}:{}] {}", base, line, message); break;
-    }
+    if (level == INFERD_LOG_VERBOSE && !VerboseEnabled()) return;
+    const spdlog::level::level_enum severity = level == INFERD_LOG_VERBOSE ? spdlog::level::debug
+                                               : level == INFERD_LOG_INFO  ? spdlog::level::info
+                                               : level == INFERD_LOG_WARN  ? spdlog::level::warn
+                                                                           : spdlog::level::err;
+    // The line names the backend's source file and line, as Triton's do.
+    spdlog::default_logger_raw()->log(spdlog::source_loc{file ? file : "backend", line, ""}, severity,
+                                      spdlog::string_view_t(message ? message : ""));
   } catch (...) {
     // A log line is not worth failing the backend's call for.
   }

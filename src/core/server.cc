@@ -39,7 +39,7 @@ constexpr size_t kMaxQueuedRetirements = 2;
 const std::vector<std::string>& ServerExtensions() {
   static const std::vector<std::string> kExtensions = {
       "classification", "binary_tensor_data", "model_repository", "model_configuration",
-      "statistics", "sequence", "schedule_policy"};
+      "statistics", "sequence", "schedule_policy", "logging"};
   return kExtensions;
 }
 

@@ -1,10 +1,12 @@
 #include "frontend/grpc/grpc_codec.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <limits>
 
 #include "common/aligned.h"
+#include "common/logging.h"
 
 namespace inferd::grpc_frontend {
 namespace {
@@ -142,6 +144,8 @@ grpc::Status ToGrpcStatus(const Status& status) {
     case Status::Code::kPermissionDenied: code = StatusCode::PERMISSION_DENIED; break;
     default: code = StatusCode::INTERNAL; break;
   }
+  // Every rejected call passes here: visible with --log-verbose=1, as in Triton.
+  LOG_VERBOSE("gRPC request failed (code {}): {}", static_cast<int>(code), status.message());
   return grpc::Status(code, status.message());
 }
 
@@ -313,6 +317,48 @@ void FillModelStatistics(const std::vector<std::shared_ptr<Model>>& models,
       Fill(bs->mutable_compute_output(), b.compute_output);
     }
   }
+}
+
+Status ApplyLogSettingsRequest(const inference::LogSettingsRequest& request, LogSettings* settings) {
+  using Value = inference::LogSettingsRequest::SettingValue;
+  LogSettings next = *settings;
+  for (const auto& [key, value] : request.settings()) {
+    if (value.parameter_choice_case() == Value::PARAMETER_CHOICE_NOT_SET) continue;
+    if (key == "log_file") {
+      return Status::Unsupported("log file location can not be updated through network protocol");
+    } else if (key == "log_info" || key == "log_warning" || key == "log_error") {
+      if (value.parameter_choice_case() != Value::kBoolParam) {
+        return Status::InvalidArg("logging setting '" + key + "' must be a bool_param");
+      }
+      (key == "log_info" ? next.info : key == "log_warning" ? next.warning : next.error) = value.bool_param();
+    } else if (key == "log_verbose_level") {
+      if (value.parameter_choice_case() != Value::kUint32Param) {
+        return Status::InvalidArg("logging setting 'log_verbose_level' must be a uint32_param");
+      }
+      next.verbose = static_cast<int>(std::min<uint32_t>(value.uint32_param(), 1u << 30));
+    } else if (key == "log_format") {
+      if (value.parameter_choice_case() != Value::kStringParam ||
+          !ParseLogFormat(value.string_param(), &next.format)) {
+        return Status::InvalidArg("logging setting 'log_format' must be the string_param \"default\" or "
+                                  "\"ISO8601\"");
+      }
+    } else {
+      return Status::InvalidArg("unknown logging setting '" + key +
+                                "' (log_info, log_warning, log_error, log_verbose_level, log_format)");
+    }
+  }
+  *settings = next;
+  return Status::Ok();
+}
+
+void FillLogSettingsResponse(const LogSettings& s, inference::LogSettingsResponse* out) {
+  auto& settings = *out->mutable_settings();
+  settings["log_file"].set_string_param(s.file);
+  settings["log_info"].set_bool_param(s.info);
+  settings["log_warning"].set_bool_param(s.warning);
+  settings["log_error"].set_bool_param(s.error);
+  settings["log_verbose_level"].set_uint32_param(static_cast<uint32_t>(s.verbose));
+  settings["log_format"].set_string_param(LogFormatName(s.format));
 }
 
 }  // namespace inferd::grpc_frontend

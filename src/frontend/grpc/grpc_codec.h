@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/logging.h"
 #include "common/status.h"
 #include "core/inference_request.h"
 #include "core/model.h"
@@ -34,6 +35,12 @@ Status ParseLoadParameters(
     LoadOverrides* overrides);
 
 // A successful response: every output as raw bytes, in order.
+// LogSettings: the request's settings applied onto `settings` when every one
+// is valid (the same rules as POST /v2/logging; a setting whose value is
+// unset is left as it is); the response lists every setting.
+Status ApplyLogSettingsRequest(const inference::LogSettingsRequest& request, LogSettings* settings);
+void FillLogSettingsResponse(const LogSettings& settings, inference::LogSettingsResponse* out);
+
 void EncodeModelInferResponse(const InferenceResponse& response, inference::ModelInferResponse* out);
 
 void FillModelMetadata(const Model& model, const std::vector<int64_t>& versions,

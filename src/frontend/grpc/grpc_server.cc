@@ -306,10 +306,15 @@ class GrpcServer::Service final : public ServiceBase {
       return NotBuilt(ctx, "tracing");
     });
   }
-  ServerUnaryReactor* LogSettings(CallbackServerContext* ctx, const inference::LogSettingsRequest*,
-                                  inference::LogSettingsResponse*) override {
+  ServerUnaryReactor* LogSettings(CallbackServerContext* ctx, const inference::LogSettingsRequest* req,
+                                  inference::LogSettingsResponse* res) override {
     return Guard(ctx, ApiGroup::kLogging, [&]() -> ServerUnaryReactor* {
-      return NotBuilt(ctx, "changing log settings at run time");
+      ::inferd::LogSettings settings = CurrentLogSettings();
+      Status st = ApplyLogSettingsRequest(*req, &settings);
+      if (!st.ok()) return Done(ctx, st);
+      UpdateLogSettings(settings);
+      FillLogSettingsResponse(CurrentLogSettings(), res);
+      return Done(ctx, grpc::Status::OK);
     });
   }
 

@@ -55,6 +55,26 @@ std::string ServerMetadataJson(const std::string& name, const std::string& versi
   return sb.GetString();
 }
 
+std::string LogSettingsJson(const LogSettings& s) {
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  w.StartObject();
+  w.Key("log_file");
+  w.String(s.file.c_str());
+  w.Key("log_info");
+  w.Bool(s.info);
+  w.Key("log_warning");
+  w.Bool(s.warning);
+  w.Key("log_error");
+  w.Bool(s.error);
+  w.Key("log_verbose_level");
+  w.Int(s.verbose);
+  w.Key("log_format");
+  w.String(LogFormatName(s.format));
+  w.EndObject();
+  return sb.GetString();
+}
+
 std::string ModelMetadataJson(const Model& model, const std::vector<int64_t>& versions) {
   const auto& c = model.config();
   rapidjson::StringBuffer sb;

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/logging.h"
 #include "core/model.h"
 #include "core/server.h"
 
@@ -12,6 +13,9 @@ namespace inferd::http {
 
 // GET /v2
 std::string ServerMetadataJson(const std::string& name, const std::string& version);
+
+// GET/POST /v2/logging: every setting, as Triton's logging extension answers.
+std::string LogSettingsJson(const LogSettings& settings);
 // GET /v2/models/{m}[/versions/{v}]: every loaded version is listed.
 std::string ModelMetadataJson(const Model& model, const std::vector<int64_t>& versions);
 // GET /v2/models[/{m}[/versions/{v}]]/stats

@@ -5,6 +5,7 @@
 #include <optional>
 #include <thread>
 
+#include "common/logging.h"
 #include "core/model.h"
 #include "frontend/http/api_json.h"
 #include "frontend/http/compression.h"
@@ -120,6 +121,8 @@ void EncodeResponse(InferenceResponse* response, Encoding encoding, HttpResponse
 
 HttpResponse HttpApi::Error(const Status& status, unsigned version, bool keep_alive) {
   HttpResponse res(HttpStatusOf(status.code()), version);
+  // Every rejected request passes here: visible with --log-verbose=1, as in Triton.
+  LOG_VERBOSE("HTTP request failed ({}): {}", res.result_int(), status.message());
   res.set(beast_http::field::content_type, "application/json");
   res.keep_alive(keep_alive);
   res.body().text = ErrorJson(status.message());
@@ -173,6 +176,17 @@ void HttpApi::Handle(HttpRequest&& req, Responder respond) {
       return error(Status::NotFound("no endpoint " + std::string(req.target())));
     }
     return respond(Empty(ok ? beast_http::status::ok : beast_http::status::service_unavailable, req));
+  }
+  // /v2/logging: GET reads the log settings, POST changes them.
+  if (parts[1] == "logging" && parts.size() == 2) {
+    if (!get && !post) return method_not_allowed();
+    if (post) {
+      LogSettings settings = CurrentLogSettings();
+      Status st = ParseLogSettingsBody(req.body(), &settings);
+      if (!st.ok()) return error(st);
+      UpdateLogSettings(settings);
+    }
+    return respond(Json(beast_http::status::ok, LogSettingsJson(CurrentLogSettings()), req));
   }
   // /v2/repository/index, /v2/repository/models/{m}/{load,unload}
   if (parts[1] == "repository") {

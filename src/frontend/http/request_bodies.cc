@@ -2,6 +2,8 @@
 
 #include <rapidjson/document.h>
 
+#include <algorithm>
+
 #include "common/json_parse.h"
 #include "frontend/http/base64.h"
 
@@ -56,6 +58,38 @@ Status ParseLoadRequestBody(std::string_view body, LoadOverrides* overrides) {
       return Status::InvalidArg("unknown load/unload parameter '" + key + "'");
     }
   }
+  return Status::Ok();
+}
+
+Status ParseLogSettingsBody(std::string_view body, LogSettings* settings) {
+  if (body.empty()) return Status::Ok();
+  rapidjson::Document doc;
+  INFERD_RETURN_IF_ERROR(ParseObject(body, "the logging request body", &doc));
+  LogSettings next = *settings;
+  for (const auto& m : doc.GetObject()) {
+    const std::string key(Text(m.name));
+    const rapidjson::Value& v = m.value;
+    if (v.IsNull()) continue;  // as Triton: null leaves a setting as it is
+    if (key == "log_file") {
+      return Status::Unsupported("log file location can not be updated through network protocol");
+    } else if (key == "log_info" || key == "log_warning" || key == "log_error") {
+      if (!v.IsBool()) return Status::InvalidArg("logging setting '" + key + "' must be a boolean");
+      (key == "log_info" ? next.info : key == "log_warning" ? next.warning : next.error) = v.GetBool();
+    } else if (key == "log_verbose_level") {
+      if (!v.IsUint()) {
+        return Status::InvalidArg("logging setting 'log_verbose_level' must be an integer >= 0");
+      }
+      next.verbose = static_cast<int>(std::min<unsigned>(v.GetUint(), 1u << 30));
+    } else if (key == "log_format") {
+      if (!v.IsString() || !ParseLogFormat(std::string(Text(v)), &next.format)) {
+        return Status::InvalidArg("logging setting 'log_format' must be \"default\" or \"ISO8601\"");
+      }
+    } else {
+      return Status::InvalidArg("unknown logging setting '" + key +
+                                "' (log_info, log_warning, log_error, log_verbose_level, log_format)");
+    }
+  }
+  *settings = next;  // all or nothing
   return Status::Ok();
 }
 

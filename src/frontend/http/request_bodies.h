@@ -4,6 +4,7 @@
 
 #include <string_view>
 
+#include "common/logging.h"
 #include "common/status.h"
 #include "core/server.h"
 
@@ -16,5 +17,11 @@ Status ParseRepositoryIndexBody(std::string_view body, bool* ready_only);
 // {"parameters": {"config": "<JSON>", "file:<version>/<name>": "<base64>",
 //                 "unload_dependents": bool}}, all optional.
 Status ParseLoadRequestBody(std::string_view body, LoadOverrides* overrides);
+
+// POST /v2/logging: {"log_info": bool, "log_warning": bool, "log_error": bool,
+// "log_verbose_level": uint, "log_format": "default"|"ISO8601"}, any subset,
+// applied onto `settings` only when every one is valid; null leaves a setting
+// unchanged; "log_file" is refused, as Triton refuses it.
+Status ParseLogSettingsBody(std::string_view body, LogSettings* settings);
 
 }  // namespace inferd::http
