@@ -98,6 +98,8 @@ def request_bodies():
                            "file:1/labels.txt": base64.b64encode(b"cat\ndog\n").decode(),
                            "unload_dependents": False}}
     write("request_bodies", "load", json.dumps(body))
+    write("request_bodies", "logging", json.dumps({"log_info": False, "log_verbose_level": 2,
+                                                   "log_format": "ISO8601", "log_error": None}))
     seq = {"backend": "accumulator", "max_batch_size": 2,
            "input": [{"name": "INPUT", "data_type": "TYPE_INT32", "dims": [1]}],
            "output": [{"name": "OUTPUT", "data_type": "TYPE_INT32", "dims": [1]}],

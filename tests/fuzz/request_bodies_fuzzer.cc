@@ -1,5 +1,5 @@
-// The JSON bodies of the REST endpoints besides infer: the repository index
-// and load/unload requests; a load's 'config' goes on through the config
+// The JSON bodies of the REST endpoints besides infer: the repository index,
+// the logging settings and load/unload requests; a load's 'config' goes on through the config
 // parser and validation exactly as the load API takes it.
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);
   bool ready_only = false;
   (void)http::ParseRepositoryIndexBody(body, &ready_only);
+  LogSettings log;
+  (void)http::ParseLogSettingsBody(body, &log);
   LoadOverrides overrides;
   if (!http::ParseLoadRequestBody(body, &overrides).ok()) return 0;
   for (const auto& [path, content] : overrides.files) (void)CheckOverrideIsData(path, content);
