@@ -6,10 +6,12 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <filesystem>
 #include <future>
 #include <iostream>
 #include <limits>
+#include <map>
 #include <thread>
 
 #include "common/logging.h"
@@ -68,7 +70,79 @@ struct Flags {
   uint64_t http_max_json_size = 16ull << 20;
   int exit_timeout_secs = 30;
   std::string log_format = "default";
+  std::vector<std::string> backend_configs;
+  uint64_t response_cache_byte_size = 0;
+  bool version = false;
+  // Values of the tritonserver flags that have no effect here, by flag.
+  std::map<std::string, std::vector<std::string>> ignored;
 };
+
+// tritonserver flags (r24.10's command_line_parser.cc) that mean nothing in
+// this build. They are accepted, so that a Triton command line starts inferd
+// unchanged, and each one given earns one warning saying so; `harmless` is
+// the value that asks for nothing (Triton's default), which earns none.
+struct IgnoredFlag {
+  const char* name;
+  const char* harmless;  // nullptr: every value is worth a warning
+  const char* why;
+};
+constexpr IgnoredFlag kIgnoredFlags[] = {
+    {"model-load-retry-count", "0", "a failed load is not retried; load the model again through the API"},
+    {"model-namespacing", "false", "model names must be unique across repositories"},
+    {"enable-peer-access", "true", "GPU peer access is left to the backends"},
+    {"http-header-forward-pattern", nullptr, "HTTP headers are not forwarded to models"},
+    {"grpc-header-forward-pattern", nullptr, "gRPC metadata is not forwarded to models"},
+    {"grpc-infer-allocation-pool-size", nullptr, "gRPC messages are not pooled, so there is no pool to size"},
+    {"grpc-max-response-pool-size", nullptr, "gRPC responses are not pooled, so there is no pool to size"},
+    {"allow-sagemaker", "false", "the SageMaker endpoint is not served"},
+    {"sagemaker-port", nullptr, "the SageMaker endpoint is not served"},
+    {"sagemaker-safe-port-range", nullptr, "the SageMaker endpoint is not served"},
+    {"sagemaker-thread-count", nullptr, "the SageMaker endpoint is not served"},
+    {"allow-vertex-ai", "false", "the Vertex AI endpoint is not served"},
+    {"vertex-ai-port", nullptr, "the Vertex AI endpoint is not served"},
+    {"vertex-ai-thread-count", nullptr, "the Vertex AI endpoint is not served"},
+    {"vertex-ai-default-model", nullptr, "the Vertex AI endpoint is not served"},
+    {"trace-config", nullptr, "tracing is not built"},
+    {"trace-file", nullptr, "tracing is not built"},
+    {"trace-level", "OFF", "tracing is not built"},
+    {"trace-rate", nullptr, "tracing is not built"},
+    {"trace-count", nullptr, "tracing is not built"},
+    {"trace-log-frequency", nullptr, "tracing is not built"},
+    {"cache-directory", nullptr, "only the local response cache is built"},
+    {"repoagent-directory", nullptr, "repository agents are not supported"},
+    {"pinned-memory-pool-byte-size", nullptr, "inferd keeps no pinned-memory pool"},
+    {"cuda-memory-pool-byte-size", nullptr, "inferd keeps no CUDA memory pool"},
+    {"cuda-virtual-address-size", nullptr, "inferd keeps no CUDA memory pool"},
+    {"min-supported-compute-capability", nullptr, "GPUs are chosen by the backends"},
+    {"buffer-manager-thread-count", nullptr, "inferd has no buffer-manager threads"},
+    {"host-policy", nullptr, "host policies are not supported"},
+    {"model-load-gpu-limit", nullptr, "GPU memory is not budgeted at load"},
+};
+
+// --backend-config=<backend>,<key>=<value>, or <key>=<value> for every
+// backend (Triton's form), into `map`.
+bool ParseBackendConfig(const std::string& text, inferd::BackendConfigMap* map, std::string* error) {
+  const size_t eq = text.find('=');
+  const size_t comma = text.find(',');
+  const bool scoped = comma != std::string::npos && comma < eq;
+  const std::string backend = scoped ? text.substr(0, comma) : "";
+  const size_t key_start = scoped ? comma + 1 : 0;
+  if (eq == std::string::npos || eq == key_start || (scoped && backend.empty())) {
+    *error = "--backend-config: expected <backend>,<setting>=<value> or <setting>=<value>, got '" + text + "'";
+    return false;
+  }
+  (*map)[backend][text.substr(key_start, eq - key_start)] = text.substr(eq + 1);
+  return true;
+}
+
+// --model-config-name names a file in each model's configs/ folder: a plain name.
+bool ValidConfigName(const std::string& name) {
+  if (name.empty() || name == "." || name == "..") return false;
+  for (char c : name) {
+    if (c == '/' || c == '\\' || std::isspace(static_cast<unsigned char>(c)) || c == '\0') return false;
+  }
+  return true;
+}
 
 // --cache-config local,size=BYTES (Triton's form); only the local cache exists.
 bool ParseCacheConfig(const std::string& text, uint64_t* bytes, std::string* error) {
@@ -95,14 +169,21 @@ bool ParseCacheConfig(const std::string& text, uint64_t* bytes, std::string* err
 }
 
 void AddFlags(CLI::App& app, Flags& f) {
+  // As tritonserver: a flag given twice takes its last value; the repeatable
+  // ones (marked TakeAll) collect every value.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  const auto all = CLI::MultiOptionPolicy::TakeAll;
+  app.add_flag("--version", f.version, "Print inferd's version and exit");
   app.add_option("--model-repository,--model-store", f.server.repositories,
                  "Path to a model repository; repeat for several (required)")
-      ->allow_extra_args(false);
+      ->allow_extra_args(false)
+      ->multi_option_policy(all);
   app.add_option("--model-control-mode", f.control_mode, "none, poll or explicit")
       ->check(CLI::IsMember({"none", "poll", "explicit"}));
   app.add_option("--load-model", f.server.load_models,
                  "With --model-control-mode=explicit: a model to load at start ('*' = all); repeatable")
-      ->allow_extra_args(false);
+      ->allow_extra_args(false)
+      ->multi_option_policy(all);
   app.add_option("--backend-directory", f.server.backend_directory,
                  "Where backends are looked for: <dir>/<backend>/libinferd_<backend>.so")
       ->default_str("<binary's folder>/backends");
@@ -129,7 +210,8 @@ void AddFlags(CLI::App& app, Flags& f) {
   app.add_option("--rate-limit-resource", f.rate_limit_resources,
                  "<name>:<count>[:<device>] copies of a rate limiter resource (default: the most any one "
                  "instance needs); repeatable")
-      ->allow_extra_args(false);
+      ->allow_extra_args(false)
+      ->multi_option_policy(all);
   app.add_option("--id", f.server.id, "Identifier of this server");
   app.add_option("--exit-timeout-secs", f.exit_timeout_secs,
                  "On SIGINT/SIGTERM, wait at most this long for requests in flight; then answer them "
@@ -165,7 +247,8 @@ void AddFlags(CLI::App& app, Flags& f) {
                  "<api>[,<api>...]:<key>=<value>: calls of these APIs need the header <key>: <value> "
                  "(APIs: health, metadata, inference, shared-memory, model-config, model-repository, "
                  "statistics, trace, logging); repeatable")
-      ->allow_extra_args(false);
+      ->allow_extra_args(false)
+      ->multi_option_policy(all);
   app.add_option("--reuse-http-port", f.http.reuse_port,
                  "Let other processes bind the HTTP port too (SO_REUSEPORT; default false)");
   // gRPC
@@ -185,7 +268,8 @@ void AddFlags(CLI::App& app, Flags& f) {
   app.add_option("--grpc-restricted-protocol", f.grpc_restricted_protocols,
                  "<api>[,<api>...]:<key>=<value>: calls of these APIs need the metadata "
                  "triton-grpc-protocol-<key>: <value> (APIs as for --http-restricted-api); repeatable")
-      ->allow_extra_args(false);
+      ->allow_extra_args(false)
+      ->multi_option_policy(all);
   app.add_option("--reuse-grpc-port", g.reuse_port,
                  "Let other processes bind the gRPC port too (SO_REUSEPORT; default false)");
   app.add_option("--grpc-infer-response-compression-level", g.infer_response_compression_level,
@@ -219,7 +303,8 @@ void AddFlags(CLI::App& app, Flags& f) {
   app.add_option("--metrics-config", f.metrics_config,
                  "KEY=VALUE: summary_latencies=true, summary_quantiles=0.5:0.05,0.99:0.001, "
                  "counter_latencies=false, summary_max_age_ms=N; repeatable")
-      ->allow_extra_args(false);
+      ->allow_extra_args(false)
+      ->multi_option_policy(all);
   app.add_option("--log-verbose", f.log.verbose, "Verbose logging level (0 = off)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--log-info", f.log.info, "Log info messages (default true)");
@@ -229,6 +314,40 @@ void AddFlags(CLI::App& app, Flags& f) {
       ->check(CLI::IsMember({"default", "ISO8601"}));
   app.add_option("--log-file", f.log.file,
                  "Write the log to this file instead of standard error (reopened on SIGHUP)");
+  app.add_option("--backend-config", f.backend_configs,
+                 "<backend>,<setting>=<value> (or <setting>=<value> for every backend), e.g. "
+                 "onnxruntime,default-max-batch-size=8; repeatable")
+      ->allow_extra_args(false)
+      ->multi_option_policy(all);
+  app.add_option("--model-config-name", f.server.model_config_name,
+                 "Read <model>/configs/<name>.pbtxt instead of config.pbtxt where a model has it");
+  app.add_option("--response-cache-byte-size", f.response_cache_byte_size,
+                 "Deprecated form of --cache-config local,size=BYTES");
+  app.add_option("--grpc-max-connection-age", f.grpc.max_connection_age_ms,
+                 "Milliseconds a gRPC connection may live before the server closes it (default: forever)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--grpc-max-connection-age-grace", f.grpc.max_connection_age_grace_ms,
+                 "Milliseconds calls may take to finish once that age is reached (default: forever)")
+      ->check(CLI::NonNegativeNumber);
+  for (const IgnoredFlag& flag : kIgnoredFlags) {
+    app.add_option(std::string("--") + flag.name, f.ignored[flag.name],
+                   std::string("Accepted for tritonserver's command line; no effect: ") + flag.why)
+        ->allow_extra_args(false)
+        ->multi_option_policy(all)
+        ->group("tritonserver flags without effect here");
+  }
+}
+
+// One warning for each tritonserver flag given that has no effect here.
+void WarnIgnoredFlags(const Flags& f) {
+  for (const IgnoredFlag& flag : kIgnoredFlags) {
+    const auto& values = f.ignored.at(flag.name);
+    for (const std::string& value : values) {
+      if (flag.harmless && value == flag.harmless) continue;
+      LOG_WARNING("--{}={} has no effect: {}", flag.name, value, flag.why);
+      break;
+    }
+  }
 }
 
 // Every value of one restriction flag, into `target`; the first bad one's error.
@@ -274,6 +393,23 @@ int main(int argc, char** argv) {
     return 0;
   } catch (const CLI::ParseError& e) {
     std::cerr << "inferd: error: " << e.what() << "\n\n" << app.help();
+    return kUsageError;
+  }
+  if (f.version) {
+    std::cout << "inferd " << INFERD_VERSION << "\n";
+    return 0;
+  }
+  if (f.response_cache_byte_size > 0 && f.cache_config.empty()) f.server.cache_bytes = f.response_cache_byte_size;
+  for (const auto& text : f.backend_configs) {
+    std::string error;
+    if (!ParseBackendConfig(text, &f.server.backend_config, &error)) {
+      std::cerr << "inferd: error: " << error << "\n\n" << app.help();
+      return kUsageError;
+    }
+  }
+  if (!f.server.model_config_name.empty() && !ValidConfigName(f.server.model_config_name)) {
+    std::cerr << "inferd: error: --model-config-name must be a plain file name (no '/', no spaces), got '"
+              << f.server.model_config_name << "'\n";
     return kUsageError;
   }
   if (!f.cache_config.empty()) {
@@ -336,6 +472,7 @@ int main(int argc, char** argv) {
   f.grpc.port = static_cast<uint16_t>(f.grpc_port);
   f.server.latency_summaries = f.allow_metrics && f.metrics.summary_latencies;
   if (f.allow_gpu_metrics) LOG_WARNING("--allow-gpu-metrics: this build has no GPU metrics");
+  WarnIgnoredFlags(f);
 
   // Signals are taken by sigwait() below; every thread inherits the mask.
   sigset_t signals;

@@ -8,6 +8,8 @@
 #include <inferd/backend.h>
 #include <onnxruntime_cxx_api.h>
 
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -319,11 +321,44 @@ InferdError* ExecuteBatch(InferdInstance* instance, InferdRequest** requests, ui
   return nullptr;
 }
 
+// What --backend-config sets for this backend, as Triton's onnxruntime
+// backend reads it: default-max-batch-size (the max_batch_size auto-complete
+// gives a model that can batch; 0 turns batching off; default 4) and
+// intra_op_thread_count / inter_op_thread_count (for models whose config
+// does not set them: the model config comes first, as in Triton).
+struct BackendDefaults {
+  int default_max_batch_size = 4;
+  int intra_op_threads = 0;
+  int inter_op_threads = 0;
+};
+
+bool ReadBackendDefaults(InferdModel* model, BackendDefaults* out, std::string* error) {
+  if (api->api_version < ((1u << 16) | 1u)) return true;  // a server without --backend-config
+  auto read = [&](const char* key, int* target) {
+    const char* text = api->ModelBackendConfig(model, key);
+    if (!text) return true;
+    char* end = nullptr;
+    errno = 0;
+    const long n = std::strtol(text, &end, 10);
+    if (*text == '\0' || *end != '\0' || errno != 0 || n < 0 || n > (1 << 20)) {
+      *error = std::string("--backend-config=onnxruntime,") + key + ": expected an integer >= 0, got '" + text + "'";
+      return false;
+    }
+    *target = static_cast<int>(n);
+    return true;
+  };
+  return read("default-max-batch-size", &out->default_max_batch_size) &&
+         read("intra_op_thread_count", &out->intra_op_threads) &&
+         read("inter_op_thread_count", &out->inter_op_threads);
+}
+
 // Parses the config, completes it from the model when allowed, and checks
 // it against the model's inputs and outputs.
 InferdError* InitializeModel(InferdModel* model) {
   auto spec = std::make_unique<ModelSpec>();
   std::string error;
+  BackendDefaults defaults;
+  if (!ReadBackendDefaults(model, &defaults, &error)) return api->ErrorNew(INFERD_ERROR_INVALID_ARG, error.c_str());
   if (!inferd::ort::ParseModelSpec(api->ModelConfigJson(model), api->ModelVersionPath(model), spec.get(), &error))
     return api->ErrorNew(INFERD_ERROR_INVALID_ARG, error.c_str());
   try {
@@ -333,7 +368,8 @@ InferdError* InitializeModel(InferdModel* model) {
     options.SetGraphOptimizationLevel(ORT_DISABLE_ALL);
     Ort::Session session(*env, spec->model_path.c_str(), options);
     if (api->ModelAutoCompleteAllowed(model)) {
-      const std::string completed = inferd::ort::AutoCompleteConfig(api->ModelConfigJson(model), session, &error);
+      const std::string completed = inferd::ort::AutoCompleteConfig(api->ModelConfigJson(model), session,
+                                                                     defaults.default_max_batch_size, &error);
       if (!error.empty()) return api->ErrorNew(INFERD_ERROR_INVALID_ARG, error.c_str());
       if (!completed.empty()) {
         if (InferdError* e = api->ModelSetConfigJson(model, completed.c_str())) return e;
@@ -343,6 +379,8 @@ InferdError* InitializeModel(InferdModel* model) {
           return api->ErrorNew(INFERD_ERROR_INVALID_ARG, error.c_str());
       }
     }
+    if (spec->settings.intra_op_threads == 0) spec->settings.intra_op_threads = defaults.intra_op_threads;
+    if (spec->settings.inter_op_threads == 0) spec->settings.inter_op_threads = defaults.inter_op_threads;
     if (!inferd::ort::ValidateAgainstModel(*spec, session, &error)) {
       return Error("model '" + spec->name + "' (" + spec->model_path + "): " + error);
     }

@@ -372,7 +372,8 @@ Ort::SessionOptions MakeSessionOptions(const SessionSettings& s, int device_id) 
   return o;
 }
 
-std::string AutoCompleteConfig(const char* config_json, Ort::Session& session, std::string* error) {
+std::string AutoCompleteConfig(const char* config_json, Ort::Session& session, int default_max_batch_size,
+                               std::string* error) {
   rapidjson::Document doc;
   doc.Parse(config_json);
   auto& alloc = doc.GetAllocator();
@@ -387,10 +388,11 @@ std::string AutoCompleteConfig(const char* config_json, Ort::Session& session, s
   bool can_batch = true;
   for (const auto* list : {&model_inputs, &model_outputs})
     for (const auto& t : *list) can_batch = can_batch && !t.shape.empty() && t.shape[0] == -1;
-  if (max_batch == 0 && can_batch && !has_inputs && !has_outputs) {
-    // Triton's default: max_batch_size 4 with dynamic batching.
-    max_batch = 4;
-    doc["max_batch_size"].SetInt(4);
+  if (max_batch == 0 && can_batch && !has_inputs && !has_outputs && default_max_batch_size > 0) {
+    // Triton's default-max-batch-size (4 unless --backend-config changes it),
+    // with dynamic batching.
+    max_batch = default_max_batch_size;
+    doc["max_batch_size"].SetInt(default_max_batch_size);
     if (!doc.HasMember("dynamic_batching") && !doc.HasMember("sequence_batching")) {
       doc.AddMember("dynamic_batching", Value(rapidjson::kObjectType), alloc);
     }

@@ -54,7 +54,8 @@ bool ParseModelSpec(const char* config_json, const std::string& version_dir, Mod
 // Fills in what the config leaves out from the session's metadata (inputs,
 // outputs, max_batch_size), as Triton's auto-complete does, and returns the
 // completed config JSON; empty when nothing changed.
-std::string AutoCompleteConfig(const char* config_json, Ort::Session& session, std::string* error);
+std::string AutoCompleteConfig(const char* config_json, Ort::Session& session, int default_max_batch_size,
+                               std::string* error);
 
 // Checks every config tensor against the model: name, datatype, dims (with
 // -1 and reshape). The message names the tensor and both sides.

@@ -58,7 +58,7 @@ extern "C" {
 #endif
 
 #define INFERD_BACKEND_API_VERSION_MAJOR 1
-#define INFERD_BACKEND_API_VERSION_MINOR 0
+#define INFERD_BACKEND_API_VERSION_MINOR 1
 #define INFERD_BACKEND_API_VERSION \
   ((INFERD_BACKEND_API_VERSION_MAJOR << 16) | INFERD_BACKEND_API_VERSION_MINOR)
 
@@ -214,6 +214,14 @@ typedef struct InferdCoreApi {
   InferdError* (*ResponseSend)(InferdResponse* response, uint32_t flags, InferdError* error);
   /* Answers `request` with only an error, as its final response. */
   InferdError* (*RequestRespondError)(InferdRequest* request, InferdError* error);
+
+  /* ---- Since 1.1 ---- */
+  /* A setting given on the command line with --backend-config=<backend>,<key>=<value>
+   * for the model's backend, or else with --backend-config=<key>=<value> (for
+   * every backend); NULL when neither gave `key`. Borrowed; valid for the
+   * server's lifetime. Triton's precedence is the backend's to apply: the
+   * model's own config first, then this, then the backend's default. */
+  const char* (*ModelBackendConfig)(const InferdModel* model, const char* key);
 } InferdCoreApi;
 
 /* ---- Entry points a backend exports (looked up with dlsym) ----

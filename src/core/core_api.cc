@@ -263,6 +263,15 @@ InferdError* RequestRespondError(InferdRequest* r, InferdError* error) noexcept 
   }
 }
 
+const char* ModelBackendConfig(const InferdModel* m, const char* key) noexcept {
+  try {
+    const std::string* value = AsModel(m)->BackendConfigValue(key ? key : "");
+    return value ? value->c_str() : nullptr;
+  } catch (...) {
+    return nullptr;
+  }
+}
+
 const InferdCoreApi kApi = {
     INFERD_BACKEND_API_VERSION,
     ErrorNew, ErrorDelete, ErrorMessage, Log,
@@ -273,6 +282,7 @@ const InferdCoreApi kApi = {
     RequestId, RequestCorrelationId, RequestInputCount, RequestInput, RequestInputBufferCount,
     RequestInputBuffer, RequestOutputCount, RequestOutputName, RequestParameter,
     ResponseNew, ResponseDelete, ResponseOutput, ResponseSend, RequestRespondError,
+    ModelBackendConfig,
 };
 
 }  // namespace

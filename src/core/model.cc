@@ -143,6 +143,16 @@ void Model::Shutdown() {
   backend_model_initialized_ = false;
 }
 
+const std::string* Model::BackendConfigValue(const std::string& key) const {
+  if (!spec_.backend_config) return nullptr;
+  for (const std::string& backend : {config_.backend(), std::string()}) {
+    auto settings = spec_.backend_config->find(backend);
+    if (settings == spec_.backend_config->end()) continue;
+    if (auto it = settings->second.find(key); it != settings->second.end()) return &it->second;
+  }
+  return nullptr;
+}
+
 Status Model::SetConfigFromBackend(const std::string& json) {
   if (!in_initialize) {
     return Status::InvalidArg("the config can only be changed during model initialization");

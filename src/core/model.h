@@ -29,6 +29,9 @@ namespace inferd {
 
 class ModelInstance;
 
+// --backend-config settings: backend name ("" = every backend) -> key -> value.
+using BackendConfigMap = std::map<std::string, std::map<std::string, std::string>>;
+
 struct ModelLoadSpec {
   ConfigContext context;            // folder name, model dir, GPUs
   int64_t version = 1;
@@ -44,6 +47,8 @@ struct ModelLoadSpec {
   std::string library_dir;
   // The load's file overrides, if any: kept on disk while this version lives.
   std::shared_ptr<const OverrideFolder> override_folder;
+  // The server's --backend-config settings; outlives every model.
+  const BackendConfigMap* backend_config = nullptr;
 };
 
 class Model : public InferdModel, public std::enable_shared_from_this<Model> {
@@ -62,6 +67,9 @@ class Model : public InferdModel, public std::enable_shared_from_this<Model> {
   const std::string& model_dir() const { return spec_.context.model_dir; }
   const std::string& version_dir() const { return version_dir_; }
   bool auto_complete() const { return spec_.auto_complete; }
+  // --backend-config `key` for this model's backend, else for every backend;
+  // null when absent.
+  const std::string* BackendConfigValue(const std::string& key) const;
   const BackendLibrary& backend() const { return *backend_; }
   ModelStats& stats() { return stats_; }
   const ModelStats& stats() const { return stats_; }

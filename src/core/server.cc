@@ -181,7 +181,13 @@ Status Server::BuildVersions(const std::string& name, const ModelLocation& locat
   }
   inference::ModelConfig config;
   const std::vector<int64_t> available = ListVersionFolders(ctx.model_dir);
-  const std::string config_path = (fs::path(ctx.model_dir) / "config.pbtxt").string();
+  // --model-config-name picks <model>/configs/<name>.pbtxt where a model has
+  // one, as in Triton; the others keep config.pbtxt.
+  std::string config_path = (fs::path(ctx.model_dir) / "config.pbtxt").string();
+  if (!options_.model_config_name.empty()) {
+    const fs::path custom = fs::path(ctx.model_dir) / "configs" / (options_.model_config_name + ".pbtxt");
+    if (std::error_code ec; fs::is_regular_file(custom, ec)) config_path = custom.string();
+  }
   if (!overrides.config_json.empty()) {
     INFERD_RETURN_IF_ERROR(ModelConfigFromJson(overrides.config_json, &config)
                                .Prefixed("load of model '" + name + "': 'config' parameter: "));
@@ -205,7 +211,8 @@ Status Server::BuildVersions(const std::string& name, const ModelLocation& locat
   for (int64_t v : selected) {
     // Libraries come from the repository on disk, never from the overrides.
     ModelLoadSpec spec{ctx, v, config, options_.backend_directory, options_.auto_complete, cache_.get(),
-                       rate_limiter_.get(), options_.latency_summaries, location.path, override_folder};
+                       rate_limiter_.get(), options_.latency_summaries, location.path, override_folder,
+                       &options_.backend_config};
     std::shared_ptr<Model> model;
     INFERD_RETURN_IF_ERROR(Model::Load(spec, &backends_, &model));
     {

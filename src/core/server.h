@@ -44,6 +44,10 @@ struct ServerOptions {
   bool latency_summaries = false; // --metrics-config summary_latencies=true
   bool rate_limit = false;        // --rate-limit=execution_count
   std::vector<RateLimitResourceFlag> rate_limit_resources;  // --rate-limit-resource
+  BackendConfigMap backend_config;  // --backend-config
+  // --model-config-name: models read <model>/configs/<name>.pbtxt when it
+  // exists, config.pbtxt otherwise.
+  std::string model_config_name;
   // --model-load-max-override-size: the most bytes one load request may
   // bring in its 'config' and 'file:' parameters together.
   uint64_t max_override_bytes = 256ull << 20;

@@ -189,6 +189,43 @@ def test_auto_complete_fills_a_missing_config(start_server, make_repo):
         assert infer(c, name, "pixels", x, "probabilities").shape == (2, 10)
 
 
+@pytest.mark.parametrize("flags, expected", [
+    (["--backend-config=onnxruntime,default-max-batch-size=8"], 8),
+    (["--backend-config=default-max-batch-size=16"], 16),  # for every backend
+    # The backend's own setting comes before the one for every backend.
+    (["--backend-config=default-max-batch-size=16", "--backend-config=onnxruntime,default-max-batch-size=2"], 2),
+    (["--backend-config=identity,default-max-batch-size=16"], 4),  # another backend's
+    (["--backend-config=onnxruntime,default-max-batch-size=0"], 0),  # batching off
+])
+def test_backend_config_sets_the_auto_complete_batch_size(start_server, make_repo, flags, expected):
+    repo = make_repo()
+    _onnx_model(repo, "bare")
+    # A config's own max_batch_size comes first.
+    _onnx_model(repo, "own", 'platform: "onnxruntime_onnx" max_batch_size: 3\n')
+    srv = start_server([repo], flags)
+    c = httpclient.InferenceServerClient(srv.url)
+    config = c.get_model_config("bare")
+    assert config["max_batch_size"] == expected
+    assert ("dynamic_batching" in config) == (expected > 0)
+    assert c.get_model_config("own")["max_batch_size"] == 3
+    # Without batching the model's own first dimension stays in the dims.
+    expected_dims = [64] if expected else [-1, 64]
+    assert [int(d) for d in config["input"][0]["dims"]] == expected_dims
+    x = np.zeros((1, 64), np.float32)
+    assert infer(c, "bare", "pixels", x, "probabilities").shape == (1, 10)
+
+
+def test_bad_backend_config_value_fails_the_load_naming_it(start_server, make_repo):
+    repo = make_repo()
+    _onnx_model(repo, "bare")
+    srv = start_server([repo], ["--backend-config=onnxruntime,intra_op_thread_count=many",
+                                "--strict-readiness=false"])
+    c = httpclient.InferenceServerClient(srv.url)
+    assert not c.is_model_ready("bare")
+    (entry,) = index_entries(c, "bare")
+    assert "intra_op_thread_count" in entry["reason"] and "many" in entry["reason"]
+
+
 def test_auto_complete_disabled_needs_a_config(start_server, make_repo):
     repo = make_repo()
     _onnx_model(repo, "bare")

@@ -488,6 +488,12 @@ Status GrpcServer::Start() {
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
                              k.http2_min_recv_ping_interval_without_data_ms);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, k.http2_max_ping_strikes);
+  if (options_.max_connection_age_ms > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, options_.max_connection_age_ms);
+  }
+  if (options_.max_connection_age_grace_ms > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, options_.max_connection_age_grace_ms);
+  }
   const int infer_threads = options_.infer_thread_count > 0
                                 ? options_.infer_thread_count
                                 : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));

@@ -51,6 +51,9 @@ struct GrpcOptions {
   // ones fail with RESOURCE_EXHAUSTED before they are buffered whole.
   int max_message_size = 64 << 20;
   bool reuse_port = false;  // SO_REUSEPORT (--reuse-grpc-port): off, so a port has one server
+  // --grpc-max-connection-age(-grace): 0 leaves gRPC's default (no limit).
+  int max_connection_age_ms = 0;
+  int max_connection_age_grace_ms = 0;
   RestrictedApis restricted;  // --grpc-restricted-protocol
 };
 
