@@ -236,7 +236,7 @@ Status Server::LoadLocated(const std::string& name, const ModelLocation& locatio
     if (slot.versions.empty()) slot.state = "LOADING";  // else the old versions serve meanwhile
   }
   std::map<int64_t, std::shared_ptr<Model>> fresh;
-  const Status st = RunLifecycleJob([&] { return BuildVersions(name, location, overrides, &fresh); });
+  Status st = RunLifecycleJob([&] { return BuildVersions(name, location, overrides, &fresh); });
   std::vector<std::shared_ptr<Model>> old;
   {
     std::unique_lock lock(mu_);
@@ -256,8 +256,11 @@ Status Server::LoadLocated(const std::string& name, const ModelLocation& locatio
     LOG_INFO("model '{}' loaded in {} ms{}", name, (NowNs() - start) / 1000000,
              old.empty() ? "" : " (the previous versions finish what they accepted)");
   } else {
-    LOG_ERROR("failed to load model '{}': {}{}", name, st.message(),
-              old.empty() ? "" : "; the previous versions keep serving");
+    // Triton's clients and QA tests look for "failed to load" in the answer.
+    if (st.message().rfind("failed to load", 0) != 0) {
+      st = Status(st.code(), "failed to load '" + name + "': " + st.message());
+    }
+    LOG_ERROR("{}{}", st.message(), old.empty() ? "" : "; the previous versions keep serving");
   }
   Retire(std::move(old));
   return st;
@@ -389,9 +392,10 @@ void Server::Submit(std::function<Status()> job, LifecycleDone done) {
 
 void Server::LoadModelAsync(const std::string& name, LoadOverrides overrides, LifecycleDone done) {
   if (options_.control_mode != ModelControlMode::kExplicit) {
-    return done(Status::Unsupported("cannot load model '" + name +
-                                    "': loading through the API needs "
-                                    "--model-control-mode=explicit"));
+    // UNAVAILABLE with Triton's words, as its clients expect.
+    return done(Status::Unavailable("explicit model load / unload is not allowed if polling is enabled "
+                                    "(cannot load model '" + name + "': that needs "
+                                    "--model-control-mode=explicit)"));
   }
   Status size = CheckOverrideSize(name, overrides.config_json, overrides.files, options_.max_override_bytes);
   if (!size.ok()) return done(size);
@@ -401,9 +405,10 @@ void Server::LoadModelAsync(const std::string& name, LoadOverrides overrides, Li
 
 void Server::UnloadModelAsync(const std::string& name, LifecycleDone done) {
   if (options_.control_mode != ModelControlMode::kExplicit) {
-    return done(Status::Unsupported("cannot unload model '" + name +
-                                    "': unloading through the API needs "
-                                    "--model-control-mode=explicit"));
+    // UNAVAILABLE with Triton's words, as its clients expect.
+    return done(Status::Unavailable("explicit model load / unload is not allowed if polling is enabled "
+                                    "(cannot unload model '" + name + "': that needs "
+                                    "--model-control-mode=explicit)"));
   }
   Submit([this, name] { return UnloadModel(name); }, std::move(done));
 }

@@ -305,7 +305,10 @@ def test_body_over_limit_rejected(limited_server):
         status, _, data = _post_infer(limited_server, "identity_fp32", body, headers)
     except (ConnectionError, OSError) as exc:
         pytest.fail(f"server dropped the connection instead of answering a JSON error: {exc!r}")
-    json_error_body(status, data)
+    # Triton's status and words (issue 13): clients and its QA match on them.
+    json_error_body(400, data, contains=["exceeds the maximum allowed input size",
+                                         "Use --http-max-input-size to increase the limit"])
+    assert status == 400
     assert_still_serving(limited_server.url)
 
 
@@ -324,5 +327,6 @@ def test_decompressed_body_over_limit_rejected(limited_server):
     assert len(comp) < LIMIT < len(plain)
     status, _, data = _post_infer(limited_server, "identity_fp32", comp,
                                   {"Content-Encoding": "gzip"})
-    json_error_body(status, data)
+    assert status == 400
+    json_error_body(400, data, contains=["exceeds the maximum allowed input size"])
     assert_still_serving(limited_server.url)

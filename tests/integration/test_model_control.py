@@ -13,7 +13,9 @@ from pathlib import Path
 import gevent
 import numpy as np
 import pytest
+import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
+from tritonclient.utils import InferenceServerException
 
 from support import (NOT_SERVED, REPO_ROOT, expect_server_error, fp32_identity, index_entries,
                      make_input, write_model)
@@ -131,9 +133,23 @@ def test_load_of_unknown_model_names_it(start_server, repo):
 def test_api_load_needs_explicit_mode(start_server, repo, mode):
     srv = start_server([repo], [f"--model-control-mode={mode}"])
     c = httpclient.InferenceServerClient(srv.url)
-    expect_server_error(c.load_model, "alpha", contains=["explicit"])
-    expect_server_error(c.unload_model, "alpha", contains=["explicit"])
+    # Triton's answer: UNAVAILABLE (HTTP 503), "explicit model load / unload is not allowed".
+    expect_server_error(c.load_model, "alpha", status=503, contains=["explicit model load / unload is not allowed"])
+    expect_server_error(c.unload_model, "alpha", status=503, contains=["explicit"])
+    g = grpcclient.InferenceServerClient(srv.grpc_url)
+    with pytest.raises(InferenceServerException) as e:
+        g.load_model("alpha")
+    assert e.value.status() == "StatusCode.UNAVAILABLE"
     echo(c, "alpha")
+
+
+def test_a_failed_load_says_failed_to_load(start_server, repo):
+    # Triton's clients and QA tests match on these words.
+    srv = start_server([repo], ["--model-control-mode=explicit"])
+    c = httpclient.InferenceServerClient(srv.url)
+    expect_server_error(c.load_model, "alpha", config='{"backend": "no_such_backend"}',
+                        contains=["failed to load 'alpha'", "no_such_backend"])
+    expect_server_error(c.load_model, "ghost", status=404, contains=["failed to load", "ghost"])
 
 
 def test_broken_reload_keeps_the_old_version_serving(start_server, repo):

@@ -64,8 +64,8 @@ Status Decompress(Encoding e, const std::string& in, size_t limit, std::string* 
     out->append(chunk, sizeof chunk - zs.avail_out);
     if (out->size() > limit) {
       inflateEnd(&zs);
-      return Status::ResourceExhausted("decompressed request body exceeds the limit of " +
-                                       std::to_string(limit) + " bytes (--http-max-input-size)");
+      return Status::InvalidArg("decompressed request body exceeds the maximum allowed input size of " +
+                                std::to_string(limit) + " bytes. Use --http-max-input-size to increase the limit.");
     }
     if (ret == Z_OK && zs.avail_in == 0 && zs.avail_out != 0) {
       inflateEnd(&zs);

@@ -335,7 +335,7 @@ void HttpApi::DecodeInfer(HttpRequest& req, const std::string& model_name, int64
   }
   const size_t json_size = header_length ? std::min(*header_length, body->size()) : body->size();
   if (json_size > options_.max_json_size) {
-    return fail(Status::ResourceExhausted(
+    return fail(Status::InvalidArg(
         "the JSON of the inference request has " + std::to_string(json_size) +
         " bytes, more than the limit of " + std::to_string(options_.max_json_size) +
         " (--http-max-json-size); send large tensors as binary data"));

@@ -126,10 +126,11 @@ class Session : public std::enable_shared_from_this<Session> {
       // The body was not read whole: answer and close the connection.
       server_->in_flight++;
       close_after_write_ = true;
+      // 400 with Triton's words: its clients and QA tests match on them.
       return Write(HttpApi::Error(
-          Status::ResourceExhausted("request body exceeds the limit of " +
-                                    std::to_string(server_->options.max_input_size) +
-                                    " bytes (--http-max-input-size)"),
+          Status::InvalidArg("request body exceeds the maximum allowed input size of " +
+                             std::to_string(server_->options.max_input_size) +
+                             " bytes. Use --http-max-input-size to increase the limit."),
           11, false));
     }
     if (ec) {
