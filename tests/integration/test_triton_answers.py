@@ -23,6 +23,9 @@ def named_server(inferd_bin, tmp_path_factory):
           default_timeout_microseconds: 5000000 } }
         version_policy { specific { versions: [1] } }"""))
     write_model(repo, "echo16", identity_config("echo16", [("INPUT0", "TYPE_FP16", [-1])]))
+    write_model(repo, "echo_bytes", identity_config("echo_bytes", [("INPUT0", "TYPE_STRING", [1])], max_batch_size=4))
+    write_model(repo, "two_inputs", identity_config("two_inputs", [("INPUT0", "TYPE_FP32", [2]),
+                                                                   ("INPUT1", "TYPE_FP32", [2])]))
     with InferdServer(inferd_bin, [repo], ["--id=triton-compatible"], log_dir=repo, tag="answers") as srv:
         yield srv
 
@@ -104,3 +107,70 @@ def test_expect_100_continue_is_answered_before_the_body(named_server):
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["outputs"][0]["data"] == [3, 4]
+
+
+# ------------------------------------------------------------------ raw binary requests
+
+def _split_binary_answer(headers, body):
+    n = int(headers["inference-header-content-length"])
+    return json.loads(body[:n]), body[n:]
+
+
+def test_raw_binary_request_is_the_only_inputs_data(named_server):
+    x = np.array([1.5, -2, 3, 4.25, 5], dtype=np.float32)
+    status, headers, body = raw_request(named_server.url, "POST", "/v2/models/echo/infer", body=x.tobytes(),
+                                        headers={"Inference-Header-Content-Length": "0",
+                                                 "Content-Type": "application/octet-stream"})
+    assert status == 200, body
+    doc, data = _split_binary_answer(headers, body)
+    (out,) = doc["outputs"]
+    # Batch of 1, the -1 deduced from the body's 20 bytes; every output binary.
+    assert out["name"] == "OUTPUT0" and out["shape"] == [1, 5]
+    assert out["parameters"]["binary_data_size"] == 20
+    np.testing.assert_array_equal(np.frombuffer(data, np.float32), x)
+
+
+def test_raw_binary_request_to_a_bytes_input(named_server):
+    payload = b"any bytes \x00\xff at all"
+    status, headers, body = raw_request(named_server.url, "POST", "/v2/models/echo_bytes/infer", body=payload,
+                                        headers={"Inference-Header-Content-Length": "0"})
+    assert status == 200, body
+    doc, data = _split_binary_answer(headers, body)
+    assert doc["outputs"][0]["shape"] == [1, 1]
+    assert data == len(payload).to_bytes(4, "little") + payload
+
+
+def test_raw_binary_request_needs_a_model_with_one_input(named_server):
+    status, _, body = raw_request(named_server.url, "POST", "/v2/models/two_inputs/infer", body=b"\0" * 8,
+                                  headers={"Inference-Header-Content-Length": "0"})
+    json_error_body(status, body, contains=["exactly 1 input", "two_inputs"])
+    status, _, body = raw_request(named_server.url, "POST", "/v2/models/nobody/infer", body=b"\0" * 8,
+                                  headers={"Inference-Header-Content-Length": "0"})
+    assert status == 404
+    # A body that is not a whole number of elements is refused by the usual size check.
+    status, _, body = raw_request(named_server.url, "POST", "/v2/models/echo/infer", body=b"\0" * 7,
+                                  headers={"Inference-Header-Content-Length": "0"})
+    json_error_body(status, body)
+
+
+def test_binary_data_output_leaves_listed_outputs_as_json(named_server):
+    x = [1.0, 2.0, 3.0]
+    base = {"inputs": [{"name": "INPUT0", "datatype": "FP32", "shape": [1, 3], "data": x}],
+            "parameters": {"binary_data_output": True}}
+    # Listed without binary_data: JSON, as Triton answers.
+    status, headers, body = raw_request(named_server.url, "POST", "/v2/models/echo/infer",
+                                        body=json.dumps({**base, "outputs": [{"name": "OUTPUT0"}]}).encode())
+    assert status == 200, body
+    assert "inference-header-content-length" not in headers
+    assert json.loads(body)["outputs"][0]["data"] == x
+    # Listed with binary_data: binary.
+    listed = {**base, "outputs": [{"name": "OUTPUT0", "parameters": {"binary_data": True}}]}
+    status, headers, body = raw_request(named_server.url, "POST", "/v2/models/echo/infer",
+                                        body=json.dumps(listed).encode())
+    doc, data = _split_binary_answer(headers, body)
+    np.testing.assert_array_equal(np.frombuffer(data, np.float32), x)
+    # Not listed: binary_data_output decides.
+    status, headers, body = raw_request(named_server.url, "POST", "/v2/models/echo/infer",
+                                        body=json.dumps(base).encode())
+    doc, data = _split_binary_answer(headers, body)
+    np.testing.assert_array_equal(np.frombuffer(data, np.float32), x)

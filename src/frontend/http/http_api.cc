@@ -340,7 +340,16 @@ void HttpApi::DecodeInfer(HttpRequest& req, const std::string& model_name, int64
         " bytes, more than the limit of " + std::to_string(options_.max_json_size) +
         " (--http-max-json-size); send large tensors as binary data"));
   }
-  Status st = ParseInferRequest(body, header_length, request.get());
+  Status st;
+  if (header_length == 0u) {
+    // Triton's raw binary request: the body is the only input's data, whose
+    // name, type and shape come from the model's config.
+    std::shared_ptr<Model> model;
+    st = core_->GetModel(model_name, version, &model);
+    if (st.ok()) st = ParseRawInferRequest(body, model->config(), request.get());
+  } else {
+    st = ParseInferRequest(body, header_length, request.get());
+  }
   if (!st.ok()) return fail(st);
 
   Encoding response_encoding = Encoding::kIdentity;

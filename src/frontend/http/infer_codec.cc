@@ -298,6 +298,56 @@ void WriteData(Writer& w, const OutputTensor& t) {
 
 }  // namespace
 
+Status ParseRawInferRequest(std::shared_ptr<const std::string> body, const inference::ModelConfig& config,
+                            InferenceRequest* request) {
+  if (config.input_size() != 1) {
+    return Status::InvalidArg("a raw binary request (Inference-Header-Content-Length: 0) needs a model "
+                              "with exactly 1 input, but model '" + request->model_name + "' has " +
+                              std::to_string(config.input_size()));
+  }
+  const inference::ModelInput& in = config.input(0);
+  InputTensor tensor;
+  tensor.name = in.name();
+  tensor.datatype = DataTypeFromConfig(in.data_type());
+  if (config.max_batch_size() != 0) tensor.shape.push_back(1);
+  int deduced = -1;
+  int64_t fixed_elements = 1;
+  for (int64_t d : in.dims()) {
+    if (d == -1) {
+      if (deduced != -1) {
+        return Status::InvalidArg("the shape of the raw input '" + in.name() +
+                                  "' cannot be deduced: its dims have more than one -1");
+      }
+      deduced = static_cast<int>(tensor.shape.size());
+    } else if (__builtin_mul_overflow(fixed_elements, d, &fixed_elements)) {
+      return Status::InvalidArg("the dims of input '" + in.name() + "' overflow");
+    }
+    tensor.shape.push_back(d);
+  }
+  if (tensor.datatype == INFERD_TYPE_BYTES) {
+    if (deduced != -1 || fixed_elements != 1) {
+      return Status::InvalidArg("a raw binary request to BYTES input '" + in.name() +
+                                "' needs the input's dims to be [1]");
+    }
+    if (body->size() > UINT32_MAX) return Status::InvalidArg("the raw BYTES element is over 4 GiB");
+    // The body is the one element: prefix its length, as BYTES tensors carry it.
+    auto prefix = std::make_shared<std::string>(4, '\0');
+    const uint32_t len = static_cast<uint32_t>(body->size());
+    std::memcpy(prefix->data(), &len, 4);
+    tensor.AddBuffer(prefix->data(), 4);
+    request->keep_alive.push_back(prefix);
+  } else if (deduced != -1) {
+    const uint64_t row = static_cast<uint64_t>(fixed_elements) * DataTypeByteSize(tensor.datatype);
+    // A zero-sized row holds no data: the dimension is 0 whatever the body.
+    tensor.shape[deduced] = row == 0 ? 0 : static_cast<int64_t>(body->size() / row);
+  }
+  if (!body->empty()) tensor.AddBuffer(body->data(), body->size());
+  request->inputs.push_back(std::move(tensor));
+  request->keep_alive.push_back(body);
+  request->parameters["binary_data_output"] = "true";
+  return Status::Ok();
+}
+
 Status ParseInferRequest(std::shared_ptr<const std::string> body,
                          std::optional<size_t> header_length, InferenceRequest* request) {
   const std::string& b = *body;
@@ -357,10 +407,9 @@ Status ParseInferRequest(std::shared_ptr<const std::string> body,
   if (auto outputs = doc.FindMember("outputs"); outputs != doc.MemberEnd()) {
     INFERD_RETURN_IF_ERROR(ParseOutputs(outputs->value, request));
   }
-  if (binary_output) {
-    for (auto& o : request->outputs) o.binary = true;
-    request->parameters["binary_data_output"] = "true";
-  }
+  // As Triton: binary_data_output chooses for the outputs the request does
+  // not list; a listed output follows its own binary_data (JSON unless asked).
+  if (binary_output) request->parameters["binary_data_output"] = "true";
   return Status::Ok();
 }
 

@@ -19,6 +19,15 @@ namespace inferd::http {
 // body is shared with the request: binary inputs point into it; JSON inputs are
 // decoded into buffers the request keeps alive. `header_length` is the
 // Inference-Header-Content-Length value, if the request had one.
+// A raw binary request (Inference-Header-Content-Length: 0, as Triton takes
+// it): the whole body is the data of the model's only input. Its shape is the
+// config's dims (after a batch dimension of 1 when the model batches), one
+// -1 among them deduced from the body's size; a BYTES input must have dims
+// [1] and the body is its one element. Every output is answered as binary
+// data. `config` is the model's; the body is shared with the request.
+Status ParseRawInferRequest(std::shared_ptr<const std::string> body, const inference::ModelConfig& config,
+                            InferenceRequest* request);
+
 Status ParseInferRequest(std::shared_ptr<const std::string> body,
                          std::optional<size_t> header_length, InferenceRequest* request);
 
