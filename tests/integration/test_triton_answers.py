@@ -174,3 +174,44 @@ def test_binary_data_output_leaves_listed_outputs_as_json(named_server):
                                         body=json.dumps(base).encode())
     doc, data = _split_binary_answer(headers, body)
     np.testing.assert_array_equal(np.frombuffer(data, np.float32), x)
+
+
+# ------------------------------------------------------------------ malformed HTTP
+
+def _raw_exchange(url, data, timeout=10):
+    """Sends `data` on a fresh connection; returns everything the server wrote before closing."""
+    import socket
+    host, port = url.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(data)
+        chunks = []
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+@pytest.mark.parametrize("request_bytes, status, words", [
+    # Both framings at once: answered, not just dropped (request smuggling is refused).
+    (b"POST /v2/models/echo/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+     b"Content-Length: 5\r\n\r\n0\r\n\r\n", 400, "malformed HTTP request"),
+    (b"GET /v2 HTTP/1.1\r\nHost: x\r\nBad Header Name: 1\r\n\r\n", 400, "malformed HTTP request"),
+    (b"GARBAGE\r\n\r\n", 400, "malformed HTTP request"),
+    (b"POST /v2/models/echo/infer HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400,
+     "malformed HTTP request"),
+    (b"POST /v2/models/echo/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400,
+     "malformed HTTP request"),
+    (b"GET /v2 HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (70 * 1024) + b"\r\n\r\n", 431, "too large"),
+])
+def test_malformed_http_is_answered_then_closed(named_server, request_bytes, status, words):
+    answer = _raw_exchange(named_server.url, request_bytes)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 %d" % status), answer[:300]
+    assert b"connection: close" in head.lower()
+    assert words in json.loads(body)["error"]
+    assert httpclient.InferenceServerClient(named_server.url).is_server_live()

@@ -12,6 +12,7 @@
 
 #include "common/logging.h"
 #include "frontend/http/http_api.h"
+#include "frontend/http/infer_codec.h"
 
 namespace inferd::http {
 namespace asio = boost::asio;
@@ -133,6 +134,20 @@ class Session : public std::enable_shared_from_this<Session> {
                              " bytes. Use --http-max-input-size to increase the limit."),
           11, false));
     }
+    if (ec == beast_http::error::header_limit) {
+      return AnswerMalformed(beast_http::status::request_header_fields_too_large,
+                             "request header fields too large (the limit is 64 KiB)");
+    }
+    const bool refused_by_parser =
+        ec && ec.category() == beast_http::make_error_code(beast_http::error::bad_method).category() &&
+        ec != beast_http::error::partial_message;
+    if (refused_by_parser) {
+      // A bad request line, header or chunk, or both Transfer-Encoding and
+      // Content-Length: answer 400 saying why, then close, since the rest of
+      // the stream cannot be trusted.
+      LOG_VERBOSE("http read: {}", ec.message());
+      return AnswerMalformed(beast_http::status::bad_request, "malformed HTTP request: " + ec.message());
+    }
     if (ec) {
       if (ec != asio::error::connection_reset && ec != asio::error::eof) {
         LOG_VERBOSE("http read: {}", ec.message());
@@ -197,6 +212,19 @@ class Session : public std::enable_shared_from_this<Session> {
                         if (ec) return self->Shutdown();
                         self->ReadSome();
                       });
+  }
+
+  // Answers a request the parser could not read, and closes the connection
+  // once the answer is written.
+  void AnswerMalformed(beast_http::status status, const std::string& message) {
+    server_->in_flight++;
+    close_after_write_ = true;
+    HttpResponse res(status, 11);
+    res.set(beast_http::field::content_type, "application/json");
+    res.keep_alive(false);
+    res.body().text = ErrorJson(message);
+    res.prepare_payload();
+    Write(std::move(res));
   }
 
   void Write(HttpResponse response) {
