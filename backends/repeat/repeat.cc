@@ -64,7 +64,10 @@ class Responder {
   void Add(Job job) {
     std::lock_guard<std::mutex> lock(mu_);
     jobs_.push_back(std::move(job));
-    if (idle_ == 0 && workers_.size() < kMaxConcurrentRequests) {
+    // More jobs waiting than idle workers to take them: an idle worker that
+    // was notified but has not woken yet still counts as idle, so comparing
+    // with the queue (not with zero) keeps two quick jobs from sharing it.
+    if (jobs_.size() > idle_ && workers_.size() < kMaxConcurrentRequests) {
       workers_.emplace_back([this] { Work(); });
     } else {
       cv_.notify_one();
