@@ -20,6 +20,9 @@
 #include "frontend/grpc/grpc_server.h"
 #include "frontend/http/http_server.h"
 #include "frontend/metrics/metrics_endpoint.h"
+#include "grpc_service.pb.h"
+#include "health.pb.h"
+#include "model_config.pb.h"
 
 namespace {
 namespace fs = std::filesystem;
@@ -482,6 +485,14 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGHUP);  // reopens --log-file
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+
+  // Protobuf builds its descriptors on first use, behind a lock that TSan
+  // cannot see (Debian's libprotobuf is not instrumented); building them here,
+  // before any thread starts, keeps the loading threads and the gRPC start-up
+  // from racing to be first.
+  (void)inference::ModelConfig::descriptor();
+  (void)inference::ModelInferRequest::descriptor();
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
 
   inferd::Server server(f.server);
   inferd::Status st = server.Start();
