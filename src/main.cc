@@ -90,7 +90,6 @@ struct IgnoredFlag {
   const char* why;
 };
 constexpr IgnoredFlag kIgnoredFlags[] = {
-    {"model-load-retry-count", "0", "a failed load is not retried; load the model again through the API"},
     {"model-namespacing", "false", "model names must be unique across repositories"},
     {"enable-peer-access", "true", "GPU peer access is left to the backends"},
     {"http-header-forward-pattern", nullptr, "HTTP headers are not forwarded to models"},
@@ -201,6 +200,9 @@ void AddFlags(CLI::App& app, Flags& f) {
   app.add_option("--repository-poll-secs", f.server.repository_poll_secs,
                  "With --model-control-mode=poll: seconds between repository scans (default 15)")
       ->check(CLI::PositiveNumber);
+  app.add_option("--model-load-retry-count", f.server.model_load_retries,
+                 "Tries again this many times when a model fails to load (default 0)")
+      ->check(CLI::Range(0, 100));
   app.add_option("--model-load-thread-count", f.server.model_load_threads,
                  "Models loaded at once at start (default 4)")
       ->check(CLI::Range(1, 256));

@@ -237,6 +237,14 @@ Status Server::LoadLocated(const std::string& name, const ModelLocation& locatio
   }
   std::map<int64_t, std::shared_ptr<Model>> fresh;
   Status st = RunLifecycleJob([&] { return BuildVersions(name, location, overrides, &fresh); });
+  // --model-load-retry-count, as Triton: a load that failed is tried again
+  // (a file system or device that was not ready yet), each try from scratch.
+  for (int retry = 1; !st.ok() && retry <= options_.model_load_retries; ++retry) {
+    LOG_WARNING("loading model '{}' failed: {}; retrying ({} of {})", name, st.message(), retry,
+                options_.model_load_retries);
+    fresh.clear();
+    st = RunLifecycleJob([&] { return BuildVersions(name, location, overrides, &fresh); });
+  }
   std::vector<std::shared_ptr<Model>> old;
   {
     std::unique_lock lock(mu_);

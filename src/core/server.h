@@ -39,6 +39,7 @@ struct ServerOptions {
   bool strict_readiness = true;   // ready only when every model is READY
   int repository_poll_secs = 15;  // poll mode: seconds between scans
   int model_load_threads = 4;     // models loaded at once at start
+  int model_load_retries = 0;     // --model-load-retry-count: more tries after a failed load
   int gpu_count = 0;
   uint64_t cache_bytes = 0;       // --cache-config local,size=N; 0 = no response cache
   bool latency_summaries = false; // --metrics-config summary_latencies=true

@@ -46,7 +46,7 @@ TRITON_FLAGS = [
     "--strict-model-config=false", "--response-cache-byte-size=0",
 ]
 WITHOUT_EFFECT = [
-    "model-load-retry-count", "model-namespacing", "enable-peer-access", "http-header-forward-pattern",
+    "model-namespacing", "enable-peer-access", "http-header-forward-pattern",
     "grpc-header-forward-pattern", "grpc-infer-allocation-pool-size", "grpc-max-response-pool-size",
     "allow-sagemaker", "sagemaker-port", "sagemaker-safe-port-range", "sagemaker-thread-count",
     "allow-vertex-ai", "vertex-ai-port", "vertex-ai-thread-count", "vertex-ai-default-model",
@@ -78,7 +78,7 @@ def test_every_tritonserver_flag_is_taken(start_server, repo):
 
 def test_defaults_of_flags_without_effect_are_silent(start_server, repo):
     srv = start_server([repo], ["--allow-sagemaker=false", "--allow-vertex-ai=false", "--trace-level=OFF",
-                                "--model-load-retry-count=0", "--model-namespacing=false"])
+                                "--model-namespacing=false"])
     assert "has no effect" not in srv.log_text()
 
 
@@ -126,3 +126,15 @@ def test_model_config_name_picks_the_custom_config(start_server, make_repo):
     other = start_server([repo], tag="default_config")
     assert httpclient.InferenceServerClient(other.url).get_model_config("m")["max_batch_size"] == 4
     assert raw_request(other.url, "GET", "/v2/models/m/config")[0] == 200
+
+
+def test_a_failed_load_is_retried(start_server, make_repo):
+    repo = make_repo("retry")
+    write_model(repo, "good", fp32_identity("good", 4))
+    write_model(repo, "broken", fp32_identity("broken", 4).replace('backend: "identity"', 'backend: "missing"'))
+    srv = start_server([repo], ["--model-load-retry-count=2", "--strict-readiness=false"])
+    retries = [l for l in srv.log_text().splitlines() if "loading model 'broken' failed" in l]
+    assert len(retries) == 2 and "retrying (2 of 2)" in retries[1], retries
+    c = httpclient.InferenceServerClient(srv.url)
+    assert c.is_model_ready("good") and not c.is_model_ready("broken")
+    assert not [l for l in srv.log_text().splitlines() if "loading model 'good' failed" in l]
