@@ -124,15 +124,12 @@ class Session : public std::enable_shared_from_this<Session> {
       return Shutdown();
     }
     if (ec == beast_http::error::body_limit) {
-      // The body was not read whole: answer and close the connection.
-      server_->in_flight++;
-      close_after_write_ = true;
-      // 400 with Triton's words: its clients and QA tests match on them.
-      return Write(HttpApi::Error(
-          Status::InvalidArg("request body exceeds the maximum allowed input size of " +
-                             std::to_string(server_->options.max_input_size) +
-                             " bytes. Use --http-max-input-size to increase the limit."),
-          11, false));
+      // The body was not read whole: 400 with Triton's words (its clients and
+      // QA tests match on them), then close.
+      return AnswerMalformed(beast_http::status::bad_request,
+                             "request body exceeds the maximum allowed input size of " +
+                                 std::to_string(server_->options.max_input_size) +
+                                 " bytes. Use --http-max-input-size to increase the limit.");
     }
     if (ec == beast_http::error::header_limit) {
       return AnswerMalformed(beast_http::status::request_header_fields_too_large,
@@ -214,8 +211,8 @@ class Session : public std::enable_shared_from_this<Session> {
                       });
   }
 
-  // Answers a request the parser could not read, and closes the connection
-  // once the answer is written.
+  // Answers a request the parser could not read (or whose body is over the
+  // limit), and closes the connection once the answer is written.
   void AnswerMalformed(beast_http::status status, const std::string& message) {
     server_->in_flight++;
     close_after_write_ = true;

@@ -337,7 +337,10 @@ Status ParseRawInferRequest(std::shared_ptr<const std::string> body, const infer
     tensor.AddBuffer(prefix->data(), 4);
     request->keep_alive.push_back(prefix);
   } else if (deduced != -1) {
-    const uint64_t row = static_cast<uint64_t>(fixed_elements) * DataTypeByteSize(tensor.datatype);
+    uint64_t row = 0;
+    if (__builtin_mul_overflow(static_cast<uint64_t>(fixed_elements), DataTypeByteSize(tensor.datatype), &row)) {
+      return Status::InvalidArg("the dims of input '" + in.name() + "' overflow");
+    }
     // A zero-sized row holds no data: the dimension is 0 whatever the body.
     tensor.shape[deduced] = row == 0 ? 0 : static_cast<int64_t>(body->size() / row);
   }
