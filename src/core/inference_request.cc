@@ -54,6 +54,65 @@ void InferenceRequest::AlignInputBuffers() {
   }
 }
 
+bool InferenceRequest::UsesSharedMemory() const {
+  for (const auto& in : inputs)
+    if (in.shared_memory) return true;
+  for (const auto& out : outputs)
+    if (out.shared_memory) return true;
+  return false;
+}
+
+Status InferenceRequest::AttachSharedMemory(const SharedMemoryManager& manager) {
+  for (auto& in : inputs) {
+    if (!in.shared_memory) continue;
+    const SharedMemoryRef& ref = *in.shared_memory;
+    std::shared_ptr<const SharedMemoryRegion> region;
+    INFERD_RETURN_IF_ERROR(manager.Find(ref.region, &region));
+    char* data = nullptr;
+    INFERD_RETURN_IF_ERROR(region->Slice(ref.offset, ref.byte_size, "input '" + in.name + "'", &data));
+    if (in.datatype == INFERD_TYPE_BYTES) {
+      // The client can write the region at any time: a length prefix that
+      // changed after the checks could send a backend past the end.
+      auto copy = std::make_shared<std::string>(data, ref.byte_size);
+      in.AddBuffer(copy->data(), copy->size());
+      keep_alive.push_back(std::move(copy));
+    } else {
+      in.AddBuffer(data, ref.byte_size);
+    }
+    keep_alive.push_back(std::move(region));
+  }
+  for (auto& out : outputs) {
+    if (!out.shared_memory) continue;
+    const SharedMemoryRef& ref = *out.shared_memory;
+    INFERD_RETURN_IF_ERROR(manager.Find(ref.region, &out.region));
+    char* data = nullptr;
+    INFERD_RETURN_IF_ERROR(
+        out.region->Slice(ref.offset, ref.byte_size, "output '" + out.name + "'", &data));
+  }
+  return Status::Ok();
+}
+
+Status InferenceRequest::WriteSharedMemoryOutputs(InferenceResponse* response) const {
+  if (outputs.empty()) return Status::Ok();  // the common case: nothing asked for
+  for (auto& o : response->outputs) {
+    const RequestedOutput* asked = FindRequestedOutput(o.name);
+    if (asked == nullptr || !asked->region || o.in_shared_memory) continue;
+    const SharedMemoryRef& ref = *asked->shared_memory;
+    if (o.byte_size > ref.byte_size) {
+      return Status::InvalidArg("shared memory size specified with the request for output '" +
+                                o.name + "' (" + std::to_string(ref.byte_size) +
+                                " bytes) should be at least " + std::to_string(o.byte_size) +
+                                " bytes to hold the results");
+    }
+    char* data = nullptr;
+    INFERD_RETURN_IF_ERROR(
+        asked->region->Slice(ref.offset, o.byte_size, "output '" + o.name + "'", &data));
+    if (o.byte_size > 0) std::memcpy(data, o.begin(), o.byte_size);
+    o.in_shared_memory = true;
+  }
+  return Status::Ok();
+}
+
 const RequestedOutput* InferenceRequest::FindRequestedOutput(const std::string& name) const {
   for (const auto& out : outputs)
     if (out.name == name) return &out;
@@ -61,8 +120,20 @@ const RequestedOutput* InferenceRequest::FindRequestedOutput(const std::string& 
 }
 
 void InferenceRequest::Respond(std::unique_ptr<InferenceResponse> response) {
+  // Outputs bound for shared memory go there; a window too small makes the
+  // response an error (before statistics count it).
+  auto place_shared_memory_outputs = [this, &response] {
+    if (!response->status.ok()) return;
+    Status st = WriteSharedMemoryOutputs(response.get());
+    if (!st.ok()) {
+      response->status = st;
+      response->outputs.clear();
+    }
+  };
   if (!response->final) {
-    if (!answered_.load()) on_response(std::move(response));
+    if (answered_.load()) return;
+    place_shared_memory_outputs();
+    on_response(std::move(response));
     return;
   }
   if (answered_.exchange(true)) {
@@ -76,8 +147,9 @@ void InferenceRequest::Respond(std::unique_ptr<InferenceResponse> response) {
     model->ForgetInFlight(*this);
     model->LeavePending(*this);
     model->CompleteResponse(*this, response.get());
-    model->stats().RecordRequestEnd(*this, response->status.ok(), NowNs());
   }
+  place_shared_memory_outputs();
+  if (model) model->stats().RecordRequestEnd(*this, response->status.ok(), NowNs());
   std::shared_ptr<Model> hold = std::move(model);
   ResponseCallback callback = std::move(on_response);
   if (hold && order_position >= 0 && hold->orderer()) {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,11 +16,20 @@
 #include "common/datatype.h"
 #include "core/abi_handles.h"
 #include "core/inference_response.h"
+#include "core/shared_memory.h"
 #include "inferd/backend.h"
 
 namespace inferd {
 
 class Model;
+
+// Where a tensor lies in a registered shared memory region (the request's
+// shared_memory_region / _offset / _byte_size parameters).
+struct SharedMemoryRef {
+  std::string region;
+  uint64_t offset = 0;
+  uint64_t byte_size = 0;
+};
 
 struct InputTensor {
   std::string name;
@@ -28,6 +38,9 @@ struct InputTensor {
   // Pieces of the data, in order; they stay valid while the request lives.
   std::vector<std::pair<const char*, uint64_t>> buffers;
   uint64_t byte_size = 0;  // sum of the buffers
+  // Set by a frontend instead of buffers; the core turns it into a buffer
+  // (AttachSharedMemory).
+  std::optional<SharedMemoryRef> shared_memory;
 
   void AddBuffer(const char* data, uint64_t size) {
     buffers.emplace_back(data, size);
@@ -39,6 +52,10 @@ struct RequestedOutput {
   std::string name;
   uint32_t classification_count = 0;  // > 0: answer top-k "value:index:label"
   bool binary = false;                // HTTP only: send as binary data
+  // Write the output into this shared memory window instead of the response
+  // body; `region` is filled by AttachSharedMemory.
+  std::optional<SharedMemoryRef> shared_memory;
+  std::shared_ptr<const SharedMemoryRegion> region;
 };
 
 class InferenceRequest : public InferdRequest,
@@ -84,6 +101,17 @@ class InferenceRequest : public InferdRequest,
   std::shared_ptr<InferenceRequest> held_until_final;
 
   const InputTensor* FindInput(const std::string& name) const;
+  // True when an input or requested output names a shared memory region.
+  bool UsesSharedMemory() const;
+  // Looks up every region the request names and points its inputs at their
+  // windows (BYTES inputs are copied: their length prefixes must not change
+  // under the backend); the request holds the regions until it is gone.
+  // An unknown region or a window outside its region is an error.
+  Status AttachSharedMemory(const SharedMemoryManager& manager);
+  // Copies the outputs the request placed in shared memory into their
+  // windows and marks them; an error when a window is too small. Respond
+  // calls it on every successful response.
+  Status WriteSharedMemoryOutputs(InferenceResponse* response) const;
   // Copies every input buffer that does not start on a kTensorAlignment
   // boundary into aligned memory the request owns (inside the request when
   // they are small, else one aligned block): backend.h promises aligned

@@ -22,6 +22,9 @@ struct OutputTensor {
   std::vector<int64_t> shape;
   std::unique_ptr<char[]> data;  // uninitialized until the backend writes it
   uint64_t byte_size = 0;
+  // Written into the shared memory region the request named: the response
+  // carries its name, type and shape only.
+  bool in_shared_memory = false;
 
   const char* begin() const { return data.get(); }
 };

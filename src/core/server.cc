@@ -39,7 +39,7 @@ constexpr size_t kMaxQueuedRetirements = 2;
 const std::vector<std::string>& ServerExtensions() {
   static const std::vector<std::string> kExtensions = {
       "classification", "binary_tensor_data", "model_repository", "model_configuration",
-      "statistics", "sequence", "schedule_policy", "logging"};
+      "statistics", "sequence", "schedule_policy", "logging", "system_shared_memory"};
   return kExtensions;
 }
 
@@ -518,6 +518,10 @@ void Server::Infer(const RequestPtr& request) noexcept {
   try {
     if (!live_) return request->RespondError(Status::Unavailable("inferd is shutting down"));
     Status st;
+    if (request->UsesSharedMemory()) {
+      st = request->AttachSharedMemory(shared_memory_);
+      if (!st.ok()) return Reject(request, st);
+    }
     // A reload may retire the version this request found between the lookup
     // and the enqueue; the second lookup finds its successor.
     for (int attempt = 0; attempt < 2; ++attempt) {

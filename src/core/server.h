@@ -20,6 +20,7 @@
 #include "core/inference_request.h"
 #include "core/model.h"
 #include "core/model_repository.h"
+#include "core/shared_memory.h"
 
 namespace inferd {
 
@@ -109,6 +110,8 @@ class Server {
   std::vector<ModelIndexEntry> RepositoryIndex() const;
   // The server's response cache, or null without --cache-config.
   const ResponseCache* cache() const { return cache_.get(); }
+  // Registered system shared memory regions (both frontends share them).
+  SharedMemoryManager& shared_memory() { return shared_memory_; }
 
   // --exit-timeout-secs ran out: answers every request still in flight in
   // any model (serving or draining) with `status`, without waiting for
@@ -156,6 +159,7 @@ class Server {
   std::unique_ptr<ResponseCache> cache_;  // null without --cache-config
   std::unique_ptr<RateLimiter> rate_limiter_;  // null without --rate-limit=execution_count
   std::atomic<bool> live_{false};
+  SharedMemoryManager shared_memory_;
 
   mutable std::shared_mutex mu_;
   std::map<std::string, ModelSlot> models_;  // guarded by mu_

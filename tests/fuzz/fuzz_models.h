@@ -4,6 +4,10 @@
 // inputs as outputs (as the identity backend does), classify, encode.
 #pragma once
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -48,6 +52,22 @@ inline const std::vector<inference::ModelConfig>& FuzzModels() {
   return models;
 }
 
+// One registered 4 KiB region named "r", for requests that name shared
+// memory: fuzzed offsets and sizes go through the real bounds checks.
+inline const SharedMemoryManager& FuzzSharedMemory() {
+  static SharedMemoryManager* manager = [] {
+    auto* m = new SharedMemoryManager();
+    const std::string key = "/inferd_fuzz_" + std::to_string(getpid());
+    const int fd = shm_open(key.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (fd < 0 || ftruncate(fd, 4096) != 0) __builtin_trap();
+    close(fd);
+    if (!m->Register("r", key, 0, 4096).ok()) __builtin_trap();
+    shm_unlink(key.c_str());  // the mapping and descriptor keep it alive
+    return m;
+  }();
+  return *manager;
+}
+
 // What follows a successful decode, up to the bytes a client would get back.
 // `encode` serializes a response (HTTP or gRPC encoder).
 template <typename Encode>
@@ -62,6 +82,7 @@ void ExerciseAccepted(const InferenceRequest& decoded, bool accepts_many, Encode
     r->parameters = decoded.parameters;
     r->keep_alive = decoded.keep_alive;
     r->accepts_many_responses = accepts_many;
+    if (r->UsesSharedMemory() && !r->AttachSharedMemory(FuzzSharedMemory()).ok()) continue;
     if (!CheckRequestAgainstConfig(config, *r).ok()) continue;
     r->AlignInputBuffers();
     for (const auto& in : r->inputs)
@@ -83,6 +104,7 @@ void ExerciseAccepted(const InferenceRequest& decoded, bool accepts_many, Encode
         (void)Classify({"a", "b"}, asked->classification_count, config.max_batch_size() > 0, &out);
       }
     }
+    if (!r->WriteSharedMemoryOutputs(&response).ok()) continue;
     encode(response);
   }
 }

@@ -61,6 +61,14 @@ def http_infer():
     header = infer_json([{"name": "INPUT0", "datatype": "BYTES", "shape": [3],
                           "parameters": {"binary_data_size": len(bt)}}])
     write("http_infer", "binary_bytes", b"\x04" + struct.pack("<I", len(header)) + header + bt)
+    # Shared memory: the harness registers one 4 KiB region named "r".
+    shm = infer_json([{"name": "INPUT0", "datatype": "FP32", "shape": [1, 6],
+                       "parameters": {"shared_memory_region": "r", "shared_memory_offset": 8,
+                                      "shared_memory_byte_size": 24}}],
+                     [{"name": "OUTPUT0", "parameters": {"shared_memory_region": "r",
+                                                         "shared_memory_offset": 100,
+                                                         "shared_memory_byte_size": 24}}])
+    write("http_infer", "shared_memory", b"\x00" + shm)
 
 
 def grpc_infer():
@@ -81,6 +89,17 @@ def grpc_infer():
     t = m.inputs.add(name="INPUT0", datatype="FP16", shape=[1, 2, 1])
     m.raw_input_contents.append(b"\x00\x3c\x00\x40")
     write("grpc_infer", "fp16_stream", b"\x00" + m.SerializeToString())
+    m = service_pb2.ModelInferRequest(model_name="m")
+    t = m.inputs.add(name="INPUT0", datatype="BYTES", shape=[2])
+    t.parameters["shared_memory_region"].string_param = "r"
+    t.parameters["shared_memory_byte_size"].int64_param = 11
+    t = m.inputs.add(name="INPUT1", datatype="INT64", shape=[2, 3])
+    m.raw_input_contents.append(struct.pack("<6q", 1, 2, 3, 4, 5, 6))
+    o = m.outputs.add(name="OUTPUT1")
+    o.parameters["shared_memory_region"].string_param = "r"
+    o.parameters["shared_memory_offset"].int64_param = 64
+    o.parameters["shared_memory_byte_size"].int64_param = 48
+    write("grpc_infer", "shared_memory", b"\x00" + m.SerializeToString())
     load = service_pb2.RepositoryModelLoadRequest(model_name="m")
     load.parameters["config"].string_param = json.dumps({"backend": "identity", "max_batch_size": 8})
     load.parameters["file:1/model.onnx"].bytes_param = b"\x08\x07"
@@ -98,6 +117,7 @@ def request_bodies():
                            "file:1/labels.txt": base64.b64encode(b"cat\ndog\n").decode(),
                            "unload_dependents": False}}
     write("request_bodies", "load", json.dumps(body))
+    write("request_bodies", "shm_register", json.dumps({"key": "/region", "offset": 16, "byte_size": 4096}))
     write("request_bodies", "logging", json.dumps({"log_info": False, "log_verbose_level": 2,
                                                    "log_format": "ISO8601", "log_error": None}))
     seq = {"backend": "accumulator", "max_batch_size": 2,

@@ -1,5 +1,5 @@
 // The JSON bodies of the REST endpoints besides infer: the repository index,
-// the logging settings and load/unload requests; a load's 'config' goes on through the config
+// the logging settings, shared memory registration and load/unload requests; a load's 'config' goes on through the config
 // parser and validation exactly as the load API takes it.
 #include <cstddef>
 #include <cstdint>
@@ -18,6 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)http::ParseRepositoryIndexBody(body, &ready_only);
   LogSettings log;
   (void)http::ParseLogSettingsBody(body, &log);
+  http::SharedMemoryRegisterBody shm;
+  (void)http::ParseSharedMemoryRegisterBody(body, &shm);
   LoadOverrides overrides;
   if (!http::ParseLoadRequestBody(body, &overrides).ok()) return 0;
   for (const auto& [path, content] : overrides.files) (void)CheckOverrideIsData(path, content);

@@ -11,9 +11,9 @@ Statistics and model control run on a server of this module's own
 (``own_server``: explicit model control, models no other module touches), so
 their counters move only by the traffic sent here.
 
-The last sections are gRPC only: shared-memory RPCs (UNIMPLEMENTED),
---allow-grpc=false, and the raw protocol through the generated stub (typed
-``contents``, which tritonclient never sends, and malformed messages).
+The last sections are gRPC only: --allow-grpc=false, and the raw protocol
+through the generated stub (typed ``contents``, which tritonclient never
+sends, and malformed messages).
 """
 
 import socket
@@ -666,22 +666,6 @@ def test_load_unknown_model_names_it(own):
 
 
 # --------------------------------------------------------------------------- gRPC only
-
-@pytest.mark.parametrize("call,args", [
-    ("get_system_shared_memory_status", ()),
-    ("register_system_shared_memory", ("r", "/k", 16)),
-    ("unregister_system_shared_memory", ()),
-    ("get_cuda_shared_memory_status", ()),
-    ("unregister_cuda_shared_memory", ()),
-])
-def test_grpc_shared_memory_unimplemented(server, call, args):
-    with grpcclient.InferenceServerClient(server.grpc_url) as c:
-        with pytest.raises(InferenceServerException) as ei:
-            getattr(c, call)(*args)
-        assert ei.value.status() == "StatusCode.UNIMPLEMENTED", ei.value
-        assert "is not supported by inferd" in ei.value.message()
-        assert c.is_server_live()
-
 
 def test_allow_grpc_false_disables_it(start_server, make_repo):
     repo = make_repo("nogrpc")

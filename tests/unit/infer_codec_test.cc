@@ -78,7 +78,7 @@ TEST(InferCodec, BadRequestsNameTheProblem) {
   ExpectParseError(R"({"inputs":[{"name":"A","datatype":"BOOL","shape":[1],"data":[1]}]})",
                    std::nullopt, "true or false");
   ExpectParseError(R"({"inputs":[{"name":"A","datatype":"FP32","shape":[1]}]})", std::nullopt,
-                   "neither 'data' nor 'binary_data_size'");
+                   "none of 'data', 'binary_data_size' or 'shared_memory_region'");
   const std::string h =
       R"({"inputs":[{"name":"A","datatype":"FP32","shape":[2],"parameters":{"binary_data_size":8}}]})";
   ExpectParseError(h + "1234", h.size(), "only 4 bytes");           // truncated
@@ -91,8 +91,9 @@ TEST(InferCodec, EncodesJsonAndBinaryOutputs) {
   req->model_name = "m";
   req->served_version = 3;
   req->id = "x";
-  req->outputs.push_back({"BIN", 0, true});
-  req->outputs.push_back({"JSON", 0, false});
+  req->outputs.emplace_back().name = "BIN";
+  req->outputs.back().binary = true;
+  req->outputs.emplace_back().name = "JSON";
   InferenceResponse res(req);
   int32_t vals[3] = {1, -2, 3};
   std::memcpy(res.AddOutput("JSON", INFERD_TYPE_INT32, {3}, 12)->data.get(), vals, 12);

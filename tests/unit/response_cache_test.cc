@@ -54,7 +54,8 @@ TEST(ResponseCache, KeyCoversModelVersionBytesShapeTypeAndOutputs) {
   EXPECT_NE(key, ResponseCache::Key(*Request("abcd", {2, 2}), "m", 1));
   EXPECT_NE(key, ResponseCache::Key(*Request("abcd", {4}, INFERD_TYPE_INT8), "m", 1));
   auto classified = Request("abcd", {4});
-  classified->outputs.push_back({"O", 3, false});
+  classified->outputs.emplace_back().name = "O";
+  classified->outputs.back().classification_count = 3;
   EXPECT_NE(key, ResponseCache::Key(*classified, "m", 1));
 }
 

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstring>
 #include <limits>
+#include <optional>
 
 #include "common/aligned.h"
 #include "common/logging.h"
@@ -123,6 +124,41 @@ Status DecodeContents(const InputTensor& t, const inference::InferTensorContents
   return Status::Ok();
 }
 
+// An integer parameter as Triton's clients send it (int64, or uint64).
+Status UnsignedParam(const inference::InferParameter& p, const std::string& what, uint64_t* out) {
+  if (p.has_int64_param() && p.int64_param() >= 0) {
+    *out = static_cast<uint64_t>(p.int64_param());
+  } else if (p.has_uint64_param()) {
+    *out = p.uint64_param();
+  } else {
+    return Status::InvalidArg(what + " must be a non-negative integer");
+  }
+  return Status::Ok();
+}
+
+// The shared memory parameters of an input or output, when it names a
+// region ('shared_memory_region'; offset and byte size default to 0).
+Status SharedMemoryParams(const google::protobuf::Map<std::string, inference::InferParameter>& params,
+                          const std::string& where, std::optional<SharedMemoryRef>* out) {
+  auto region = params.find("shared_memory_region");
+  if (region == params.end()) return Status::Ok();
+  if (!region->second.has_string_param()) {
+    return Status::InvalidArg(where + " parameter 'shared_memory_region' must be a string");
+  }
+  SharedMemoryRef ref;
+  ref.region = region->second.string_param();
+  if (auto it = params.find("shared_memory_offset"); it != params.end()) {
+    INFERD_RETURN_IF_ERROR(
+        UnsignedParam(it->second, where + " parameter 'shared_memory_offset'", &ref.offset));
+  }
+  if (auto it = params.find("shared_memory_byte_size"); it != params.end()) {
+    INFERD_RETURN_IF_ERROR(
+        UnsignedParam(it->second, where + " parameter 'shared_memory_byte_size'", &ref.byte_size));
+  }
+  *out = std::move(ref);
+  return Status::Ok();
+}
+
 void Fill(inference::StatisticDuration* out, const StatDuration& d) {
   out->set_count(d.count);
   out->set_ns(d.ns);
@@ -166,12 +202,19 @@ Status ParseModelInferRequest(const inference::ModelInferRequest& m, InferenceRe
   request->id = m.id();
   request->model_name = m.model_name();
   INFERD_RETURN_IF_ERROR(ParseModelVersion(m.model_name(), m.model_version(), &request->model_version));
+  // Inputs in shared memory have no contents of either kind: raw contents,
+  // when sent, are one per other input, in order (Triton's clients).
+  int in_shared_memory = 0;
+  for (const auto& in : m.inputs()) in_shared_memory += in.parameters().count("shared_memory_region") > 0;
+  const int carried = m.inputs_size() - in_shared_memory;
   const bool raw = m.raw_input_contents_size() > 0;
-  if (raw && m.raw_input_contents_size() != m.inputs_size()) {
-    return Status::InvalidArg("the request has " + std::to_string(m.inputs_size()) +
-                              " inputs but " + std::to_string(m.raw_input_contents_size()) +
-                              " raw_input_contents; send one per input, or none");
+  if (raw && m.raw_input_contents_size() != carried) {
+    return Status::InvalidArg("the request has " + std::to_string(carried) +
+                              " inputs not in shared memory but " +
+                              std::to_string(m.raw_input_contents_size()) +
+                              " raw_input_contents; send one per such input, or none");
   }
+  int next_raw = 0;
   // Typed contents are converted into one aligned buffer, each input at an
   // aligned offset; spans become pointers once it stops growing.
   std::shared_ptr<AlignedBytes> decoded;
@@ -197,11 +240,18 @@ Status ParseModelInferRequest(const inference::ModelInferRequest& m, InferenceRe
       return Status::InvalidArg(what + " has shape " + ShapeToString(t.shape) +
                                 ", whose element count does not fit in 64 bits");
     }
+    INFERD_RETURN_IF_ERROR(SharedMemoryParams(in.parameters(), what, &t.shared_memory));
+    if (t.shared_memory) {
+      if (in.has_contents() && TypedCount(in.contents()) > 0) {
+        return Status::InvalidArg(what + " is in shared memory but also has contents");
+      }
+      continue;  // the core maps it in
+    }
     if (raw) {
       if (in.has_contents() && TypedCount(in.contents()) > 0) {
         return Status::InvalidArg(what + " has both contents and raw_input_contents");
       }
-      const std::string& bytes = m.raw_input_contents(i);
+      const std::string& bytes = m.raw_input_contents(next_raw++);
       t.AddBuffer(bytes.data(), bytes.size());
       continue;
     }
@@ -220,6 +270,11 @@ Status ParseModelInferRequest(const inference::ModelInferRequest& m, InferenceRe
   for (const auto& o : m.outputs()) {
     RequestedOutput& out = request->outputs.emplace_back();
     out.name = o.name();
+    const std::string where = "output '" + out.name + "'";
+    INFERD_RETURN_IF_ERROR(SharedMemoryParams(o.parameters(), where, &out.shared_memory));
+    if (out.shared_memory && o.parameters().count("classification") > 0) {
+      return Status::InvalidArg(where + " can't set both 'shared_memory_region' and 'classification'");
+    }
     auto cls = o.parameters().find("classification");
     if (cls != o.parameters().end()) {
       const auto& p = cls->second;
@@ -266,7 +321,10 @@ void EncodeModelInferResponse(const InferenceResponse& response, inference::Mode
     t->set_name(o.name);
     t->set_datatype(DataTypeWireName(o.datatype));
     for (int64_t d : o.shape) t->add_shape(d);
-    out->add_raw_output_contents()->assign(o.begin(), o.byte_size);
+    // An output written into shared memory keeps its place with no bytes,
+    // as Triton answers it.
+    std::string* raw = out->add_raw_output_contents();
+    if (!o.in_shared_memory) raw->assign(o.begin(), o.byte_size);
   }
 }
 

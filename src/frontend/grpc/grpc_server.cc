@@ -259,45 +259,61 @@ class GrpcServer::Service final : public ServiceBase {
   }
 
   ServerUnaryReactor* SystemSharedMemoryStatus(CallbackServerContext* ctx,
-                                               const inference::SystemSharedMemoryStatusRequest*,
-                                               inference::SystemSharedMemoryStatusResponse*) override {
+                                               const inference::SystemSharedMemoryStatusRequest* req,
+                                               inference::SystemSharedMemoryStatusResponse* res) override {
     return Guard(ctx, ApiGroup::kSharedMemory, [&]() -> ServerUnaryReactor* {
-      return NotBuilt(ctx, "system shared memory");
+      std::vector<SharedMemoryRegionInfo> regions;
+      Status st = core_->shared_memory().GetStatus(req->name(), &regions);
+      if (!st.ok()) return Done(ctx, st);
+      for (const auto& r : regions) {
+        auto& out = (*res->mutable_regions())[r.name];
+        out.set_name(r.name);
+        out.set_key(r.key);
+        out.set_offset(r.offset);
+        out.set_byte_size(r.byte_size);
+      }
+      return Done(ctx, grpc::Status::OK);
     });
   }
   ServerUnaryReactor* SystemSharedMemoryRegister(CallbackServerContext* ctx,
-                                                 const inference::SystemSharedMemoryRegisterRequest*,
+                                                 const inference::SystemSharedMemoryRegisterRequest* req,
                                                  inference::SystemSharedMemoryRegisterResponse*) override {
     return Guard(ctx, ApiGroup::kSharedMemory, [&]() -> ServerUnaryReactor* {
-      return NotBuilt(ctx, "system shared memory");
+      return Done(ctx, core_->shared_memory().Register(req->name(), req->key(), req->offset(),
+                                                       req->byte_size()));
     });
   }
   ServerUnaryReactor* SystemSharedMemoryUnregister(
-      CallbackServerContext* ctx, const inference::SystemSharedMemoryUnregisterRequest*,
+      CallbackServerContext* ctx, const inference::SystemSharedMemoryUnregisterRequest* req,
       inference::SystemSharedMemoryUnregisterResponse*) override {
     return Guard(ctx, ApiGroup::kSharedMemory, [&]() -> ServerUnaryReactor* {
-      return NotBuilt(ctx, "system shared memory");
+      if (req->name().empty()) core_->shared_memory().UnregisterAll();
+      else core_->shared_memory().Unregister(req->name());
+      return Done(ctx, grpc::Status::OK);
     });
   }
+  // This build has no CUDA: nothing can be registered, so nothing is listed
+  // or removed.
   ServerUnaryReactor* CudaSharedMemoryStatus(CallbackServerContext* ctx,
-                                             const inference::CudaSharedMemoryStatusRequest*,
+                                             const inference::CudaSharedMemoryStatusRequest* req,
                                              inference::CudaSharedMemoryStatusResponse*) override {
     return Guard(ctx, ApiGroup::kSharedMemory, [&]() -> ServerUnaryReactor* {
-      return NotBuilt(ctx, "CUDA shared memory");
+      if (req->name().empty()) return Done(ctx, grpc::Status::OK);
+      return Done(ctx, Status::NotFound("Unable to find cuda shared memory region: '" + req->name() + "'"));
     });
   }
   ServerUnaryReactor* CudaSharedMemoryRegister(CallbackServerContext* ctx,
-                                               const inference::CudaSharedMemoryRegisterRequest*,
+                                               const inference::CudaSharedMemoryRegisterRequest* req,
                                                inference::CudaSharedMemoryRegisterResponse*) override {
     return Guard(ctx, ApiGroup::kSharedMemory, [&]() -> ServerUnaryReactor* {
-      return NotBuilt(ctx, "CUDA shared memory");
+      return Done(ctx, Status::InvalidArg(CudaSharedMemoryRefusal(req->name())));
     });
   }
   ServerUnaryReactor* CudaSharedMemoryUnregister(CallbackServerContext* ctx,
                                                  const inference::CudaSharedMemoryUnregisterRequest*,
                                                  inference::CudaSharedMemoryUnregisterResponse*) override {
     return Guard(ctx, ApiGroup::kSharedMemory, [&]() -> ServerUnaryReactor* {
-      return NotBuilt(ctx, "CUDA shared memory");
+      return Done(ctx, grpc::Status::OK);
     });
   }
   ServerUnaryReactor* TraceSetting(CallbackServerContext* ctx, const inference::TraceSettingRequest*,

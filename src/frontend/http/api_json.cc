@@ -170,4 +170,24 @@ std::string RepositoryIndexJson(const std::vector<ModelIndexEntry>& index, bool 
   return sb.GetString();
 }
 
+std::string SharedMemoryStatusJson(const std::vector<SharedMemoryRegionInfo>& regions) {
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  w.StartArray();
+  for (const auto& r : regions) {
+    w.StartObject();
+    w.Key("name");
+    w.String(r.name.data(), static_cast<rapidjson::SizeType>(r.name.size()));
+    w.Key("key");
+    w.String(r.key.data(), static_cast<rapidjson::SizeType>(r.key.size()));
+    w.Key("offset");
+    w.Uint64(r.offset);
+    w.Key("byte_size");
+    w.Uint64(r.byte_size);
+    w.EndObject();
+  }
+  w.EndArray();
+  return sb.GetString();
+}
+
 }  // namespace inferd::http

@@ -22,5 +22,7 @@ std::string ModelMetadataJson(const Model& model, const std::vector<int64_t>& ve
 std::string ModelStatsJson(const std::vector<std::shared_ptr<Model>>& models);
 // POST /v2/repository/index; `ready_only` keeps READY models only.
 std::string RepositoryIndexJson(const std::vector<ModelIndexEntry>& index, bool ready_only);
+// GET /v2/systemsharedmemory[/region/{name}]/status: [{"name", "key", "offset", "byte_size"}].
+std::string SharedMemoryStatusJson(const std::vector<SharedMemoryRegionInfo>& regions);
 
 }  // namespace inferd::http

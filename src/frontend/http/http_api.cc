@@ -204,6 +204,24 @@ void HttpApi::Handle(HttpRequest&& req, Responder respond) {
     }
     return error(Status::NotFound("no endpoint " + std::string(req.target())));
   }
+  // /v2/{system,cuda}sharedmemory[/region/{name}]/{status,register,unregister}
+  if (parts[1] == "systemsharedmemory" || parts[1] == "cudasharedmemory") {
+    const bool named = parts.size() == 5 && parts[2] == "region";
+    if (!named && parts.size() != 3) return error(Status::NotFound("no endpoint " + std::string(req.target())));
+    const std::string_view action = parts.back();
+    if (action != "status" && action != "register" && action != "unregister") {
+      return error(Status::NotFound("no endpoint " + std::string(req.target())));
+    }
+    if (action == "status" ? !get : !post) return method_not_allowed();
+    const std::string region = named ? std::string(parts[3]) : std::string();
+    std::string body;
+    Status st = parts[1] == "systemsharedmemory"
+                    ? HandleSystemSharedMemory(action, region, req.body(), &body)
+                    : HandleCudaSharedMemory(action, region, &body);
+    if (!st.ok()) return error(st);
+    if (body.empty()) return respond(Empty(beast_http::status::ok, req));
+    return respond(Json(beast_http::status::ok, std::move(body), req));
+  }
   if (parts[1] != "models") return error(Status::NotFound("no endpoint " + std::string(req.target())));
 
   // /v2/models/stats
@@ -256,6 +274,42 @@ void HttpApi::Handle(HttpRequest&& req, Responder respond) {
     return respond(Json(beast_http::status::ok, ModelMetadataJson(*model, versions), req));
   }
   return error(Status::NotFound("no endpoint " + std::string(req.target())));
+}
+
+Status HttpApi::HandleSystemSharedMemory(std::string_view action, const std::string& region,
+                                         std::string_view request_body, std::string* body) {
+  SharedMemoryManager& manager = core_->shared_memory();
+  if (action == "status") {
+    std::vector<SharedMemoryRegionInfo> regions;
+    INFERD_RETURN_IF_ERROR(manager.GetStatus(region, &regions));
+    *body = SharedMemoryStatusJson(regions);
+    return Status::Ok();
+  }
+  if (action == "unregister") {
+    if (region.empty()) manager.UnregisterAll();
+    else manager.Unregister(region);
+    return Status::Ok();
+  }
+  if (region.empty()) {
+    return Status::InvalidArg("'region name' is necessary to register system shared memory region");
+  }
+  SharedMemoryRegisterBody parsed;
+  INFERD_RETURN_IF_ERROR(ParseSharedMemoryRegisterBody(request_body, &parsed));
+  return manager.Register(region, parsed.key, parsed.offset, parsed.byte_size);
+}
+
+Status HttpApi::HandleCudaSharedMemory(std::string_view action, const std::string& region,
+                                       std::string* body) {
+  // No region can be registered, so there is never one to list or remove.
+  if (action == "status") {
+    if (!region.empty()) {
+      return Status::NotFound("Unable to find cuda shared memory region: '" + region + "'");
+    }
+    *body = "[]";
+    return Status::Ok();
+  }
+  if (action == "unregister") return Status::Ok();
+  return Status::InvalidArg(CudaSharedMemoryRefusal(region));
 }
 
 void HttpApi::HandleLoadUnload(HttpRequest&& req, const std::string& model, bool load,

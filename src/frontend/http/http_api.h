@@ -47,6 +47,13 @@ class HttpApi {
   // Decompresses and parses an inference body and hands it to the core.
   void DecodeInfer(HttpRequest& request, const std::string& model, int64_t version,
                    const Responder& respond);
+  // /v2/systemsharedmemory[/region/{name}]/{status,register,unregister}:
+  // `body` gets the JSON answer, or stays empty for an empty 200.
+  Status HandleSystemSharedMemory(std::string_view action, const std::string& region,
+                                  std::string_view request_body, std::string* body);
+  // /v2/cudasharedmemory/...: this build has no CUDA, so registering fails.
+  Status HandleCudaSharedMemory(std::string_view action, const std::string& region,
+                                std::string* body);
   // POST /v2/repository/models/{m}/load|unload, answered from the lifecycle thread.
   void HandleLoadUnload(HttpRequest&& request, const std::string& model, bool load,
                         Responder respond);

@@ -137,6 +137,31 @@ Status BoolParam(const Value& params, const char* key, const std::string& where,
   return Status::Ok();
 }
 
+// The shared memory parameters of an input or output, when it names a
+// region ('shared_memory_region'; offset and byte size default to 0).
+Status SharedMemoryParams(const Value& params, const std::string& where,
+                          std::optional<SharedMemoryRef>* out) {
+  if (!params.IsObject()) return Status::Ok();
+  auto region = params.FindMember("shared_memory_region");
+  if (region == params.MemberEnd()) return Status::Ok();
+  if (!region->value.IsString()) {
+    return Status::InvalidArg(where + " parameter 'shared_memory_region' must be a string");
+  }
+  SharedMemoryRef ref;
+  ref.region.assign(region->value.GetString(), region->value.GetStringLength());
+  for (auto [key, field] : {std::pair{"shared_memory_offset", &ref.offset},
+                            std::pair{"shared_memory_byte_size", &ref.byte_size}}) {
+    auto it = params.FindMember(key);
+    if (it == params.MemberEnd()) continue;
+    if (!it->value.IsUint64()) {
+      return Status::InvalidArg(where + " parameter '" + key + "' must be a non-negative integer");
+    }
+    *field = it->value.GetUint64();
+  }
+  *out = std::move(ref);
+  return Status::Ok();
+}
+
 // Where a JSON-decoded input's bytes lie in the decode buffer; they become
 // pointers once the buffer stops growing.
 struct DecodedSpan {
@@ -181,6 +206,19 @@ Status ParseInput(const Value& in, size_t index, const std::string& body, size_t
   auto params = in.FindMember("parameters");
   if (params != in.MemberEnd()) {
     if (!params->value.IsObject()) return Status::InvalidArg(what + " 'parameters' must be an object");
+    // As Triton: the data comes from exactly one of 'data', binary data, or
+    // a shared memory region.
+    const bool has_data = in.HasMember("data");
+    const bool has_binary = params->value.HasMember("binary_data_size");
+    INFERD_RETURN_IF_ERROR(SharedMemoryParams(params->value, what, &t.shared_memory));
+    if (has_data + has_binary + t.shared_memory.has_value() > 1) {
+      return Status::InvalidArg(what + " must set only one of 'data', 'binary_data_size' or "
+                                "'shared_memory_region', but it sets" +
+                                std::string(has_data ? " 'data'" : "") +
+                                (has_binary ? " 'binary_data_size'" : "") +
+                                (t.shared_memory ? " 'shared_memory_region'" : ""));
+    }
+    if (t.shared_memory) return Status::Ok();  // the core maps it in
     auto size = params->value.FindMember("binary_data_size");
     if (size != params->value.MemberEnd()) {
       if (!size->value.IsUint64()) {
@@ -195,15 +233,12 @@ Status ParseInput(const Value& in, size_t index, const std::string& body, size_t
       }
       t.AddBuffer(body.data() + *binary_offset, n);
       *binary_offset += n;
-      if (in.HasMember("data")) {
-        return Status::InvalidArg(what + " has both 'data' and 'binary_data_size'");
-      }
       return Status::Ok();
     }
   }
   auto data = in.FindMember("data");
   if (data == in.MemberEnd()) {
-    return Status::InvalidArg(what + " has neither 'data' nor 'binary_data_size'");
+    return Status::InvalidArg(what + " has none of 'data', 'binary_data_size' or 'shared_memory_region'");
   }
   const size_t count = CountLeaves(data->value);
   if (static_cast<uint64_t>(elements) != count) {
@@ -240,6 +275,13 @@ Status ParseOutputs(const Value& outputs, InferenceRequest* request) {
     if (params == o.MemberEnd()) continue;
     const std::string where = "output '" + out.name + "'";
     INFERD_RETURN_IF_ERROR(BoolParam(params->value, "binary_data", where, &out.binary));
+    INFERD_RETURN_IF_ERROR(SharedMemoryParams(params->value, where, &out.shared_memory));
+    if (out.shared_memory && out.binary) {
+      return Status::InvalidArg(where + " can't set both 'shared_memory_region' and 'binary_data'");
+    }
+    if (out.shared_memory && params->value.HasMember("classification")) {
+      return Status::InvalidArg(where + " can't set both 'shared_memory_region' and 'classification'");
+    }
     if (params->value.IsObject()) {
       auto cls = params->value.FindMember("classification");
       if (cls != params->value.MemberEnd()) {
@@ -451,7 +493,9 @@ void EncodeInferResponse(const InferenceResponse& response, EncodedResponse* out
     w.StartArray();
     for (int64_t d : o.shape) w.Int64(d);
     w.EndArray();
-    if (as_binary) {
+    if (o.in_shared_memory) {
+      // Its bytes are in the client's region: name, type and shape only.
+    } else if (as_binary) {
       w.Key("parameters");
       w.StartObject();
       w.Key("binary_data_size");

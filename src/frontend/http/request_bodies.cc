@@ -93,4 +93,28 @@ Status ParseLogSettingsBody(std::string_view body, LogSettings* settings) {
   return Status::Ok();
 }
 
+Status ParseSharedMemoryRegisterBody(std::string_view body, SharedMemoryRegisterBody* out) {
+  rapidjson::Document doc;
+  INFERD_RETURN_IF_ERROR(ParseObject(body, "a shared memory register request", &doc));
+  auto key = doc.FindMember("key");
+  if (key == doc.MemberEnd()) return Status::InvalidArg("Shared memory register request has no 'key' field");
+  if (!key->value.IsString()) return Status::InvalidArg("shared memory register 'key' must be a string");
+  out->key = Text(key->value);
+  if (auto offset = doc.FindMember("offset"); offset != doc.MemberEnd()) {
+    if (!offset->value.IsUint64()) {
+      return Status::InvalidArg("shared memory register 'offset' must be a non-negative integer");
+    }
+    out->offset = offset->value.GetUint64();
+  }
+  auto size = doc.FindMember("byte_size");
+  if (size == doc.MemberEnd()) {
+    return Status::InvalidArg("Shared memory register request has no 'byte_size' field");
+  }
+  if (!size->value.IsUint64()) {
+    return Status::InvalidArg("shared memory register 'byte_size' must be a non-negative integer");
+  }
+  out->byte_size = size->value.GetUint64();
+  return Status::Ok();
+}
+
 }  // namespace inferd::http

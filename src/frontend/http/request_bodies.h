@@ -2,6 +2,8 @@
 // the core takes. Pure functions of the text: the fuzzers call them directly.
 #pragma once
 
+#include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "common/logging.h"
@@ -23,5 +25,14 @@ Status ParseLoadRequestBody(std::string_view body, LoadOverrides* overrides);
 // applied onto `settings` only when every one is valid; null leaves a setting
 // unchanged; "log_file" is refused, as Triton refuses it.
 Status ParseLogSettingsBody(std::string_view body, LogSettings* settings);
+
+// POST /v2/systemsharedmemory/region/{name}/register:
+// {"key": "/shm-name", "offset": uint (optional, 0), "byte_size": uint}.
+struct SharedMemoryRegisterBody {
+  std::string key;
+  uint64_t offset = 0;
+  uint64_t byte_size = 0;
+};
+Status ParseSharedMemoryRegisterBody(std::string_view body, SharedMemoryRegisterBody* out);
 
 }  // namespace inferd::http

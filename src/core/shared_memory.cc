@@ -1,0 +1,183 @@
+#include "core/shared_memory.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/logging.h"
+#include "common/utf8.h"
+
+namespace inferd {
+namespace {
+
+// shm_open takes "/name": one leading slash, no other, not "." or "..".
+// Triton's clients send keys with the slash; one without gets it added.
+Status CheckKey(const std::string& key, std::string* shm_name) {
+  std::string bare = !key.empty() && key[0] == '/' ? key.substr(1) : key;
+  if (bare.empty() || bare == "." || bare == ".." || bare.size() > 255 ||
+      bare.find('/') != std::string::npos || bare.find('\0') != std::string::npos) {
+    return Status::InvalidArg("shared memory key '" + key +
+                              "' is not a shared-memory object name (\"/name\", no other '/')");
+  }
+  *shm_name = "/" + bare;
+  return Status::Ok();
+}
+
+// The object's current size, or an error when it is not a regular file.
+Status ObjectSize(int fd, const std::string& key, uint64_t* size) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
+    return Status::InvalidArg("shared memory object '" + key + "' cannot be examined: " +
+                              std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode) || st.st_size < 0) {
+    return Status::InvalidArg("shared memory object '" + key + "' is not a regular shared-memory object");
+  }
+  *size = static_cast<uint64_t>(st.st_size);
+  return Status::Ok();
+}
+
+}  // namespace
+
+SharedMemoryRegion::~SharedMemoryRegion() {
+  if (mapping_ != nullptr) munmap(mapping_, mapping_size_);
+  if (fd_ >= 0) close(fd_);
+}
+
+Status SharedMemoryRegion::Slice(uint64_t offset, uint64_t size, const std::string& what,
+                                 char** data) const {
+  if (offset > byte_size_ || size > byte_size_ - offset) {
+    return Status::InvalidArg(what + ": offset " + std::to_string(offset) + " + byte size " +
+                              std::to_string(size) + " lies outside shared memory region '" +
+                              name_ + "' (" + std::to_string(byte_size_) + " bytes)");
+  }
+  // The client may have shrunk the object since it registered the region:
+  // touching pages past its end would raise SIGBUS in the server.
+  uint64_t now = 0;
+  Status st = ObjectSize(fd_, key_, &now);
+  if (!st.ok()) return st;
+  if (now < offset_ + offset + size) {
+    return Status::InvalidArg("shared memory object '" + key_ + "' of region '" + name_ +
+                              "' now has " + std::to_string(now) +
+                              " bytes, too few for the region; register it again");
+  }
+  *data = window_ + offset;
+  return Status::Ok();
+}
+
+Status SharedMemoryManager::Register(const std::string& name, const std::string& key,
+                                     uint64_t offset, uint64_t byte_size) {
+  if (name.empty()) {
+    return Status::InvalidArg("a shared memory region needs a name to be registered");
+  }
+  // Both are written back into JSON and protobuf strings by status calls.
+  if (!IsValidUtf8(name) || !IsValidUtf8(key)) {
+    return Status::InvalidArg("a shared memory region's name and key must be UTF-8 text");
+  }
+  std::string shm_name;
+  INFERD_RETURN_IF_ERROR(CheckKey(key, &shm_name));
+  const std::string failed = "failed to register shared memory region '" + name + "': ";
+  if (byte_size == 0) return Status::InvalidArg(failed + "byte_size must be positive");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (regions_.count(name) != 0) {
+      return Status::AlreadyExists("shared memory region '" + name + "' already in manager");
+    }
+    if (regions_.size() >= kMaxRegions) {
+      return Status::ResourceExhausted(failed + "already " + std::to_string(kMaxRegions) +
+                                       " regions are registered; unregister some first");
+    }
+  }
+  std::shared_ptr<SharedMemoryRegion> region(new SharedMemoryRegion());
+  region->name_ = name;
+  region->key_ = key;
+  region->offset_ = offset;
+  region->byte_size_ = byte_size;
+  // O_NOFOLLOW: a link planted in /dev/shm cannot point the server at a file.
+  region->fd_ = shm_open(shm_name.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
+  if (region->fd_ < 0) {
+    return Status::InvalidArg(failed + "unable to open shared memory object '" + key + "': " +
+                              std::strerror(errno));
+  }
+  uint64_t object_size = 0;
+  INFERD_RETURN_IF_ERROR(ObjectSize(region->fd_, key, &object_size));
+  if (offset > object_size || byte_size > object_size - offset) {
+    return Status::InvalidArg(failed + "offset " + std::to_string(offset) + " + byte_size " +
+                              std::to_string(byte_size) + " exceeds the " +
+                              std::to_string(object_size) + " bytes of shared memory object '" +
+                              key + "'");
+  }
+  // mmap wants a page-aligned offset: map from the page that holds `offset`.
+  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  const uint64_t map_start = offset - offset % page;
+  const uint64_t lead = offset - map_start;
+  if (byte_size > SIZE_MAX - lead) return Status::InvalidArg(failed + "byte_size is too large");
+  region->mapping_size_ = static_cast<size_t>(lead + byte_size);
+  void* mapping = mmap(nullptr, region->mapping_size_, PROT_READ | PROT_WRITE, MAP_SHARED,
+                       region->fd_, static_cast<off_t>(map_start));
+  if (mapping == MAP_FAILED) {
+    return Status::InvalidArg(failed + "unable to map it: " + std::strerror(errno));
+  }
+  region->mapping_ = mapping;
+  region->window_ = static_cast<char*>(mapping) + lead;
+
+  std::lock_guard<std::mutex> lock(mu_);
+  // Checked again: another call may have taken the name meanwhile.
+  if (!regions_.emplace(name, std::move(region)).second) {
+    return Status::AlreadyExists("shared memory region '" + name + "' already in manager");
+  }
+  LOG_VERBOSE("registered shared memory region '{}' (key '{}', offset {}, {} bytes)", name, key,
+              offset, byte_size);
+  return Status::Ok();
+}
+
+void SharedMemoryManager::Unregister(const std::string& name) {
+  std::shared_ptr<const SharedMemoryRegion> gone;  // unmapped outside the lock
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = regions_.find(name);
+  if (it == regions_.end()) return;
+  gone = std::move(it->second);
+  regions_.erase(it);
+}
+
+void SharedMemoryManager::UnregisterAll() {
+  std::map<std::string, std::shared_ptr<const SharedMemoryRegion>> gone;
+  std::lock_guard<std::mutex> lock(mu_);
+  gone.swap(regions_);
+}
+
+Status SharedMemoryManager::GetStatus(const std::string& name,
+                                      std::vector<SharedMemoryRegionInfo>* out) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [n, r] : regions_) {
+    if (!name.empty() && n != name) continue;
+    out->push_back({r->name(), r->key(), r->offset(), r->byte_size()});
+  }
+  if (!name.empty() && out->empty()) {
+    return Status::NotFound("Unable to find system shared memory region: '" + name + "'");
+  }
+  return Status::Ok();
+}
+
+Status SharedMemoryManager::Find(const std::string& name,
+                                 std::shared_ptr<const SharedMemoryRegion>* out) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = regions_.find(name);
+  if (it == regions_.end()) {
+    return Status::InvalidArg("Unable to find shared memory region: '" + name + "'");
+  }
+  *out = it->second;
+  return Status::Ok();
+}
+
+std::string CudaSharedMemoryRefusal(const std::string& region) {
+  return "failed to register CUDA shared memory region '" + region +
+         "': CUDA shared memory is not in this build of inferd (it has no GPU support); "
+         "use system shared memory";
+}
+
+}  // namespace inferd
