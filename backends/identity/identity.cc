@@ -5,6 +5,9 @@
 // a test model whose config also sets `allow_request_delay: "true"` lets a
 // request parameter of the same name set the delay of its own execution (at
 // most 10 s): a client must not be able to park an instance otherwise.
+// As Triton's identity backend, it reports a custom metric,
+// input_byte_size_counter{model,version}: the input bytes of every request
+// it answered.
 #include <inferd/backend.h>
 
 #include <algorithm>
@@ -20,6 +23,8 @@
 namespace {
 
 const InferdCoreApi* api = nullptr;
+// The backend's custom metric family (one series per model version).
+InferdMetricFamily* input_bytes_family = nullptr;
 
 InferdError* Error(const std::string& message) {
   return api->ErrorNew(INFERD_ERROR_INVALID_ARG, message.c_str());
@@ -55,7 +60,32 @@ bool ParseDelay(const char* text, int max, int* out) {
 struct ModelState {
   int delay_ms = 0;
   bool allow_request_delay = false;
+  InferdMetric* input_bytes = nullptr;  // input_byte_size_counter of this model version
+
+  ~ModelState() {
+    if (input_bytes != nullptr) api->ErrorDelete(api->MetricDelete(input_bytes));
+  }
 };
+
+// The bytes of every input of `request`.
+uint64_t InputBytes(InferdRequest* request) {
+  uint64_t total = 0;
+  const uint32_t inputs = api->RequestInputCount(request);
+  for (uint32_t i = 0; i < inputs; ++i) {
+    const char* name;
+    InferdDataType type;
+    const int64_t* shape;
+    uint32_t dims;
+    uint64_t size = 0;
+    InferdError* e = api->RequestInput(request, i, &name, &type, &shape, &dims, &size);
+    if (e != nullptr) {
+      api->ErrorDelete(e);
+      continue;
+    }
+    total += size;
+  }
+  return total;
+}
 
 // INPUTn -> OUTPUTn; other names map to themselves prefixed "OUT_".
 std::string OutputFor(const std::string& input) {
@@ -102,7 +132,15 @@ INFERD_EXPORT uint32_t InferdBackendApiVersion(void) { return INFERD_BACKEND_API
 
 INFERD_EXPORT InferdError* InferdBackendInitialize(const InferdCoreApi* core) {
   api = core;
-  return nullptr;
+  return api->MetricFamilyNew(INFERD_METRIC_COUNTER, "input_byte_size_counter",
+                              "Cumulative input byte size of all requests received by the model",
+                              &input_bytes_family);
+}
+
+INFERD_EXPORT InferdError* InferdBackendFinalize(void) {
+  InferdError* e = api->MetricFamilyDelete(input_bytes_family);
+  input_bytes_family = nullptr;
+  return e;
 }
 
 INFERD_EXPORT InferdError* InferdModelInitialize(InferdModel* model) {
@@ -115,6 +153,10 @@ INFERD_EXPORT InferdError* InferdModelInitialize(InferdModel* model) {
                    std::to_string(kMaxConfigDelayMs) + ", got '" + delay + "'");
     }
     state->allow_request_delay = ConfigParameter(config, "allow_request_delay") == "true";
+    const std::string version = std::to_string(api->ModelVersion(model));
+    const char* names[] = {"model", "version"};
+    const char* values[] = {api->ModelName(model), version.c_str()};
+    if (InferdError* e = api->MetricNew(input_bytes_family, names, values, 2, &state->input_bytes)) return e;
     api->ModelSetState(model, state.release());
     return nullptr;
   });
@@ -148,6 +190,7 @@ INFERD_EXPORT InferdError* InferdInstanceExecute(InferdInstance* instance, Infer
         continue;
       }
       InferdError* e = CopyInputs(requests[r], response);
+      if (e == nullptr) api->ErrorDelete(api->MetricIncrement(state->input_bytes, static_cast<double>(InputBytes(requests[r]))));
       api->ResponseSend(response, INFERD_RESPONSE_FINAL, e);
     }
     const uint64_t end = api->Now();

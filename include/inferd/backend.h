@@ -58,7 +58,7 @@ extern "C" {
 #endif
 
 #define INFERD_BACKEND_API_VERSION_MAJOR 1
-#define INFERD_BACKEND_API_VERSION_MINOR 1
+#define INFERD_BACKEND_API_VERSION_MINOR 2
 #define INFERD_BACKEND_API_VERSION \
   ((INFERD_BACKEND_API_VERSION_MAJOR << 16) | INFERD_BACKEND_API_VERSION_MINOR)
 
@@ -110,11 +110,19 @@ typedef enum InferdLogLevel {
 /* Flags of InferdCoreApi.ResponseSend. */
 #define INFERD_RESPONSE_FINAL 1u
 
+/* Since 1.2: the kinds of custom metrics. */
+typedef enum InferdMetricKind {
+  INFERD_METRIC_COUNTER = 0, /* only goes up */
+  INFERD_METRIC_GAUGE = 1    /* any value */
+} InferdMetricKind;
+
 typedef struct InferdError InferdError;         /* NULL always means success */
 typedef struct InferdModel InferdModel;         /* one loaded version of a model */
 typedef struct InferdInstance InferdInstance;   /* one execution instance of a model */
 typedef struct InferdRequest InferdRequest;     /* one inference request */
 typedef struct InferdResponse InferdResponse;   /* one response to a request */
+typedef struct InferdMetricFamily InferdMetricFamily; /* since 1.2: a custom metric's name */
+typedef struct InferdMetric InferdMetric;       /* since 1.2: one labelled series of a family */
 
 /* The server's side of the ABI, handed to InferdBackendInitialize. */
 typedef struct InferdCoreApi {
@@ -222,6 +230,29 @@ typedef struct InferdCoreApi {
    * server's lifetime. Triton's precedence is the backend's to apply: the
    * model's own config first, then this, then the backend's default. */
   const char* (*ModelBackendConfig)(const InferdModel* model, const char* key);
+
+  /* ---- Since 1.2: custom metrics, printed on /metrics after the server's ----
+   * A family is a metric name with its HELP text and kind; a metric is one
+   * series of it, told apart by labels. Creating a family or series that
+   * already exists (same name, kind and description; same labels) returns a
+   * handle to the existing one, so a reloaded model version carries on with
+   * its predecessor's values. The backend owns the handles it creates and
+   * deletes each (metrics before their family is fine, or after: a metric
+   * keeps its family listed). Listed while any handle lives. */
+  /* `name`: a Prometheus name ([a-zA-Z_:][a-zA-Z0-9_:]*), not starting with "nv_". */
+  InferdError* (*MetricFamilyNew)(InferdMetricKind kind, const char* name, const char* description,
+                                  InferdMetricFamily** family_out);
+  InferdError* (*MetricFamilyDelete)(InferdMetricFamily* family);
+  /* `label_count` pairs: Prometheus label names, UTF-8 values (copied). */
+  InferdError* (*MetricNew)(InferdMetricFamily* family, const char* const* label_names,
+                            const char* const* label_values, uint32_t label_count,
+                            InferdMetric** metric_out);
+  InferdError* (*MetricDelete)(InferdMetric* metric);
+  /* Counters take only finite values >= 0; gauges any finite value. */
+  InferdError* (*MetricIncrement)(InferdMetric* metric, double value);
+  /* Gauges only. */
+  InferdError* (*MetricSet)(InferdMetric* metric, double value);
+  InferdError* (*MetricValue)(const InferdMetric* metric, double* value_out);
 } InferdCoreApi;
 
 /* ---- Entry points a backend exports (looked up with dlsym) ----

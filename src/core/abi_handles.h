@@ -3,7 +3,10 @@
 // handle converts to its object with a static_cast and costs nothing.
 #pragma once
 
+#include <memory>
 #include <string>
+
+#include "core/custom_metrics.h"
 
 #include "inferd/backend.h"
 
@@ -11,6 +14,13 @@ struct InferdModel {};
 struct InferdInstance {};
 struct InferdRequest {};
 struct InferdResponse {};
+// Custom metrics: a handle holds its family or series alive.
+struct InferdMetricFamily {
+  std::shared_ptr<inferd::CustomMetricFamily> family;
+};
+struct InferdMetric {
+  std::shared_ptr<inferd::CustomMetricSeries> series;
+};
 struct InferdError {
   InferdErrorCode code;
   std::string message;

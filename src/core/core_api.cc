@@ -272,6 +272,83 @@ const char* ModelBackendConfig(const InferdModel* m, const char* key) noexcept {
   }
 }
 
+InferdError* ErrorFromStatus(const Status& st) noexcept {
+  return st.ok() ? nullptr : NewError(CodeFromStatus(st.code()), st.message().c_str());
+}
+
+InferdError* MetricFamilyNew(InferdMetricKind kind, const char* name, const char* description,
+                             InferdMetricFamily** family_out) noexcept {
+  try {
+    if (family_out == nullptr || name == nullptr) return NewError(INFERD_ERROR_INVALID_ARG, "MetricFamilyNew: null argument");
+    if (kind != INFERD_METRIC_COUNTER && kind != INFERD_METRIC_GAUGE) {
+      return NewError(INFERD_ERROR_INVALID_ARG, "MetricFamilyNew: unknown metric kind");
+    }
+    auto handle = std::make_unique<InferdMetricFamily>();
+    Status st = CustomMetrics::Global().NewFamily(
+        kind == INFERD_METRIC_COUNTER ? MetricKind::kCounter : MetricKind::kGauge, name,
+        description ? description : "", &handle->family);
+    if (!st.ok()) return ErrorFromStatus(st);
+    *family_out = handle.release();
+    return nullptr;
+  } catch (...) {
+    return ErrorFromException("MetricFamilyNew");
+  }
+}
+
+InferdError* MetricFamilyDelete(InferdMetricFamily* family) noexcept {
+  delete family;
+  return nullptr;
+}
+
+InferdError* MetricNew(InferdMetricFamily* family, const char* const* label_names,
+                       const char* const* label_values, uint32_t label_count,
+                       InferdMetric** metric_out) noexcept {
+  try {
+    if (family == nullptr || metric_out == nullptr ||
+        (label_count > 0 && (label_names == nullptr || label_values == nullptr))) {
+      return NewError(INFERD_ERROR_INVALID_ARG, "MetricNew: null argument");
+    }
+    if (label_count > CustomMetrics::kMaxLabels) {
+      return NewError(INFERD_ERROR_INVALID_ARG, "MetricNew: too many labels");
+    }
+    MetricLabels labels;
+    for (uint32_t i = 0; i < label_count; ++i) {
+      if (label_names[i] == nullptr || label_values[i] == nullptr) {
+        return NewError(INFERD_ERROR_INVALID_ARG, "MetricNew: null label");
+      }
+      labels.emplace_back(label_names[i], label_values[i]);
+    }
+    auto handle = std::make_unique<InferdMetric>();
+    Status st = CustomMetrics::Global().NewSeries(family->family, std::move(labels), &handle->series);
+    if (!st.ok()) return ErrorFromStatus(st);
+    *metric_out = handle.release();
+    return nullptr;
+  } catch (...) {
+    return ErrorFromException("MetricNew");
+  }
+}
+
+InferdError* MetricDelete(InferdMetric* metric) noexcept {
+  delete metric;
+  return nullptr;
+}
+
+InferdError* MetricIncrement(InferdMetric* metric, double value) noexcept {
+  if (metric == nullptr) return NewError(INFERD_ERROR_INVALID_ARG, "MetricIncrement: null metric");
+  return ErrorFromStatus(metric->series->Increment(value));
+}
+
+InferdError* MetricSet(InferdMetric* metric, double value) noexcept {
+  if (metric == nullptr) return NewError(INFERD_ERROR_INVALID_ARG, "MetricSet: null metric");
+  return ErrorFromStatus(metric->series->Set(value));
+}
+
+InferdError* MetricValue(const InferdMetric* metric, double* value_out) noexcept {
+  if (metric == nullptr || value_out == nullptr) return NewError(INFERD_ERROR_INVALID_ARG, "MetricValue: null argument");
+  *value_out = metric->series->Value();
+  return nullptr;
+}
+
 const InferdCoreApi kApi = {
     INFERD_BACKEND_API_VERSION,
     ErrorNew, ErrorDelete, ErrorMessage, Log,
@@ -283,6 +360,8 @@ const InferdCoreApi kApi = {
     RequestInputBuffer, RequestOutputCount, RequestOutputName, RequestParameter,
     ResponseNew, ResponseDelete, ResponseOutput, ResponseSend, RequestRespondError,
     ModelBackendConfig,
+    MetricFamilyNew, MetricFamilyDelete, MetricNew, MetricDelete, MetricIncrement, MetricSet,
+    MetricValue,
 };
 
 }  // namespace

@@ -478,3 +478,46 @@ def test_allow_cpu_metrics_false(start_server, make_repo):
         assert not page.has_family(name), name
     assert page.model("nv_inference_request_success", "m") == 0
     assert page.value("process_resident_memory_bytes") > 0
+
+
+# --------------------------------------------------------------------------- custom metrics
+
+def test_identity_backend_reports_its_custom_metric(metrics_server):
+    """Triton's identity backend defines input_byte_size_counter through the
+    custom-metrics API; inferd's does the same, and /metrics prints it with the
+    backend's HELP text, one series per model version."""
+    with httpclient.InferenceServerClient(metrics_server.url) as c:
+        before = scrape(metrics_server)
+        start = before.model("input_byte_size_counter", "m_versions", 2)
+        sent = 0
+        for batch in (1, 3, 8):
+            c.infer("m_versions", [make_input("INPUT0", _x(batch))], model_version="2")
+            sent += batch * 3 * 4
+    page = scrape(metrics_server)
+    assert page.type_of("input_byte_size_counter") == "counter"
+    assert ("# HELP input_byte_size_counter Cumulative input byte size of all requests received "
+            "by the model") in page.text
+    assert page.model("input_byte_size_counter", "m_versions", 2) == start + sent
+    assert page.model("input_byte_size_counter", "m_versions", 1) == before.model(
+        "input_byte_size_counter", "m_versions", 1)
+    page.raw_line("input_byte_size_counter", int(start + sent), model="m_versions", version="2")
+    assert {"model": "m_idle", "version": "1"} in page.label_sets("input_byte_size_counter")
+
+
+def test_custom_metric_follows_the_model_lifecycle(start_server, make_repo):
+    """A reload carries the series on (same labels); an unload removes it."""
+    repo = _small_repo(make_repo)
+    srv = start_server([repo], ["--model-control-mode=explicit", "--load-model=m"])
+    with httpclient.InferenceServerClient(srv.url) as c:
+        c.infer("m", [make_input("INPUT0", _x(2))])
+        assert scrape(srv).model("input_byte_size_counter", "m") == 24
+        c.load_model("m")  # reload: the new version is built beside the old one
+        c.infer("m", [make_input("INPUT0", _x(1))])
+        assert scrape(srv).model("input_byte_size_counter", "m") == 36
+        c.unload_model("m")
+        deadline = time.time() + 10
+        while time.time() < deadline and scrape(srv).label_sets("input_byte_size_counter"):
+            time.sleep(0.1)
+        page = scrape(srv)
+        assert page.label_sets("input_byte_size_counter") == []
+        assert "input_byte_size_counter" not in page.text  # a family without series is left out

@@ -4,6 +4,7 @@
 
 #include <charconv>
 
+#include "core/custom_metrics.h"
 #include "core/model.h"
 #include "core/response_cache.h"
 #include "frontend/metrics/prometheus_text.h"
@@ -236,6 +237,14 @@ std::string MetricsEndpoint::Render() const {
     global("nv_cache_util", "Cache utilization [0.0 - 1.0]",
            cache->capacity() ? static_cast<double>(cache->bytes()) / static_cast<double>(cache->capacity())
                              : 0.0);
+  }
+
+  // What backends defined through the custom-metrics API (a family with no
+  // series, e.g. of a backend whose models are all unloaded, is left out).
+  for (const CustomMetricSnapshot& family : CustomMetrics::Global().Snapshot()) {
+    if (family.series.empty()) continue;
+    p.Family(family.name, family.kind == MetricKind::kCounter ? "counter" : "gauge", family.help);
+    for (const auto& [labels, value] : family.series) p.Sample(family.name, labels, value);
   }
 
   if (options_.cpu_metrics) {
