@@ -14,8 +14,8 @@ class Status {
     kInvalidArg,      // the request or config is wrong; 400
     kNotFound,        // unknown model, version, endpoint; 404
     kUnavailable,     // exists but cannot serve now (not ready, shutting down); 503
-    kUnsupported,     // valid but not built (yet); 400
-    kAlreadyExists,   // 409
+    kUnsupported,     // valid but not built (yet); 501
+    kAlreadyExists,   // 400 (Triton's choice)
     kInternal,        // our bug or a backend failure; 500
     kResourceExhausted,  // body too large, queue full; 413 / 429
     kPermissionDenied,   // a restricted API without its header; 403

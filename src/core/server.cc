@@ -265,8 +265,13 @@ Status Server::LoadLocated(const std::string& name, const ModelLocation& locatio
              old.empty() ? "" : " (the previous versions finish what they accepted)");
   } else {
     // Triton's clients and QA tests look for "failed to load" in the answer.
+    // A config asking for what this build lacks is a config this server
+    // cannot take: a 400 like any other bad config, not a 501 for the load API.
+    const Status::Code code = st.code() == Status::Code::kUnsupported ? Status::Code::kInvalidArg : st.code();
     if (st.message().rfind("failed to load", 0) != 0) {
-      st = Status(st.code(), "failed to load '" + name + "': " + st.message());
+      st = Status(code, "failed to load '" + name + "': " + st.message());
+    } else {
+      st = Status(code, st.message());
     }
     LOG_ERROR("{}{}", st.message(), old.empty() ? "" : "; the previous versions keep serving");
   }

@@ -511,7 +511,7 @@ def test_decoupled_refused_over_http(stream_server):
     with httpclient.InferenceServerClient(stream_server.url) as c:
         expect_server_error(c.infer, "square_int32",
                             [make_input("IN", np.array([1], dtype=np.int32))],
-                            status=400, contains=["decoupled"])
+                            status=501, contains=["decoupled"])
         # still serving
         x = np.ones((1, 2), dtype=np.float32)
         np.testing.assert_array_equal(

@@ -215,3 +215,37 @@ def test_malformed_http_is_answered_then_closed(named_server, request_bytes, sta
     assert b"connection: close" in head.lower()
     assert words in json.loads(body)["error"]
     assert httpclient.InferenceServerClient(named_server.url).is_server_live()
+
+
+def test_http_status_codes_follow_tritons_error_codes(named_server):
+    """Triton maps UNSUPPORTED to 501 and ALREADY_EXISTS to 400 (HTTP has no
+    code for it): a log_file change over the network, and a shared memory
+    region registered twice; an unknown Content-Encoding is a 400."""
+    status, _, body = raw_request(named_server.url, "POST", "/v2/logging",
+                                  body=json.dumps({"log_file": "/tmp/x.log"}).encode())
+    assert status == 501, body
+    assert "log file location can not be updated" in json.loads(body)["error"]
+
+    import uuid
+    import tritonclient.utils.shared_memory as shm
+    key = f"/inferd_answers_{uuid.uuid4().hex[:8]}"
+    handle = shm.create_shared_memory_region("twice", key, 64)
+    try:
+        register = json.dumps({"key": key, "byte_size": 64}).encode()
+        path = "/v2/systemsharedmemory/region/twice/register"
+        assert raw_request(named_server.url, "POST", path, body=register)[0] == 200
+        status, _, body = raw_request(named_server.url, "POST", path, body=register)
+        assert status == 400 and "already in manager" in json.loads(body)["error"], body
+        gclient = grpcclient.InferenceServerClient(named_server.grpc_url)
+        try:
+            gclient.register_system_shared_memory("twice", key, 64)
+            raise AssertionError("registered twice")
+        except grpcclient.InferenceServerException as e:
+            assert e.status() == "StatusCode.ALREADY_EXISTS", e
+    finally:
+        raw_request(named_server.url, "POST", "/v2/systemsharedmemory/unregister")
+        shm.destroy_shared_memory_region(handle)
+
+    status, _, body = raw_request(named_server.url, "POST", "/v2/models/echo/infer", body=b"{}",
+                                  headers={"Content-Encoding": "br"})
+    assert status == 400 and "Content-Encoding" in json.loads(body)["error"], body

@@ -24,7 +24,7 @@ Status ParseContentEncoding(std::string_view header, Encoding* out) {
   if (header.empty() || header == "identity") *out = Encoding::kIdentity;
   else if (header == "gzip") *out = Encoding::kGzip;
   else if (header == "deflate") *out = Encoding::kDeflate;
-  else return Status::Unsupported("unsupported Content-Encoding '" + std::string(header) +
+  else return Status::InvalidArg("unsupported Content-Encoding '" + std::string(header) +
                                   "' (gzip, deflate or identity)");
   return Status::Ok();
 }

@@ -24,8 +24,9 @@ beast_http::status HttpStatusOf(Status::Code code) {
     case Status::Code::kInvalidArg: return beast_http::status::bad_request;
     case Status::Code::kNotFound: return beast_http::status::not_found;
     case Status::Code::kUnavailable: return beast_http::status::service_unavailable;
-    case Status::Code::kUnsupported: return beast_http::status::bad_request;
-    case Status::Code::kAlreadyExists: return beast_http::status::conflict;
+    // As Triton: UNSUPPORTED is 501, ALREADY_EXISTS has no code of its own (400).
+    case Status::Code::kUnsupported: return beast_http::status::not_implemented;
+    case Status::Code::kAlreadyExists: return beast_http::status::bad_request;
     case Status::Code::kResourceExhausted: return beast_http::status::payload_too_large;
     case Status::Code::kPermissionDenied: return beast_http::status::forbidden;
     default: return beast_http::status::internal_server_error;
