@@ -249,3 +249,14 @@ def test_http_status_codes_follow_tritons_error_codes(named_server):
     status, _, body = raw_request(named_server.url, "POST", "/v2/models/echo/infer", body=b"{}",
                                   headers={"Content-Encoding": "br"})
     assert status == 400 and "Content-Encoding" in json.loads(body)["error"], body
+
+
+@pytest.mark.parametrize("count", [15, 18])
+def test_l0_http_data_count_mismatch_body(named_server, count):
+    """L0_http's curl cases compare the whole error body with Triton's."""
+    body = {"inputs": [{"name": "INPUT0", "datatype": "FP32", "shape": [1, 16],
+                        "data": list(range(1, count + 1))}]}
+    status, _, text = raw_request(named_server.url, "POST", "/v2/models/echo/infer",
+                                  body=json.dumps(body, separators=(",", ":")).encode())
+    assert status == 400
+    assert text == b"""{"error":"Unable to parse 'data': Shape does not match true shape of 'data' field"}"""

@@ -72,7 +72,7 @@ TEST(InferCodec, BadRequestsNameTheProblem) {
   ExpectParseError(R"({"inputs":[{"name":"A","datatype":"FP33","shape":[1],"data":[1]}]})",
                    std::nullopt, "unknown datatype 'FP33'");
   ExpectParseError(R"({"inputs":[{"name":"A","datatype":"FP32","shape":[3],"data":[1,2]}]})",
-                   std::nullopt, "3 elements");
+                   std::nullopt, "Unable to parse 'data': Shape does not match true shape of 'data' field");
   ExpectParseError(R"({"inputs":[{"name":"A","datatype":"INT8","shape":[1],"data":[300]}]})",
                    std::nullopt, "input 'A'");
   ExpectParseError(R"({"inputs":[{"name":"A","datatype":"BOOL","shape":[1],"data":[1]}]})",
