@@ -56,7 +56,7 @@ class Example:
 
     @property
     def name(self):
-        return self.label or " ".join([self.script, *self.args])
+        return self.label or " ".join([self.script, *("<image.jpg>" if a == IMAGE else a for a in self.args)])
 
 
 def _ex(script, *args, **kw):

@@ -24,9 +24,10 @@ tensors, data types, shapes and results the examples check:
 * densenet_onnx: a stand-in with DenseNet's interface (data_0 [3,224,224] ->
   fc6_1 [1000], reshapes, labels) but a tiny random graph: the image examples
   exercise the protocol and the classification extension, not accuracy.
-* inception_graphdef: only its config, in the model-control repositories, so the
-  repository index has the number of entries the model-control examples count
-  (it is never loaded there).
+* inception_graphdef: a stand-in with Inception's interface (input [299,299,3] NHWC ->
+  InceptionV3/Predictions/Softmax [1001]) and a tiny random ONNX graph. Triton's
+  qa/L0_http and qa/L0_grpc repositories hold it, and the model-control examples
+  and the aio QA tests count the repository index (and need every model READY).
 """
 
 import shutil
@@ -148,6 +149,20 @@ def densenet_standin_graph(seed=0):
                              [_vi("fc6_1", TensorProto.FLOAT, [1, 1000, 1, 1])], [w, flat, out_shape])
 
 
+def inception_standin_graph(seed=1):
+    """input [batch,299,299,3] -> mean over H,W -> [batch,3] x W[3,1001] -> Softmax."""
+    rng = np.random.default_rng(seed)
+    w = helper.make_tensor("w", TensorProto.FLOAT, [3, 1001],
+                           rng.standard_normal((3, 1001)).astype(np.float32).ravel().tolist())
+    out = "InceptionV3/Predictions/Softmax"
+    nodes = [helper.make_node("ReduceMean", ["input"], ["pooled"], axes=[1, 2], keepdims=0),
+             helper.make_node("MatMul", ["pooled", "w"], ["logits"]),
+             helper.make_node("Softmax", ["logits"], [out], axis=-1)]
+    return helper.make_graph(nodes, "inception_standin",
+                             [_vi("input", TensorProto.FLOAT, ["batch", 299, 299, 3])],
+                             [_vi(out, TensorProto.FLOAT, ["batch", 1001])], [w])
+
+
 # --------------------------------------------------------------------------- configs
 
 def add_sub_config(name, dtype):
@@ -261,10 +276,10 @@ output [
 ]
 """
 
-# docs/examples/model_repository/inception_graphdef/config.pbtxt, never loaded here.
+# docs/examples/model_repository/inception_graphdef/config.pbtxt, on ONNX Runtime.
 INCEPTION_GRAPHDEF_CONFIG = """
 name: "inception_graphdef"
-platform: "tensorflow_graphdef"
+platform: "onnxruntime_onnx"
 max_batch_size: 128
 input [ { name: "input" data_type: TYPE_FP32 format: FORMAT_NHWC dims: [ 299, 299, 3 ] } ]
 output [ { name: "InceptionV3/Predictions/Softmax" data_type: TYPE_FP32 dims: [ 1001 ]
@@ -307,7 +322,9 @@ BUILDERS = {
     "densenet_onnx": lambda repo, server_repo: write_model(
         repo, "densenet_onnx", DENSENET_CONFIG, densenet_standin_graph(),
         files={"densenet_labels.txt": _densenet_labels(server_repo)}),
-    "inception_graphdef": lambda repo, _: write_model(repo, "inception_graphdef", INCEPTION_GRAPHDEF_CONFIG),
+    "inception_graphdef": lambda repo, _: write_model(
+        repo, "inception_graphdef", INCEPTION_GRAPHDEF_CONFIG, inception_standin_graph(),
+        files={"inception_labels.txt": "".join(f"CLASS_{i}\n" for i in range(1001))}),
 }
 
 # What the examples' sessions serve (see cases.py).

@@ -1,0 +1,163 @@
+"""Model repositories for Triton's QA tests, made the way Triton makes them.
+
+Triton's CI builds its QA model repositories with qa/common/gen_qa_*_models.py
+(qa/common/gen_qa_model_repository runs them with --onnx, among others); each
+L0_*/test.sh then copies what it needs and edits configs with sed. Here the same
+generator scripts run unchanged (ONNX only: none of them imports TensorFlow,
+TensorRT or PyTorch at the top, so no stub modules are needed), and the
+per-test edits of test.sh are repeated in Python, each naming the test.sh lines
+it mirrors. One change for a CPU-only machine: generated configs that ask for
+KIND_GPU instances get KIND_CPU (Triton's own test.sh does the same for L0_infer
+with TARGET=cpu; the other suites are run by Triton on GPU machines only)."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import models
+
+GENERATORS = {  # key -> (script, extra flags)
+    "models": ("gen_qa_models.py", []),
+    "identity": ("gen_qa_identity_models.py", []),
+    "sequence": ("gen_qa_sequence_models.py", []),
+    "implicit": ("gen_qa_implicit_models.py", []),
+}
+
+
+class QaRepos:
+    def __init__(self, server_repo, work):
+        self.server_repo = Path(server_repo)
+        self.common = self.server_repo / "qa" / "common"
+        self.work = Path(work)
+        self._generated = {}
+        self._built = {}
+
+    # ------------------------------------------------------------------ generation
+    def generated(self, key):
+        """Folder of the models one generator script writes (run once per run)."""
+        if key not in self._generated:
+            script, flags = GENERATORS[key]
+            out = self.work / "generated" / key
+            if out.exists():
+                shutil.rmtree(out)
+            out.mkdir(parents=True)
+            cmd = [sys.executable, script, "--onnx", f"--models_dir={out}", *flags]
+            proc = subprocess.run(cmd, cwd=self.common, capture_output=True, text=True, timeout=600)
+            if proc.returncode != 0:
+                raise RuntimeError(f"{' '.join(cmd)} failed:\n{(proc.stdout + proc.stderr)[-2000:]}")
+            self._generated[key] = out
+        return self._generated[key]
+
+    def _copy(self, key, names, dest):
+        src = self.generated(key)
+        for name in names:
+            shutil.copytree(src / name, dest / name)
+            _cpu_only(dest / name / "config.pbtxt")
+
+    # ------------------------------------------------------------------ repositories
+    def get(self, key):
+        """Path of the repository `key` (built on first use)."""
+        if key not in self._built:
+            dest = self.work / "repos" / key
+            if dest.exists():
+                shutil.rmtree(dest)
+            dest.mkdir(parents=True)
+            getattr(self, "_build_" + key)(dest)
+            self._built[key] = dest
+        return self._built[key]
+
+    def _build_infer(self, dest):
+        # qa/L0_infer/test.sh generate_model_repository with BACKENDS=onnx, ENSEMBLES=0,
+        # TARGET=cpu: cp -r qa_model_repository/onnx* models/, then append
+        # 'instance_group [ { kind: KIND_CPU }]' to every config.
+        src = self.generated("models")
+        for d in sorted(src.iterdir()):
+            shutil.copytree(d, dest / d.name)
+            with open(dest / d.name / "config.pbtxt", "a") as f:
+                f.write("instance_group [ { kind: KIND_CPU }]\n")
+
+    def _build_server_status(self, dest):
+        # qa/L0_server_status/test.sh: cp -r qa_model_repository models (ONNX only here).
+        # The tests ask graphdef_int32_int8_int8 for its metadata by name only
+        # (test_basic, test_unknown_model_version): an ONNX copy stands in for it.
+        src = self.generated("models")
+        for d in sorted(src.iterdir()):
+            shutil.copytree(d, dest / d.name)
+        standin = dest / "graphdef_int32_int8_int8"
+        shutil.copytree(src / "onnx_int32_int8_int8", standin)
+        cfg = standin / "config.pbtxt"
+        cfg.write_text(cfg.read_text().replace("onnx_int32_int8_int8", "graphdef_int32_int8_int8"))
+
+    def _build_shared_memory(self, dest):
+        # Dockerfile.QA: cp -r docs/examples/model_repository/simple qa/L0_shared_memory/models
+        models.BUILDERS["simple"](dest, self.server_repo)
+
+    def _build_l0_http(self, dest):
+        # Dockerfile.QA qa/L0_http/models + test.sh's simple_string_dyna_sequence (7 models)
+        for name in models.L0_HTTP_MODELS:
+            models.BUILDERS[name](dest, self.server_repo)
+
+    def _build_l0_grpc(self, dest):
+        # Dockerfile.QA qa/L0_grpc/models + test.sh's simple_string_dyna_sequence (8 models)
+        for name in models.L0_GRPC_MODELS:
+            models.BUILDERS[name](dest, self.server_repo)
+
+    def _build_http_unit(self, dest):
+        # qa/L0_http/test.sh "Run python unit test": python_unit_test_models
+        self._copy("identity", ["onnx_zero_1_float32", "onnx_zero_1_object", "onnx_zero_1_float16",
+                                "onnx_zero_3_float32"], dest)
+        # cp -r onnx_zero_1_object onnx_zero_1_object_1_element; sed the name and the first -1 to 1
+        one = dest / "onnx_zero_1_object_1_element"
+        shutil.copytree(dest / "onnx_zero_1_object", one)
+        cfg = one / "config.pbtxt"
+        text = cfg.read_text().replace("onnx_zero_1_object", "onnx_zero_1_object_1_element")
+        cfg.write_text(text.replace("-1", "1", 1))
+        # onnx_zero_1_float32_queue: a queue of one request for the error-code test
+        q = dest / "onnx_zero_1_float32_queue"
+        shutil.copytree(dest / "onnx_zero_1_float32", q)
+        cfg = q / "config.pbtxt"
+        cfg.write_text(cfg.read_text().replace("onnx_zero_1_float32", "onnx_zero_1_float32_queue")
+                       + "dynamic_batching { \n    max_queue_delay_microseconds: 1000000\n"
+                         "    preferred_batch_size: [ 8 ]\n    default_queue_policy {\n"
+                         "        max_queue_size: 1\n    }\n}\n")
+
+    def _sequence_models(self, dest, key, dtypes, batching):
+        # qa/L0_sequence_batcher/test.sh, BACKENDS=onnx, ENSEMBLES=0:
+        #   models1: <backend>_sequence_<dtype>, max_batch_size: 4, instance count 1
+        #   models0: <backend>_nobatch_sequence_<dtype>, instance count 4
+        for dtype in dtypes:
+            name = f"onnx_sequence_{dtype}" if batching else f"onnx_nobatch_sequence_{dtype}"
+            self._copy(key, [name], dest)
+            cfg = dest / name / "config.pbtxt"
+            text = cfg.read_text()
+            if batching:
+                text = re.sub(r"(?m)^max_batch_size:.*", "max_batch_size: 4", text)
+            count = 1 if batching else 4
+            text = text.replace("kind: KIND_CPU", f"kind: KIND_CPU\ncount: {count}")
+            cfg.write_text(text)
+
+    def _build_sequence_models0(self, dest):
+        self._sequence_models(dest, "sequence", ["int32", "bool"], batching=False)
+
+    def _build_sequence_models1(self, dest):
+        self._sequence_models(dest, "sequence", ["int32", "bool"], batching=True)
+
+    def _build_implicit_models0(self, dest):
+        # IMPLICIT_STATE=1: qa_sequence_implicit_model_repository, onnx dtypes "object int32 bool"
+        self._sequence_models(dest, "implicit", ["object", "int32", "bool"], batching=False)
+
+    def _build_implicit_models1(self, dest):
+        self._sequence_models(dest, "implicit", ["object", "int32", "bool"], batching=True)
+
+    def identity_model(self, name):
+        """A generated identity model's folder (L0_model_config copies model.onnx from it)."""
+        return self.generated("identity") / name
+
+
+def _cpu_only(config):
+    if config.is_file():
+        text = config.read_text()
+        if "KIND_GPU" in text:
+            config.write_text(text.replace("KIND_GPU", "KIND_CPU"))

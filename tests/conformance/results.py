@@ -1,0 +1,177 @@
+"""Results of the conformance runner, the known-failure bookkeeping, and the table."""
+
+import fnmatch
+from dataclasses import dataclass, field
+
+from known_failures import KNOWN_FAILURES
+
+
+def known_reason(key):
+    """The KNOWN_FAILURES reason for a case or test id (keys may be fnmatch patterns)."""
+    if key in KNOWN_FAILURES:
+        return KNOWN_FAILURES[key]
+    for pattern, reason in KNOWN_FAILURES.items():
+        if fnmatch.fnmatchcase(key, pattern):
+            return reason
+    return None
+
+
+@dataclass
+class TestOutcome:
+    """One test of a QA file: outcome is passed, failed (failures and errors) or skipped."""
+    id: str
+    outcome: str
+    detail: str = ""
+    known: str = None  # the KNOWN_FAILURES reason, for a failure that is expected
+
+
+@dataclass
+class Result:
+    """One row of the table: an example run, a QA test file, or a group of checks."""
+    name: str
+    status: str  # passed | failed | skipped (for files: computed from tests)
+    reason: str = ""
+    seconds: float = 0.0
+    tests: list = field(default_factory=list)  # TestOutcome, for QA files
+    known: str = None  # the KNOWN_FAILURES reason when status is failed and expected
+
+    @property
+    def is_file(self):
+        return bool(self.tests)
+
+    def counts(self):
+        c = {"passed": 0, "failed": 0, "skipped": 0, "known": 0}
+        for t in self.tests:
+            c[t.outcome] += 1
+            if t.outcome == "failed" and t.known:
+                c["known"] += 1
+        return c
+
+    def unexpected(self):
+        """Failures that are not in KNOWN_FAILURES."""
+        if self.is_file:
+            return [t for t in self.tests if t.outcome == "failed" and not t.known]
+        return [self] if self.status == "failed" and not self.known else []
+
+    def stale_known(self):
+        """KNOWN_FAILURES entries (not intermittent ones) for things that passed."""
+        def stale(key):
+            reason = known_reason(key)
+            return bool(reason) and not reason.startswith("intermittent:")
+        if self.is_file:
+            return [f"{self.name}::{t.id}" for t in self.tests if t.outcome == "passed"
+                    and stale(f"{self.name}::{t.id}")]
+        return [self.name] if self.status == "passed" and stale(self.name) else []
+
+    def summary(self):
+        if not self.is_file:
+            return f"{self.status} (known)" if self.known else self.status
+        c = self.counts()
+        failed = f"{c['failed']} failed" + (f" ({c['known']} known)" if c["known"] else "")
+        return f"{c['passed']} passed, {failed}, {c['skipped']} skipped"
+
+
+def mark_known(result):
+    """Fills in the known-failure reasons of a result (and of its tests)."""
+    if result.is_file:
+        for t in result.tests:
+            if t.outcome == "failed":
+                t.known = known_reason(f"{result.name}::{t.id}")
+        c = result.counts()
+        result.status = "failed" if c["failed"] else ("passed" if c["passed"] else "skipped")
+    elif result.status == "failed":
+        result.known = known_reason(result.name)
+    return result
+
+
+def _first_line(text, limit=160):
+    for line in (text or "").strip().splitlines():
+        line = line.strip()
+        if line:
+            return line if len(line) <= limit else line[: limit - 3] + "..."
+    return ""
+
+
+def _cell(text):
+    return (text or "").replace("|", "\\|").replace("\n", " ")
+
+
+def row_details(r):
+    """The table's third column: why it skipped, why it failed, what is known."""
+    if not r.is_file:
+        if r.status == "failed":
+            return ("known: " + r.known) if r.known else _first_line(r.reason)
+        return _first_line(r.reason) if r.status == "skipped" else ""
+    parts = []
+    unexpected = r.unexpected()
+    if unexpected:
+        parts.append("unexpected: " + ", ".join(t.id.split(".")[-1] for t in unexpected))
+    known = [t for t in r.tests if t.outcome == "failed" and t.known]
+    if known:
+        parts.append("known: " + ", ".join(t.id.split(".")[-1] for t in known))
+    if r.reason:
+        parts.append(_first_line(r.reason))
+    return "; ".join(parts)
+
+
+def table(results):
+    lines = ["| test | result | details |", "| --- | --- | --- |"]
+    for r in results:
+        lines.append(f"| {_cell(r.name)} | {_cell(r.summary())} | {_cell(row_details(r))} |")
+    return "\n".join(lines)
+
+
+def totals(results):
+    t = {"passed": 0, "failed": 0, "known": 0, "skipped": 0}
+    for r in results:
+        if r.is_file:
+            c = r.counts()
+            for k in t:
+                t[k] += c[k]
+        else:
+            t[r.status] += 1
+            if r.status == "failed" and r.known:
+                t["known"] += 1
+    return t
+
+
+def report(results, header=""):
+    """The markdown report: totals, the table, then every failure and skip reason."""
+    t = totals(results)
+    out = [header.rstrip(), "",
+           f"Totals (examples and QA test cases): {t['passed']} passed, {t['failed']} failed "
+           f"({t['known']} known, {t['failed'] - t['known']} unexpected), {t['skipped']} skipped.", "",
+           table(results), ""]
+    failures = []
+    for r in results:
+        if r.is_file:
+            for tc in r.tests:
+                if tc.outcome == "failed":
+                    failures.append((f"{r.name}::{tc.id}", tc.known, tc.detail))
+        elif r.status == "failed":
+            failures.append((r.name, r.known, r.reason))
+    if failures:
+        out += ["## Failures", ""]
+        for name, known, detail in failures:
+            out.append(f"### {name}" + (" (known)" if known else " (UNEXPECTED)"))
+            if known:
+                out.append(f"Known: {known}")
+            tail = "\n".join((detail or "").strip().splitlines()[-15:])
+            out += ["", "```", tail, "```", ""]
+    skips = []
+    for r in results:
+        if r.is_file:
+            by_reason = {}
+            for tc in r.tests:
+                if tc.outcome == "skipped":
+                    by_reason.setdefault(_first_line(tc.detail, 300), []).append(tc.id)
+            for reason, ids in by_reason.items():
+                skips.append(f"- {r.name}: {', '.join(ids)}: {reason}")
+        elif r.status == "skipped":
+            skips.append(f"- {r.name}: {_first_line(r.reason, 300)}")
+    if skips:
+        out += ["## Skipped", ""] + skips + [""]
+    stale = [s for r in results for s in r.stale_known()]
+    if stale:
+        out += ["## KNOWN_FAILURES entries that passed (remove them)", ""] + [f"- {s}" for s in stale] + [""]
+    return "\n".join(out)
