@@ -71,7 +71,10 @@ inline bool ParseJson(std::string_view text, rapidjson::Document* doc, std::stri
   auto generate = [&](rapidjson::Document& handler) {
     json_detail::DepthLimited<rapidjson::Document> limited(handler, max_depth);
     // NaN, Infinity and -Infinity are read as numbers, as Triton reads them.
-    const bool ok = !reader.Parse<rapidjson::kParseNanAndInfFlag>(in, limited).IsError();
+    // Strings must be UTF-8 (JSON's rule): what a request names is echoed
+    // back in error bodies and logs, which must stay valid JSON and text.
+    constexpr unsigned kFlags = rapidjson::kParseNanAndInfFlag | rapidjson::kParseValidateEncodingFlag;
+    const bool ok = !reader.Parse<kFlags>(in, limited).IsError();
     too_deep = limited.too_deep();
     return ok;
   };

@@ -6,6 +6,7 @@ Triton's QA tests hard-code, and it can wait for a server that is expected to
 refuse to start (L0_model_config's checks)."""
 
 import atexit
+import errno
 import http.client
 import signal
 import socket
@@ -16,6 +17,7 @@ from pathlib import Path
 DEFAULT_PORTS = (8000, 8001, 8002)  # HTTP, gRPC, metrics: what Triton's QA tests use
 LIVE_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
+BINARY_WAIT_S = 120.0  # while the binary is briefly missing (being rebuilt)
 
 _RUNNING = []  # every process started and not yet reaped, killed at exit as a last resort
 
@@ -115,9 +117,18 @@ class Inferd:
         else:
             self.http_port, self.grpc_port, self.metrics_port = free_port(), free_port(), free_port()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(self.argv(), stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, cwd=self.cwd, env=self.env)
+        deadline = time.monotonic() + BINARY_WAIT_S
+        while True:
+            try:
+                with open(self.log_path, "ab") as log:
+                    self.proc = subprocess.Popen(self.argv(), stdout=log, stderr=subprocess.STDOUT,
+                                                 stdin=subprocess.DEVNULL, cwd=self.cwd, env=self.env)
+                break
+            except OSError as exc:
+                # The binary is being relinked (missing, not executable, or busy): wait for it.
+                if exc.errno not in (errno.ENOENT, errno.EACCES, errno.ETXTBSY) or time.monotonic() > deadline:
+                    raise ServerError(f"cannot start {self.binary}: {exc}") from exc
+                time.sleep(1.0)
         _RUNNING.append(self)
 
     def _wait_live(self, timeout):

@@ -331,3 +331,12 @@ def test_decompressed_body_over_limit_rejected(limited_server):
     assert status == 400
     json_error_body(400, data, contains=["exceeds the maximum allowed input size"])
     assert_still_serving(limited_server.url)
+
+
+def test_non_utf8_json_is_refused_with_a_valid_json_error(server):
+    """JSON strings must be UTF-8: a name with a stray byte is refused (400)
+    before anything echoes it, so the error body stays valid JSON."""
+    body = (b'{"inputs":[{"name":"INPUT0\xff","datatype":"FP32","shape":[1,1],"data":[1]}]}')
+    status, _, data = _post_infer(server, "identity_fp32", body)
+    json_error_body(status, data, contains=["Invalid encoding"])
+    data.decode("utf-8")  # the whole answer is UTF-8

@@ -69,6 +69,9 @@ void ExpectParseError(const std::string& body, std::optional<size_t> header, con
 TEST(InferCodec, BadRequestsNameTheProblem) {
   ExpectParseError("{\"inputs\": [", std::nullopt, "malformed JSON");
   ExpectParseError("[]", std::nullopt, "JSON object");
+  // A name that is not UTF-8 is refused before anything echoes it back.
+  ExpectParseError("{\"inputs\":[{\"name\":\"A\xff\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1]}]}",
+                   std::nullopt, "Invalid encoding");
   ExpectParseError(R"({"inputs":[{"name":"A","datatype":"FP33","shape":[1],"data":[1]}]})",
                    std::nullopt, "unknown datatype 'FP33'");
   ExpectParseError(R"({"inputs":[{"name":"A","datatype":"FP32","shape":[3],"data":[1,2]}]})",
