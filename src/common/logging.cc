@@ -1,5 +1,7 @@
 #include "common/logging.h"
 
+#include <algorithm>
+
 #include <spdlog/sinks/base_sink.h>
 #include <unistd.h>
 
@@ -159,6 +161,34 @@ bool ParseLogFormat(const std::string& text, LogFormat* format) {
   else if (text == "ISO8601") *format = LogFormat::kIso8601;
   else return false;
   return true;
+}
+
+Status ApplyLogSetting(const std::string& key, const LogSettingValue& value, LogSettings* settings) {
+  using Type = LogSettingValue::Type;
+  if (key == "log_file") {
+    return Status::Unsupported("log file location can not be updated through network protocol");
+  }
+  if (key == "log_info" || key == "log_warning" || key == "log_error") {
+    if (value.type != Type::kBool) return Status::InvalidArg("logging setting '" + key + "' must be a boolean");
+    (key == "log_info" ? settings->info : key == "log_warning" ? settings->warning : settings->error) =
+        value.boolean;
+    return Status::Ok();
+  }
+  if (key == "log_verbose_level") {
+    if (value.type != Type::kUnsigned) {
+      return Status::InvalidArg("logging setting 'log_verbose_level' must be an integer >= 0");
+    }
+    settings->verbose = static_cast<int>(std::min<uint64_t>(value.number, 1u << 30));
+    return Status::Ok();
+  }
+  if (key == "log_format") {
+    if (value.type != Type::kString || !ParseLogFormat(value.text, &settings->format)) {
+      return Status::InvalidArg("logging setting 'log_format' must be \"default\" or \"ISO8601\"");
+    }
+    return Status::Ok();
+  }
+  return Status::InvalidArg("unknown logging setting '" + key +
+                            "' (log_info, log_warning, log_error, log_verbose_level, log_format)");
 }
 
 Status ConfigureLogging(const LogSettings& s) {

@@ -42,6 +42,21 @@ struct LogSettings {
 const char* LogFormatName(LogFormat format);
 bool ParseLogFormat(const std::string& text, LogFormat* format);
 
+// One value of a logging-extension request (HTTP JSON or gRPC parameter),
+// as its protocol typed it.
+struct LogSettingValue {
+  enum class Type { kBool, kUnsigned, kString, kOther } type = Type::kOther;
+  bool boolean = false;
+  uint64_t number = 0;
+  std::string text;
+};
+// Applies `key` = `value` onto `settings` by Triton's rules: log_info,
+// log_warning, log_error (bool), log_verbose_level (unsigned), log_format
+// ("default" or "ISO8601"); log_file is refused (UNSUPPORTED, as Triton: the
+// network may not choose where the server writes) and so is any other key.
+// Callers apply a request's settings to a copy, all or nothing.
+Status ApplyLogSetting(const std::string& key, const LogSettingValue& value, LogSettings* settings);
+
 // Configures the process-wide logger; call once at start, before the other
 // threads. Fails when the log file cannot be opened.
 Status ConfigureLogging(const LogSettings& settings);

@@ -105,6 +105,31 @@ QA_FILES = [
     _seq("onnx, models0: no batching, 4 instances", "sequence_models0", True, 4),
     _seq("onnx, models1: max_batch_size 4, 1 instance", "sequence_models1", False, 1),
     _seq("onnx, IMPLICIT_STATE=1, models1", "implicit_models1", False, 1, implicit=True),
+    # L0_dyna_sequence_batcher/test.sh, BACKENDS=onnx: two phases on two repositories
+    QaFile("L0_dyna_sequence_batcher/dyna_sequence_batcher_test.py", "dyna_nobatch", (),
+           {"BACKENDS": "onnx", "IMPLICIT_STATE": "0", "NO_BATCHING": "1"},
+           tests=("DynaSequenceBatcherTest.test_simple_sequence", "DynaSequenceBatcherTest.test_length1_sequence"),
+           restart_per_test=True, variant="onnx, NO_BATCHING=1", timeout=120),
+    QaFile("L0_dyna_sequence_batcher/dyna_sequence_batcher_test.py", "dyna_batch", (),
+           {"BACKENDS": "onnx", "IMPLICIT_STATE": "0", "NO_BATCHING": "0"},
+           tests=tuple("DynaSequenceBatcherTest." + t for t in (
+               "test_multi_sequence_different_shape", "test_multi_sequence", "test_multi_parallel_sequence",
+               "test_backlog", "test_backlog_fill", "test_backlog_fill_no_end", "test_backlog_sequence_timeout")),
+           restart_per_test=True, variant="onnx, NO_BATCHING=0, max_candidate_sequences 4", timeout=120),
+    # L0_infer_zero/test.sh (zero-sized tensors), BACKENDS=onnx
+    QaFile("L0_infer_zero/infer_zero_test.py", "infer_zero", env={"BACKENDS": "onnx"}),
+    # L0_scalar_io/test.sh (ONNX models with scalar tensors, config completed by the server)
+    QaFile("L0_scalar_io/scalar_test.py", "scalar", env={"BACKENDS": "onnx"}),
+    # L0_grpc_state_cleanup/test.sh: cancellation and timeouts over gRPC, repeat + identity backends
+    QaFile("L0_grpc_state_cleanup/cleanup_test.py", "grpc_state_cleanup", ("--log-verbose=2",),
+           tests=tuple("CleanUpTest." + t for t in (
+               "test_simple_infer", "test_simple_infer_cancellation", "test_simple_infer_timeout",
+               "test_streaming_infer", "test_streaming_timeout", "test_streaming_cancellation",
+               "test_decoupled_infer", "test_decoupled_cancellation", "test_decoupled_timeout",
+               "test_non_decoupled_streaming_multi_response")),
+           restart_per_test=True, timeout=120),
+    # L0_logging/test.sh "Test Python client library"
+    QaFile("L0_logging/logging_endpoint_test.py", "log_models"),
     # L0_server_status/test.sh: poll mode on qa_model_repository (ONNX models only here)
     QaFile("L0_server_status/server_status_test.py", "server_status",
            ("--repository-poll-secs=1", "--model-control-mode=poll"),
@@ -127,6 +152,14 @@ QA_SKIPPED_FILES = {
     "L0_grpc/grpc_client_plugin_test.py": "needs --grpc-header-forward-pattern and a Python-backend model; "
                                           "inferd ignores header forwarding",
     "L0_model_config/noautofill_test.py": "needs a TensorFlow GraphDef model without config",
+    "L0_infer_reshape/infer_reshape_test.py": GRAPHDEF + " (and SavedModel), unconditionally",
+    "L0_client_nobatch/client_test.py": GRAPHDEF + " (graphdef_int32_int8_int8 only)",
+    "L0_output_name/output_name_test.py": "imports the retired 'tritongrpcclient' module and loops over "
+                                          "graphdef, libtorch and plan models",
+    "L0_logging/log_format_test.py": "a pytest file that starts 'tritonserver' itself (not wired here yet)",
+    "L0_grpc_state_cleanup/cleanup_test.py (error status, shutdown)": (
+        "those cases belong to L0_grpc_error_state_cleanup (TRITONSERVER_GRPC_STATUS_FLAG, the test kills "
+        "the server by SERVER_PID and reads Triton's internal log lines)"),
 }
 
 

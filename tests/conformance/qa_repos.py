@@ -18,11 +18,13 @@ from pathlib import Path
 
 import models
 
-GENERATORS = {  # key -> (script, extra flags)
-    "models": ("gen_qa_models.py", []),
-    "identity": ("gen_qa_identity_models.py", []),
-    "sequence": ("gen_qa_sequence_models.py", []),
-    "implicit": ("gen_qa_implicit_models.py", []),
+GENERATORS = {  # key -> the script and its flags (as gen_qa_model_repository runs them, ONNX only)
+    "models": ["gen_qa_models.py", "--onnx"],
+    "identity": ["gen_qa_identity_models.py", "--onnx"],
+    "sequence": ["gen_qa_sequence_models.py", "--onnx"],
+    "implicit": ["gen_qa_implicit_models.py", "--onnx"],
+    "dyna_sequence": ["gen_qa_dyna_sequence_models.py", "--onnx"],
+    "scalar": ["gen_qa_ort_scalar_models.py"],
 }
 
 
@@ -38,12 +40,11 @@ class QaRepos:
     def generated(self, key):
         """Folder of the models one generator script writes (run once per run)."""
         if key not in self._generated:
-            script, flags = GENERATORS[key]
             out = self.work / "generated" / key
             if out.exists():
                 shutil.rmtree(out)
             out.mkdir(parents=True)
-            cmd = [sys.executable, script, "--onnx", f"--models_dir={out}", *flags]
+            cmd = [sys.executable, *GENERATORS[key], f"--models_dir={out}"]
             proc = subprocess.run(cmd, cwd=self.common, capture_output=True, text=True, timeout=600)
             if proc.returncode != 0:
                 raise RuntimeError(f"{' '.join(cmd)} failed:\n{(proc.stdout + proc.stderr)[-2000:]}")
@@ -150,6 +151,61 @@ class QaRepos:
 
     def _build_implicit_models1(self, dest):
         self._sequence_models(dest, "implicit", ["object", "int32", "bool"], batching=True)
+
+    def _build_infer_zero(self, dest):
+        # qa/L0_infer_zero/test.sh: cp -r qa_identity_model_repository/* models/ (ONNX only here;
+        # the qa_ensemble_model_repository part needs ensembles)
+        src = self.generated("identity")
+        self._copy("identity", sorted(d.name for d in src.iterdir()), dest)
+
+    def _build_scalar(self, dest):
+        # qa/L0_scalar_io/test.sh: cp -r qa_scalar_models/* models/
+        src = self.generated("scalar")
+        self._copy("scalar", sorted(d.name for d in src.iterdir()), dest)
+
+    def _build_log_models(self, dest):
+        # qa/L0_logging/test.sh: onnx_int32_int32_int32 as "simple", versions 2 and 3 removed
+        self._copy("models", ["onnx_int32_int32_int32"], dest)
+        (dest / "onnx_int32_int32_int32").rename(dest / "simple")
+        for v in ("2", "3"):
+            shutil.rmtree(dest / "simple" / v)
+        cfg = dest / "simple" / "config.pbtxt"
+        cfg.write_text(re.sub(r"(?m)^name:.*", 'name: "simple"', cfg.read_text()))
+
+    def _build_grpc_state_cleanup(self, dest):
+        # Dockerfile.QA: qa/L0_grpc_state_cleanup/models/repeat_int32 (Triton's repeat backend);
+        # test.sh: custom_zero_1_float32 (identity backend) with execute_delay_ms 1000, and
+        # repeat_int32_non_decoupled (the same without model_transaction_policy)
+        models.BUILDERS["repeat_int32"](dest, self.server_repo)
+        czero = dest / "custom_zero_1_float32"
+        shutil.copytree(self.server_repo / "qa/custom_models/custom_zero_1_float32", czero)
+        (czero / "1").mkdir(exist_ok=True)
+        with open(czero / "config.pbtxt", "a") as f:
+            f.write('parameters [\n{ key: "execute_delay_ms"; value: { string_value: "1000" }}\n]\n')
+        nd = dest / "repeat_int32_non_decoupled"
+        (nd / "1").mkdir(parents=True)
+        text = (dest / "repeat_int32" / "config.pbtxt").read_text()
+        text = re.sub(r"(?m)^model_transaction_policy.*\n", "", text).replace("repeat_int32", "repeat_int32_non_decoupled")
+        (nd / "config.pbtxt").write_text(text)
+
+    def _dyna_models(self, dest, phase_b):
+        # qa/L0_dyna_sequence_batcher/test.sh (BACKENDS=onnx): copy every model, add 'count: 1';
+        # before the batching tests: max_candidate_sequences:4, max_queue_delay_microseconds:5000000
+        src = self.generated("dyna_sequence")
+        for d in sorted(src.iterdir()):
+            self._copy("dyna_sequence", [d.name], dest)
+            cfg = dest / d.name / "config.pbtxt"
+            text = cfg.read_text().replace("kind: KIND_CPU", "kind: KIND_CPU\ncount: 1")
+            if phase_b:
+                text = re.sub(r"max_candidate_sequences:.*", "max_candidate_sequences:4", text)
+                text = re.sub(r"max_queue_delay_microseconds:.*", "max_queue_delay_microseconds:5000000", text)
+            cfg.write_text(text)
+
+    def _build_dyna_nobatch(self, dest):
+        self._dyna_models(dest, phase_b=False)
+
+    def _build_dyna_batch(self, dest):
+        self._dyna_models(dest, phase_b=True)
 
     def identity_model(self, name):
         """A generated identity model's folder (L0_model_config copies model.onnx from it)."""

@@ -380,32 +380,27 @@ void FillModelStatistics(const std::vector<std::shared_ptr<Model>>& models,
 Status ApplyLogSettingsRequest(const inference::LogSettingsRequest& request, LogSettings* settings) {
   using Value = inference::LogSettingsRequest::SettingValue;
   LogSettings next = *settings;
-  for (const auto& [key, value] : request.settings()) {
-    if (value.parameter_choice_case() == Value::PARAMETER_CHOICE_NOT_SET) continue;
-    if (key == "log_file") {
-      return Status::Unsupported("log file location can not be updated through network protocol");
-    } else if (key == "log_info" || key == "log_warning" || key == "log_error") {
-      if (value.parameter_choice_case() != Value::kBoolParam) {
-        return Status::InvalidArg("logging setting '" + key + "' must be a bool_param");
-      }
-      (key == "log_info" ? next.info : key == "log_warning" ? next.warning : next.error) = value.bool_param();
-    } else if (key == "log_verbose_level") {
-      if (value.parameter_choice_case() != Value::kUint32Param) {
-        return Status::InvalidArg("logging setting 'log_verbose_level' must be a uint32_param");
-      }
-      next.verbose = static_cast<int>(std::min<uint32_t>(value.uint32_param(), 1u << 30));
-    } else if (key == "log_format") {
-      if (value.parameter_choice_case() != Value::kStringParam ||
-          !ParseLogFormat(value.string_param(), &next.format)) {
-        return Status::InvalidArg("logging setting 'log_format' must be the string_param \"default\" or "
-                                  "\"ISO8601\"");
-      }
-    } else {
-      return Status::InvalidArg("unknown logging setting '" + key +
-                                "' (log_info, log_warning, log_error, log_verbose_level, log_format)");
+  for (const auto& [key, v] : request.settings()) {
+    LogSettingValue value;
+    switch (v.parameter_choice_case()) {
+      case Value::PARAMETER_CHOICE_NOT_SET: continue;  // leaves the setting as it is
+      case Value::kBoolParam:
+        value.type = LogSettingValue::Type::kBool;
+        value.boolean = v.bool_param();
+        break;
+      case Value::kUint32Param:
+        value.type = LogSettingValue::Type::kUnsigned;
+        value.number = v.uint32_param();
+        break;
+      case Value::kStringParam:
+        value.type = LogSettingValue::Type::kString;
+        value.text = v.string_param();
+        break;
+      default: break;
     }
+    INFERD_RETURN_IF_ERROR(ApplyLogSetting(key, value, &next));
   }
-  *settings = next;
+  *settings = next;  // all or nothing
   return Status::Ok();
 }
 

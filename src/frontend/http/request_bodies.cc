@@ -67,27 +67,20 @@ Status ParseLogSettingsBody(std::string_view body, LogSettings* settings) {
   INFERD_RETURN_IF_ERROR(ParseObject(body, "the logging request body", &doc));
   LogSettings next = *settings;
   for (const auto& m : doc.GetObject()) {
-    const std::string key(Text(m.name));
     const rapidjson::Value& v = m.value;
     if (v.IsNull()) continue;  // as Triton: null leaves a setting as it is
-    if (key == "log_file") {
-      return Status::Unsupported("log file location can not be updated through network protocol");
-    } else if (key == "log_info" || key == "log_warning" || key == "log_error") {
-      if (!v.IsBool()) return Status::InvalidArg("logging setting '" + key + "' must be a boolean");
-      (key == "log_info" ? next.info : key == "log_warning" ? next.warning : next.error) = v.GetBool();
-    } else if (key == "log_verbose_level") {
-      if (!v.IsUint()) {
-        return Status::InvalidArg("logging setting 'log_verbose_level' must be an integer >= 0");
-      }
-      next.verbose = static_cast<int>(std::min<unsigned>(v.GetUint(), 1u << 30));
-    } else if (key == "log_format") {
-      if (!v.IsString() || !ParseLogFormat(std::string(Text(v)), &next.format)) {
-        return Status::InvalidArg("logging setting 'log_format' must be \"default\" or \"ISO8601\"");
-      }
-    } else {
-      return Status::InvalidArg("unknown logging setting '" + key +
-                                "' (log_info, log_warning, log_error, log_verbose_level, log_format)");
+    LogSettingValue value;
+    if (v.IsBool()) {
+      value.type = LogSettingValue::Type::kBool;
+      value.boolean = v.GetBool();
+    } else if (v.IsUint64()) {
+      value.type = LogSettingValue::Type::kUnsigned;
+      value.number = v.GetUint64();
+    } else if (v.IsString()) {
+      value.type = LogSettingValue::Type::kString;
+      value.text = Text(v);
     }
+    INFERD_RETURN_IF_ERROR(ApplyLogSetting(std::string(Text(m.name)), value, &next));
   }
   *settings = next;  // all or nothing
   return Status::Ok();
