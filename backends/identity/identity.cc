@@ -67,33 +67,14 @@ struct ModelState {
   }
 };
 
-// The bytes of every input of `request`.
-uint64_t InputBytes(InferdRequest* request) {
-  uint64_t total = 0;
-  const uint32_t inputs = api->RequestInputCount(request);
-  for (uint32_t i = 0; i < inputs; ++i) {
-    const char* name;
-    InferdDataType type;
-    const int64_t* shape;
-    uint32_t dims;
-    uint64_t size = 0;
-    InferdError* e = api->RequestInput(request, i, &name, &type, &shape, &dims, &size);
-    if (e != nullptr) {
-      api->ErrorDelete(e);
-      continue;
-    }
-    total += size;
-  }
-  return total;
-}
-
 // INPUTn -> OUTPUTn; other names map to themselves prefixed "OUT_".
 std::string OutputFor(const std::string& input) {
   if (input.rfind("INPUT", 0) == 0) return "OUTPUT" + input.substr(5);
   return "OUT_" + input;
 }
 
-InferdError* CopyInputs(InferdRequest* request, InferdResponse* response) {
+// Also counts the bytes of every input (requested or not) into `input_bytes`.
+InferdError* CopyInputs(InferdRequest* request, InferdResponse* response, uint64_t* input_bytes) {
   const uint32_t outputs = api->RequestOutputCount(request);
   const uint32_t inputs = api->RequestInputCount(request);
   for (uint32_t i = 0; i < inputs; ++i) {
@@ -103,6 +84,7 @@ InferdError* CopyInputs(InferdRequest* request, InferdResponse* response) {
     uint32_t dims;
     uint64_t size;
     if (InferdError* e = api->RequestInput(request, i, &name, &type, &shape, &dims, &size)) return e;
+    *input_bytes += size;
     const std::string out_name = OutputFor(name);
     bool wanted = false;
     for (uint32_t o = 0; o < outputs; ++o) wanted = wanted || out_name == api->RequestOutputName(request, o);
@@ -189,8 +171,11 @@ INFERD_EXPORT InferdError* InferdInstanceExecute(InferdInstance* instance, Infer
         api->RequestRespondError(requests[r], e);
         continue;
       }
-      InferdError* e = CopyInputs(requests[r], response);
-      if (e == nullptr) api->ErrorDelete(api->MetricIncrement(state->input_bytes, static_cast<double>(InputBytes(requests[r]))));
+      uint64_t input_bytes = 0;
+      InferdError* e = CopyInputs(requests[r], response, &input_bytes);
+      if (e == nullptr) {
+        api->ErrorDelete(api->MetricIncrement(state->input_bytes, static_cast<double>(input_bytes)));
+      }
       api->ResponseSend(response, INFERD_RESPONSE_FINAL, e);
     }
     const uint64_t end = api->Now();
