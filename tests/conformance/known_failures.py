@@ -20,6 +20,8 @@ STREAM_ORDER = ("intermittent: requests of one sequence sent on one gRPC stream 
                 "request to the core, so two requests race into the sequence batcher")
 TRACE = ("the trace extension is not implemented: HTTP GET/POST /v2/trace/setting answer 404 'no endpoint', "
          "gRPC TraceSetting answers UNIMPLEMENTED; Triton serves the settings even without tracing")
+SEQ_ID_QUOTED = ("text: inferd quotes an integer sequence id (\"for sequence '37469245' to model ...\"), "
+                 "Triton does not (\"for sequence 37469245 to model ...\"); the rest of the message matches")
 SHM = "L0_shared_memory/shared_memory_test.py [[]*[]]"
 SEQ = "L0_sequence_batcher/sequence_batcher_test.py [[]*[]]"
 MODEL_CONFIG = "L0_model_config (*)"
@@ -89,7 +91,7 @@ KNOWN_FAILURES = {
         "build of inferd ...', Triton 'failed to register shared memory region ...: invalid args'"),
 
     # ------------------------------------------------------------------ L0_sequence_batcher
-    SEQ + "::SequenceBatcherTest.test_batch_size": (
+    "L0_sequence_batcher/sequence_batcher_test.py [[]*models[124]*[]]::SequenceBatcherTest.test_batch_size": (
         "text: inferd \"requests to sequence model 'onnx_sequence_int32' must have batch size 1, got 2\", "
         "Triton \"inference request to model '...' must specify batch-size 1 due to requirements of "
         "sequence batcher\""),
@@ -97,9 +99,29 @@ KNOWN_FAILURES = {
         "text: inferd \"inference request to model '...' must name its sequence: parameter 'sequence_id', "
         "a non-zero integer or a non-empty string\", Triton \"... must specify a non-zero or non-empty "
         "correlation ID\""),
-    SEQ + "::SequenceBatcherTest.test_no_sequence_start*": (
-        "text: inferd quotes an integer sequence id (\"for sequence '37469245' to model ...\"), Triton does "
-        "not (\"for sequence 37469245 to model ...\"); the rest of the message matches"),
+    SEQ + "::SequenceBatcherTest.test_no_sequence_start*": SEQ_ID_QUOTED,
+    "L0_dyna_sequence_batcher/*::DynaSequenceBatcherTest.test_backlog_sequence_timeout": SEQ_ID_QUOTED,
+
+    # ------------------------------------------------------------------ L0_infer_zero, L0_scalar_io, ...
+    "L0_infer_zero/infer_zero_test.py::*": (
+        "the ensembles simple_zero_*, sequence_zero_*, fan_zero_* of Triton's qa_ensemble_model_repository "
+        "(the test asks for them whenever the data type allows): inferd has no ensembles yet (issue 15)",
+        r"Request for unknown model: '(simple|sequence|fan)_zero_"),
+    "L0_scalar_io/scalar_test.py::ScalarIOTest.test_scalar_io": (
+        "ONNX inputs/outputs without shape information (gen_qa_ort_scalar_models.py): inferd takes them as "
+        "scalars of shape [] and refuses config dims [1] / [1,1] ('the config's dims [1] do not fit the "
+        "model's shape []'); Triton's onnxruntime backend loads them and serves [1] and [1,1]"),
+    "L0_grpc_state_cleanup/cleanup_test.py::CleanUpTest.test_non_decoupled_streaming_multi_response": (
+        "a non-decoupled model whose backend sends 4 responses (repeat backend without decoupled policy): "
+        "Triton delivers the first response; inferd answers the error 'backend of model "
+        "'repeat_int32_non_decoupled' returned without answering the request'"),
+    "test.sh checks*::L0_http: *": (
+        "inferd refuses the flags, with its own words: \"--http-restricted-api: API 'health' is restricted "
+        "more than once\" / \"unknown API 'model-reposit' (known: ...)\" (test.sh greps Triton's text)"),
+    "test.sh checks*::L0_grpc: *": (
+        "inferd refuses the flags, with its own words: \"--grpc-restricted-protocol: API 'health' is "
+        "restricted more than once\" / \"unknown API 'model-reposit' (known: ...)\" (test.sh greps Triton's "
+        "text)"),
 
     # ------------------------------------------------------------------ L0_server_status
     "L0_server_status/server_status_test.py::ServerMetadataTest.test_basic": SERVER_NAME,
@@ -130,4 +152,9 @@ KNOWN_FAILURES = {
     MODEL_CONFIG + "::autofill_noplatform_success/onnx/no_config": AUTOFILL + (
         "; also no dynamic_batching.preferred_batch_size [max_batch_size] (and Triton's expected files "
         "for this case assume a GPU: KIND_GPU)"),
+
+    # Last, so that the entries above win: any other sequence test that failed because a request
+    # overtook the START of its sequence on a gRPC stream (sequence_util.py streams them).
+    "L0_*sequence_batcher/*::*": (
+        STREAM_ORDER, r"unexpected error inference request for sequence '?\w+'? to model .* must specify the START"),
 }

@@ -41,6 +41,9 @@ class QaFile:
     restart_per_test: bool = False
     variant: str = ""           # shown after the file name
     timeout: int = 300          # seconds for the whole file, or for each test with restart_per_test
+    pytest: bool = False        # a pytest file (run with pytest --junitxml), not unittest
+    starts_own_server: bool = False  # the test runs "tritonserver" itself (a symlink to inferd on PATH)
+    repo_dest: str = ""         # copy the repository here (relative to the L0 dir) instead of serving it
 
     @property
     def name(self):
@@ -104,6 +107,8 @@ QA_FILES = [
     # L0_sequence_batcher/test.sh, BACKENDS=onnx ENSEMBLES=0: model trials 0 and 1
     _seq("onnx, models0: no batching, 4 instances", "sequence_models0", True, 4),
     _seq("onnx, models1: max_batch_size 4, 1 instance", "sequence_models1", False, 1),
+    _seq("onnx, models2: max_batch_size 2, 2 instances", "sequence_models2", False, 2),
+    _seq("onnx, models4: max_batch_size 1, 4 instances", "sequence_models4", False, 4),
     _seq("onnx, IMPLICIT_STATE=1, models1", "implicit_models1", False, 1, implicit=True),
     # L0_dyna_sequence_batcher/test.sh, BACKENDS=onnx: two phases on two repositories
     QaFile("L0_dyna_sequence_batcher/dyna_sequence_batcher_test.py", "dyna_nobatch", (),
@@ -121,15 +126,20 @@ QA_FILES = [
     # L0_scalar_io/test.sh (ONNX models with scalar tensors, config completed by the server)
     QaFile("L0_scalar_io/scalar_test.py", "scalar", env={"BACKENDS": "onnx"}),
     # L0_grpc_state_cleanup/test.sh: cancellation and timeouts over gRPC, repeat + identity backends
-    QaFile("L0_grpc_state_cleanup/cleanup_test.py", "grpc_state_cleanup", ("--log-verbose=2",),
+    # (--exit-timeout-secs=1: after a cancelled or timed-out test, the queued requests it left behind
+    # would hold each server's shutdown for up to 10 s; they are not part of the test)
+    QaFile("L0_grpc_state_cleanup/cleanup_test.py", "grpc_state_cleanup", ("--log-verbose=2", "--exit-timeout-secs=1"),
            tests=tuple("CleanUpTest." + t for t in (
                "test_simple_infer", "test_simple_infer_cancellation", "test_simple_infer_timeout",
                "test_streaming_infer", "test_streaming_timeout", "test_streaming_cancellation",
                "test_decoupled_infer", "test_decoupled_cancellation", "test_decoupled_timeout",
                "test_non_decoupled_streaming_multi_response")),
            restart_per_test=True, timeout=120),
-    # L0_logging/test.sh "Test Python client library"
+    # L0_logging/test.sh "Test Python client library", then log_format_test.py (pytest), which
+    # starts "tritonserver" on log_models itself, 12 times, and checks every log line's format
     QaFile("L0_logging/logging_endpoint_test.py", "log_models"),
+    QaFile("L0_logging/log_format_test.py", "log_models", pytest=True, starts_own_server=True,
+           repo_dest="log_models", timeout=400),
     # L0_server_status/test.sh: poll mode on qa_model_repository (ONNX models only here)
     QaFile("L0_server_status/server_status_test.py", "server_status",
            ("--repository-poll-secs=1", "--model-control-mode=poll"),
@@ -156,7 +166,6 @@ QA_SKIPPED_FILES = {
     "L0_client_nobatch/client_test.py": GRAPHDEF + " (graphdef_int32_int8_int8 only)",
     "L0_output_name/output_name_test.py": "imports the retired 'tritongrpcclient' module and loops over "
                                           "graphdef, libtorch and plan models",
-    "L0_logging/log_format_test.py": "a pytest file that starts 'tritonserver' itself (not wired here yet)",
     "L0_grpc_state_cleanup/cleanup_test.py (error status, shutdown)": (
         "those cases belong to L0_grpc_error_state_cleanup (TRITONSERVER_GRPC_STATUS_FLAG, the test kills "
         "the server by SERVER_PID and reads Triton's internal log lines)"),
@@ -222,6 +231,10 @@ class QaRunner:
         try:
             folder = self._materialize(qf.path.split("/")[0])
             fname = qf.path.split("/")[1]
+            if qf.pytest:
+                result.tests += self._run_pytest(qf, folder, fname)
+                result.seconds = time.monotonic() - start
+                return mark_known(result)
             env = self._env(qf, "")
             rc, listing = self._driver(["--list", fname, *qf.tests], folder, env, 120)
             if rc != 0:
@@ -241,6 +254,34 @@ class QaRunner:
             result.tests.append(TestOutcome("(setup)", "failed", str(exc)))
         result.seconds = time.monotonic() - start
         return mark_known(result)
+
+    def _run_pytest(self, qf, folder, fname):
+        """A pytest file that starts the server itself: "tritonserver" on PATH is inferd."""
+        if qf.repo_dest:
+            dest = folder / qf.repo_dest
+            if dest.exists():
+                shutil.rmtree(dest)
+            shutil.copytree(self.repos.get(qf.repo), dest)
+        bindir = self.work / "bin"
+        bindir.mkdir(exist_ok=True)
+        link = bindir / "tritonserver"
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(Path(self.binary).resolve())
+        env = self._env(qf, "")
+        env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
+        xml = self.work / "qa-results" / (qf.name.replace("/", "_").replace(" ", "_") + ".xml")
+        xml.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}", fname]
+        try:
+            p = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, errors="replace",
+                               timeout=qf.timeout, stdin=subprocess.DEVNULL)
+            output = p.stdout + p.stderr
+        except subprocess.TimeoutExpired:
+            output = f"[killed after {qf.timeout} s]"
+        if not xml.exists():
+            return [TestOutcome("(pytest)", "failed", "no junit xml written:\n" + output[-3000:])]
+        return _junit_outcomes(xml)
 
     def _run_batch(self, qf, folder, fname, ids, n):
         out_path = self.work / "qa-results" / f"{qf.name.replace('/', '_').replace(' ', '_')}-{n}.jsonl"
@@ -272,3 +313,22 @@ class QaRunner:
         # class/module fixture errors (setUpClass, ...) have ids of their own
         outcomes += [o for o in got.values() if o.outcome == "failed"]
         return outcomes
+
+
+def _junit_outcomes(path):
+    import xml.etree.ElementTree as ET
+    outcomes = []
+    for case in ET.parse(path).getroot().iter("testcase"):
+        tid = f"{case.get('classname', '').split('.')[-1]}.{case.get('name')}"
+        failure = case.find("failure")
+        if failure is None:
+            failure = case.find("error")
+        skipped = case.find("skipped")
+        if failure is not None:
+            outcomes.append(TestOutcome(tid, "failed", (failure.get("message") or "") + "\n" + (failure.text or "")))
+        elif skipped is not None:
+            outcomes.append(TestOutcome(tid, "skipped", skipped.get("message") or ""))
+        else:
+            outcomes.append(TestOutcome(tid, "passed"))
+    return outcomes
+

@@ -124,33 +124,35 @@ class QaRepos:
                          "    preferred_batch_size: [ 8 ]\n    default_queue_policy {\n"
                          "        max_queue_size: 1\n    }\n}\n")
 
-    def _sequence_models(self, dest, key, dtypes, batching):
+    def _sequence_models(self, dest, key, dtypes, max_batch, count):
         # qa/L0_sequence_batcher/test.sh, BACKENDS=onnx, ENSEMBLES=0:
-        #   models1: <backend>_sequence_<dtype>, max_batch_size: 4, instance count 1
+        #   models1/2/4: <backend>_sequence_<dtype>, max_batch_size 4/2/1, instance count 1/2/4
         #   models0: <backend>_nobatch_sequence_<dtype>, instance count 4
         for dtype in dtypes:
-            name = f"onnx_sequence_{dtype}" if batching else f"onnx_nobatch_sequence_{dtype}"
+            name = f"onnx_sequence_{dtype}" if max_batch else f"onnx_nobatch_sequence_{dtype}"
             self._copy(key, [name], dest)
             cfg = dest / name / "config.pbtxt"
             text = cfg.read_text()
-            if batching:
-                text = re.sub(r"(?m)^max_batch_size:.*", "max_batch_size: 4", text)
-            count = 1 if batching else 4
+            if max_batch:
+                text = re.sub(r"(?m)^max_batch_size:.*", f"max_batch_size: {max_batch}", text)
             text = text.replace("kind: KIND_CPU", f"kind: KIND_CPU\ncount: {count}")
             cfg.write_text(text)
 
     def _build_sequence_models0(self, dest):
-        self._sequence_models(dest, "sequence", ["int32", "bool"], batching=False)
+        self._sequence_models(dest, "sequence", ["int32", "bool"], 0, 4)
 
     def _build_sequence_models1(self, dest):
-        self._sequence_models(dest, "sequence", ["int32", "bool"], batching=True)
+        self._sequence_models(dest, "sequence", ["int32", "bool"], 4, 1)
 
-    def _build_implicit_models0(self, dest):
-        # IMPLICIT_STATE=1: qa_sequence_implicit_model_repository, onnx dtypes "object int32 bool"
-        self._sequence_models(dest, "implicit", ["object", "int32", "bool"], batching=False)
+    def _build_sequence_models2(self, dest):
+        self._sequence_models(dest, "sequence", ["int32", "bool"], 2, 2)
+
+    def _build_sequence_models4(self, dest):
+        self._sequence_models(dest, "sequence", ["int32", "bool"], 1, 4)
 
     def _build_implicit_models1(self, dest):
-        self._sequence_models(dest, "implicit", ["object", "int32", "bool"], batching=True)
+        # IMPLICIT_STATE=1: qa_sequence_implicit_model_repository, onnx dtypes "object int32 bool"
+        self._sequence_models(dest, "implicit", ["object", "int32", "bool"], 4, 1)
 
     def _build_infer_zero(self, dest):
         # qa/L0_infer_zero/test.sh: cp -r qa_identity_model_repository/* models/ (ONNX only here;

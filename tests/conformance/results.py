@@ -1,17 +1,23 @@
 """Results of the conformance runner, the known-failure bookkeeping, and the table."""
 
 import fnmatch
+import re
 from dataclasses import dataclass, field
 
 from known_failures import KNOWN_FAILURES
 
 
-def known_reason(key):
-    """The KNOWN_FAILURES reason for a case or test id (keys may be fnmatch patterns)."""
-    if key in KNOWN_FAILURES:
-        return KNOWN_FAILURES[key]
-    for pattern, reason in KNOWN_FAILURES.items():
-        if fnmatch.fnmatchcase(key, pattern):
+def known_reason(key, detail=None):
+    """The KNOWN_FAILURES reason for a case or test id (keys may be fnmatch patterns).
+
+    An entry may be (reason, regex): then a failure is known only when its detail
+    (traceback, output) matches the regex, so that another failure of the same
+    test still counts as unexpected. With detail None (a pass) the regex is ignored."""
+    for pattern, entry in KNOWN_FAILURES.items():
+        if key == pattern or fnmatch.fnmatchcase(key, pattern):
+            reason, regex = entry if isinstance(entry, tuple) else (entry, None)
+            if regex and detail is not None and not re.search(regex, detail):
+                continue
             return reason
     return None
 
@@ -53,15 +59,11 @@ class Result:
             return [t for t in self.tests if t.outcome == "failed" and not t.known]
         return [self] if self.status == "failed" and not self.known else []
 
-    def stale_known(self):
-        """KNOWN_FAILURES entries (not intermittent ones) for things that passed."""
-        def stale(key):
-            reason = known_reason(key)
-            return bool(reason) and not reason.startswith("intermittent:")
+    def names(self):
+        """(name, outcome, detail) of what this row ran: its tests, or itself."""
         if self.is_file:
-            return [f"{self.name}::{t.id}" for t in self.tests if t.outcome == "passed"
-                    and stale(f"{self.name}::{t.id}")]
-        return [self.name] if self.status == "passed" and stale(self.name) else []
+            return [(f"{self.name}::{t.id}", t.outcome, t.detail) for t in self.tests]
+        return [(self.name, self.status, self.reason)]
 
     def summary(self):
         if not self.is_file:
@@ -71,16 +73,35 @@ class Result:
         return f"{c['passed']} passed, {failed}, {c['skipped']} skipped"
 
 
+def _matches(key, pattern):
+    return key == pattern or fnmatch.fnmatchcase(key, pattern)
+
+
+def stale_entries(results):
+    """KNOWN_FAILURES keys that matched something that passed and no failure this run
+    (entries for intermittent failures excepted)."""
+    ran = [n for r in results for n in r.names()]
+    stale = []
+    for pattern, entry in KNOWN_FAILURES.items():
+        reason = entry[0] if isinstance(entry, tuple) else entry
+        if reason.startswith("intermittent:"):
+            continue
+        outcomes = [outcome for key, outcome, _ in ran if _matches(key, pattern)]
+        if "passed" in outcomes and "failed" not in outcomes:
+            stale.append(pattern)
+    return stale
+
+
 def mark_known(result):
     """Fills in the known-failure reasons of a result (and of its tests)."""
     if result.is_file:
         for t in result.tests:
             if t.outcome == "failed":
-                t.known = known_reason(f"{result.name}::{t.id}")
+                t.known = known_reason(f"{result.name}::{t.id}", t.detail or "")
         c = result.counts()
         result.status = "failed" if c["failed"] else ("passed" if c["passed"] else "skipped")
     elif result.status == "failed":
-        result.known = known_reason(result.name)
+        result.known = known_reason(result.name, result.reason or "")
     return result
 
 
@@ -171,7 +192,7 @@ def report(results, header=""):
             skips.append(f"- {r.name}: {_first_line(r.reason, 300)}")
     if skips:
         out += ["## Skipped", ""] + skips + [""]
-    stale = [s for r in results for s in r.stale_known()]
+    stale = stale_entries(results)
     if stale:
         out += ["## KNOWN_FAILURES entries that passed (remove them)", ""] + [f"- {s}" for s in stale] + [""]
     return "\n".join(out)

@@ -110,18 +110,22 @@ def run_qa(binary, server_repo, work, log_dir, only):
     from qa import QA_FILES, QA_SKIPPED_FILES, QaRunner
     from qa_repos import QaRepos
     from results import Result
+    from shell_checks import NAME as SHELL_NAME, ShellChecks
 
     repos = QaRepos(server_repo, work)
     runner = QaRunner(binary, server_repo, repos, work, log_dir)
     files = [qf for qf in QA_FILES if _selected(qf.name, only)]
     results = []
-    total = len(files) + (1 if _selected(MODEL_CONFIG_NAME, only) else 0)
+    checks = [(name, make) for name, make in (
+        (MODEL_CONFIG_NAME, lambda: ModelConfigChecks(binary, server_repo, repos, work, log_dir)),
+        (SHELL_NAME, lambda: ShellChecks(binary, repos, work, log_dir))) if _selected(name, only)]
+    total = len(files) + len(checks)
     for n, qf in enumerate(files, 1):
         results.append(runner.run(qf))
         _progress(n, total, results[-1])
-    if _selected(MODEL_CONFIG_NAME, only):
-        results.append(ModelConfigChecks(binary, server_repo, repos, work, log_dir).run())
-        _progress(total, total, results[-1])
+    for n, (_, make) in enumerate(checks, len(files) + 1):
+        results.append(make().run())
+        _progress(n, total, results[-1])
     for path, reason in QA_SKIPPED_FILES.items():
         if _selected(path, only):
             results.append(Result(path, "skipped", reason))
@@ -156,7 +160,7 @@ def main():
     # SIGTERM (a CI timeout) unwinds like Ctrl-C, so every server is stopped.
     signal.signal(signal.SIGTERM, _interrupt)
 
-    from results import Result, report, table, totals
+    from results import Result, report, stale_entries, table, totals
     from server import DEFAULT_PORTS, default_ports_free
 
     work = Path(args.work).resolve() if args.work else Path(tempfile.mkdtemp(prefix="inferd-conformance-"))
@@ -193,7 +197,7 @@ def main():
     print(table(results))
     t = totals(results)
     unexpected = [u for r in results for u in r.unexpected()]
-    stale = [s for r in results for s in r.stale_known()]
+    stale = stale_entries(results)
     print(f"\n{t['passed']} passed, {t['failed']} failed ({t['known']} known), {t['skipped']} skipped "
           f"in {elapsed:.0f} s")
     for s in stale:

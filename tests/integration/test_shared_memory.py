@@ -472,3 +472,24 @@ def test_restricted_shared_memory_api(inferd_bin, tmp_path):
         raises(lambda: g.get_system_shared_memory_status(), "restricted")
         headers = {"triton-grpc-protocol-shm-key": "secret"}
         assert len(g.get_system_shared_memory_status(headers=headers).regions) == 0
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_perf_analyzer_in_system_shared_memory_mode(srv, protocol, tmp_path):
+    """Triton's perf_analyzer with --shared-memory=system: it registers its
+    regions, sends every request through them, and checks the answers."""
+    import subprocess
+    from support import REPO_ROOT
+    url = srv.url if protocol == "http" else srv.grpc_url
+    before = httpclient.InferenceServerClient(srv.url).get_inference_statistics("identity_two")
+    count0 = before["model_stats"][0]["inference_stats"]["success"]["count"]
+    run = subprocess.run(
+        [str(REPO_ROOT / ".venv/bin/perf_analyzer"), "-m", "identity_two", "-i", protocol, "-u", url,
+         "--shared-memory=system", "--output-shared-memory-size=64", "-p", "300",
+         "--concurrency-range", "1", "-s", "50", "-f", str(tmp_path / "pa.csv")],
+        capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    after = httpclient.InferenceServerClient(srv.url).get_inference_statistics("identity_two")
+    assert after["model_stats"][0]["inference_stats"]["success"]["count"] > count0
+    # perf_analyzer unregisters what it registered.
+    assert httpclient.InferenceServerClient(srv.url).get_system_shared_memory_status() == []
