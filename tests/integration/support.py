@@ -138,6 +138,33 @@ def fp32_identity(name, max_batch_size=8, extra=""):
     )
 
 
+ACCUMULATOR_CONTROLS = """
+    control_input [
+      { name: "START" control [{ kind: CONTROL_SEQUENCE_START int32_false_true: [0, 1] }] },
+      { name: "END" control [{ kind: CONTROL_SEQUENCE_END int32_false_true: [0, 1] }] },
+      { name: "READY" control [{ kind: CONTROL_SEQUENCE_READY int32_false_true: [0, 1] }] }
+    ]"""
+
+
+def accumulator_config(name, strategy="direct { }", instances=2):
+    """A sequence model on the accumulator backend: OUTPUT is the running sum
+    of INPUT over the sequence, INSTANCE the instance that ran the step."""
+    return f"""
+name: "{name}"
+backend: "accumulator"
+max_batch_size: 2
+input [{{ name: "INPUT" data_type: TYPE_INT32 dims: [1] }}]
+output [{{ name: "OUTPUT" data_type: TYPE_INT32 dims: [1] }},
+        {{ name: "INSTANCE" data_type: TYPE_STRING dims: [1] }}]
+instance_group [{{ count: {instances} }}]
+sequence_batching {{
+  max_sequence_idle_microseconds: 500000
+  {strategy}
+  {ACCUMULATOR_CONTROLS}
+}}
+"""
+
+
 def build_repository(repo):
     """The shared repository: every model the ordinary tests use, plus broken ones."""
     repo = Path(repo)

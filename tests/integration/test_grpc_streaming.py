@@ -32,7 +32,8 @@ import tritonclient.http as httpclient
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 from tritonclient.utils import InferenceServerException
 
-from support import InferdServer, expect_server_error, fp32_identity, make_input, write_model
+from support import (InferdServer, accumulator_config, expect_server_error, fp32_identity, make_input,
+                     write_model)
 
 STREAM_TIMEOUT_S = 20  # a stream the server never ends fails instead of hanging
 
@@ -71,6 +72,7 @@ def _stream_repo(repo):
     write_model(repo, "repeat_b", repeat_config("repeat_b"))
     write_model(repo, "square_int32", SQUARE_CONFIG)
     write_model(repo, "identity_fp32", fp32_identity("identity_fp32", 8))
+    write_model(repo, "acc", accumulator_config("acc"))
     return repo
 
 
@@ -678,3 +680,26 @@ def test_bad_compression_level_is_a_usage_error(inferd_bin, make_repo):
                           capture_output=True, text=True, timeout=10)
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     assert "compression" in proc.stderr
+
+
+def test_stream_runs_a_sequences_requests_in_the_order_sent(stream_server):
+    """Steps of a sequence sent back to back on one stream run in order: the
+    stream used to read the next message while handing the last to the core,
+    so a step could overtake the one before (even the START)."""
+    for stream_no in range(30):
+        collector = Collector()
+        with grpcclient.InferenceServerClient(stream_server.grpc_url) as c:
+            c.start_stream(callback=collector)
+            steps = 8
+            for k in range(steps):
+                inp = grpcclient.InferInput("INPUT", [1, 1], "INT32")
+                inp.set_data_from_numpy(np.array([[k + 1]], dtype=np.int32))
+                c.async_stream_infer("acc", [inp], request_id=str(k), sequence_id=1000 + stream_no,
+                                     sequence_start=k == 0, sequence_end=k == steps - 1)
+            collector.wait_for(lambda events: len(events) >= steps)
+            c.stop_stream()
+        errors = [e for _, _, e in collector.events if e is not None]
+        assert not errors, errors
+        sums = [int(r.as_numpy("OUTPUT")[0][0]) for _, r, _ in collector.events]
+        assert sums == [(k + 1) * (k + 2) // 2 for k in range(steps)], (stream_no, sums)
+

@@ -9,32 +9,7 @@ import numpy as np
 import pytest
 import tritonclient.http as httpclient
 
-from support import expect_server_error, write_model
-
-CONTROLS = """
-    control_input [
-      { name: "START" control [{ kind: CONTROL_SEQUENCE_START int32_false_true: [0, 1] }] },
-      { name: "END" control [{ kind: CONTROL_SEQUENCE_END int32_false_true: [0, 1] }] },
-      { name: "READY" control [{ kind: CONTROL_SEQUENCE_READY int32_false_true: [0, 1] }] }
-    ]"""
-
-
-def accumulator_config(name, strategy, instances=2):
-    return f"""
-name: "{name}"
-backend: "accumulator"
-max_batch_size: 2
-input [{{ name: "INPUT" data_type: TYPE_INT32 dims: [1] }}]
-output [{{ name: "OUTPUT" data_type: TYPE_INT32 dims: [1] }},
-        {{ name: "INSTANCE" data_type: TYPE_STRING dims: [1] }}]
-instance_group [{{ count: {instances} }}]
-sequence_batching {{
-  max_sequence_idle_microseconds: 500000
-  {strategy}
-  {CONTROLS}
-}}
-"""
-
+from support import accumulator_config, expect_server_error, write_model
 
 @pytest.fixture(scope="module")
 def seq_server(inferd_bin, tmp_path_factory):

@@ -46,8 +46,11 @@ void StreamInferReactor::OnReadDone(bool ok) {
       read_more = false;
     }
   }
-  if (read_more) StartNextRead();
+  // Handed to the core before the next read can complete: requests of one
+  // stream reach the core in the order the client sent them (a sequence's
+  // START first, then its steps), as Triton runs them.
   HandleRequest(std::move(message), bytes);
+  if (read_more) StartNextRead();
 }
 
 void StreamInferReactor::HandleRequest(std::shared_ptr<inference::ModelInferRequest> message,
