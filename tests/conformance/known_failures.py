@@ -15,13 +15,8 @@ SERVER_NAME = ("inferd's server metadata name is 'inferd' by default (its --id);
 VERSION_TEXT = ("a model version that is not a number: inferd says \"version 'wrong_specification' of model "
                 "'simple' is not a non-negative integer\", Triton \"failed to get model version from specified "
                 "version string 'wrong_specification'\" (the example checks the text)")
-STREAM_ORDER = ("intermittent: requests of one sequence sent on one gRPC stream can run out of order (e.g. "
-                "_8 (END) before _7): StreamInferReactor::OnReadDone starts the next read before it hands the "
-                "request to the core, so two requests race into the sequence batcher")
 TRACE = ("the trace extension is not implemented: HTTP GET/POST /v2/trace/setting answer 404 'no endpoint', "
          "gRPC TraceSetting answers UNIMPLEMENTED; Triton serves the settings even without tracing")
-SEQ_ID_QUOTED = ("text: inferd quotes an integer sequence id (\"for sequence '37469245' to model ...\"), "
-                 "Triton does not (\"for sequence 37469245 to model ...\"); the rest of the message matches")
 SHM = "L0_shared_memory/shared_memory_test.py [[]*[]]"
 SEQ = "L0_sequence_batcher/sequence_batcher_test.py [[]*[]]"
 MODEL_CONFIG = "L0_model_config (*)"
@@ -40,8 +35,6 @@ KNOWN_FAILURES = {
         "model repository' (the example checks the text; the status code matches)"),
     "examples/grpc_explicit_int_content_client.py": VERSION_TEXT,
     "examples/grpc_explicit_int8_content_client.py": VERSION_TEXT,
-    "examples/simple_grpc_sequence_stream_infer_client.py*": STREAM_ORDER,
-    "examples/simple_grpc_aio_sequence_stream_infer_client.py*": STREAM_ORDER,
 
     # ------------------------------------------------------------------ L0_shared_memory
     SHM + "::SharedMemoryTest.test_invalid_create_shm": (
@@ -90,18 +83,6 @@ KNOWN_FAILURES = {
         "text: inferd 'failed to register CUDA shared memory region '': CUDA shared memory is not in this "
         "build of inferd ...', Triton 'failed to register shared memory region ...: invalid args'"),
 
-    # ------------------------------------------------------------------ L0_sequence_batcher
-    "L0_sequence_batcher/sequence_batcher_test.py [[]*models[124]*[]]::SequenceBatcherTest.test_batch_size": (
-        "text: inferd \"requests to sequence model 'onnx_sequence_int32' must have batch size 1, got 2\", "
-        "Triton \"inference request to model '...' must specify batch-size 1 due to requirements of "
-        "sequence batcher\""),
-    SEQ + "::SequenceBatcherTest.test_no_correlation_id": (
-        "text: inferd \"inference request to model '...' must name its sequence: parameter 'sequence_id', "
-        "a non-zero integer or a non-empty string\", Triton \"... must specify a non-zero or non-empty "
-        "correlation ID\""),
-    SEQ + "::SequenceBatcherTest.test_no_sequence_start*": SEQ_ID_QUOTED,
-    "L0_dyna_sequence_batcher/*::DynaSequenceBatcherTest.test_backlog_sequence_timeout": SEQ_ID_QUOTED,
-
     # ------------------------------------------------------------------ L0_infer_zero, L0_scalar_io, ...
     "L0_infer_zero/infer_zero_test.py::*": (
         "the ensembles simple_zero_*, sequence_zero_*, fan_zero_* of Triton's qa_ensemble_model_repository "
@@ -129,8 +110,9 @@ KNOWN_FAILURES = {
 
     # ------------------------------------------------------------------ L0_model_config
     MODEL_CONFIG + "::cli_messages/*": (
-        "inferd logs no deprecation/override warning for --strict-model-config, and ignores a model "
-        "folder with neither config.pbtxt nor version folders (Triton fails to load it, so exits)"),
+        "inferd takes --strict-model-config as a plain alias and logs none of Triton's warnings about it "
+        "(\"Warning: '--strict-model-config' has been deprecated! ...\", \"Warning: Overriding deprecated "
+        "'--strict-model-config' ...\"); it refuses the config-less model and exits, as Triton does"),
     MODEL_CONFIG + "::special_cases/invalid_runtime": MODEL_CONFIG_TEXT + (
         "'backend library not found; looked for <paths>' for \"unable to find backend library "
         "'__invalid_runtime__' for model 'invalid_runtime'\""),
@@ -152,9 +134,4 @@ KNOWN_FAILURES = {
     MODEL_CONFIG + "::autofill_noplatform_success/onnx/no_config": AUTOFILL + (
         "; also no dynamic_batching.preferred_batch_size [max_batch_size] (and Triton's expected files "
         "for this case assume a GPU: KIND_GPU)"),
-
-    # Last, so that the entries above win: any other sequence test that failed because a request
-    # overtook the START of its sequence on a gRPC stream (sequence_util.py streams them).
-    "L0_*sequence_batcher/*::*": (
-        STREAM_ORDER, r"unexpected error inference request for sequence '?\w+'? to model .* must specify the START"),
 }

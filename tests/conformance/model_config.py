@@ -78,15 +78,16 @@ class ModelConfigChecks:
         dest.mkdir(parents=True, exist_ok=True)
         shutil.copy(self.repos.identity_model("onnx_zero_1_float16") / "1" / "model.onnx", dest)
 
-    def _models(self, case):
-        """rm -fr models && mkdir models; copy the case (the folder, or its contents)."""
+    def _models(self, case, whole_folder):
+        """rm -fr models && mkdir models; copy the case folder (cli_messages, special_cases,
+        autofill cases with a config.pbtxt or named no_config*) or else its contents."""
         models = self.work / "models"
         if models.exists():
             shutil.rmtree(models)
         models.mkdir()
         target = self.work / case
         name = target.name
-        if (target / "config.pbtxt").exists() or case.startswith("autofill_noplatform_success/onnx/no_config"):
+        if whole_folder or (target / "config.pbtxt").exists() or name.startswith("no_config"):
             shutil.copytree(target, models / name, symlinks=True)
             expected_dir = models / name
         else:
@@ -99,8 +100,8 @@ class ModelConfigChecks:
         return Inferd(self.binary, [models], args, log_path=self.log_dir / f"model_config-{tag}.log",
                       default_ports=True, cwd=self.work)
 
-    def _expect_refusal(self, case, args, error_prefix=True):
-        models, name, expecteds = self._models(case)
+    def _expect_refusal(self, case, args, error_prefix=True, whole_folder=False):
+        models, name, expecteds = self._models(case, whole_folder)
         srv = self._server(models, args + ["--exit-on-error=true"], case.replace("/", "."))
         rc = srv.start_expecting_failure(timeout=30)
         if rc is None:
@@ -117,7 +118,7 @@ class ModelConfigChecks:
                            f"--- log tail ---\n{srv.log_tail(15)}")
 
     def _expect_autofill(self, case):
-        models, name, _ = self._models(case)
+        models, name, _ = self._models(case, whole_folder=False)
         srv = self._server(models, ["--strict-model-config=false"], case.replace("/", "."))
         try:
             srv.start(timeout=30)
@@ -138,9 +139,10 @@ class ModelConfigChecks:
         try:
             self._prepare()
             for case, args in CLI_MESSAGES.items():
-                result.tests.append(self._expect_refusal(case, list(args), error_prefix=False))
+                result.tests.append(self._expect_refusal(case, list(args), error_prefix=False,
+                                                         whole_folder=True))
             for case, args in SPECIAL_CASES.items():
-                result.tests.append(self._expect_refusal(case, list(args)))
+                result.tests.append(self._expect_refusal(case, list(args), whole_folder=True))
             for case in AUTOFILL_FAILURES:
                 result.tests.append(self._expect_refusal(case, ["--strict-model-config=false"]))
             for case in AUTOFILL_SUCCESSES:

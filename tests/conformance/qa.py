@@ -41,8 +41,8 @@ class QaFile:
     restart_per_test: bool = False
     variant: str = ""           # shown after the file name
     timeout: int = 300          # seconds for the whole file, or for each test with restart_per_test
-    pytest: bool = False        # a pytest file (run with pytest --junitxml), not unittest
-    starts_own_server: bool = False  # the test runs "tritonserver" itself (a symlink to inferd on PATH)
+    pytest: bool = False        # a pytest file that starts "tritonserver" itself (inferd, by a symlink
+                                # on PATH); run with pytest --junitxml instead of the unittest driver
     repo_dest: str = ""         # copy the repository here (relative to the L0 dir) instead of serving it
 
     @property
@@ -138,8 +138,7 @@ QA_FILES = [
     # L0_logging/test.sh "Test Python client library", then log_format_test.py (pytest), which
     # starts "tritonserver" on log_models itself, 12 times, and checks every log line's format
     QaFile("L0_logging/logging_endpoint_test.py", "log_models"),
-    QaFile("L0_logging/log_format_test.py", "log_models", pytest=True, starts_own_server=True,
-           repo_dest="log_models", timeout=400),
+    QaFile("L0_logging/log_format_test.py", "log_models", pytest=True, repo_dest="log_models", timeout=400),
     # L0_server_status/test.sh: poll mode on qa_model_repository (ONNX models only here)
     QaFile("L0_server_status/server_status_test.py", "server_status",
            ("--repository-poll-secs=1", "--model-control-mode=poll"),

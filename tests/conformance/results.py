@@ -117,6 +117,11 @@ def _cell(text):
     return (text or "").replace("|", "\\|").replace("\n", " ")
 
 
+def _names(tests, limit=6):
+    names = [t.id.split(".")[-1] if "/" not in t.id else t.id for t in tests]
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
 def row_details(r):
     """The table's third column: why it skipped, why it failed, what is known."""
     if not r.is_file:
@@ -126,10 +131,10 @@ def row_details(r):
     parts = []
     unexpected = r.unexpected()
     if unexpected:
-        parts.append("unexpected: " + ", ".join(t.id.split(".")[-1] for t in unexpected))
+        parts.append("unexpected: " + _names(unexpected))
     known = [t for t in r.tests if t.outcome == "failed" and t.known]
     if known:
-        parts.append("known: " + ", ".join(t.id.split(".")[-1] for t in known))
+        parts.append("known: " + _names(known))
     if r.reason:
         parts.append(_first_line(r.reason))
     return "; ".join(parts)

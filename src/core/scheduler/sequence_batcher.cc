@@ -184,13 +184,15 @@ void SequenceBatcher::AddControls(InferenceRequest& r, bool start, bool end, con
 Status SequenceBatcher::Enqueue(RequestPtr request) {
   const std::string id = SequenceId(*request);
   if (id.empty()) {
+    // Triton's words first (its QA tests match the start), then how.
     return Status::InvalidArg("inference request to model '" + request->model_name +
-                              "' must name its sequence: parameter 'sequence_id', a non-zero "
-                              "integer or a non-empty string");
+                              "' must specify a non-zero or non-empty correlation ID (parameter "
+                              "'sequence_id': a non-zero integer or a non-empty string)");
   }
   if (request->batch_size != 1) {
-    return Status::InvalidArg("requests to sequence model '" + request->model_name +
-                              "' must have batch size 1, got " + std::to_string(request->batch_size));
+    return Status::InvalidArg("inference request to model '" + request->model_name +
+                              "' must specify batch-size 1 due to requirements of sequence batcher "
+                              "(got " + std::to_string(request->batch_size) + ")");
   }
   const bool start = Flag(*request, "sequence_start");
   const bool end = Flag(*request, "sequence_end");
@@ -209,7 +211,8 @@ Status SequenceBatcher::Enqueue(RequestPtr request) {
     const bool in_backlog = std::any_of(backlog_.begin(), backlog_.end(),
                                         [&](const RequestPtr& r) { return SequenceId(*r) == id; });
     if (seq == sequences_.end() && !start && !in_backlog) {
-      return Status::InvalidArg("inference request for sequence '" + id + "' to model '" +
+      // Triton's words (its QA tests match the start of them), the id unquoted.
+      return Status::InvalidArg("inference request for sequence " + id + " to model '" +
                                 request->model_name + "' must specify the START flag on the first "
                                 "request of the sequence (the sequence is unknown, ended or was idle "
                                 "too long)");
