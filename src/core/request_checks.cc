@@ -121,11 +121,11 @@ Status CheckRequestAgainstConfig(const inference::ModelConfig& c, InferenceReque
     } else {
       const uint64_t want_bytes = static_cast<uint64_t>(fixed_bytes);
       if (in.byte_size != want_bytes) {
-        return Status::InvalidArg("input '" + in.name + "' of " + model_label() + " with shape " +
-                                  ShapeToString(in.shape) + " and datatype " +
-                                  DataTypeWireName(in.datatype) + " needs " +
-                                  std::to_string(want_bytes) + " bytes, the request sent " +
-                                  std::to_string(in.byte_size));
+        // Triton's words first (its QA tests look for them), then why.
+        return Status::InvalidArg("input byte size mismatch for input '" + in.name + "' for model '" +
+                                  c.name() + "'. Expected " + std::to_string(want_bytes) + ", got " +
+                                  std::to_string(in.byte_size) + " (shape " + ShapeToString(in.shape) +
+                                  ", datatype " + DataTypeWireName(in.datatype) + ")");
       }
     }
   }

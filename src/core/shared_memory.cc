@@ -50,10 +50,16 @@ SharedMemoryRegion::~SharedMemoryRegion() {
 
 Status SharedMemoryRegion::Slice(uint64_t offset, uint64_t size, const std::string& what,
                                  char** data) const {
-  if (offset > byte_size_ || size > byte_size_ - offset) {
-    return Status::InvalidArg(what + ": offset " + std::to_string(offset) + " + byte size " +
-                              std::to_string(size) + " lies outside shared memory region '" +
-                              name_ + "' (" + std::to_string(byte_size_) + " bytes)");
+  // Triton's words first (its QA tests look for them), then the particulars.
+  const std::string particulars = " (" + what + ": offset " + std::to_string(offset) + " + byte size " +
+                                  std::to_string(size) + " lies outside its " +
+                                  std::to_string(byte_size_) + " bytes)";
+  if (offset > byte_size_ || (offset == byte_size_ && size > 0)) {
+    return Status::InvalidArg("Invalid offset for shared memory region: '" + name_ + "'" + particulars);
+  }
+  if (size > byte_size_ - offset) {
+    return Status::InvalidArg("Invalid offset + byte size for shared memory region: '" + name_ + "'" +
+                              particulars);
   }
   // The client may have shrunk the object since it registered the region:
   // touching pages past its end would raise SIGBUS in the server.
@@ -81,7 +87,7 @@ Status SharedMemoryManager::Register(const std::string& name, const std::string&
   std::string shm_name;
   INFERD_RETURN_IF_ERROR(CheckKey(key, &shm_name));
   const std::string failed = "failed to register shared memory region '" + name + "': ";
-  if (byte_size == 0) return Status::InvalidArg(failed + "byte_size must be positive");
+  if (byte_size == 0) return Status::InvalidArg(failed + "invalid args: byte_size must be positive");
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (regions_.count(name) != 0) {
@@ -106,7 +112,7 @@ Status SharedMemoryManager::Register(const std::string& name, const std::string&
   uint64_t object_size = 0;
   INFERD_RETURN_IF_ERROR(ObjectSize(region->fd_, key, &object_size));
   if (offset > object_size || byte_size > object_size - offset) {
-    return Status::InvalidArg(failed + "offset " + std::to_string(offset) + " + byte_size " +
+    return Status::InvalidArg(failed + "invalid args: offset " + std::to_string(offset) + " + byte_size " +
                               std::to_string(byte_size) + " exceeds the " +
                               std::to_string(object_size) + " bytes of shared memory object '" +
                               key + "'");
@@ -115,7 +121,7 @@ Status SharedMemoryManager::Register(const std::string& name, const std::string&
   const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   const uint64_t map_start = offset - offset % page;
   const uint64_t lead = offset - map_start;
-  if (byte_size > SIZE_MAX - lead) return Status::InvalidArg(failed + "byte_size is too large");
+  if (byte_size > SIZE_MAX - lead) return Status::InvalidArg(failed + "invalid args: byte_size is too large");
   region->mapping_size_ = static_cast<size_t>(lead + byte_size);
   void* mapping = mmap(nullptr, region->mapping_size_, PROT_READ | PROT_WRITE, MAP_SHARED,
                        region->fd_, static_cast<off_t>(map_start));

@@ -40,19 +40,6 @@ KNOWN_FAILURES = {
     SHM + "::SharedMemoryTest.test_invalid_create_shm": (
         "not inferd: a client-side check of tritonclient.utils.shared_memory, whose message for a "
         "negative size changed after r24.10 ('unable to create the shared memory region')"),
-    SHM + "::SharedMemoryTest.test_register_out_of_bound": (
-        "text: inferd 'failed to register shared memory region 'input0_data': offset 0 + byte_size 65 "
-        "exceeds the 64 bytes of shared memory object ...', Triton '...: invalid args'"),
-    SHM + "::SharedMemoryTest.test_infer_offset_out_of_bound": (
-        "text: inferd \"output 'OUTPUT0': offset 18446744073709551584 + byte size 64 lies outside shared "
-        "memory region 'output0_data' (64 bytes)\", Triton 'Invalid offset for shared memory region'"),
-    SHM + "::SharedMemoryTest.test_infer_byte_size_out_of_bound": (
-        "text: inferd \"output 'OUTPUT0': offset 60 + byte size 64 lies outside shared memory region ...\", "
-        "Triton 'Invalid offset + byte size for shared memory region'"),
-    SHM + "::SharedMemoryTest.test_too_big_shm": (
-        "text: inferd \"input 'INPUT1' of model 'simple' with shape [1,16] and datatype INT32 needs 64 "
-        "bytes, the request sent 128\", Triton \"input byte size mismatch for input 'INPUT1' for model "
-        "'simple'. Expected 64, got 128\""),
 
     # ------------------------------------------------------------------ L0_http
     "L0_http/http_test.py::HttpTest.test_byte_too_many_elements": (

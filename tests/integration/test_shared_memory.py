@@ -287,12 +287,14 @@ def test_bad_references_are_refused_and_server_serves(proto):
     regions.make("small", 32)
     raises(lambda: client.infer("identity_two", two_inputs(module, "nope")),
            "Unable to find shared memory region: 'nope'")
+    # Triton's words (its QA tests look for them), then the particulars.
     raises(lambda: client.infer("identity_two", two_inputs(module, "small", offset=20)),
-           "outside shared memory region 'small'")
+           "Invalid offset + byte size for shared memory region: 'small'",
+           "input 'INPUT0': offset 20 + byte size 16 lies outside its 32 bytes")
     # HTTP: offset + size wraps around 64 bits (the gRPC client sends int64).
     huge = 2**64 - 8 if protocol == "http" else 2**63 - 1
     raises(lambda: client.infer("identity_two", two_inputs(module, "small", offset=huge)),
-           "outside shared memory region 'small'")
+           "Invalid offset for shared memory region: 'small'", "lies outside its 32 bytes")
     # The window does not match the tensor's shape.
     raises(lambda: client.infer("identity_two", two_inputs(module, "small", size=12)), "INPUT0")
     # An output larger than its window.
@@ -305,7 +307,8 @@ def test_bad_references_are_refused_and_server_serves(proto):
     out = module.InferRequestedOutput("OUTPUT0")
     out.set_shared_memory("small", 16, offset=24)
     raises(lambda: client.infer("identity_two", two_inputs(module, "small"), outputs=[out]),
-           "output 'OUTPUT0'", "outside shared memory region 'small'")
+           "Invalid offset + byte size for shared memory region: 'small'",
+           "output 'OUTPUT0': offset 24 + byte size 16")
     # Still serving, and the region still works.
     result = client.infer("identity_two", two_inputs(module, "small"))
     assert result.as_numpy("OUTPUT0").shape == (1, 4)
@@ -315,7 +318,7 @@ def test_register_errors(proto):
     protocol, module, client, regions = proto
     handle, key = regions.make("r", 64)
     raises(lambda: client.register_system_shared_memory("r", key, 64), "already in manager")
-    raises(lambda: client.register_system_shared_memory("r2", key, 65), "exceeds the 64 bytes")
+    raises(lambda: client.register_system_shared_memory("r2", key, 65), "invalid args", "exceeds the 64 bytes")
     raises(lambda: client.register_system_shared_memory("r2", key, 8, offset=60), "exceeds the 64 bytes")
     raises(lambda: client.register_system_shared_memory("r2", key, 2**64 - 1, offset=8), "exceeds")
     raises(lambda: client.register_system_shared_memory("r2", "/inferd_no_such_object", 8),
