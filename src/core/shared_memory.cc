@@ -50,16 +50,18 @@ SharedMemoryRegion::~SharedMemoryRegion() {
 
 Status SharedMemoryRegion::Slice(uint64_t offset, uint64_t size, const std::string& what,
                                  char** data) const {
-  // Triton's words first (its QA tests look for them), then the particulars.
-  const std::string particulars = " (" + what + ": offset " + std::to_string(offset) + " + byte size " +
-                                  std::to_string(size) + " lies outside its " +
-                                  std::to_string(byte_size_) + " bytes)";
+  // Triton's words first (its QA tests look for them), then the particulars
+  // (built only for an error: this runs for every tensor in shared memory).
+  auto particulars = [&] {
+    return " (" + what + ": offset " + std::to_string(offset) + " + byte size " + std::to_string(size) +
+           " lies outside its " + std::to_string(byte_size_) + " bytes)";
+  };
   if (offset > byte_size_ || (offset == byte_size_ && size > 0)) {
-    return Status::InvalidArg("Invalid offset for shared memory region: '" + name_ + "'" + particulars);
+    return Status::InvalidArg("Invalid offset for shared memory region: '" + name_ + "'" + particulars());
   }
   if (size > byte_size_ - offset) {
     return Status::InvalidArg("Invalid offset + byte size for shared memory region: '" + name_ + "'" +
-                              particulars);
+                              particulars());
   }
   // The client may have shrunk the object since it registered the region:
   // touching pages past its end would raise SIGBUS in the server.
