@@ -82,12 +82,13 @@ def model_successes(client, model=IDENTITY_MODEL):
 
 
 @contextlib.contextmanager
-def identity_server(pin_core=None, binary=BIN):
+def identity_server(pin_core=None, binary=BIN, model=IDENTITY_MODEL, config=IDENTITY_CONFIG):
     """Yields (process, {"http": url, "grpc": url}) of an inferd (`binary`)
-    serving the identity model, optionally pinned to one core; stops it after."""
+    serving `model` (by default the identity model), optionally pinned to one
+    core; stops it after."""
     with tempfile.TemporaryDirectory() as repo:
-        (Path(repo) / IDENTITY_MODEL / "1").mkdir(parents=True)
-        (Path(repo) / IDENTITY_MODEL / "config.pbtxt").write_text(IDENTITY_CONFIG)
+        (Path(repo) / model / "1").mkdir(parents=True)
+        (Path(repo) / model / "config.pbtxt").write_text(config)
         http_port, grpc_port, metrics_port = free_port(), free_port(), free_port()
         pin = ["taskset", "-c", str(pin_core)] if pin_core is not None else []
         server = subprocess.Popen(
@@ -99,7 +100,7 @@ def identity_server(pin_core=None, binary=BIN):
             client = httpclient.InferenceServerClient(urls["http"])
             for _ in range(100):
                 with contextlib.suppress(Exception):
-                    if client.is_model_ready(IDENTITY_MODEL):
+                    if client.is_model_ready(model):
                         break
                 time.sleep(0.1)
             yield server, urls

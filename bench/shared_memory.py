@@ -8,18 +8,16 @@ process over the requests it answered). The load generator shares the
 machine's cores, so read the modes against each other, not as absolutes.
     .venv/bin/python bench/shared_memory.py [seconds per step, default 4]
 """
-import contextlib
 import csv
 import io
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import tritonclient.http as httpclient
 
-from benchlib import BIN, LOAD_TOOLS, cpu_seconds, free_port
+from benchlib import LOAD_TOOLS, cpu_seconds, identity_server
 
 MODEL = "identity_any"
 CONFIG = """backend: "identity"
@@ -27,30 +25,6 @@ max_batch_size: 0
 input [{ name: "INPUT0" data_type: TYPE_FP32 dims: [-1] }]
 output [{ name: "OUTPUT0" data_type: TYPE_FP32 dims: [-1] }]
 """
-
-
-@contextlib.contextmanager
-def server():
-    with tempfile.TemporaryDirectory() as repo:
-        (Path(repo) / MODEL / "1").mkdir(parents=True)
-        (Path(repo) / MODEL / "config.pbtxt").write_text(CONFIG)
-        ports = [free_port() for _ in range(3)]
-        proc = subprocess.Popen(
-            [BIN, f"--model-repository={repo}", f"--http-port={ports[0]}", "--http-address=127.0.0.1",
-             f"--grpc-port={ports[1]}", "--grpc-address=127.0.0.1", f"--metrics-port={ports[2]}",
-             "--log-info=false"])
-        urls = {"http": f"127.0.0.1:{ports[0]}", "grpc": f"127.0.0.1:{ports[1]}"}
-        try:
-            client = httpclient.InferenceServerClient(urls["http"])
-            for _ in range(100):
-                with contextlib.suppress(Exception):
-                    if client.is_model_ready(MODEL):
-                        break
-                time.sleep(0.1)
-            yield proc, urls, client
-        finally:
-            proc.terminate()
-            proc.wait()
 
 
 def successes(client):
@@ -74,7 +48,8 @@ def perf(protocol, url, elements, shm, seconds):
 
 def main():
     seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 4
-    with server() as (proc, urls, client):
+    with identity_server(model=MODEL, config=CONFIG) as (proc, urls):
+        client = httpclient.InferenceServerClient(urls["http"])
         print(f"{'protocol':8} {'tensor':>8} {'mode':>6} {'req/s':>9} {'server CPU us/req':>18}")
         for elements in (256, 16384, 262144):
             for protocol in ("http", "grpc"):

@@ -146,9 +146,13 @@ ACCUMULATOR_CONTROLS = """
     ]"""
 
 
-def accumulator_config(name, strategy="direct { }", instances=2):
+def accumulator_config(name, strategy="direct { }", instances=2, controls=ACCUMULATOR_CONTROLS,
+                       idle_us=500000):
     """A sequence model on the accumulator backend: OUTPUT is the running sum
-    of INPUT over the sequence, INSTANCE the instance that ran the step."""
+    of INPUT over the sequence, INSTANCE the instance that ran the step.
+    `strategy` is any text for sequence_batching (a strategy, implicit state);
+    idle_us=0 leaves max_sequence_idle_microseconds out."""
+    idle = f"max_sequence_idle_microseconds: {idle_us}" if idle_us else ""
     return f"""
 name: "{name}"
 backend: "accumulator"
@@ -158,9 +162,9 @@ output [{{ name: "OUTPUT" data_type: TYPE_INT32 dims: [1] }},
         {{ name: "INSTANCE" data_type: TYPE_STRING dims: [1] }}]
 instance_group [{{ count: {instances} }}]
 sequence_batching {{
-  max_sequence_idle_microseconds: 500000
+  {idle}
   {strategy}
-  {ACCUMULATOR_CONTROLS}
+  {controls}
 }}
 """
 

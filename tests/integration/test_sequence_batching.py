@@ -89,25 +89,17 @@ def test_idle_sequences_expire(seq_server):
     expect_server_error(send, c, "acc_direct", 55, 1, contains=["START"])
 
 
-STATEFUL = """
-name: "{name}"
-backend: "accumulator"
-max_batch_size: 2
-input [{{ name: "INPUT" data_type: TYPE_INT32 dims: [1] }}]
-output [{{ name: "OUTPUT" data_type: TYPE_INT32 dims: [1] }},
-        {{ name: "INSTANCE" data_type: TYPE_STRING dims: [1] }}]
-instance_group [{{ count: 2 }}]
-sequence_batching {{
-  state [{{ input_name: "STATE_IN" output_name: "STATE_OUT" data_type: TYPE_INT32 dims: [1]
-           {initial} }}]
-}}
-"""
+def stateful_config(name, initial):
+    """The accumulator keeping its sum in implicit state instead of the instance."""
+    state = ('state [{ input_name: "STATE_IN" output_name: "STATE_OUT" data_type: TYPE_INT32 dims: [1] '
+             + initial + " }]")
+    return accumulator_config(name, strategy=state, controls="", idle_us=0)
 
 
 @pytest.mark.parametrize("initial,offset", [("", 0), ('initial_state [{ data_type: TYPE_INT32 dims: [1] data_file: "hundred" name: "s" }]', 100)])
 def test_implicit_state_carries_the_sum(start_server, make_repo, initial, offset):
     repo = make_repo()
-    d = write_model(repo, "stateful", STATEFUL.format(name="stateful", initial=initial))
+    d = write_model(repo, "stateful", stateful_config("stateful", initial))
     (d / "initial_state").mkdir()
     (d / "initial_state" / "hundred").write_bytes(np.array([100], np.int32).tobytes())
     srv = start_server([repo])
