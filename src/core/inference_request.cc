@@ -85,6 +85,7 @@ Status InferenceRequest::AttachSharedMemory(const SharedMemoryManager& manager) 
     if (!out.shared_memory) continue;
     const SharedMemoryRef& ref = *out.shared_memory;
     INFERD_RETURN_IF_ERROR(manager.Find(ref.region, &out.region));
+    writes_shared_memory_ = true;
     char* data = nullptr;
     INFERD_RETURN_IF_ERROR(
         out.region->Slice(ref.offset, ref.byte_size, "output '" + out.name + "'", &data));
@@ -93,7 +94,7 @@ Status InferenceRequest::AttachSharedMemory(const SharedMemoryManager& manager) 
 }
 
 Status InferenceRequest::WriteSharedMemoryOutputs(InferenceResponse* response) const {
-  if (outputs.empty()) return Status::Ok();  // the common case: nothing asked for
+  if (!writes_shared_memory_) return Status::Ok();  // the common case: every response
   for (auto& o : response->outputs) {
     const RequestedOutput* asked = FindRequestedOutput(o.name);
     if (asked == nullptr || !asked->region || o.in_shared_memory) continue;

@@ -136,6 +136,9 @@ class InferenceRequest : public InferdRequest,
  private:
   friend class Model;  // keeps the in-flight list below
   std::atomic<bool> answered_{false};
+  // Set by AttachSharedMemory when an output goes to shared memory: every
+  // response passes WriteSharedMemoryOutputs, which returns at once without it.
+  bool writes_shared_memory_ = false;
   // Where AlignInputBuffers puts copies: small ones in the request itself
   // (no allocation on the hot path), larger ones in one aligned block.
   static constexpr size_t kInlineAlignedBytes = 256;
