@@ -2,9 +2,11 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -27,8 +29,10 @@ Status CheckKey(const std::string& key, std::string* shm_name) {
   return Status::Ok();
 }
 
-// The object's current size, or an error when it is not a regular file.
-Status ObjectSize(int fd, const std::string& key, uint64_t* size) {
+// The object's current size (and its device and inode when `id` is given),
+// or an error when it is not a regular file.
+Status ObjectSize(int fd, const std::string& key, uint64_t* size,
+                  std::pair<uint64_t, uint64_t>* id = nullptr) {
   struct stat st {};
   if (fstat(fd, &st) != 0) {
     return Status::InvalidArg("shared memory object '" + key + "' cannot be examined: " +
@@ -38,14 +42,30 @@ Status ObjectSize(int fd, const std::string& key, uint64_t* size) {
     return Status::InvalidArg("shared memory object '" + key + "' is not a regular shared-memory object");
   }
   *size = static_cast<uint64_t>(st.st_size);
+  if (id != nullptr) *id = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
   return Status::Ok();
 }
 
 }  // namespace
 
+class SharedMemoryObject {
+ public:
+  explicit SharedMemoryObject(int descriptor) : fd(descriptor) {}
+  ~SharedMemoryObject() { close(fd); }
+  SharedMemoryObject(const SharedMemoryObject&) = delete;
+  SharedMemoryObject& operator=(const SharedMemoryObject&) = delete;
+
+  const int fd;
+};
+
 SharedMemoryRegion::~SharedMemoryRegion() {
   if (mapping_ != nullptr) munmap(mapping_, mapping_size_);
-  if (fd_ >= 0) close(fd_);
+}
+
+size_t SharedMemoryManager::DefaultMaxObjects() {
+  struct rlimit limit {};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return kMaxRegions;
+  return std::max<size_t>(1, std::min<size_t>(kMaxRegions, limit.rlim_cur / 4));
 }
 
 Status SharedMemoryRegion::Slice(uint64_t offset, uint64_t size, const std::string& what,
@@ -66,7 +86,7 @@ Status SharedMemoryRegion::Slice(uint64_t offset, uint64_t size, const std::stri
   // The client may have shrunk the object since it registered the region:
   // touching pages past its end would raise SIGBUS in the server.
   uint64_t now = 0;
-  Status st = ObjectSize(fd_, key_, &now);
+  Status st = ObjectSize(object_->fd, key_, &now);
   if (!st.ok()) return st;
   if (now < offset_ + offset + size) {
     return Status::InvalidArg("shared memory object '" + key_ + "' of region '" + name_ +
@@ -90,8 +110,9 @@ Status SharedMemoryManager::Register(const std::string& name, const std::string&
   INFERD_RETURN_IF_ERROR(CheckKey(key, &shm_name));
   const std::string failed = "failed to register shared memory region '" + name + "': ";
   if (byte_size == 0) return Status::InvalidArg(failed + "invalid args: byte_size must be positive");
-  {
-    std::lock_guard<std::mutex> lock(mu_);
+  // Checked before opening anything, and again under the lock at the end
+  // (another call may have registered meanwhile).
+  auto taken = [&]() -> Status {
     if (regions_.count(name) != 0) {
       return Status::AlreadyExists("shared memory region '" + name + "' already in manager");
     }
@@ -99,6 +120,11 @@ Status SharedMemoryManager::Register(const std::string& name, const std::string&
       return Status::ResourceExhausted(failed + "already " + std::to_string(kMaxRegions) +
                                        " regions are registered; unregister some first");
     }
+    return Status::Ok();
+  };
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    INFERD_RETURN_IF_ERROR(taken());
   }
   std::shared_ptr<SharedMemoryRegion> region(new SharedMemoryRegion());
   region->name_ = name;
@@ -106,13 +132,15 @@ Status SharedMemoryManager::Register(const std::string& name, const std::string&
   region->offset_ = offset;
   region->byte_size_ = byte_size;
   // O_NOFOLLOW: a link planted in /dev/shm cannot point the server at a file.
-  region->fd_ = shm_open(shm_name.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
-  if (region->fd_ < 0) {
+  const int fd = shm_open(shm_name.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
+  if (fd < 0) {
     return Status::InvalidArg(failed + "unable to open shared memory object '" + key + "': " +
                               std::strerror(errno));
   }
+  auto opened = std::make_shared<const SharedMemoryObject>(fd);  // closes fd on every path
   uint64_t object_size = 0;
-  INFERD_RETURN_IF_ERROR(ObjectSize(region->fd_, key, &object_size));
+  std::pair<uint64_t, uint64_t> id;
+  INFERD_RETURN_IF_ERROR(ObjectSize(fd, key, &object_size, &id));
   if (offset > object_size || byte_size > object_size - offset) {
     return Status::InvalidArg(failed + "invalid args: offset " + std::to_string(offset) + " + byte_size " +
                               std::to_string(byte_size) + " exceeds the " +
@@ -125,8 +153,8 @@ Status SharedMemoryManager::Register(const std::string& name, const std::string&
   const uint64_t lead = offset - map_start;
   if (byte_size > SIZE_MAX - lead) return Status::InvalidArg(failed + "invalid args: byte_size is too large");
   region->mapping_size_ = static_cast<size_t>(lead + byte_size);
-  void* mapping = mmap(nullptr, region->mapping_size_, PROT_READ | PROT_WRITE, MAP_SHARED,
-                       region->fd_, static_cast<off_t>(map_start));
+  void* mapping = mmap(nullptr, region->mapping_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                       static_cast<off_t>(map_start));
   if (mapping == MAP_FAILED) {
     return Status::InvalidArg(failed + "unable to map it: " + std::strerror(errno));
   }
@@ -134,10 +162,24 @@ Status SharedMemoryManager::Register(const std::string& name, const std::string&
   region->window_ = static_cast<char*>(mapping) + lead;
 
   std::lock_guard<std::mutex> lock(mu_);
-  // Checked again: another call may have taken the name meanwhile.
-  if (!regions_.emplace(name, std::move(region)).second) {
-    return Status::AlreadyExists("shared memory region '" + name + "' already in manager");
+  INFERD_RETURN_IF_ERROR(taken());
+  // One descriptor per object: a region of an object that is open already
+  // uses that one, and `opened` closes its own on return.
+  auto shared = objects_.find(id);
+  if (shared != objects_.end()) region->object_ = shared->second.lock();
+  if (region->object_ == nullptr) {
+    for (auto it = objects_.begin(); it != objects_.end();) {
+      it = it->second.expired() ? objects_.erase(it) : std::next(it);
+    }
+    if (objects_.size() >= max_objects_) {
+      return Status::ResourceExhausted(failed + "already " + std::to_string(max_objects_) +
+                                       " distinct shared memory objects are in use, the most this "
+                                       "server opens at once; unregister regions of other objects first");
+    }
+    objects_[id] = opened;
+    region->object_ = std::move(opened);
   }
+  regions_.emplace(name, std::move(region));
   LOG_VERBOSE("registered shared memory region '{}' (key '{}', offset {}, {} bytes)", name, key,
               offset, byte_size);
   return Status::Ok();
@@ -180,6 +222,13 @@ Status SharedMemoryManager::Find(const std::string& name,
   }
   *out = it->second;
   return Status::Ok();
+}
+
+size_t SharedMemoryManager::OpenObjects() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t open = 0;
+  for (const auto& [id, object] : objects_) open += object.expired() ? 0 : 1;
+  return open;
 }
 
 std::string CudaSharedMemoryRefusal(const std::string& region) {

@@ -11,7 +11,10 @@
 //   covers it (a client that shrank it gets an error instead of SIGBUS);
 // - a region stays mapped while any request uses it: unregistering only
 //   takes its name away;
-// - at most kMaxRegions are registered at once (each holds a descriptor).
+// - at most kMaxRegions are registered at once, and they hold at most one
+//   descriptor per distinct object (regions of one object share it), with
+//   the number of distinct objects bounded by a quarter of RLIMIT_NOFILE, so
+//   registering cannot use up the server's descriptors.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +27,10 @@
 #include "common/status.h"
 
 namespace inferd {
+
+// An opened shared-memory object (defined in the .cc): its descriptor, kept
+// to check the object's size before each use, shared by all its regions.
+class SharedMemoryObject;
 
 class SharedMemoryRegion {
  public:
@@ -47,7 +54,7 @@ class SharedMemoryRegion {
 
   std::string name_, key_;
   uint64_t offset_ = 0, byte_size_ = 0;
-  int fd_ = -1;
+  std::shared_ptr<const SharedMemoryObject> object_;
   void* mapping_ = nullptr;  // the whole pages that hold the window
   size_t mapping_size_ = 0;
   char* window_ = nullptr;   // the window's first byte, inside mapping_
@@ -62,6 +69,11 @@ struct SharedMemoryRegionInfo {
 class SharedMemoryManager {
  public:
   static constexpr size_t kMaxRegions = 1024;
+  // How many distinct objects may be open at once: min(kMaxRegions, a
+  // quarter of the soft RLIMIT_NOFILE), at least 1.
+  static size_t DefaultMaxObjects();
+
+  explicit SharedMemoryManager(size_t max_objects = DefaultMaxObjects()) : max_objects_(max_objects) {}
 
   // Maps `byte_size` bytes of object `key` from `offset` under `name`.
   // ALREADY_EXISTS when the name is taken (unregister it first).
@@ -75,10 +87,16 @@ class SharedMemoryManager {
   Status GetStatus(const std::string& name, std::vector<SharedMemoryRegionInfo>* out) const;
   // The region named, for a request to hold while it uses it.
   Status Find(const std::string& name, std::shared_ptr<const SharedMemoryRegion>* out) const;
+  // Distinct objects open now (each holds one descriptor), for tests.
+  size_t OpenObjects() const;
 
  private:
+  const size_t max_objects_;
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<const SharedMemoryRegion>> regions_;  // guarded by mu_
+  // By (device, inode); an entry lives as long as a region (registered or
+  // held by a request) maps the object. Guarded by mu_.
+  std::map<std::pair<uint64_t, uint64_t>, std::weak_ptr<const SharedMemoryObject>> objects_;
 };
 
 // Why a CUDA shared memory region cannot be registered (both frontends).

@@ -169,5 +169,57 @@ TEST(SharedMemory, RequestRefusesUnknownRegionsAndBadWindows) {
   EXPECT_FALSE(outside->AttachSharedMemory(m).ok());
 }
 
+// Registering one object under many names must not cost a descriptor each
+// (a client could otherwise use up the server's), and distinct objects are
+// capped.
+TEST(SharedMemory, RegionsOfOneObjectShareADescriptorAndObjectsAreCapped) {
+  auto open_fds = [] {
+    size_t n = 0;
+    for (int fd = 0; fd < 4096; ++fd) n += fcntl(fd, F_GETFD) != -1 ? 1 : 0;
+    return n;
+  };
+  ShmObject first(4096), second(4096), third(4096);
+  SharedMemoryManager m(/*max_objects=*/2);
+  const size_t before = open_fds();
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(m.Register("one_" + std::to_string(i), first.key(), 0, 4096).ok());
+  }
+  EXPECT_EQ(m.OpenObjects(), 1u);
+  EXPECT_EQ(open_fds(), before + 1);
+  ASSERT_TRUE(m.Register("two", second.key(), 0, 64).ok());
+  Status st = m.Register("three", third.key(), 0, 64);
+  EXPECT_EQ(st.code(), Status::Code::kResourceExhausted);
+  EXPECT_NE(st.message().find("2 distinct shared memory objects"), std::string::npos) << st.message();
+  EXPECT_EQ(open_fds(), before + 2);  // the refused one was closed
+
+  // A request still holding a region keeps its object (and the slot) open.
+  std::shared_ptr<const SharedMemoryRegion> held;
+  ASSERT_TRUE(m.Find("two", &held).ok());
+  m.Unregister("two");
+  EXPECT_EQ(m.Register("three", third.key(), 0, 64).code(), Status::Code::kResourceExhausted);
+  held.reset();
+  EXPECT_TRUE(m.Register("three", third.key(), 0, 64).ok());
+  m.UnregisterAll();
+  EXPECT_EQ(m.OpenObjects(), 0u);
+  EXPECT_EQ(open_fds(), before);
+
+  EXPECT_GE(SharedMemoryManager::DefaultMaxObjects(), 1u);
+  EXPECT_LE(SharedMemoryManager::DefaultMaxObjects(), SharedMemoryManager::kMaxRegions);
+}
+
+// The region cap holds however the regions are spread over objects.
+TEST(SharedMemory, RegionCountIsCapped) {
+  ShmObject object(4096);
+  SharedMemoryManager m;
+  for (size_t i = 0; i < SharedMemoryManager::kMaxRegions; ++i) {
+    ASSERT_TRUE(m.Register("r" + std::to_string(i), object.key(), 0, 8).ok()) << i;
+  }
+  Status st = m.Register("one_more", object.key(), 0, 8);
+  EXPECT_EQ(st.code(), Status::Code::kResourceExhausted);
+  EXPECT_NE(st.message().find("1024 regions"), std::string::npos) << st.message();
+  m.Unregister("r0");
+  EXPECT_TRUE(m.Register("one_more", object.key(), 0, 8).ok());
+}
+
 }  // namespace
 }  // namespace inferd
