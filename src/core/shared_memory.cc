@@ -134,8 +134,9 @@ Status SharedMemoryManager::Register(const std::string& name, const std::string&
   // O_NOFOLLOW: a link planted in /dev/shm cannot point the server at a file.
   const int fd = shm_open(shm_name.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
   if (fd < 0) {
-    return Status::InvalidArg(failed + "unable to open shared memory object '" + key + "': " +
-                              std::strerror(errno));
+    // Triton's words first, then why.
+    return Status::InvalidArg("Unable to open shared memory region: '" + key + "' (" + failed +
+                              std::strerror(errno) + ")");
   }
   auto opened = std::make_shared<const SharedMemoryObject>(fd);  // closes fd on every path
   uint64_t object_size = 0;
@@ -232,9 +233,11 @@ size_t SharedMemoryManager::OpenObjects() const {
 }
 
 std::string CudaSharedMemoryRefusal(const std::string& region) {
-  return "failed to register CUDA shared memory region '" + region +
-         "': CUDA shared memory is not in this build of inferd (it has no GPU support); "
-         "use system shared memory";
+  // Starts with Triton's words for a refused registration (its QA matches
+  // "failed to register shared memory region.*invalid args").
+  return "failed to register shared memory region '" + region +
+         "': invalid args: CUDA shared memory is not in this build of inferd (it has no GPU "
+         "support); use system shared memory";
 }
 
 }  // namespace inferd

@@ -24,6 +24,8 @@ Status RestrictedApis::Add(const std::string& flag, const std::string& text) {
     return Status::InvalidArg(flag + " takes '<api>[,<api>...]:<key>=<value>', got '" + text + "'");
   }
   Rule rule{text.substr(colon + 1, equals - colon - 1), text.substr(equals + 1)};
+  // Triton's words (its QA greps them): gRPC's flag names "protocols".
+  const std::string noun = flag.find("grpc") != std::string::npos ? "protocol" : "api";
   std::string_view groups(text.data(), colon);
   while (true) {
     const size_t comma = groups.find(',');
@@ -34,11 +36,12 @@ Status RestrictedApis::Add(const std::string& flag, const std::string& text) {
     if (index == kApiGroupCount) {
       std::string known;
       for (const char* n : kNames) known += (known.empty() ? "" : ", ") + std::string(n);
-      return Status::InvalidArg(flag + ": unknown API '" + std::string(name) + "' (known: " + known + ")");
+      return Status::InvalidArg(flag + ": unknown restricted " + noun + " '" + std::string(name) +
+                                "' (known: " + known + ")");
     }
     if (rules_[index]) {
-      return Status::InvalidArg(flag + ": API '" + std::string(name) +
-                                "' is restricted more than once");
+      return Status::InvalidArg(flag + ": " + noun + " '" + std::string(name) +
+                                "' can not be specified in multiple config groups");
     }
     rules_[index] = rule;
     if (comma == std::string_view::npos) break;

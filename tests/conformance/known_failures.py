@@ -12,9 +12,6 @@ Most entries are error texts: Triton's tests match Triton's exact messages."""
 
 SERVER_NAME = ("inferd's server metadata name is 'inferd' by default (its --id); Triton's is 'triton', "
                "and Triton's clients and tests check it (the --id=triton runs pass)")
-VERSION_TEXT = ("a model version that is not a number: inferd says \"version 'wrong_specification' of model "
-                "'simple' is not a non-negative integer\", Triton \"failed to get model version from specified "
-                "version string 'wrong_specification'\" (the example checks the text)")
 TRACE = ("the trace extension is not implemented: HTTP GET/POST /v2/trace/setting answer 404 'no endpoint', "
          "gRPC TraceSetting answers UNIMPLEMENTED; Triton serves the settings even without tracing")
 SHM = "L0_shared_memory/shared_memory_test.py [[]*[]]"
@@ -33,8 +30,6 @@ KNOWN_FAILURES = {
         "a load with a 256-character file override name: inferd answers INTERNAL 'failed to load "
         "...: cannot write file override <tmp path>/AAAA...' where Triton says 'failed to poll from "
         "model repository' (the example checks the text; the status code matches)"),
-    "examples/grpc_explicit_int_content_client.py": VERSION_TEXT,
-    "examples/grpc_explicit_int8_content_client.py": VERSION_TEXT,
 
     # ------------------------------------------------------------------ L0_shared_memory
     SHM + "::SharedMemoryTest.test_invalid_create_shm": (
@@ -42,17 +37,6 @@ KNOWN_FAILURES = {
         "negative size changed after r24.10 ('unable to create the shared memory region')"),
 
     # ------------------------------------------------------------------ L0_http
-    "L0_http/http_test.py::HttpTest.test_byte_too_many_elements": (
-        "text: inferd \"a raw binary request to BYTES input 'INPUT0' needs the input's dims to be [1]\", "
-        "Triton \"For BYTE datatype raw input 'INPUT0', the model must have input shape [1]\""),
-    "L0_http/http_test.py::HttpTest.test_multi_inputs": (
-        "text: inferd 'a raw binary request (Inference-Header-Content-Length: 0) needs a model with "
-        "exactly 1 input, but model ... has 3', Triton 'Raw request must only have 1 input (found 1) to be "
-        "deduced but got 3 inputs in ...'"),
-    "L0_http/http_test.py::HttpTest.test_multi_variable_dimensions": (
-        "text: inferd \"the shape of the raw input 'INPUT0' cannot be deduced: its dims have more than one "
-        "-1\", Triton \"The shape of the raw input 'INPUT0' can not be deduced because there are more than "
-        "one variable-sized dimension\""),
     "L0_http/http_test.py::HttpTest.test_content_encoding_chunked_manually": (
         "a request with both 'Transfer-Encoding: chunked' and 'Content-Length' (requests adds it) gets "
         "400 'malformed HTTP request: bad Content-Length'; Triton decodes the chunks (RFC 9112 6.3 lets a "
@@ -66,9 +50,6 @@ KNOWN_FAILURES = {
     "L0_grpc/python_grpc_aio_test.py::*.test_register_system_shared_memory": (
         "registering a region with an empty name and key: inferd INVALID_ARGUMENT 'a shared memory "
         "region needs a name to be registered', Triton INTERNAL \"Unable to open shared memory region: ''\""),
-    "L0_grpc/python_grpc_aio_test.py::*.test_register_cuda_shared_memory": (
-        "text: inferd 'failed to register CUDA shared memory region '': CUDA shared memory is not in this "
-        "build of inferd ...', Triton 'failed to register shared memory region ...: invalid args'"),
 
     # ------------------------------------------------------------------ L0_infer_zero, L0_scalar_io, ...
     "L0_infer_zero/infer_zero_test.py::*": (
@@ -83,13 +64,6 @@ KNOWN_FAILURES = {
         "a non-decoupled model whose backend sends 4 responses (repeat backend without decoupled policy): "
         "Triton delivers the first response; inferd answers the error 'backend of model "
         "'repeat_int32_non_decoupled' returned without answering the request'"),
-    "test.sh checks*::L0_http: *": (
-        "inferd refuses the flags, with its own words: \"--http-restricted-api: API 'health' is restricted "
-        "more than once\" / \"unknown API 'model-reposit' (known: ...)\" (test.sh greps Triton's text)"),
-    "test.sh checks*::L0_grpc: *": (
-        "inferd refuses the flags, with its own words: \"--grpc-restricted-protocol: API 'health' is "
-        "restricted more than once\" / \"unknown API 'model-reposit' (known: ...)\" (test.sh greps Triton's "
-        "text)"),
 
     # ------------------------------------------------------------------ L0_server_status
     "L0_server_status/server_status_test.py::ServerMetadataTest.test_basic": SERVER_NAME,

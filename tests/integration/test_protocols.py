@@ -763,7 +763,17 @@ def test_grpc_bad_version_text(stub):
     m.model_version = "abc"
     _, err = _raw_call(stub, m)
     assert err is not None and err.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "abc" in err.details()
+    assert "failed to get model version from specified version string 'abc'" in err.details()
+
+
+def test_grpc_typed_contents_beside_raw_contents_named_in_tritons_words(stub):
+    # Triton's explicit-content examples send one raw entry for two inputs,
+    # one of them also typed, and look for Triton's message.
+    m = _raw_req("identity_fp32", "FP32", [1, 2], raw=b"\0" * 8, fp32_contents=[1.0, 2.0])
+    _, err = _raw_call(stub, m)
+    assert err is not None and err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert err.details() == ("contents field must not be specified when using raw_input_contents "
+                             "for 'INPUT0' for model 'identity_fp32'")
 
 
 def test_grpc_classification_uint64_parameter(stub):

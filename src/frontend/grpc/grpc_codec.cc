@@ -192,8 +192,9 @@ Status ParseModelVersion(const std::string& model, const std::string& text, int6
   }
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *version);
   if (ec != std::errc() || ptr != text.data() + text.size() || *version < 0) {
-    return Status::InvalidArg("version '" + text + "' of model '" + model +
-                              "' is not a non-negative integer");
+    // Triton's words first, then which model and what a version must be.
+    return Status::InvalidArg("failed to get model version from specified version string '" + text +
+                              "' (model '" + model + "': a version is a non-negative integer)");
   }
   return Status::Ok();
 }
@@ -208,6 +209,15 @@ Status ParseModelInferRequest(const inference::ModelInferRequest& m, InferenceRe
   for (const auto& in : m.inputs()) in_shared_memory += in.parameters().count("shared_memory_region") > 0;
   const int carried = m.inputs_size() - in_shared_memory;
   const bool raw = m.raw_input_contents_size() > 0;
+  // Mixing both kinds is named before any count is compared (Triton's
+  // words: its examples look for them).
+  for (const auto& in : m.inputs()) {
+    if (raw && in.has_contents() && TypedCount(in.contents()) > 0 &&
+        in.parameters().count("shared_memory_region") == 0) {
+      return Status::InvalidArg("contents field must not be specified when using raw_input_contents for '" +
+                                in.name() + "' for model '" + m.model_name() + "'");
+    }
+  }
   if (raw && m.raw_input_contents_size() != carried) {
     return Status::InvalidArg("the request has " + std::to_string(carried) +
                               " inputs not in shared memory but " +
@@ -247,10 +257,7 @@ Status ParseModelInferRequest(const inference::ModelInferRequest& m, InferenceRe
       }
       continue;  // the core maps it in
     }
-    if (raw) {
-      if (in.has_contents() && TypedCount(in.contents()) > 0) {
-        return Status::InvalidArg(what + " has both contents and raw_input_contents");
-      }
+    if (raw) {  // (none of these has typed contents: checked above)
       const std::string& bytes = m.raw_input_contents(next_raw++);
       t.AddBuffer(bytes.data(), bytes.size());
       continue;

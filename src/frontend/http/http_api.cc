@@ -237,8 +237,9 @@ void HttpApi::Handle(HttpRequest&& req, Responder respond) {
   int64_t version = -1;
   if (parts.size() > 4 && parts[3] == "versions") {
     if (!ParseVersion(parts[4], &version)) {
-      return error(Status::InvalidArg("version '" + std::string(parts[4]) + "' of model '" +
-                                      model_name + "' is not a non-negative integer"));
+      return error(Status::InvalidArg("failed to get model version from specified version string '" +
+                                      std::string(parts[4]) + "' (model '" + model_name +
+                                      "': a version is a non-negative integer)"));
     }
     next = 5;
   }

@@ -346,9 +346,11 @@ void WriteData(Writer& w, const OutputTensor& t) {
 Status ParseRawInferRequest(std::shared_ptr<const std::string> body, const inference::ModelConfig& config,
                             InferenceRequest* request) {
   if (config.input_size() != 1) {
-    return Status::InvalidArg("a raw binary request (Inference-Header-Content-Length: 0) needs a model "
-                              "with exactly 1 input, but model '" + request->model_name + "' has " +
-                              std::to_string(config.input_size()));
+    // Triton's words (its QA tests look for them), then what to do instead.
+    return Status::InvalidArg("Raw request must only have 1 input (found 1) to be deduced but got " +
+                              std::to_string(config.input_size()) + " inputs in '" + request->model_name +
+                              "' model configuration (a raw binary request, Inference-Header-Content-"
+                              "Length: 0, fits only a model with one input; send a JSON header)");
   }
   const inference::ModelInput& in = config.input(0);
   InputTensor tensor;
@@ -360,8 +362,9 @@ Status ParseRawInferRequest(std::shared_ptr<const std::string> body, const infer
   for (int64_t d : in.dims()) {
     if (d == -1) {
       if (deduced != -1) {
-        return Status::InvalidArg("the shape of the raw input '" + in.name() +
-                                  "' cannot be deduced: its dims have more than one -1");
+        return Status::InvalidArg("The shape of the raw input '" + in.name() +
+                                  "' can not be deduced because there are more than one "
+                                  "variable-sized dimension (send a JSON header with the shape)");
       }
       deduced = static_cast<int>(tensor.shape.size());
     } else if (__builtin_mul_overflow(fixed_elements, d, &fixed_elements)) {
@@ -371,8 +374,8 @@ Status ParseRawInferRequest(std::shared_ptr<const std::string> body, const infer
   }
   if (tensor.datatype == INFERD_TYPE_BYTES) {
     if (deduced != -1 || fixed_elements != 1) {
-      return Status::InvalidArg("a raw binary request to BYTES input '" + in.name() +
-                                "' needs the input's dims to be [1]");
+      return Status::InvalidArg("For BYTE datatype raw input '" + in.name() +
+                                "', the model must have input shape [1] (the raw body is one element)");
     }
     if (body->size() > UINT32_MAX) return Status::InvalidArg("the raw BYTES element is over 4 GiB");
     // The body is the one element: prefix its length, as BYTES tensors carry it.
