@@ -76,6 +76,9 @@ struct Flags {
   std::vector<std::string> backend_configs;
   uint64_t response_cache_byte_size = 0;
   bool version = false;
+  // --trace-config values, and the deprecated --trace-* flags by name.
+  std::vector<std::string> trace_config;
+  std::map<std::string, std::vector<std::string>> trace_flags;
   // Values of the tritonserver flags that have no effect here, by flag.
   std::map<std::string, std::vector<std::string>> ignored;
 };
@@ -104,12 +107,6 @@ constexpr IgnoredFlag kIgnoredFlags[] = {
     {"vertex-ai-port", nullptr, "the Vertex AI endpoint is not served"},
     {"vertex-ai-thread-count", nullptr, "the Vertex AI endpoint is not served"},
     {"vertex-ai-default-model", nullptr, "the Vertex AI endpoint is not served"},
-    {"trace-config", nullptr, "tracing is not built"},
-    {"trace-file", nullptr, "tracing is not built"},
-    {"trace-level", "OFF", "tracing is not built"},
-    {"trace-rate", nullptr, "tracing is not built"},
-    {"trace-count", nullptr, "tracing is not built"},
-    {"trace-log-frequency", nullptr, "tracing is not built"},
     {"cache-directory", nullptr, "only the local response cache is built"},
     {"repoagent-directory", nullptr, "repository agents are not supported"},
     {"pinned-memory-pool-byte-size", nullptr, "inferd keeps no pinned-memory pool"},
@@ -334,6 +331,17 @@ void AddFlags(CLI::App& app, Flags& f) {
   app.add_option("--grpc-max-connection-age-grace", f.grpc.max_connection_age_grace_ms,
                  "Milliseconds calls may take to finish once that age is reached (default: forever)")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--trace-config", f.trace_config,
+                 "Request tracing, Triton's form: level=TIMESTAMPS|OFF, rate=N (every N-th request), "
+                 "count=N (-1: no limit), triton,file=PATH, triton,log-frequency=N; repeatable")
+      ->allow_extra_args(false)
+      ->multi_option_policy(all);
+  for (const char* name : {"trace-file", "trace-level", "trace-rate", "trace-count", "trace-log-frequency"}) {
+    app.add_option(std::string("--") + name, f.trace_flags[name],
+                   "Deprecated form of --trace-config (as tritonserver's)")
+        ->allow_extra_args(false)
+        ->multi_option_policy(all);
+  }
   for (const IgnoredFlag& flag : kIgnoredFlags) {
     app.add_option(std::string("--") + flag.name, f.ignored[flag.name],
                    std::string("Accepted for tritonserver's command line; no effect: ") + flag.why)
@@ -450,6 +458,20 @@ int main(int argc, char** argv) {
       return kUsageError;
     }
   }
+  std::vector<std::string> trace_warnings;  // logged once logging is set up
+  auto apply_trace_flag = [&](const std::string& flag, const std::string& value) {
+    inferd::Status tst = inferd::ApplyTraceFlag(flag, value, &f.server.trace, &trace_warnings);
+    if (!tst.ok()) std::cerr << "inferd: error: " << tst.message() << "\n\n" << app.help();
+    return tst.ok();
+  };
+  for (const auto& [flag, values] : f.trace_flags) {
+    for (const auto& value : values) {
+      if (!apply_trace_flag(flag, value)) return kUsageError;
+    }
+  }
+  for (const auto& value : f.trace_config) {
+    if (!apply_trace_flag("trace-config", value)) return kUsageError;
+  }
   // Checked after parsing so that an unknown flag is reported first.
   if (f.server.repositories.empty()) {
     std::cerr << "inferd: error: --model-repository is required\n\n" << app.help();
@@ -461,6 +483,7 @@ int main(int argc, char** argv) {
     std::cerr << "inferd: error: " << lst.message() << "\n";
     return kUsageError;
   }
+  for (const auto& warning : trace_warnings) LOG_WARNING("{}", warning);
   f.server.control_mode = f.control_mode == "explicit" ? inferd::ModelControlMode::kExplicit
                           : f.control_mode == "poll"   ? inferd::ModelControlMode::kPoll
                                                        : inferd::ModelControlMode::kNone;

@@ -7,6 +7,7 @@
 #include "common/aligned.h"
 #include "common/logging.h"
 #include "core/model.h"
+#include "core/trace.h"
 
 namespace inferd {
 
@@ -134,6 +135,7 @@ void InferenceRequest::Respond(std::unique_ptr<InferenceResponse> response) {
   if (!response->final) {
     if (answered_.load()) return;
     place_shared_memory_outputs();
+    if (trace) trace->Stamp("INFER_RESPONSE_COMPLETE", NowNs());
     on_response(std::move(response));
     return;
   }
@@ -151,6 +153,12 @@ void InferenceRequest::Respond(std::unique_ptr<InferenceResponse> response) {
   }
   place_shared_memory_outputs();
   if (model) model->stats().RecordRequestEnd(*this, response->status.ok(), NowNs());
+  if (trace) {
+    const uint64_t now = NowNs();
+    trace->Stamp("INFER_RESPONSE_COMPLETE", now);
+    trace->Stamp("REQUEST_END", now);
+    trace->Finish(model_name, served_version, id);
+  }
   std::shared_ptr<Model> hold = std::move(model);
   ResponseCallback callback = std::move(on_response);
   if (hold && order_position >= 0 && hold->orderer()) {

@@ -22,6 +22,7 @@
 namespace inferd {
 
 class Model;
+class RequestTrace;
 
 // Where a tensor lies in a registered shared memory region (the request's
 // shared_memory_region / _offset / _byte_size parameters).
@@ -99,6 +100,8 @@ class InferenceRequest : public InferdRequest,
   // A decoupled model may answer after Execute returned, from a thread of its
   // own: the request then keeps itself alive until its final response.
   std::shared_ptr<InferenceRequest> held_until_final;
+  // Set when the request is traced (the trace extension); null otherwise.
+  std::shared_ptr<RequestTrace> trace;
 
   const InputTensor* FindInput(const std::string& name) const;
   // True when an input or requested output names a shared memory region.

@@ -3,6 +3,7 @@
 #include "common/logging.h"
 #include "core/inference_request.h"
 #include "core/model.h"
+#include "core/trace.h"
 #include "core/model_warmup.h"
 
 namespace inferd {
@@ -144,6 +145,14 @@ void ModelInstance::Execute(std::vector<RequestPtr>& batch) {
   times.input_end_ns = reported ? reported_input_end_ns : times.start_ns;
   times.infer_end_ns = reported ? reported_infer_end_ns : times.end_ns;
   model_->stats().RecordExecution(times, batch_size, enqueue_ns.data(), enqueue_ns.size());
+  for (auto& r : batch) {
+    if (!r->trace) continue;
+    r->trace->Stamp("QUEUE_START", r->enqueue_ns);
+    r->trace->Stamp("COMPUTE_START", times.start_ns);
+    r->trace->Stamp("COMPUTE_INPUT_END", times.input_end_ns);
+    r->trace->Stamp("COMPUTE_OUTPUT_START", times.infer_end_ns);
+    r->trace->Stamp("COMPUTE_END", times.end_ns);
+  }
 
   for (auto& response : deferred) {
     auto request = response->request;

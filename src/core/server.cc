@@ -39,11 +39,12 @@ constexpr size_t kMaxQueuedRetirements = 2;
 const std::vector<std::string>& ServerExtensions() {
   static const std::vector<std::string> kExtensions = {
       "classification", "binary_tensor_data", "model_repository", "model_configuration",
-      "statistics", "sequence", "schedule_policy", "logging", "system_shared_memory"};
+      "statistics", "sequence", "schedule_policy", "logging", "system_shared_memory", "trace"};
   return kExtensions;
 }
 
-Server::Server(ServerOptions options) : options_(std::move(options)), backends_(CoreApi()) {
+Server::Server(ServerOptions options)
+    : options_(std::move(options)), backends_(CoreApi()), traces_(options_.trace) {
   if (options_.cache_bytes > 0) cache_ = std::make_unique<ResponseCache>(options_.cache_bytes);
   if (options_.rate_limit) rate_limiter_ = std::make_unique<RateLimiter>(options_.rate_limit_resources);
   retire_thread_ = std::thread([this] { RetireLoop(); });
@@ -533,6 +534,10 @@ void Server::Infer(const RequestPtr& request) noexcept {
       std::shared_ptr<Model> model;
       st = GetModel(request->model_name, request->model_version, &model);
       if (!st.ok()) break;
+      if (attempt == 0) {
+        request->trace = traces_.Sample(request->model_name);
+        if (request->trace) request->trace->Stamp("REQUEST_START", request->receive_ns ? request->receive_ns : NowNs());
+      }
       st = model->Enqueue(request);
       if (st.ok() || !model->retiring()) break;
     }

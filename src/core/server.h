@@ -21,6 +21,7 @@
 #include "core/model.h"
 #include "core/model_repository.h"
 #include "core/shared_memory.h"
+#include "core/trace.h"
 
 namespace inferd {
 
@@ -53,6 +54,7 @@ struct ServerOptions {
   // --model-load-max-override-size: the most bytes one load request may
   // bring in its 'config' and 'file:' parameters together.
   uint64_t max_override_bytes = 256ull << 20;
+  TraceSettings trace;  // --trace-config and the deprecated --trace-* flags
 };
 
 // One row of the repository index.
@@ -112,6 +114,8 @@ class Server {
   const ResponseCache* cache() const { return cache_.get(); }
   // Registered system shared memory regions (both frontends share them).
   SharedMemoryManager& shared_memory() { return shared_memory_; }
+  // Request tracing: its settings (the trace extension) and sampling.
+  TraceManager& traces() { return traces_; }
 
   // --exit-timeout-secs ran out: answers every request still in flight in
   // any model (serving or draining) with `status`, without waiting for
@@ -160,6 +164,7 @@ class Server {
   std::unique_ptr<RateLimiter> rate_limiter_;  // null without --rate-limit=execution_count
   std::atomic<bool> live_{false};
   SharedMemoryManager shared_memory_;
+  TraceManager traces_;
 
   mutable std::shared_mutex mu_;
   std::map<std::string, ModelSlot> models_;  // guarded by mu_

@@ -12,8 +12,6 @@ Most entries are error texts: Triton's tests match Triton's exact messages."""
 
 SERVER_NAME = ("inferd's server metadata name is 'inferd' by default (its --id); Triton's is 'triton', "
                "and Triton's clients and tests check it (the --id=triton runs pass)")
-TRACE = ("the trace extension is not implemented: HTTP GET/POST /v2/trace/setting answer 404 'no endpoint', "
-         "gRPC TraceSetting answers UNIMPLEMENTED; Triton serves the settings even without tracing")
 SHM = "L0_shared_memory/shared_memory_test.py [[]*[]]"
 SEQ = "L0_sequence_batcher/sequence_batcher_test.py [[]*[]]"
 MODEL_CONFIG = "L0_model_config (*)"
@@ -42,11 +40,9 @@ KNOWN_FAILURES = {
         "400 'malformed HTTP request: bad Content-Length'; Triton decodes the chunks (RFC 9112 6.3 lets a "
         "server do either)"),
     "L0_http/python_http_aio_test.py::*.test_get_server_metadata": SERVER_NAME,
-    "L0_http/python_http_aio_test.py::*.test_*_trace_settings": TRACE,
 
     # ------------------------------------------------------------------ L0_grpc
     "L0_grpc/python_grpc_aio_test.py::*.test_get_server_metadata": SERVER_NAME,
-    "L0_grpc/python_grpc_aio_test.py::*.test_*_trace_settings": TRACE,
     "L0_grpc/python_grpc_aio_test.py::*.test_register_system_shared_memory": (
         "registering a region with an empty name and key: inferd INVALID_ARGUMENT 'a shared memory "
         "region needs a name to be registered', Triton INTERNAL \"Unable to open shared memory region: ''\""),

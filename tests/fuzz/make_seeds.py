@@ -117,6 +117,8 @@ def request_bodies():
                            "file:1/labels.txt": base64.b64encode(b"cat\ndog\n").decode(),
                            "unload_dependents": False}}
     write("request_bodies", "load", json.dumps(body))
+    write("request_bodies", "trace", json.dumps({"trace_level": ["TIMESTAMPS"], "trace_rate": "2",
+                                                 "trace_count": 5, "log_frequency": None}))
     write("request_bodies", "shm_register", json.dumps({"key": "/region", "offset": 16, "byte_size": 4096}))
     write("request_bodies", "logging", json.dumps({"log_info": False, "log_verbose_level": 2,
                                                    "log_format": "ISO8601", "log_error": None}))

@@ -1,5 +1,5 @@
 // The JSON bodies of the REST endpoints besides infer: the repository index,
-// the logging settings, shared memory registration and load/unload requests; a load's 'config' goes on through the config
+// the logging and trace settings, shared memory registration and load/unload requests; a load's 'config' goes on through the config
 // parser and validation exactly as the load API takes it.
 #include <cstddef>
 #include <cstdint>
@@ -8,6 +8,7 @@
 #include "core/model_config_parse.h"
 #include "core/model_config_validate.h"
 #include "core/model_overrides.h"
+#include "core/trace.h"
 #include "frontend/http/request_bodies.h"
 
 using namespace inferd;
@@ -18,6 +19,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)http::ParseRepositoryIndexBody(body, &ready_only);
   LogSettings log;
   (void)http::ParseLogSettingsBody(body, &log);
+  // Trace settings reach the core's checks as a client sends them (no file
+  // is set, so nothing is ever written).
+  std::vector<TraceSettingChange> changes;
+  if (http::ParseTraceSettingsBody(body, &changes).ok()) {
+    static TraceManager traces;
+    (void)traces.Update("", changes);
+    (void)traces.Update("m", changes);
+    (void)traces.Sample("m");
+  }
   http::SharedMemoryRegisterBody shm;
   (void)http::ParseSharedMemoryRegisterBody(body, &shm);
   LoadOverrides overrides;

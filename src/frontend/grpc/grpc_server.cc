@@ -33,11 +33,6 @@ ServerUnaryReactor* Done(CallbackServerContext* ctx, const Status& status) {
   return Done(ctx, ToGrpcStatus(status));
 }
 
-ServerUnaryReactor* NotBuilt(CallbackServerContext* ctx, const char* what) {
-  return Done(ctx, grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                                std::string(what) + " is not supported by inferd"));
-}
-
 Status ReadFile(const std::string& path, const char* flag, std::string* out) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::InvalidArg(std::string(flag) + ": cannot read '" + path + "'");
@@ -316,10 +311,32 @@ class GrpcServer::Service final : public ServiceBase {
       return Done(ctx, grpc::Status::OK);
     });
   }
-  ServerUnaryReactor* TraceSetting(CallbackServerContext* ctx, const inference::TraceSettingRequest*,
-                                   inference::TraceSettingResponse*) override {
+  ServerUnaryReactor* TraceSetting(CallbackServerContext* ctx, const inference::TraceSettingRequest* req,
+                                   inference::TraceSettingResponse* res) override {
     return Guard(ctx, ApiGroup::kTrace, [&]() -> ServerUnaryReactor* {
-      return NotBuilt(ctx, "tracing");
+      const std::string& model = req->model_name();
+      std::shared_ptr<Model> found;
+      if (!model.empty() && !core_->GetModel(model, -1, &found).ok()) {
+        return Done(ctx, Status::InvalidArg("Request for unknown model : " + model));  // Triton's words
+      }
+      // An empty list clears a setting, as in Triton.
+      std::vector<TraceSettingChange> changes;
+      for (const auto& [name, setting] : req->settings()) {
+        if (setting.value().empty()) {
+          changes.emplace_back(name, std::nullopt);
+        } else {
+          changes.emplace_back(name, std::vector<std::string>(setting.value().begin(), setting.value().end()));
+        }
+      }
+      if (!changes.empty()) {
+        Status st = core_->traces().Update(model, changes);
+        if (!st.ok()) return Done(ctx, st);
+      }
+      for (const auto& [name, values] : TraceSettingFields(core_->traces().Get(model))) {
+        auto& out = (*res->mutable_settings())[name];
+        for (const auto& value : values) out.add_value(value);
+      }
+      return Done(ctx, grpc::Status::OK);
     });
   }
   ServerUnaryReactor* LogSettings(CallbackServerContext* ctx, const inference::LogSettingsRequest* req,

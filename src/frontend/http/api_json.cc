@@ -75,6 +75,21 @@ std::string LogSettingsJson(const LogSettings& s) {
   return sb.GetString();
 }
 
+std::string TraceSettingsJson(const TraceSettings& s) {
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  w.StartObject();
+  for (const auto& [name, values] : TraceSettingFields(s)) {
+    w.Key(name.c_str());
+    // Triton's shape: the level is a list, every other setting a string.
+    if (name == "trace_level") w.StartArray();
+    for (const auto& value : values) w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
+    if (name == "trace_level") w.EndArray();
+  }
+  w.EndObject();
+  return sb.GetString();
+}
+
 std::string ModelMetadataJson(const Model& model, const std::vector<int64_t>& versions) {
   const auto& c = model.config();
   rapidjson::StringBuffer sb;

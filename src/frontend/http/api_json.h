@@ -16,6 +16,8 @@ std::string ServerMetadataJson(const std::string& name, const std::string& versi
 
 // GET/POST /v2/logging: every setting, as Triton's logging extension answers.
 std::string LogSettingsJson(const LogSettings& settings);
+// GET/POST /v2/trace/setting: the settings in effect, in Triton's shape.
+std::string TraceSettingsJson(const TraceSettings& settings);
 // GET /v2/models/{m}[/versions/{v}]: every loaded version is listed.
 std::string ModelMetadataJson(const Model& model, const std::vector<int64_t>& versions);
 // GET /v2/models[/{m}[/versions/{v}]]/stats

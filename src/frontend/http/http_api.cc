@@ -189,6 +189,11 @@ void HttpApi::Handle(HttpRequest&& req, Responder respond) {
     }
     return respond(Json(beast_http::status::ok, LogSettingsJson(CurrentLogSettings()), req));
   }
+  // /v2/trace/setting: GET reads the global trace settings, POST changes them.
+  if (parts[1] == "trace" && parts.size() == 3 && parts[2] == "setting") {
+    if (!get && !post) return method_not_allowed();
+    return HandleTraceSetting(req, "", std::move(respond));
+  }
   // /v2/repository/index, /v2/repository/models/{m}/{load,unload}
   if (parts[1] == "repository") {
     if (!post) return method_not_allowed();
@@ -243,6 +248,11 @@ void HttpApi::Handle(HttpRequest&& req, Responder respond) {
     }
     next = 5;
   }
+  // /v2/models/{m}/trace/setting: one model's trace settings.
+  if (parts.size() == next + 2 && parts[next] == "trace" && parts[next + 1] == "setting") {
+    if (!get && !post) return method_not_allowed();
+    return HandleTraceSetting(req, model_name, std::move(respond));
+  }
   if (parts.size() > next + 1) return error(Status::NotFound("no endpoint " + std::string(req.target())));
   const std::string_view action = parts.size() == next ? "" : parts[next];
 
@@ -276,6 +286,25 @@ void HttpApi::Handle(HttpRequest&& req, Responder respond) {
     return respond(Json(beast_http::status::ok, ModelMetadataJson(*model, versions), req));
   }
   return error(Status::NotFound("no endpoint " + std::string(req.target())));
+}
+
+void HttpApi::HandleTraceSetting(const HttpRequest& req, const std::string& model, Responder respond) {
+  auto error = [&](const Status& st) { respond(Error(st, req.version(), req.keep_alive())); };
+  if (!model.empty()) {
+    std::shared_ptr<Model> found;
+    // Triton's words for a model that is not ready.
+    if (!core_->GetModel(model, -1, &found).ok()) {
+      return error(Status::InvalidArg("Request for unknown model : " + model));
+    }
+  }
+  TraceManager& traces = core_->traces();
+  if (req.method() == beast_http::verb::post) {
+    std::vector<TraceSettingChange> changes;
+    Status st = ParseTraceSettingsBody(req.body(), &changes);
+    if (st.ok()) st = traces.Update(model, changes);
+    if (!st.ok()) return error(st);
+  }
+  respond(Json(beast_http::status::ok, TraceSettingsJson(traces.Get(model)), req));
 }
 
 Status HttpApi::HandleSystemSharedMemory(std::string_view action, const std::string& region,

@@ -47,6 +47,8 @@ class HttpApi {
   // Decompresses and parses an inference body and hands it to the core.
   void DecodeInfer(HttpRequest& request, const std::string& model, int64_t version,
                    const Responder& respond);
+  // GET/POST /v2/trace/setting (model empty) and /v2/models/{m}/trace/setting.
+  void HandleTraceSetting(const HttpRequest& request, const std::string& model, Responder respond);
   // /v2/systemsharedmemory[/region/{name}]/{status,register,unregister}:
   // `body` gets the JSON answer, or stays empty for an empty 200.
   Status HandleSystemSharedMemory(std::string_view action, const std::string& region,

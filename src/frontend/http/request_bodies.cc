@@ -86,6 +86,41 @@ Status ParseLogSettingsBody(std::string_view body, LogSettings* settings) {
   return Status::Ok();
 }
 
+Status ParseTraceSettingsBody(std::string_view body, std::vector<TraceSettingChange>* changes) {
+  if (body.empty()) return Status::Ok();
+  rapidjson::Document doc;
+  INFERD_RETURN_IF_ERROR(ParseObject(body, "the trace setting request body", &doc));
+  for (const auto& m : doc.GetObject()) {
+    const std::string name(Text(m.name));
+    const rapidjson::Value& v = m.value;
+    if (v.IsNull()) {  // clears the setting
+      changes->emplace_back(name, std::nullopt);
+      continue;
+    }
+    // Triton sends strings ("trace_rate": "10") and a list for the level;
+    // a plain number is taken too.
+    std::vector<std::string> values;
+    auto add = [&](const rapidjson::Value& item) {
+      if (item.IsString()) values.emplace_back(Text(item));
+      else if (item.IsInt64()) values.push_back(std::to_string(item.GetInt64()));
+      else return false;
+      return true;
+    };
+    bool ok = true;
+    if (v.IsArray()) {
+      for (const auto& item : v.GetArray()) ok = ok && add(item);
+    } else {
+      ok = add(v);
+    }
+    if (!ok) {
+      return Status::InvalidArg("trace setting '" + name +
+                                "' must be a string, an integer, a list of strings or null");
+    }
+    changes->emplace_back(name, std::move(values));
+  }
+  return Status::Ok();
+}
+
 Status ParseSharedMemoryRegisterBody(std::string_view body, SharedMemoryRegisterBody* out) {
   rapidjson::Document doc;
   INFERD_RETURN_IF_ERROR(ParseObject(body, "a shared memory register request", &doc));

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/logging.h"
 #include "common/status.h"
@@ -25,6 +26,11 @@ Status ParseLoadRequestBody(std::string_view body, LoadOverrides* overrides);
 // applied onto `settings` only when every one is valid; null leaves a setting
 // unchanged; "log_file" is refused, as Triton refuses it.
 Status ParseLogSettingsBody(std::string_view body, LogSettings* settings);
+
+// POST /v2/trace/setting and /v2/models/{m}/trace/setting: {"trace_level":
+// ["TIMESTAMPS"], "trace_rate": "10", ...}: each setting a string, an
+// integer or a list of strings, or null to clear it; the core checks them.
+Status ParseTraceSettingsBody(std::string_view body, std::vector<TraceSettingChange>* changes);
 
 // POST /v2/systemsharedmemory/region/{name}/register:
 // {"key": "/shm-name", "offset": uint (optional, 0), "byte_size": uint}.

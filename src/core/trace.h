@@ -1,0 +1,124 @@
+// Request tracing, as Triton's trace extension in its "triton" mode: every
+// rate-th request (while the count of traces left is not 0) records when it
+// arrived, was queued, computed (start, inputs read, outputs started, end),
+// answered and ended, and the trace is written as JSON into the trace file
+// named on the command line, in Triton's format:
+//   [{"id":1,"model_name":"m","model_version":1,"request_id":"x"},
+//    {"id":1,"timestamps":[{"name":"REQUEST_START","ns":...},...]}, ...]
+// Times are CLOCK_MONOTONIC nanoseconds, as Triton's.
+//
+// Settings are global, and a model may have its own (fields it does not set
+// follow the global ones). Clients read and change them through
+// /v2/trace/setting and gRPC TraceSetting; the file cannot be changed
+// through the network (Triton's rule: a client must not choose where the
+// server writes). TIMESTAMPS is the level inferd traces; TENSORS is refused.
+//
+// Cost: with tracing off a request pays one atomic load. A trace is written
+// as soon as its request ends, so nothing accumulates in memory; with
+// log_frequency N the traces go N to a file, into <file>.0, <file>.1, ...
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace inferd {
+
+constexpr uint32_t kTraceTimestamps = 1;  // the one level bit inferd traces
+
+struct TraceSettings {
+  uint32_t level = 0;          // 0: OFF, else kTraceTimestamps
+  uint32_t rate = 1000;        // trace every rate-th request
+  int32_t count = -1;          // traces left to take; -1: no limit
+  uint32_t log_frequency = 0;  // traces per numbered file; 0: all in `file`
+  std::string file;            // empty: no traces are written
+  std::string mode = "triton";
+};
+
+// A trace setting from the command line: --trace-config [<mode>,]<key>=<value>
+// (flag "trace-config"), or a deprecated flag (flag "trace-file",
+// "trace-level", "trace-rate", "trace-count", "trace-log-frequency") with
+// its value. What Triton has but inferd has not (OpenTelemetry, TENSORS)
+// is a warning, so that a Triton command line starts unchanged.
+Status ApplyTraceFlag(const std::string& flag, const std::string& value, TraceSettings* settings,
+                      std::vector<std::string>* warnings);
+
+// One change asked for by a client: a setting's name and its new values, or
+// nullopt to clear it (a model's own value then follows the global one; a
+// global value goes back to its default).
+using TraceSettingChange = std::pair<std::string, std::optional<std::vector<std::string>>>;
+
+// Settings as the protocol shows them: name and values (trace_level is a
+// list; the others hold one value each).
+std::vector<std::pair<std::string, std::vector<std::string>>> TraceSettingFields(const TraceSettings& s);
+
+class TraceFile;
+
+// The timestamps of one traced request. Stamped by whichever threads handle
+// the request; written once, when the request ends.
+class RequestTrace {
+ public:
+  RequestTrace(uint64_t id, uint32_t log_frequency, std::shared_ptr<TraceFile> file)
+      : id_(id), log_frequency_(log_frequency), file_(std::move(file)) {}
+
+  uint64_t id() const { return id_; }
+  void Stamp(const char* name, uint64_t ns);
+  // Writes the trace (later stamps are dropped).
+  void Finish(const std::string& model_name, int64_t model_version, const std::string& request_id);
+
+ private:
+  const uint64_t id_;
+  const uint32_t log_frequency_;
+  const std::shared_ptr<TraceFile> file_;
+  std::mutex mu_;
+  std::vector<std::pair<const char*, uint64_t>> stamps_;  // guarded by mu_
+  bool finished_ = false;                                 // guarded by mu_
+};
+
+class TraceManager {
+ public:
+  explicit TraceManager(TraceSettings global = {});
+  ~TraceManager();  // closes the trace file (its JSON array)
+
+  // Null unless the request to `model` is to be traced: one atomic load
+  // when no setting traces anything.
+  std::shared_ptr<RequestTrace> Sample(const std::string& model) {
+    if (!tracing_.load(std::memory_order_relaxed)) return nullptr;
+    return SampleSlow(model);
+  }
+
+  // The settings in effect for `model` (empty: the global ones).
+  TraceSettings Get(const std::string& model) const;
+  // Applies `changes` to the model's settings (empty: the global ones), all
+  // or nothing; an error names the setting and the value.
+  Status Update(const std::string& model, const std::vector<TraceSettingChange>& changes);
+
+ private:
+  // One set of settings and its sampling state. `specified` marks, for a
+  // model, the fields it set itself (the others follow the global entry).
+  struct Entry {
+    TraceSettings settings;
+    bool specified[4] = {false, false, false, false};  // level, rate, count, log_frequency
+    uint64_t seen = 0;                                 // requests counted for sampling
+  };
+  std::shared_ptr<RequestTrace> SampleSlow(const std::string& model);
+  void RefreshTracing();  // with mu_ held
+
+  std::atomic<bool> tracing_{false};
+  std::atomic<uint64_t> next_id_{1};
+  const std::shared_ptr<TraceFile> file_;
+  mutable std::mutex mu_;
+  Entry global_;                          // guarded by mu_
+  std::map<std::string, Entry> models_;   // guarded by mu_
+};
+
+}  // namespace inferd

@@ -1,0 +1,204 @@
+"""Request tracing, Triton's trace extension (issue 13): the settings read and
+changed through /v2/trace/setting and gRPC TraceSetting (global and per
+model) with tritonclient, the command-line flags, and the trace file itself:
+Triton's JSON format, every rate-th request, count, log_frequency's numbered
+files, and timestamps in the order a request passes them."""
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+import tritonclient.http as httpclient
+from tritonclient.utils import InferenceServerException
+
+from support import expect_server_error, fp32_identity, raw_request, write_model
+
+DEFAULTS = {"trace_level": ["OFF"], "trace_rate": "1000", "trace_count": "-1", "log_frequency": "0",
+            "trace_file": "", "trace_mode": "triton"}
+# The timestamps of a request that ran, in the order it passes them.
+ORDER = ["REQUEST_START", "QUEUE_START", "COMPUTE_START", "COMPUTE_INPUT_END", "COMPUTE_OUTPUT_START",
+         "COMPUTE_END", "INFER_RESPONSE_COMPLETE", "REQUEST_END"]
+
+
+@pytest.fixture
+def repo(make_repo):
+    path = make_repo("trace")
+    write_model(path, "a", fp32_identity("a", 4))
+    write_model(path, "b", fp32_identity("b", 4))
+    return path
+
+
+def _infer(srv, model, n=1, protocol="http", request_id=""):
+    x = np.arange(3, dtype=np.float32).reshape(1, 3)
+    for _ in range(n):
+        if protocol == "http":
+            c = httpclient.InferenceServerClient(srv.url)
+            inp = httpclient.InferInput("INPUT0", [1, 3], "FP32")
+        else:
+            c = grpcclient.InferenceServerClient(srv.grpc_url)
+            inp = grpcclient.InferInput("INPUT0", [1, 3], "FP32")
+        inp.set_data_from_numpy(x)
+        np.testing.assert_array_equal(c.infer(model, [inp], request_id=request_id).as_numpy("OUTPUT0"), x)
+
+
+def _grpc_settings(response):
+    return {k: list(v.value) for k, v in response.settings.items()}
+
+
+def _traces(path):
+    """The traces of one trace file: {id: {"model_name", ..., "timestamps"}}."""
+    entries = json.loads(path.read_text())  # the whole file is one JSON array
+    traces = {}
+    for entry in entries:
+        traces.setdefault(entry["id"], {}).update(entry)
+    return traces
+
+
+def test_settings_default_to_tritons_through_both_protocols(start_server, repo):
+    srv = start_server([repo])
+    assert httpclient.InferenceServerClient(srv.url).get_trace_settings() == DEFAULTS
+    grpc_defaults = {k: v if isinstance(v, list) else [v] for k, v in DEFAULTS.items()}
+    got = grpcclient.InferenceServerClient(srv.grpc_url).get_trace_settings(as_json=True)["settings"]
+    assert {k: v["value"] for k, v in got.items()} == grpc_defaults
+    assert "trace" in httpclient.InferenceServerClient(srv.url).get_server_metadata()["extensions"]
+
+
+def test_every_request_is_traced_into_the_file_in_tritons_format(start_server, repo, tmp_path):
+    trace_file = tmp_path / "trace.json"
+    srv = start_server([repo], ["--trace-config", f"triton,file={trace_file}", "--trace-config",
+                                "level=TIMESTAMPS", "--trace-config", "rate=1"])
+    _infer(srv, "a", request_id="first")
+    _infer(srv, "b", protocol="grpc", request_id="second")
+    _infer(srv, "a", n=2)
+    # Each trace is written when its request ends; the array closes at exit.
+    srv.stop()
+    traces = _traces(trace_file)
+    assert len(traces) == 4
+    by_request = {t["request_id"]: t for t in traces.values()}
+    assert by_request["first"]["model_name"] == "a" and by_request["first"]["model_version"] == 1
+    assert by_request["second"]["model_name"] == "b"
+    for trace in traces.values():
+        names = [s["name"] for s in trace["timestamps"]]
+        assert names == ORDER, names
+        times = [s["ns"] for s in trace["timestamps"]]
+        assert times == sorted(times) and times[0] > 0, trace
+
+
+def test_rate_and_count_set_through_the_api(start_server, repo, tmp_path):
+    trace_file = tmp_path / "trace.json"
+    srv = start_server([repo], [f"--trace-file={trace_file}"])
+    client = httpclient.InferenceServerClient(srv.url)
+    _infer(srv, "a", n=2)  # tracing is OFF
+    settings = client.update_trace_settings(settings={"trace_level": ["TIMESTAMPS"], "trace_rate": "2",
+                                                      "trace_count": "2"})
+    assert settings["trace_rate"] == "2" and settings["trace_level"] == ["TIMESTAMPS"]
+    _infer(srv, "a", n=7)  # the 2nd and 4th are traced, then the count is spent
+    assert client.get_trace_settings()["trace_count"] == "0"
+    srv.stop()
+    assert len(_traces(trace_file)) == 2
+
+
+def test_log_frequency_writes_numbered_files(start_server, repo, tmp_path):
+    trace_file = tmp_path / "trace.json"
+    srv = start_server([repo], [f"--trace-file={trace_file}", "--trace-level=TIMESTAMPS", "--trace-rate=1",
+                                "--trace-log-frequency=2"])
+    grpc = grpcclient.InferenceServerClient(srv.grpc_url)
+    assert _grpc_settings(grpc.get_trace_settings())["log_frequency"] == ["2"]
+    _infer(srv, "a", n=5)
+    # Two full files are closed already, before the server stops.
+    assert len(_traces(tmp_path / "trace.json.0")) == 2
+    assert len(_traces(tmp_path / "trace.json.1")) == 2
+    srv.stop()
+    assert len(_traces(tmp_path / "trace.json.2")) == 1
+    assert not trace_file.exists()
+
+
+def test_a_models_own_settings_and_clearing_them(start_server, repo, tmp_path):
+    trace_file = tmp_path / "trace.json"
+    srv = start_server([repo], [f"--trace-file={trace_file}", "--trace-level=TIMESTAMPS", "--trace-rate=1"])
+    http = httpclient.InferenceServerClient(srv.url)
+    grpc = grpcclient.InferenceServerClient(srv.grpc_url)
+    # Model b turns tracing off for itself only (gRPC); a follows the global settings.
+    b = _grpc_settings(grpc.update_trace_settings(model_name="b", settings={"trace_level": ["OFF"]}))
+    assert b["trace_level"] == ["OFF"] and b["trace_rate"] == ["1"]
+    assert http.get_trace_settings(model_name="a")["trace_level"] == ["TIMESTAMPS"]
+    _infer(srv, "a")
+    _infer(srv, "b")
+    # A global change reaches what b did not set itself.
+    http.update_trace_settings(settings={"trace_rate": "1", "trace_count": "100"})
+    assert http.get_trace_settings(model_name="b")["trace_count"] == "100"
+    # Cleared (null over HTTP), b follows the global level again.
+    assert http.update_trace_settings(model_name="b", settings={"trace_level": None})["trace_level"] == [
+        "TIMESTAMPS"]
+    _infer(srv, "b")
+    srv.stop()
+    assert sorted(t["model_name"] for t in _traces(trace_file).values()) == ["a", "b"]
+
+
+@pytest.mark.parametrize("settings, status, words", [
+    ({"trace_file": "/etc/passwd"}, 501, "trace file location can not be updated through network protocol"),
+    ({"trace_rate": "abc"}, 400, "Unable to parse 'trace_rate', got: abc"),
+    ({"trace_rate": "99999999999"}, 400, "value is out of range"),
+    ({"trace_count": "-2"}, 400, "Unable to parse 'trace_count'. Expecting value >= -1, got:-2"),
+    ({"trace_level": ["OFF", "TIMESTAMPS"]}, 400, "Expect only one trace level 'OFF' is specified"),
+    ({"trace_level": ["TENSORS"]}, 501, "TENSORS is not supported"),
+    ({"trace_level": ["LOUD"]}, 400, "unknown trace level 'LOUD'"),
+    ({"trace_sample": "1"}, 400, "unknown trace setting 'trace_sample'"),
+    ({"trace_rate": {"a": 1}}, 400, "must be a string"),
+])
+def test_bad_settings_are_refused_and_nothing_changes(start_server, repo, settings, status, words):
+    srv = start_server([repo])
+    client = httpclient.InferenceServerClient(srv.url)
+    # With a good setting beside it: all or nothing.
+    expect_server_error(client.update_trace_settings, settings={"trace_count": "5", **settings},
+                        status=status, contains=[words])
+    assert client.get_trace_settings() == DEFAULTS
+    with pytest.raises(InferenceServerException, match="Unable to parse|not supported|unknown|location|Expect"):
+        grpc = grpcclient.InferenceServerClient(srv.grpc_url)
+        values = settings[next(iter(settings))]
+        if isinstance(values, dict):
+            raise InferenceServerException("unknown: a gRPC setting holds strings only")
+        grpc.update_trace_settings(settings={next(iter(settings)): values})
+
+
+def test_settings_of_an_unknown_model_are_refused(start_server, repo):
+    srv = start_server([repo])
+    status, _, body = raw_request(srv.url, "GET", "/v2/models/nope/trace/setting")
+    assert status == 400 and b"Request for unknown model : nope" in body
+    with pytest.raises(InferenceServerException, match="Request for unknown model : nope"):
+        grpcclient.InferenceServerClient(srv.grpc_url).get_trace_settings(model_name="nope")
+    status, _, _ = raw_request(srv.url, "PUT", "/v2/trace/setting")
+    assert status == 405
+
+
+def test_trace_api_can_be_restricted(start_server, repo):
+    srv = start_server([repo], ["--http-restricted-api=trace:admin=yes"])
+    status, _, _ = raw_request(srv.url, "GET", "/v2/trace/setting")
+    assert status == 403
+    status, _, _ = raw_request(srv.url, "POST", "/v2/models/a/trace/setting", body=b"{}",
+                               headers={"admin": "yes"})
+    assert status == 200
+
+
+@pytest.mark.parametrize("flags, warning", [
+    (["--trace-level=TENSORS"], "TENSORS tracing is not supported"),
+    (["--trace-config", "opentelemetry,url=localhost:4318"], "OpenTelemetry tracing is not built"),
+    (["--trace-config", "level=TIMESTAMPS"], "no trace file is set"),
+])
+def test_tritons_flags_start_with_a_warning_for_what_is_not_here(start_server, repo, flags, warning):
+    srv = start_server([repo], flags)
+    assert warning in srv.log_path.read_text()
+
+
+@pytest.mark.parametrize("flag, words", [
+    ("--trace-config=rate", "expected [<mode>,]<setting>=<value>"),
+    ("--trace-config=rate=often", "Unable to parse 'trace_rate', got: often"),
+    ("--trace-config=zipkin,file=x", "unknown trace mode 'zipkin'"),
+    ("--trace-level=LOUD", "unknown trace level 'LOUD'"),
+])
+def test_bad_trace_flags_stop_start_up(inferd_bin, repo, flag, words):
+    out = subprocess.run([str(inferd_bin), f"--model-repository={repo}", flag], capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode == 2 and words in out.stderr, out.stderr

@@ -1,0 +1,95 @@
+// Trace settings and sampling: what the command line and clients may set,
+// which requests are traced, and how a model's own settings follow the
+// global ones.
+#include "core/trace.h"
+
+#include <gtest/gtest.h>
+
+namespace inferd {
+namespace {
+
+TEST(Trace, FlagsTakeTritonsForms) {
+  TraceSettings s;
+  std::vector<std::string> warnings;
+  ASSERT_TRUE(ApplyTraceFlag("trace-config", "triton,file=/tmp/t.json", &s, &warnings).ok());
+  ASSERT_TRUE(ApplyTraceFlag("trace-config", "level=TIMESTAMPS", &s, &warnings).ok());
+  ASSERT_TRUE(ApplyTraceFlag("trace-config", "rate=10", &s, &warnings).ok());
+  ASSERT_TRUE(ApplyTraceFlag("trace-count", "3", &s, &warnings).ok());
+  ASSERT_TRUE(ApplyTraceFlag("trace-config", "triton,log-frequency=5", &s, &warnings).ok());
+  EXPECT_EQ(s.file, "/tmp/t.json");
+  EXPECT_EQ(s.level, kTraceTimestamps);
+  EXPECT_EQ(s.rate, 10u);
+  EXPECT_EQ(s.count, 3);
+  EXPECT_EQ(s.log_frequency, 5u);
+  EXPECT_TRUE(warnings.empty());
+  ASSERT_TRUE(ApplyTraceFlag("trace-level", "OFF", &s, &warnings).ok());
+  EXPECT_EQ(s.level, 0u);
+  // What inferd lacks is a warning, not a refusal.
+  EXPECT_TRUE(ApplyTraceFlag("trace-level", "TENSORS", &s, &warnings).ok());
+  EXPECT_TRUE(ApplyTraceFlag("trace-config", "opentelemetry,url=x", &s, &warnings).ok());
+  EXPECT_EQ(warnings.size(), 2u);
+  for (const char* bad : {"rate", "rate=x", "rate=-1", "count=-2", "zipkin,file=x", "colour=red", "level=LOUD"}) {
+    EXPECT_FALSE(ApplyTraceFlag("trace-config", bad, &s, &warnings).ok()) << bad;
+  }
+}
+
+TEST(Trace, SamplesEveryRateThRequestUntilTheCountIsSpent) {
+  TraceSettings s;
+  s.level = kTraceTimestamps;
+  s.rate = 3;
+  s.count = 2;
+  s.file = testing::TempDir() + "/inferd_trace_unit.json";
+  TraceManager m(s);
+  int traced = 0;
+  for (int i = 1; i <= 12; ++i) {
+    auto trace = m.Sample("m");
+    if (trace) {
+      ++traced;
+      EXPECT_EQ(i % 3, 0) << i;
+      trace->Finish("m", 1, "");
+    }
+  }
+  EXPECT_EQ(traced, 2);
+  EXPECT_EQ(m.Get("").count, 0);
+}
+
+TEST(Trace, NothingIsTracedWithoutAFile) {
+  TraceSettings s;
+  s.level = kTraceTimestamps;
+  s.rate = 1;
+  TraceManager m(s);
+  EXPECT_EQ(m.Sample("m"), nullptr);
+}
+
+TEST(Trace, ModelSettingsFollowTheGlobalOnesTheyDoNotSet) {
+  TraceManager m;
+  ASSERT_TRUE(m.Update("a", {{"trace_rate", std::vector<std::string>{"7"}}}).ok());
+  ASSERT_TRUE(m.Update("", {{"trace_level", std::vector<std::string>{"TIMESTAMPS"}},
+                            {"trace_rate", std::vector<std::string>{"2"}}}).ok());
+  EXPECT_EQ(m.Get("a").rate, 7u);
+  EXPECT_EQ(m.Get("a").level, kTraceTimestamps);
+  EXPECT_EQ(m.Get("b").rate, 2u);
+  ASSERT_TRUE(m.Update("a", {{"trace_rate", std::nullopt}}).ok());
+  EXPECT_EQ(m.Get("a").rate, 2u);
+  ASSERT_TRUE(m.Update("", {{"trace_rate", std::nullopt}}).ok());
+  EXPECT_EQ(m.Get("").rate, 1000u);
+}
+
+TEST(Trace, BadUpdatesChangeNothing) {
+  TraceManager m;
+  const std::vector<std::vector<TraceSettingChange>> bad = {
+      {{"trace_count", std::vector<std::string>{"5"}}, {"trace_file", std::vector<std::string>{"/x"}}},
+      {{"trace_count", std::vector<std::string>{"5"}}, {"trace_rate", std::vector<std::string>{"1", "2"}}},
+      {{"trace_count", std::vector<std::string>{"5"}}, {"trace_rate", std::vector<std::string>{"4294967296"}}},
+      {{"trace_count", std::vector<std::string>{"5"}}, {"trace_level", std::vector<std::string>{"OFF", "TIMESTAMPS"}}},
+      {{"trace_count", std::vector<std::string>{"5"}}, {"trace_mode", std::vector<std::string>{"opentelemetry"}}},
+      {{"trace_count", std::vector<std::string>{"5"}}, {"nope", std::vector<std::string>{"1"}}},
+  };
+  for (const auto& changes : bad) {
+    EXPECT_FALSE(m.Update("", changes).ok()) << changes.back().first;
+    EXPECT_EQ(m.Get("").count, -1);
+  }
+}
+
+}  // namespace
+}  // namespace inferd
