@@ -7,7 +7,9 @@
 //
 // As in Triton:
 //  - every request is answered on a thread of its own, after Execute has
-//    returned, so the responses of concurrent requests interleave;
+//    returned, so the responses of concurrent requests interleave (for a
+//    model that is not decoupled, inside Execute, as inferd's ABI asks: the
+//    core then takes the first response as the answer, as Triton does);
 //  - DELAY must have IN's shape: otherwise the request gets one error and no
 //    response at all;
 //  - WAIT (UINT32 [1]) is how long Execute holds the instance before it
@@ -74,6 +76,10 @@ class Responder {
     }
   }
 
+  // Sends the job's responses, then its final response.
+  static void Answer(const Job& job);
+  bool decoupled = true;  // from the model's config, set before any Execute
+
  private:
   void Work() {
     std::unique_lock<std::mutex> lock(mu_);
@@ -90,7 +96,15 @@ class Responder {
     }
   }
 
-  static void Answer(const Job& job) {
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> jobs_;              // guarded by mu_
+  std::vector<std::thread> workers_;  // guarded by mu_
+  size_t idle_ = 0;                   // workers waiting for a job; guarded by mu_
+  bool stopping_ = false;             // guarded by mu_
+};
+
+void Responder::Answer(const Job& job) {
     for (size_t i = 0; i < job.values.size(); ++i) {
       SleepMs(job.delays_ms[i]);
       InferdResponse* response;
@@ -114,15 +128,7 @@ class Responder {
       return;
     }
     api->ResponseSend(last, INFERD_RESPONSE_FINAL, nullptr);
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Job> jobs_;              // guarded by mu_
-  std::vector<std::thread> workers_;  // guarded by mu_
-  size_t idle_ = 0;                   // workers waiting for a job; guarded by mu_
-  bool stopping_ = false;             // guarded by mu_
-};
+}
 
 std::string ShapeOf(const std::vector<uint32_t>& v) { return "[" + std::to_string(v.size()) + "]"; }
 
@@ -139,7 +145,10 @@ INFERD_EXPORT InferdError* InferdBackendInitialize(const InferdCoreApi* core) {
 
 INFERD_EXPORT InferdError* InferdInstanceInitialize(InferdInstance* instance) {
   return inferd_backend::Guarded(api, "repeat InferdInstanceInitialize", [&]() -> InferdError* {
-    api->InstanceSetState(instance, new Responder);
+    auto* responder = new Responder;
+    const char* config = api->ModelConfigJson(api->InstanceModel(instance));
+    responder->decoupled = config != nullptr && std::strstr(config, "\"decoupled\":true") != nullptr;
+    api->InstanceSetState(instance, responder);
     return nullptr;
   });
 }
@@ -171,7 +180,11 @@ INFERD_EXPORT InferdError* InferdInstanceExecute(InferdInstance* instance, Infer
                                                     ShapeOf(job.delays_ms)));
         continue;
       }
-      responder->Add(std::move(job));
+      if (responder->decoupled) {
+        responder->Add(std::move(job));
+      } else {
+        Responder::Answer(job);
+      }
     }
     SleepMs(wait_ms);  // holds the instance, as Triton's does
     return nullptr;

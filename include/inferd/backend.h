@@ -218,7 +218,9 @@ typedef struct InferdCoreApi {
   /* Sends the response (it is consumed, even on error). `error`, when not
    * NULL, turns the response into that error and is taken over. A
    * non-decoupled model sends exactly one response per request, with
-   * INFERD_RESPONSE_FINAL; after the final response the request is gone. */
+   * INFERD_RESPONSE_FINAL, before Execute returns; after the final response
+   * the request is gone. If it sends more, the first (whatever its flags) is
+   * the answer and the others are dropped, as Triton does (logged once). */
   InferdError* (*ResponseSend)(InferdResponse* response, uint32_t flags, InferdError* error);
   /* Answers `request` with only an error, as its final response. */
   InferdError* (*RequestRespondError)(InferdRequest* request, InferdError* error);

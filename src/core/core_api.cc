@@ -229,13 +229,22 @@ InferdError* ResponseSend(InferdResponse* r, uint32_t flags, InferdError* error)
   try {
     response->final = (flags & INFERD_RESPONSE_FINAL) != 0;
     const auto& model = response->request->model;
-    if (!response->final && model && !model->decoupled()) {
-      ErrorDelete(error);
-      // The frontends answer a non-decoupled request with its one response.
-      return NewError(INFERD_ERROR_INVALID_ARG,
-                      ("model '" + model->name() +
-                       "' is not decoupled: its one response must be sent with INFERD_RESPONSE_FINAL")
-                          .c_str());
+    if (model && !model->decoupled()) {
+      // A non-decoupled request has one answer: the first response sent is
+      // it, whatever its flags, and any later one is dropped (Triton passes
+      // the first on too). The model is told once, in the log.
+      const bool first = response->request->responses_sent.fetch_add(1) == 0;
+      if ((!first || !response->final) && model->FirstExtraResponse()) {
+        LOG_WARNING("model '{}' is not decoupled but sends more than one response to a request: the "
+                    "first is the answer and the others are dropped (set model_transaction_policy "
+                    "{{ decoupled: true }} to send them all)",
+                    model->name());
+      }
+      if (!first) {
+        ErrorDelete(error);
+        return nullptr;
+      }
+      response->final = true;
     }
     if (error) {
       response->status = StatusFromBackendError(error);
@@ -253,10 +262,15 @@ InferdError* ResponseSend(InferdResponse* r, uint32_t flags, InferdError* error)
 InferdError* RequestRespondError(InferdRequest* r, InferdError* error) noexcept {
   try {
     Status st = StatusFromBackendError(error);
-    auto response = std::make_unique<InferenceResponse>(AsRequest(r)->shared_from_this());
+    InferenceRequest* request = AsRequest(r);
+    // After a non-decoupled model's one answer, nothing more is sent.
+    if (request->model && !request->model->decoupled() && request->responses_sent.fetch_add(1) > 0) {
+      return nullptr;
+    }
+    auto response = std::make_unique<InferenceResponse>(request->shared_from_this());
     response->status = st.ok() ? Status::Internal("backend answered with an empty error") : st;
     if (ModelInstance::DeferIfExecuting(response)) return nullptr;
-    AsRequest(r)->Respond(std::move(response));
+    request->Respond(std::move(response));
     return nullptr;
   } catch (...) {
     return ErrorFromException("RequestRespondError");

@@ -100,6 +100,9 @@ class InferenceRequest : public InferdRequest,
   // A decoupled model may answer after Execute returned, from a thread of its
   // own: the request then keeps itself alive until its final response.
   std::shared_ptr<InferenceRequest> held_until_final;
+  // Responses a backend sent for it: a non-decoupled model's first one is
+  // its answer and later ones are dropped, as Triton does.
+  std::atomic<uint32_t> responses_sent{0};
   // Set when the request is traced (the trace extension); null otherwise.
   std::shared_ptr<RequestTrace> trace;
 

@@ -74,6 +74,9 @@ class Model : public InferdModel, public std::enable_shared_from_this<Model> {
   ModelStats& stats() { return stats_; }
   const ModelStats& stats() const { return stats_; }
   bool decoupled() const { return config_.model_transaction_policy().decoupled(); }
+  // True the first time only: a non-decoupled model sent more than one
+  // response, which is logged once per model.
+  bool FirstExtraResponse() { return !warned_extra_response_.exchange(true); }
   // "platform" of the config, or its backend when it names none (metadata).
   const std::string& platform() const {
     return config_.platform().empty() ? config_.backend() : config_.platform();
@@ -144,6 +147,7 @@ class Model : public InferdModel, public std::enable_shared_from_this<Model> {
   ModelStats stats_;
   std::map<std::string, std::vector<std::string>> labels_;  // by output name
   std::atomic<bool> retiring_{false};
+  std::atomic<bool> warned_extra_response_{false};
   std::atomic<int64_t> pending_{0};
   std::mutex execution_start_mu_;
   std::mutex in_flight_mu_;

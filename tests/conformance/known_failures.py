@@ -56,11 +56,6 @@ KNOWN_FAILURES = {
         "ONNX inputs/outputs without shape information (gen_qa_ort_scalar_models.py): inferd takes them as "
         "scalars of shape [] and refuses config dims [1] / [1,1] ('the config's dims [1] do not fit the "
         "model's shape []'); Triton's onnxruntime backend loads them and serves [1] and [1,1]"),
-    "L0_grpc_state_cleanup/cleanup_test.py::CleanUpTest.test_non_decoupled_streaming_multi_response": (
-        "a non-decoupled model whose backend sends 4 responses (repeat backend without decoupled policy): "
-        "Triton delivers the first response; inferd answers the error 'backend of model "
-        "'repeat_int32_non_decoupled' returned without answering the request'"),
-
     # ------------------------------------------------------------------ L0_server_status
     "L0_server_status/server_status_test.py::ServerMetadataTest.test_basic": SERVER_NAME,
     "L0_server_status/server_status_test.py::ServerMetadataTest.test_unknown_model": SERVER_NAME,

@@ -70,6 +70,8 @@ output [ { name: "OUT" data_type: TYPE_INT32 dims: [ 1 ] } ]
 def _stream_repo(repo):
     write_model(repo, "repeat_int32", repeat_config("repeat_int32"))
     write_model(repo, "repeat_b", repeat_config("repeat_b"))
+    write_model(repo, "repeat_nd", repeat_config("repeat_nd").replace(
+        "model_transaction_policy { decoupled: true }\n", ""))
     write_model(repo, "square_int32", SQUARE_CONFIG)
     write_model(repo, "identity_fp32", fp32_identity("identity_fp32", 8))
     write_model(repo, "acc", accumulator_config("acc"))
@@ -702,4 +704,24 @@ def test_stream_runs_a_sequences_requests_in_the_order_sent(stream_server):
         assert not errors, errors
         sums = [int(r.as_numpy("OUTPUT")[0][0]) for _, r, _ in collector.events]
         assert sums == [(k + 1) * (k + 2) // 2 for k in range(steps)], (stream_no, sums)
+
+
+def test_a_non_decoupled_model_sending_many_responses_answers_with_the_first(stream_server, gclient):
+    # Triton's rule (L0_grpc_state_cleanup): the first response is the answer,
+    # the others are dropped; inferd also says so once in the log.
+    result = gclient.infer("repeat_nd", repeat_inputs([100, 101, 102, 103], delays=[0] * 4))
+    assert values(result) == (100, 0)
+    collector = Collector()
+    gclient.start_stream(callback=collector)
+    try:
+        for n in range(2):
+            gclient.async_stream_infer("repeat_nd", repeat_inputs([7, 8, 9], delays=[0] * 3), request_id=f"nd{n}")
+        collector.wait_for(lambda ev: len(ev) >= 2)
+        time.sleep(0.3)  # nothing more arrives
+    finally:
+        gclient.stop_stream()
+    assert collector.errors() == []
+    assert [(rid(r), values(r)) for r in collector.results()] == [("nd0", (7, 0)), ("nd1", (7, 0))]
+    log = stream_server.log_path.read_text()
+    assert log.count("model 'repeat_nd' is not decoupled but sends more than one response") == 1, log[-2000:]
 
