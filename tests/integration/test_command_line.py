@@ -50,7 +50,6 @@ WITHOUT_EFFECT = [
     "grpc-header-forward-pattern", "grpc-infer-allocation-pool-size", "grpc-max-response-pool-size",
     "allow-sagemaker", "sagemaker-port", "sagemaker-safe-port-range", "sagemaker-thread-count",
     "allow-vertex-ai", "vertex-ai-port", "vertex-ai-thread-count", "vertex-ai-default-model",
-    "trace-config", "trace-file", "trace-level", "trace-rate", "trace-count", "trace-log-frequency",
     "cache-directory", "pinned-memory-pool-byte-size", "cuda-memory-pool-byte-size",
     "cuda-virtual-address-size", "min-supported-compute-capability", "buffer-manager-thread-count",
     "host-policy", "model-load-gpu-limit", "repoagent-directory",
