@@ -3,8 +3,8 @@
 #include "common/logging.h"
 #include "core/inference_request.h"
 #include "core/model.h"
-#include "core/trace.h"
 #include "core/model_warmup.h"
+#include "core/trace.h"
 
 namespace inferd {
 namespace {

@@ -534,9 +534,11 @@ void Server::Infer(const RequestPtr& request) noexcept {
       std::shared_ptr<Model> model;
       st = GetModel(request->model_name, request->model_version, &model);
       if (!st.ok()) break;
-      if (attempt == 0) {
+      if (attempt == 0) {  // sampled once, when the model is known
         request->trace = traces_.Sample(request->model_name);
-        if (request->trace) request->trace->Stamp("REQUEST_START", request->receive_ns ? request->receive_ns : NowNs());
+        if (request->trace) {
+          request->trace->Stamp("REQUEST_START", request->receive_ns ? request->receive_ns : NowNs());
+        }
       }
       st = model->Enqueue(request);
       if (st.ok() || !model->retiring()) break;

@@ -218,7 +218,8 @@ void RequestTrace::Stamp(const char* name, uint64_t ns) {
   if (!finished_) stamps_.emplace_back(name, ns);
 }
 
-void RequestTrace::Finish(const std::string& model_name, int64_t model_version, const std::string& request_id) {
+void RequestTrace::Finish(const std::string& model_name, int64_t model_version,
+                          const std::string& request_id) {
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
   {
