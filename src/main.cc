@@ -537,7 +537,9 @@ int main(int argc, char** argv) {
   std::unique_ptr<inferd::http::HttpServer> http;
   if (f.allow_http) {
     http = std::make_unique<inferd::http::HttpServer>(
-        [&api](inferd::http::HttpRequest&& r, inferd::http::Responder d) { api.Handle(std::move(r), std::move(d)); },
+        [&api](inferd::http::HttpRequest&& r, const inferd::http::HttpReadTimes& t, inferd::http::Responder d) {
+          api.Handle(std::move(r), t, std::move(d));
+        },
         f.http);
     st = http->Start();
     if (!st.ok()) return fail(st);
@@ -561,7 +563,7 @@ int main(int argc, char** argv) {
     mo.header_timeout_secs = f.http.header_timeout_secs;
     mo.body_timeout_secs = f.http.body_timeout_secs;
     metrics_http = std::make_unique<inferd::http::HttpServer>(
-        [&metrics](inferd::http::HttpRequest&& r, inferd::http::Responder d) {
+        [&metrics](inferd::http::HttpRequest&& r, const inferd::http::HttpReadTimes&, inferd::http::Responder d) {
           metrics.Handle(std::move(r), std::move(d));
         },
         mo);

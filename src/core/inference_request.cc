@@ -121,6 +121,18 @@ const RequestedOutput* InferenceRequest::FindRequestedOutput(const std::string& 
   return nullptr;
 }
 
+namespace {
+
+// The TENSORS level of a trace: each output the backend wrote.
+void TraceOutputs(RequestTrace& trace, const InferenceResponse& response) {
+  if (!trace.tensors() || !response.status.ok()) return;
+  for (const OutputTensor& out : response.outputs) {
+    trace.AddTensor("TENSOR_BACKEND_OUTPUT", out.name, out.datatype, out.shape, {{out.begin(), out.byte_size}});
+  }
+}
+
+}  // namespace
+
 void InferenceRequest::Respond(std::unique_ptr<InferenceResponse> response) {
   // Outputs bound for shared memory go there; a window too small makes the
   // response an error (before statistics count it).
@@ -135,7 +147,10 @@ void InferenceRequest::Respond(std::unique_ptr<InferenceResponse> response) {
   if (!response->final) {
     if (answered_.load()) return;
     place_shared_memory_outputs();
-    if (trace) trace->Stamp("INFER_RESPONSE_COMPLETE", NowNs());
+    if (trace) {
+      trace->Stamp("INFER_RESPONSE_COMPLETE", NowNs());
+      TraceOutputs(*trace, *response);
+    }
     on_response(std::move(response));
     return;
   }
@@ -157,7 +172,8 @@ void InferenceRequest::Respond(std::unique_ptr<InferenceResponse> response) {
     const uint64_t now = NowNs();
     trace->Stamp("INFER_RESPONSE_COMPLETE", now);
     trace->Stamp("REQUEST_END", now);
-    trace->Finish(model_name, served_version, id);
+    TraceOutputs(*trace, *response);
+    trace->End(model_name, served_version, id);
   }
   std::shared_ptr<Model> hold = std::move(model);
   ResponseCallback callback = std::move(on_response);

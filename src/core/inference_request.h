@@ -105,6 +105,11 @@ class InferenceRequest : public InferdRequest,
   std::atomic<uint32_t> responses_sent{0};
   // Set when the request is traced (the trace extension); null otherwise.
   std::shared_ptr<RequestTrace> trace;
+  // Filled by the frontend for traces: which one, and when it began and
+  // finished reading the request (CLOCK_MONOTONIC ns).
+  enum class Frontend : uint8_t { kOther, kHttp, kGrpc };
+  Frontend frontend = Frontend::kOther;
+  uint64_t read_start_ns = 0, read_end_ns = 0;
 
   const InputTensor* FindInput(const std::string& name) const;
   // True when an input or requested output names a shared memory region.

@@ -520,6 +520,30 @@ std::vector<ModelIndexEntry> Server::RepositoryIndex() const {
   return out;
 }
 
+namespace {
+
+// The first stamps of a sampled request: the frontend's reading, in
+// Triton's names, then the core's start.
+void StartTrace(const InferenceRequest& request) {
+  RequestTrace& trace = *request.trace;
+  using Frontend = InferenceRequest::Frontend;
+  if (request.frontend == Frontend::kHttp) {
+    trace.Stamp("HTTP_RECV_START", request.read_start_ns);
+    trace.Stamp("HTTP_RECV_END", request.read_end_ns);
+  } else if (request.frontend == Frontend::kGrpc) {
+    trace.Stamp("GRPC_WAITREAD_START", request.read_start_ns);
+    trace.Stamp("GRPC_WAITREAD_END", request.read_end_ns);
+  }
+  trace.Stamp("REQUEST_START", request.receive_ns ? request.receive_ns : NowNs());
+  if (trace.tensors()) {
+    for (const InputTensor& in : request.inputs) {
+      trace.AddTensor("TENSOR_QUEUE_INPUT", in.name, in.datatype, in.shape, in.buffers);
+    }
+  }
+}
+
+}  // namespace
+
 void Server::Infer(const RequestPtr& request) noexcept {
   try {
     if (!live_) return request->RespondError(Status::Unavailable("inferd is shutting down"));
@@ -536,9 +560,7 @@ void Server::Infer(const RequestPtr& request) noexcept {
       if (!st.ok()) break;
       if (attempt == 0) {  // sampled once, when the model is known
         request->trace = traces_.Sample(request->model_name);
-        if (request->trace) {
-          request->trace->Stamp("REQUEST_START", request->receive_ns ? request->receive_ns : NowNs());
-        }
+        if (request->trace) StartTrace(*request);
       }
       st = model->Enqueue(request);
       if (st.ok() || !model->retiring()) break;

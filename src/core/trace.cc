@@ -1,5 +1,6 @@
 #include "core/trace.h"
 
+#include <fmt/format.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -8,6 +9,8 @@
 #include <cstring>
 #include <limits>
 
+#include "common/datatype.h"
+#include "common/half.h"
 #include "common/logging.h"
 #include "common/utf8.h"
 
@@ -95,8 +98,8 @@ Status ParseCount(const std::string& text, int32_t* out) {
   return Status::Ok();
 }
 
-// Level names into level bits: OFF alone, or TIMESTAMPS (Triton's older
-// MIN and MAX mean it too). TENSORS is not traced by inferd.
+// Level names into level bits: OFF alone, or TIMESTAMPS and/or TENSORS
+// (Triton's older MIN and MAX mean TIMESTAMPS).
 Status ParseLevels(const std::vector<std::string>& names, uint32_t* level) {
   *level = 0;
   for (const std::string& name : names) {
@@ -105,12 +108,64 @@ Status ParseLevels(const std::vector<std::string>& names, uint32_t* level) {
     } else if (name == "TIMESTAMPS" || name == "MIN" || name == "MAX") {
       *level |= kTraceTimestamps;
     } else if (name == "TENSORS") {
-      return Status::Unsupported("trace level TENSORS is not supported by inferd; TIMESTAMPS is");
+      *level |= kTraceTensors;
     } else {
-      return Status::InvalidArg("unknown trace level '" + name + "' (OFF, TIMESTAMPS)");
+      return Status::InvalidArg("unknown trace level '" + name + "' (OFF, TIMESTAMPS, TENSORS)");
     }
   }
   return Status::Ok();
+}
+
+template <typename T>
+T Load(const char* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// The elements of a tensor as text, comma separated, as Triton's TENSORS
+// traces hold them ("1,2,3"); BYTES elements that are not UTF-8 are shown
+// by their size. Empty when the tensor has over kMaxTracedElements.
+std::string ElementsText(InferdDataType type, const std::string& bytes) {
+  std::string out;
+  auto add = [&out](const std::string& text) {
+    if (!out.empty()) out += ',';
+    out += text;
+  };
+  if (type == INFERD_TYPE_BYTES) {
+    size_t pos = 0, count = 0;
+    while (pos + 4 <= bytes.size() && count++ < kMaxTracedElements) {
+      const uint32_t len = Load<uint32_t>(bytes.data() + pos);
+      pos += 4;
+      if (len > bytes.size() - pos) break;
+      std::string_view element(bytes.data() + pos, len);
+      add(IsValidUtf8(element) ? std::string(element) : "<" + std::to_string(len) + " bytes>");
+      pos += len;
+    }
+    return count > kMaxTracedElements ? std::string() : out;
+  }
+  const size_t size = DataTypeByteSize(type);
+  if (size == 0 || bytes.size() / size > kMaxTracedElements) return out;
+  for (size_t pos = 0; pos + size <= bytes.size(); pos += size) {
+    const char* p = bytes.data() + pos;
+    switch (type) {
+      case INFERD_TYPE_BOOL: add(*p ? "1" : "0"); break;
+      case INFERD_TYPE_UINT8: add(std::to_string(Load<uint8_t>(p))); break;
+      case INFERD_TYPE_UINT16: add(std::to_string(Load<uint16_t>(p))); break;
+      case INFERD_TYPE_UINT32: add(std::to_string(Load<uint32_t>(p))); break;
+      case INFERD_TYPE_UINT64: add(std::to_string(Load<uint64_t>(p))); break;
+      case INFERD_TYPE_INT8: add(std::to_string(Load<int8_t>(p))); break;
+      case INFERD_TYPE_INT16: add(std::to_string(Load<int16_t>(p))); break;
+      case INFERD_TYPE_INT32: add(std::to_string(Load<int32_t>(p))); break;
+      case INFERD_TYPE_INT64: add(std::to_string(Load<int64_t>(p))); break;
+      case INFERD_TYPE_FP16: add(fmt::format("{}", HalfToFloat(Load<uint16_t>(p)))); break;
+      case INFERD_TYPE_BF16: add(fmt::format("{}", Bf16ToFloat(Load<uint16_t>(p)))); break;
+      case INFERD_TYPE_FP32: add(fmt::format("{}", Load<float>(p))); break;
+      case INFERD_TYPE_FP64: add(fmt::format("{}", Load<double>(p))); break;
+      default: return std::string();
+    }
+  }
+  return out;
 }
 
 // Sets one field of `s` from a client's or the command line's values.
@@ -173,11 +228,6 @@ Status ApplyTraceFlag(const std::string& flag, const std::string& value, TraceSe
   if (key == "file") {
     s->file = text;
   } else if (key == "level") {
-    if (text == "TENSORS") {
-      warnings->push_back("--" + flag + "=" + value + ": TENSORS tracing is not supported by inferd; only "
-                          "TIMESTAMPS are traced");
-      return Status::Ok();
-    }
     uint32_t level = 0;
     Status st = ParseLevels({text}, &level);
     if (!st.ok()) return Status::InvalidArg("--" + flag + ": " + st.message());
@@ -203,8 +253,12 @@ Status ApplyTraceFlag(const std::string& flag, const std::string& value, TraceSe
 }
 
 std::vector<std::pair<std::string, std::vector<std::string>>> TraceSettingFields(const TraceSettings& s) {
+  std::vector<std::string> levels;
+  if (s.level & kTraceTimestamps) levels.push_back("TIMESTAMPS");
+  if (s.level & kTraceTensors) levels.push_back("TENSORS");
+  if (levels.empty()) levels.push_back("OFF");
   return {
-      {"trace_level", {s.level == 0 ? "OFF" : "TIMESTAMPS"}},
+      {"trace_level", levels},
       {"trace_rate", {std::to_string(s.rate)}},
       {"trace_count", {std::to_string(s.count)}},
       {"log_frequency", {std::to_string(s.log_frequency)}},
@@ -215,50 +269,103 @@ std::vector<std::pair<std::string, std::vector<std::string>>> TraceSettingFields
 
 void RequestTrace::Stamp(const char* name, uint64_t ns) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!finished_) stamps_.emplace_back(name, ns);
+  stamps_.emplace_back(name, ns);
 }
 
-void RequestTrace::Finish(const std::string& model_name, int64_t model_version,
-                          const std::string& request_id) {
+void RequestTrace::AddTensor(const char* activity, const std::string& name, InferdDataType datatype,
+                             const std::vector<int64_t>& shape,
+                             const std::vector<std::pair<const char*, uint64_t>>& pieces) {
+  // A larger tensor than the trace takes is not gathered at all: its data
+  // stays empty (BYTES elements have no fixed size: 16 MiB of them at most).
+  uint64_t total = 0;
+  for (const auto& piece : pieces) total += piece.second;
+  const uint64_t element = DataTypeByteSize(datatype);
+  const uint64_t limit = element > 0 ? kMaxTracedElements * element : uint64_t{16} << 20;
+  std::string bytes;
+  if (total <= limit) {
+    for (const auto& [data, size] : pieces) bytes.append(data, size);
+  }
+  std::string shape_text;
+  for (int64_t d : shape) shape_text += (shape_text.empty() ? "" : ",") + std::to_string(d);
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (finished_) return;
-    finished_ = true;
+  w.StartObject();
+  w.Key("id");
+  w.Uint64(id_);
+  w.Key("activity");
+  w.String(activity);
+  w.Key("tensor");
+  w.StartObject();
+  w.Key("name");
+  w.String(IsValidUtf8(name) ? name.c_str() : "");
+  w.Key("data");
+  const std::string data = ElementsText(datatype, bytes);
+  w.String(data.c_str(), static_cast<rapidjson::SizeType>(data.size()));
+  w.Key("shape");
+  w.String(shape_text.c_str());
+  w.Key("dtype");
+  w.String(DataTypeWireName(datatype));
+  w.EndObject();
+  w.EndObject();
+  std::lock_guard<std::mutex> lock(mu_);
+  tensors_.emplace_back(buffer.GetString(), buffer.GetSize());
+}
+
+void RequestTrace::End(const std::string& model_name, int64_t model_version, const std::string& request_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ended_ = true;
+  model_name_ = model_name;
+  model_version_ = model_version;
+  request_id_ = request_id;
+}
+
+RequestTrace::~RequestTrace() {
+  // The last holder is gone: no other thread can stamp any more.
+  if (!ended_) return;
+  try {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
     w.StartObject();
     w.Key("id");
     w.Uint64(id_);
     w.Key("model_name");
-    w.String(IsValidUtf8(model_name) ? model_name.c_str() : "");
+    w.String(IsValidUtf8(model_name_) ? model_name_.c_str() : "");
     w.Key("model_version");
-    w.Int64(model_version);
+    w.Int64(model_version_);
     w.Key("request_id");
-    w.String(IsValidUtf8(request_id) ? request_id.c_str() : "");
+    w.String(IsValidUtf8(request_id_) ? request_id_.c_str() : "");
     w.EndObject();
-    buffer.Put(',');
-    w.Reset(buffer);
-    w.StartObject();
-    w.Key("id");
-    w.Uint64(id_);
-    w.Key("timestamps");
-    w.StartArray();
-    for (const auto& [name, ns] : stamps_) {
+    if (level_ & kTraceTimestamps) {
+      buffer.Put(',');
+      w.Reset(buffer);
       w.StartObject();
-      w.Key("name");
-      w.String(name);
-      w.Key("ns");
-      w.Uint64(ns);
+      w.Key("id");
+      w.Uint64(id_);
+      w.Key("timestamps");
+      w.StartArray();
+      for (const auto& [name, ns] : stamps_) {
+        w.StartObject();
+        w.Key("name");
+        w.String(name);
+        w.Key("ns");
+        w.Uint64(ns);
+        w.EndObject();
+      }
+      w.EndArray();
       w.EndObject();
     }
-    w.EndArray();
-    w.EndObject();
+    for (const std::string& tensor : tensors_) {
+      buffer.Put(',');
+      for (char ch : tensor) buffer.Put(ch);
+    }
+    file_->Write(std::string(buffer.GetString(), buffer.GetSize()), log_frequency_);
+  } catch (const std::exception& e) {  // out of memory: the trace is lost, the server goes on
+    LOG_ERROR("writing trace {} failed: {}", id_, e.what());
   }
-  file_->Write(std::string(buffer.GetString(), buffer.GetSize()), log_frequency_);
 }
 
 TraceManager::TraceManager(TraceSettings global)
-    : file_(global.file.empty() ? nullptr : std::make_shared<TraceFile>(global.file)) {
+    : startup_(global), file_(global.file.empty() ? nullptr : std::make_shared<TraceFile>(global.file)) {
   global_.settings = std::move(global);
   std::lock_guard<std::mutex> lock(mu_);
   RefreshTracing();
@@ -283,7 +390,8 @@ std::shared_ptr<RequestTrace> TraceManager::SampleSlow(const std::string& model)
   if (!Traces(e.settings)) return nullptr;
   if (++e.seen % e.settings.rate != 0) return nullptr;
   if (e.settings.count > 0 && --e.settings.count == 0) RefreshTracing();
-  return std::make_shared<RequestTrace>(next_id_.fetch_add(1), e.settings.log_frequency, file_);
+  return std::make_shared<RequestTrace>(next_id_.fetch_add(1), e.settings.level, e.settings.log_frequency,
+                                        file_);
 }
 
 TraceSettings TraceManager::Get(const std::string& model) const {
@@ -321,8 +429,8 @@ Status TraceManager::Update(const std::string& model, const std::vector<TraceSet
                                 "' (trace_level, trace_rate, trace_count, log_frequency, trace_file, "
                                 "trace_mode)");
     }
-    if (!values) {  // cleared: a model follows the global value, the global one its default
-      CopyField(field, for_model ? global_.settings : TraceSettings{}, &next.settings);
+    if (!values) {  // cleared: a model follows the global value, the global one the command line's
+      CopyField(field, for_model ? global_.settings : startup_, &next.settings);
       next.specified[field] = false;
       continue;
     }

@@ -11,10 +11,17 @@
 // follow the global ones). Clients read and change them through
 // /v2/trace/setting and gRPC TraceSetting; the file cannot be changed
 // through the network (Triton's rule: a client must not choose where the
-// server writes). TIMESTAMPS is the level inferd traces; TENSORS is refused.
+// server writes). Levels: TIMESTAMPS, and TENSORS (each input as queued and
+// each output as the backend wrote it, their elements as text; at most
+// kMaxTracedElements per tensor).
+//
+// Frontends add their own stamps around the core's: HTTP_RECV_START/END and
+// HTTP_SEND_START/END, or GRPC_WAITREAD_START/END and GRPC_SEND_START/END
+// (unary gRPC calls), which Triton's trace_summary.py needs.
 //
 // Cost: with tracing off a request pays one atomic load. A trace is written
-// as soon as its request ends, so nothing accumulates in memory; with
+// once its request has ended and the last holder (the request, a frontend
+// sending the answer) lets it go, so nothing accumulates in memory; with
 // log_frequency N the traces go N to a file, into <file>.0, <file>.1, ...
 #pragma once
 
@@ -30,13 +37,18 @@
 #include <vector>
 
 #include "common/status.h"
+#include "inferd/backend.h"
 
 namespace inferd {
 
-constexpr uint32_t kTraceTimestamps = 1;  // the one level bit inferd traces
+constexpr uint32_t kTraceTimestamps = 1;  // level bits, as Triton's
+constexpr uint32_t kTraceTensors = 2;
+// A tensor larger than this is traced with its name, type and shape and
+// empty data, so that one request cannot make a trace of gigabytes.
+constexpr size_t kMaxTracedElements = 1 << 16;
 
 struct TraceSettings {
-  uint32_t level = 0;          // 0: OFF, else kTraceTimestamps
+  uint32_t level = 0;          // 0: OFF, else kTraceTimestamps | kTraceTensors
   uint32_t rate = 1000;        // trace every rate-th request
   int32_t count = -1;          // traces left to take; -1: no limit
   uint32_t log_frequency = 0;  // traces per numbered file; 0: all in `file`
@@ -54,7 +66,7 @@ Status ApplyTraceFlag(const std::string& flag, const std::string& value, TraceSe
 
 // One change asked for by a client: a setting's name and its new values, or
 // nullopt to clear it (a model's own value then follows the global one; a
-// global value goes back to its default).
+// global value goes back to what the command line set, as in Triton).
 using TraceSettingChange = std::pair<std::string, std::optional<std::vector<std::string>>>;
 
 // Settings as the protocol shows them: name and values (trace_level is a
@@ -64,24 +76,37 @@ std::vector<std::pair<std::string, std::vector<std::string>>> TraceSettingFields
 class TraceFile;
 
 // The timestamps of one traced request. Stamped by whichever threads handle
-// the request; written once, when the request ends.
+// the request; written when the last holder lets it go, if the request
+// ended (a request cut short by exit leaves no trace).
 class RequestTrace {
  public:
-  RequestTrace(uint64_t id, uint32_t log_frequency, std::shared_ptr<TraceFile> file)
-      : id_(id), log_frequency_(log_frequency), file_(std::move(file)) {}
+  RequestTrace(uint64_t id, uint32_t level, uint32_t log_frequency, std::shared_ptr<TraceFile> file)
+      : id_(id), level_(level), log_frequency_(log_frequency), file_(std::move(file)) {}
+  ~RequestTrace();
+  RequestTrace(const RequestTrace&) = delete;
+  RequestTrace& operator=(const RequestTrace&) = delete;
 
   uint64_t id() const { return id_; }
+  bool tensors() const { return (level_ & kTraceTensors) != 0; }
   void Stamp(const char* name, uint64_t ns);
-  // Writes the trace (later stamps are dropped).
-  void Finish(const std::string& model_name, int64_t model_version, const std::string& request_id);
+  // A tensor, for the TENSORS level: `activity` is TENSOR_QUEUE_INPUT or
+  // TENSOR_BACKEND_OUTPUT; `pieces` hold its bytes in order.
+  void AddTensor(const char* activity, const std::string& name, InferdDataType datatype,
+                 const std::vector<int64_t>& shape, const std::vector<std::pair<const char*, uint64_t>>& pieces);
+  // The request ended: what the trace says it was.
+  void End(const std::string& model_name, int64_t model_version, const std::string& request_id);
 
  private:
   const uint64_t id_;
+  const uint32_t level_;
   const uint32_t log_frequency_;
   const std::shared_ptr<TraceFile> file_;
   std::mutex mu_;
   std::vector<std::pair<const char*, uint64_t>> stamps_;  // guarded by mu_
-  bool finished_ = false;                                 // guarded by mu_
+  std::vector<std::string> tensors_;                      // JSON objects; guarded by mu_
+  bool ended_ = false;                                    // guarded by mu_
+  std::string model_name_, request_id_;                   // guarded by mu_
+  int64_t model_version_ = -1;                            // guarded by mu_
 };
 
 class TraceManager {
@@ -115,6 +140,7 @@ class TraceManager {
 
   std::atomic<bool> tracing_{false};
   std::atomic<uint64_t> next_id_{1};
+  const TraceSettings startup_;  // what a cleared global setting goes back to
   const std::shared_ptr<TraceFile> file_;
   mutable std::mutex mu_;
   Entry global_;                          // guarded by mu_

@@ -139,6 +139,11 @@ QA_FILES = [
     # starts "tritonserver" on log_models itself, 12 times, and checks every log line's format
     QaFile("L0_logging/logging_endpoint_test.py", "log_models"),
     QaFile("L0_logging/log_format_test.py", "log_models", pytest=True, repo_dest="log_models", timeout=400),
+    # L0_trace/test.sh "Test Python client library": the trace settings API on "simple" (the same
+    # onnx_int32_int32_int32 copy as L0_logging's), with its trace flags
+    QaFile("L0_trace/trace_endpoint_test.py", "log_models",
+           ("--trace-config=triton,file=global_unittest.log", "--trace-config=level=TIMESTAMPS",
+            "--trace-config=rate=1")),
     # L0_server_status/test.sh: poll mode on qa_model_repository (ONNX models only here)
     QaFile("L0_server_status/server_status_test.py", "server_status",
            ("--repository-poll-secs=1", "--model-control-mode=poll"),

@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <vector>
+
 namespace inferd {
 namespace {
 
@@ -24,10 +27,12 @@ TEST(Trace, FlagsTakeTritonsForms) {
   EXPECT_TRUE(warnings.empty());
   ASSERT_TRUE(ApplyTraceFlag("trace-level", "OFF", &s, &warnings).ok());
   EXPECT_EQ(s.level, 0u);
+  ASSERT_TRUE(ApplyTraceFlag("trace-level", "TENSORS", &s, &warnings).ok());
+  ASSERT_TRUE(ApplyTraceFlag("trace-level", "TIMESTAMPS", &s, &warnings).ok());
+  EXPECT_EQ(s.level, kTraceTimestamps | kTraceTensors);
   // What inferd lacks is a warning, not a refusal.
-  EXPECT_TRUE(ApplyTraceFlag("trace-level", "TENSORS", &s, &warnings).ok());
   EXPECT_TRUE(ApplyTraceFlag("trace-config", "opentelemetry,url=x", &s, &warnings).ok());
-  EXPECT_EQ(warnings.size(), 2u);
+  EXPECT_EQ(warnings.size(), 1u);
   for (const char* bad : {"rate", "rate=x", "rate=-1", "count=-2", "zipkin,file=x", "colour=red", "level=LOUD"}) {
     EXPECT_FALSE(ApplyTraceFlag("trace-config", bad, &s, &warnings).ok()) << bad;
   }
@@ -46,7 +51,7 @@ TEST(Trace, SamplesEveryRateThRequestUntilTheCountIsSpent) {
     if (trace) {
       ++traced;
       EXPECT_EQ(i % 3, 0) << i;
-      trace->Finish("m", 1, "");
+      trace->End("m", 1, "");
     }
   }
   EXPECT_EQ(traced, 2);
@@ -89,6 +94,40 @@ TEST(Trace, BadUpdatesChangeNothing) {
     EXPECT_FALSE(m.Update("", changes).ok()) << changes.back().first;
     EXPECT_EQ(m.Get("").count, -1);
   }
+}
+
+// TENSORS traces hold elements as text, BYTES that are not UTF-8 by size,
+// and nothing of a tensor over the limit.
+TEST(Trace, TensorsAreTextAndBounded) {
+  const std::string path = testing::TempDir() + "/inferd_trace_tensors.json";
+  TraceSettings s;
+  s.level = kTraceTensors;
+  s.rate = 1;
+  s.file = path;
+  {
+    TraceManager m(s);
+    auto trace = m.Sample("m");
+    ASSERT_NE(trace, nullptr);
+    const int32_t ints[3] = {-1, 0, 7};
+    trace->AddTensor("TENSOR_QUEUE_INPUT", "I", INFERD_TYPE_INT32, {3},
+                     {{reinterpret_cast<const char*>(ints), 4}, {reinterpret_cast<const char*>(ints) + 4, 8}});
+    const std::string strings = std::string("\x02\0\0\0ok\x01\0\0\0\xff", 11);
+    trace->AddTensor("TENSOR_QUEUE_INPUT", "S", INFERD_TYPE_BYTES, {2}, {{strings.data(), strings.size()}});
+    const std::vector<float> big(kMaxTracedElements + 1, 1.0f);
+    trace->AddTensor("TENSOR_BACKEND_OUTPUT", "B", INFERD_TYPE_FP32, {static_cast<int64_t>(big.size())},
+                     {{reinterpret_cast<const char*>(big.data()), big.size() * 4}});
+    trace->End("m", 1, "r");
+  }  // the trace, then the file, are written and closed
+  FILE* f = std::fopen(path.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  char text[4096] = {};
+  const size_t n = std::fread(text, 1, sizeof text - 1, f);
+  std::fclose(f);
+  const std::string got(text, n);
+  EXPECT_NE(got.find(R"("name":"I","data":"-1,0,7","shape":"3","dtype":"INT32")"), std::string::npos) << got;
+  EXPECT_NE(got.find(R"("name":"S","data":"ok,<1 bytes>")"), std::string::npos) << got;
+  EXPECT_NE(got.find(R"("name":"B","data":"","shape":"65537")"), std::string::npos) << got;
+  EXPECT_EQ(got.find("timestamps"), std::string::npos) << got;
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "common/logging.h"
+#include "core/trace.h"
 #include "frontend/grpc/grpc_codec.h"
 #include "frontend/grpc/stream_infer.h"
 #include "grpc_service.grpc.pb.h"
@@ -385,12 +386,13 @@ class AsyncInferCall {
     // Pairs with the release in on_response: what the answering thread wrote
     // is visible here even to tools that cannot see gRPC's own locking.
     answered_.load(std::memory_order_acquire);
+    if (trace_) trace_->Stamp("GRPC_SEND_END", NowNs());
     delete this;  // shut down before a call came, or the answer is sent
   }
 
  private:
   AsyncInferCall(GrpcServer::Service* service, grpc::ServerCompletionQueue* cq)
-      : service_(service), cq_(cq), writer_(&ctx_) {}
+      : service_(service), cq_(cq), listen_ns_(NowNs()), writer_(&ctx_) {}
 
   void Run() {
     if (service_->compression() != GRPC_COMPRESS_LEVEL_NONE) {
@@ -401,9 +403,17 @@ class AsyncInferCall {
     try {
       auto request = std::make_shared<InferenceRequest>();
       request->receive_ns = NowNs();
+      // Triton's trace stamps: waiting for the call, then reading it.
+      request->frontend = InferenceRequest::Frontend::kGrpc;
+      request->read_start_ns = listen_ns_;
+      request->read_end_ns = request->receive_ns;
       // The message lives in this call until its answer is sent, which is
       // after the final response: raw inputs can point into it.
       request->on_response = [this](std::unique_ptr<InferenceResponse> response) {
+        if (response->request->trace) {  // the call holds it until the answer is sent
+          trace_ = response->request->trace;
+          trace_->Stamp("GRPC_SEND_START", NowNs());
+        }
         if (!response->status.ok()) return FinishOnce(nullptr, ToGrpcStatus(response->status));
         try {
           EncodeModelInferResponse(*response, &response_message_);
@@ -432,6 +442,8 @@ class AsyncInferCall {
   GrpcServer::Service* service_;
   grpc::ServerCompletionQueue* cq_;
   bool listening_ = true;
+  const uint64_t listen_ns_;  // when the call began to be waited for
+  std::shared_ptr<RequestTrace> trace_;  // set, for a traced request, before the answer is sent
   std::atomic<bool> answered_{false};
   grpc::ServerContext ctx_;
   inference::ModelInferRequest request_message_;

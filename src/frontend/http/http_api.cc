@@ -7,6 +7,7 @@
 
 #include "common/logging.h"
 #include "core/model.h"
+#include "core/trace.h"
 #include "frontend/http/api_json.h"
 #include "frontend/http/compression.h"
 #include "frontend/http/infer_codec.h"
@@ -138,7 +139,7 @@ HttpApi::HttpApi(Server* core, HttpApiOptions options)
 
 HttpApi::~HttpApi() { decode_pool_->join(); }
 
-void HttpApi::Handle(HttpRequest&& req, Responder respond) {
+void HttpApi::Handle(HttpRequest&& req, const HttpReadTimes& read_times, Responder respond) {
   const auto parts = Split(req.target());
   // Restricted APIs answer 403 before anything else (method, model) is looked at.
   if (auto group = GroupOf(parts)) {
@@ -258,7 +259,7 @@ void HttpApi::Handle(HttpRequest&& req, Responder respond) {
 
   if (action == "infer") {
     if (!post) return method_not_allowed();
-    return HandleInfer(std::move(req), model_name, version, std::move(respond));
+    return HandleInfer(std::move(req), read_times, model_name, version, std::move(respond));
   }
   if (!get) return method_not_allowed();
   std::shared_ptr<Model> model;
@@ -361,16 +362,16 @@ void HttpApi::HandleLoadUnload(HttpRequest&& req, const std::string& model, bool
   else core_->UnloadModelAsync(model, std::move(done));
 }
 
-void HttpApi::HandleInfer(HttpRequest&& req, const std::string& model_name, int64_t version,
-                          Responder respond) {
+void HttpApi::HandleInfer(HttpRequest&& req, const HttpReadTimes& read_times, const std::string& model_name,
+                          int64_t version, Responder respond) {
   if (req.body().size() < kDecodeOffThreadBytes &&
       req.find(beast_http::field::content_encoding) == req.end()) {
-    return DecodeInfer(req, model_name, version, respond);
+    return DecodeInfer(req, read_times, model_name, version, respond);
   }
-  boost::asio::post(*decode_pool_, [this, req = std::move(req), model_name, version,
+  boost::asio::post(*decode_pool_, [this, req = std::move(req), read_times, model_name, version,
                                     respond = std::move(respond)]() mutable {
     try {
-      DecodeInfer(req, model_name, version, respond);
+      DecodeInfer(req, read_times, model_name, version, respond);
     } catch (const std::exception& e) {  // answered exactly once: DecodeInfer did not answer
       respond(Error(Status::Internal(std::string("decoding the request failed: ") + e.what()),
                     req.version(), req.keep_alive()));
@@ -378,12 +379,15 @@ void HttpApi::HandleInfer(HttpRequest&& req, const std::string& model_name, int6
   });
 }
 
-void HttpApi::DecodeInfer(HttpRequest& req, const std::string& model_name, int64_t version,
-                          const Responder& respond) {
+void HttpApi::DecodeInfer(HttpRequest& req, const HttpReadTimes& read_times, const std::string& model_name,
+                          int64_t version, const Responder& respond) {
   const unsigned http_version = req.version();
   const bool keep_alive = req.keep_alive();
   auto request = std::make_shared<InferenceRequest>();
   request->receive_ns = NowNs();
+  request->frontend = InferenceRequest::Frontend::kHttp;
+  request->read_start_ns = read_times.start_ns;
+  request->read_end_ns = read_times.end_ns;
   request->model_name = model_name;
   request->model_version = version;
 
@@ -454,6 +458,16 @@ void HttpApi::DecodeInfer(HttpRequest& req, const std::string& model_name, int64
     }
     res.keep_alive(keep_alive);
     res.prepare_payload();
+    if (const auto& trace = response->request->trace) {
+      // The answer holds the trace until it is written: then HTTP_SEND_END.
+      trace->Stamp("HTTP_SEND_START", NowNs());
+      res.body().sent = std::shared_ptr<void>(nullptr, [trace](void*) noexcept {
+        try {
+          trace->Stamp("HTTP_SEND_END", NowNs());
+        } catch (...) {  // out of memory: the trace goes without it
+        }
+      });
+    }
     respond(std::move(res));
   };
   core_->Infer(request);

@@ -17,6 +17,13 @@ using HttpResponse = boost::beast::http::response<ReplyBody>;
 // Called exactly once per request, on any thread.
 using Responder = std::function<void(HttpResponse)>;
 
+// When a request was read (steady clock ns, as CLOCK_MONOTONIC): its first
+// bytes arrived, and it was complete. Traces report them.
+struct HttpReadTimes {
+  uint64_t start_ns = 0;
+  uint64_t end_ns = 0;
+};
+
 struct HttpApiOptions {
   uint64_t max_input_size = 64ull << 20;  // decompressed body limit (--http-max-input-size)
   // The most bytes of JSON an inference request may hold (--http-max-json-size):
@@ -31,7 +38,7 @@ class HttpApi {
   HttpApi(Server* core, HttpApiOptions options);
   ~HttpApi();  // waits for requests being decoded
 
-  void Handle(HttpRequest&& request, Responder respond);
+  void Handle(HttpRequest&& request, const HttpReadTimes& read_times, Responder respond);
 
   // A JSON error response with the status code matching `status`.
   static HttpResponse Error(const Status& status, unsigned version, bool keep_alive);
@@ -42,11 +49,11 @@ class HttpApi {
   static constexpr size_t kDecodeOffThreadBytes = 64 * 1024;
 
  private:
-  void HandleInfer(HttpRequest&& request, const std::string& model, int64_t version,
-                   Responder respond);
+  void HandleInfer(HttpRequest&& request, const HttpReadTimes& read_times, const std::string& model,
+                   int64_t version, Responder respond);
   // Decompresses and parses an inference body and hands it to the core.
-  void DecodeInfer(HttpRequest& request, const std::string& model, int64_t version,
-                   const Responder& respond);
+  void DecodeInfer(HttpRequest& request, const HttpReadTimes& read_times, const std::string& model,
+                   int64_t version, const Responder& respond);
   // GET/POST /v2/trace/setting (model empty) and /v2/models/{m}/trace/setting.
   void HandleTraceSetting(const HttpRequest& request, const std::string& model, Responder respond);
   // /v2/systemsharedmemory[/region/{name}]/{status,register,unregister}:

@@ -108,6 +108,7 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(64 * 1024);
     parser_->eager(true);  // a header and body that arrived together parse in one step
     phase_ = Phase::kIdle;
+    read_start_ns_ = 0;
     SetDeadline(server_->options.idle_timeout_secs);
     ReadSome();
   }
@@ -151,6 +152,7 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       return Shutdown();
     }
+    if (read_start_ns_ == 0) read_start_ns_ = static_cast<uint64_t>(SteadyNowNs());
     if (!parser_->is_done()) {
       if (!parser_->is_header_done()) {
         if (phase_ == Phase::kIdle) {
@@ -167,6 +169,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return ReadSome();
     }
     SetDeadline(0);  // the model takes as long as it takes
+    const HttpReadTimes read_times{read_start_ns_, static_cast<uint64_t>(SteadyNowNs())};
     server_->in_flight++;
     HttpRequest request = parser_->release();
     close_after_write_ = !request.keep_alive();
@@ -189,7 +192,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const unsigned version = request.version();
     const bool keep_alive = request.keep_alive();
     try {
-      server_->handler(std::move(request), respond);
+      server_->handler(std::move(request), read_times, respond);
     } catch (const std::exception& e) {
       LOG_ERROR("http: handling a request failed: {}", e.what());
       respond(HttpApi::Error(Status::Internal(std::string("request failed: ") + e.what()), version, keep_alive));
@@ -248,6 +251,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<beast_http::request_parser<beast_http::string_body>> parser_;
   bool close_after_write_ = false;
   Phase phase_ = Phase::kIdle;
+  uint64_t read_start_ns_ = 0;  // the current request's first bytes; 0 before them
   std::atomic<int64_t> deadline_ns_{0};  // steady clock; 0 = none
   // One request at a time is between read and written: the responder of
   // request n may answer only while answered == n - 1.

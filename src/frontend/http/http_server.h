@@ -38,7 +38,7 @@ struct HttpOptions {
 };
 
 // Answers one request: calls the responder exactly once, from any thread.
-using HttpHandler = std::function<void(HttpRequest&&, Responder)>;
+using HttpHandler = std::function<void(HttpRequest&&, const HttpReadTimes&, Responder)>;
 
 class HttpServer {
  public:

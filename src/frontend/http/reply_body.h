@@ -24,6 +24,9 @@ struct ReplyBody {
     std::string text;
     std::vector<boost::asio::const_buffer> tail;
     std::shared_ptr<const void> owner;  // owns the memory `tail` points into
+    // Let go once the answer has been written (or dropped): a traced
+    // request stamps its send end here.
+    std::shared_ptr<void> sent;
   };
 
   // Content-Length: the text and every tail range.
