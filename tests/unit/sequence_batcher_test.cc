@@ -102,6 +102,26 @@ TEST(SequenceBatcher, UnknownSequencesNeedAStart) {
   EXPECT_FALSE(b.Enqueue(Step("0", true)).ok());  // 0 is no sequence id
 }
 
+TEST(SequenceBatcher, AfterItsEndOnlyAStartContinuesAnId) {
+  uint64_t now = 1000 * kMs;
+  SequenceBatcher b(Options(1, 2, &now));
+  ASSERT_TRUE(b.Enqueue(Step("a", true)).ok());
+  ASSERT_TRUE(b.Enqueue(Step("a", false, true)).ok());  // queued behind the start
+  EXPECT_FALSE(b.Enqueue(Step("a")).ok());               // a has ended
+  std::vector<RequestPtr> batch;
+  ASSERT_TRUE(b.NextBatchFor(0, &batch));  // the start runs
+  ASSERT_TRUE(b.NextBatchFor(0, &batch));  // the end runs (not finished yet)
+  ASSERT_EQ(batch.size(), 1u);
+  Status st = b.Enqueue(Step("a"));  // a client that got the END's answer early
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("must specify the START flag"), std::string::npos) << st.message();
+  EXPECT_TRUE(b.Enqueue(Step("a", true)).ok());  // a new start reuses the id
+  // The same in the backlog, for a sequence still waiting for a slot.
+  ASSERT_TRUE(b.Enqueue(Step("b", true)).ok());
+  ASSERT_TRUE(b.Enqueue(Step("c", true, true)).ok());  // no slot left: backlog
+  EXPECT_FALSE(b.Enqueue(Step("c")).ok());
+}
+
 TEST(SequenceBatcher, NewSequencesWaitForAFreeSlotAndIdleOnesAreReleased) {
   uint64_t now = 1000 * kMs;
   SequenceBatcher b(Options(1, 1, &now));

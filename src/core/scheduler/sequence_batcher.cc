@@ -208,9 +208,16 @@ Status SequenceBatcher::Enqueue(RequestPtr request) {
     const uint64_t now = Now();
     Release(now);
     auto seq = sequences_.find(id);
-    const bool in_backlog = std::any_of(backlog_.begin(), backlog_.end(),
-                                        [&](const RequestPtr& r) { return SequenceId(*r) == id; });
-    if (seq == sequences_.end() && !start && !in_backlog) {
+    const RequestPtr* last_in_backlog = nullptr;
+    for (const RequestPtr& r : backlog_)
+      if (SequenceId(*r) == id) last_in_backlog = &r;
+    const bool in_backlog = last_in_backlog != nullptr;
+    // A sequence whose END was accepted has ended, even while that request
+    // still runs (its answer may already be with the client, which may send
+    // the next request at once): only a START continues the id, as in Triton.
+    const bool ended = in_backlog ? Flag(**last_in_backlog, "sequence_end")
+                                  : seq == sequences_.end() || seq->second.ended;
+    if (ended && !start) {
       // Triton's words (its QA tests match the start of them), the id unquoted.
       return Status::InvalidArg("inference request for sequence " + id + " to model '" +
                                 request->model_name + "' must specify the START flag on the first "
