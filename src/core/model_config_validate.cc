@@ -418,25 +418,122 @@ std::string BackendForPlatform(const std::string& platform) {
   return it == kMap.end() ? "" : it->second;
 }
 
+namespace {
+
+// A backend Triton's server-side auto-complete knows by its model file.
+struct KnownBackend {
+  const char* backend;
+  const char* platform;  // "" where Triton sets none
+  const char* filename;  // default_model_filename
+  enum { kFile, kFolder, kEither } file_kind;
+};
+
+// In Triton's order (the first that matches wins).
+constexpr KnownBackend kKnownBackends[] = {
+    {"tensorflow", "tensorflow_savedmodel", "model.savedmodel", KnownBackend::kFolder},
+    {"tensorflow", "tensorflow_graphdef", "model.graphdef", KnownBackend::kFile},
+    {"tensorrt", "tensorrt_plan", "model.plan", KnownBackend::kFile},
+    {"onnxruntime", "onnxruntime_onnx", "model.onnx", KnownBackend::kEither},  // a folder for large models
+    {"openvino", "", "model.xml", KnownBackend::kEither},
+    {"pytorch", "pytorch_libtorch", "model.pt", KnownBackend::kFile},
+    {"python", "", "model.py", KnownBackend::kEither},
+};
+
+bool HasModelFile(const std::string& version_dir, const KnownBackend& known) {
+  std::error_code ec;
+  const fs::path file = fs::path(version_dir) / known.filename;
+  if (!fs::exists(file, ec)) return false;
+  const bool folder = fs::is_directory(file, ec);
+  return known.file_kind == KnownBackend::kEither || folder == (known.file_kind == KnownBackend::kFolder);
+}
+
+}  // namespace
+
+Status CompleteBackendFields(const ConfigContext& ctx, const std::vector<int64_t>& versions,
+                             inference::ModelConfig* c) {
+  if (c->name().empty()) c->set_name(ctx.folder_name);
+  if (c->platform() == "ensemble") return Status::Ok();
+  // Like Triton, only the first version folder is looked at.
+  const std::string version_dir =
+      versions.empty() ? "" : (fs::path(ctx.model_dir) / std::to_string(versions.front())).string();
+  const bool nothing_named = c->platform().empty() && c->default_model_filename().empty();
+  for (const KnownBackend& known : kKnownBackends) {
+    const bool found = nothing_named && !version_dir.empty() && HasModelFile(version_dir, known);
+    const bool platform_named = !c->platform().empty() && c->platform() == known.platform;
+    if (std::string_view(known.backend) == "tensorflow") {
+      // Two platforms on one backend: the one named, or the one whose file is there.
+      if (!c->backend().empty() && c->backend() != known.backend) continue;
+      const bool file_named = c->platform().empty() && c->default_model_filename() == known.filename;
+      if (!platform_named && !file_named && !found) continue;
+    } else if (c->backend().empty()) {
+      if (platform_named || c->default_model_filename() == known.filename || found) c->set_backend(known.backend);
+    }
+    if (c->backend() != known.backend && std::string_view(known.backend) != "tensorflow") continue;
+    c->set_backend(known.backend);
+    if (c->platform().empty()) c->set_platform(known.platform);
+    // A PyTorch model whose runtime is the Python-based one has no model.pt.
+    const bool python_runtime = std::string_view(known.backend) == "pytorch" && c->runtime() == "model.py";
+    if (c->default_model_filename().empty() && !python_runtime) c->set_default_model_filename(known.filename);
+    return Status::Ok();
+  }
+  if (!c->backend().empty() || !c->platform().empty() || !c->default_model_filename().empty()) {
+    if (c->backend().empty()) c->set_backend(BackendForPlatform(c->platform()));
+    return Status::Ok();
+  }
+  // Nothing names a backend: Triton takes it from a model named "<x>.<backend>".
+  const size_t dot = c->name().find('.');
+  if (dot == std::string::npos) {
+    return Status::InvalidArg("Invalid model name: Could not determine backend for model '" + c->name() +
+                              "' with no backend in model configuration. Expected model name of the "
+                              "form 'model.<backend_name>'.");
+  }
+  c->set_backend(c->name().substr(dot + 1));
+  c->set_default_model_filename("model." + c->backend());
+  return Status::Ok();
+}
+
 Status NormalizeModelConfig(const ConfigContext& ctx, inference::ModelConfig* c) {
   if (c->name().empty()) c->set_name(ctx.folder_name);
   if (c->backend().empty() && !c->platform().empty()) {
     c->set_backend(BackendForPlatform(c->platform()));
   }
-  if (c->instance_group().empty() && c->platform() != "ensemble") c->add_instance_group();
+  if (!c->has_version_policy()) c->mutable_version_policy()->mutable_latest()->set_num_versions(1);
+  // Triton's defaults, so the config a client reads back is the one Triton shows.
+  if (c->has_dynamic_batching() && c->dynamic_batching().preferred_batch_size().empty() &&
+      c->max_batch_size() > 0) {
+    c->mutable_dynamic_batching()->add_preferred_batch_size(c->max_batch_size());
+  }
+  if (c->has_sequence_batching()) {
+    auto* sb = c->mutable_sequence_batching();
+    if (sb->max_sequence_idle_microseconds() == 0) sb->set_max_sequence_idle_microseconds(kDefaultSequenceIdleUs);
+    if (sb->has_oldest() && sb->oldest().preferred_batch_size().empty() && c->max_batch_size() > 0) {
+      sb->mutable_oldest()->add_preferred_batch_size(c->max_batch_size());
+    }
+  }
+  if (c->has_ensemble_scheduling() || c->platform() == "ensemble") return Status::Ok();
+  // Pinned memory only matters with a GPU; Triton lists it as on by default.
+  auto* optimization = c->mutable_optimization();
+  if (!optimization->has_input_pinned_memory()) optimization->mutable_input_pinned_memory()->set_enable(true);
+  if (!optimization->has_output_pinned_memory()) optimization->mutable_output_pinned_memory()->set_enable(true);
+  if (c->instance_group().empty()) c->add_instance_group()->set_name(c->name());  // Triton names it so
   for (int i = 0; i < c->instance_group_size(); ++i) {
     auto* g = c->mutable_instance_group(i);
     if (g->name().empty()) g->set_name(c->name() + "_" + std::to_string(i));
-    if (g->count() == 0) g->set_count(1);
     if (g->kind() == inference::ModelInstanceGroup::KIND_AUTO) {
       g->set_kind(ctx.gpu_count > 0 ? inference::ModelInstanceGroup::KIND_GPU
                                     : inference::ModelInstanceGroup::KIND_CPU);
+    }
+    if (g->count() == 0) {
+      // Triton gives CPU instances of ONNX Runtime and TensorFlow models two
+      // instances by default (the others' overhead per instance is higher).
+      const bool two = g->kind() == inference::ModelInstanceGroup::KIND_CPU &&
+                       (c->backend() == "onnxruntime" || c->backend() == "tensorflow");
+      g->set_count(two ? 2 : 1);
     }
     if (g->kind() == inference::ModelInstanceGroup::KIND_GPU && g->gpus().empty()) {
       for (int gpu = 0; gpu < ctx.gpu_count; ++gpu) g->add_gpus(gpu);
     }
   }
-  if (!c->has_version_policy()) c->mutable_version_policy()->mutable_latest()->set_num_versions(1);
   return Status::Ok();
 }
 
@@ -474,9 +571,10 @@ Status ValidateModelConfig(const ConfigContext& ctx, const inference::ModelConfi
                               "' must be a name of letters, digits, '_', '.' and '-', not a path");
   }
   if (!StaysInside(c.runtime())) {
-    return Status::InvalidArg(prefix + "'runtime' '" + c.runtime() +
-                              "' must be a file name inside the model or backend folder "
-                              "(no absolute path, no '..')");
+    // Triton's words, then why.
+    return Status::InvalidArg("model '" + model + "': backend library name '" + c.runtime() +
+                              "' escapes backend directory ('runtime' must be a file name inside the "
+                              "model or backend folder: no absolute path, no '..')");
   }
   if (!StaysInside(c.default_model_filename())) {
     return Status::InvalidArg(prefix + "'default_model_filename' '" + c.default_model_filename() +

@@ -14,20 +14,6 @@ namespace inferd {
 namespace fs = std::filesystem;
 namespace {
 
-// Without `platform` or `backend`, the model file in a version folder names
-// the backend (what Triton's auto-complete does for a bare model folder).
-std::string GuessBackend(const std::string& model_dir, const std::vector<int64_t>& versions) {
-  static const std::pair<const char*, const char*> kFiles[] = {
-      {"model.onnx", "onnxruntime"}, {"model.pt", "pytorch"},
-      {"model.py", "python"},        {"model.plan", "tensorrt"}};
-  for (int64_t v : versions) {
-    for (const auto& [file, backend] : kFiles) {
-      if (fs::exists(fs::path(model_dir) / std::to_string(v) / file)) return backend;
-    }
-  }
-  return "";
-}
-
 // At most this many load/unload requests wait for the lifecycle thread; more
 // are refused (each may hold up to --model-load-max-override-size bytes).
 constexpr size_t kMaxQueuedLifecycleJobs = 16;
@@ -198,9 +184,7 @@ Status Server::BuildVersions(const std::string& name, const ModelLocation& locat
     return Status::NotFound("model '" + name + "' has no config.pbtxt in " + ctx.model_dir +
                             " and auto-complete is disabled");
   }
-  if (config.platform().empty() && config.backend().empty()) {
-    config.set_backend(GuessBackend(ctx.model_dir, available));
-  }
+  INFERD_RETURN_IF_ERROR(CompleteBackendFields(ctx, available, &config));
   INFERD_RETURN_IF_ERROR(NormalizeModelConfig(ctx, &config));
   INFERD_RETURN_IF_ERROR(ValidateModelConfig(ctx, config));
 

@@ -3,11 +3,14 @@
 #include <filesystem>
 #include <fstream>
 
+#include <unistd.h>
+
 #include "core/model_config_parse.h"
 #include "core/model_config_validate.h"
 
 namespace inferd {
 namespace {
+namespace fs = std::filesystem;
 
 inference::ModelConfig Parse(const std::string& text) {
   inference::ModelConfig c;
@@ -104,10 +107,78 @@ TEST(ModelConfigValidate, NormalizeFillsTritonDefaults) {
   EXPECT_EQ(c.name(), "m");
   EXPECT_EQ(c.backend(), "onnxruntime");
   ASSERT_EQ(c.instance_group_size(), 1);
-  EXPECT_EQ(c.instance_group(0).count(), 1);
+  EXPECT_EQ(c.instance_group(0).count(), 2);  // Triton: two CPU instances for ONNX Runtime
   EXPECT_EQ(c.instance_group(0).kind(), inference::ModelInstanceGroup::KIND_CPU);
-  EXPECT_EQ(c.instance_group(0).name(), "m_0");
+  EXPECT_EQ(c.instance_group(0).name(), "m");  // Triton's name for the group it adds
   EXPECT_EQ(c.version_policy().latest().num_versions(), 1u);
+  EXPECT_TRUE(c.optimization().input_pinned_memory().enable());
+  EXPECT_TRUE(c.optimization().output_pinned_memory().enable());
+
+  inference::ModelConfig other = Parse(R"(backend: "identity" max_batch_size: 8 dynamic_batching {}
+      instance_group [{ kind: KIND_CPU }, { count: 3 }])");
+  ASSERT_TRUE(NormalizeModelConfig(ctx, &other).ok());
+  EXPECT_EQ(other.instance_group(0).count(), 1);  // other backends: one
+  EXPECT_EQ(other.instance_group(1).name(), "m_1");
+  EXPECT_EQ(other.instance_group(1).count(), 3);
+  ASSERT_EQ(other.dynamic_batching().preferred_batch_size_size(), 1);
+  EXPECT_EQ(other.dynamic_batching().preferred_batch_size(0), 8);
+
+  inference::ModelConfig seq = Parse(R"(backend: "identity" max_batch_size: 4 sequence_batching { oldest {} })");
+  ASSERT_TRUE(NormalizeModelConfig(ctx, &seq).ok());
+  EXPECT_EQ(seq.sequence_batching().max_sequence_idle_microseconds(), 1000000u);
+  ASSERT_EQ(seq.sequence_batching().oldest().preferred_batch_size_size(), 1);
+  EXPECT_EQ(seq.sequence_batching().oldest().preferred_batch_size(0), 4);
+
+  inference::ModelConfig ensemble = Parse(R"(platform: "ensemble" ensemble_scheduling {})");
+  ASSERT_TRUE(NormalizeModelConfig(ctx, &ensemble).ok());
+  EXPECT_EQ(ensemble.instance_group_size(), 0);
+  EXPECT_FALSE(ensemble.has_optimization());
+}
+
+// Triton's server-side auto-complete of backend, platform and model file name.
+TEST(ModelConfigValidate, CompleteBackendFieldsFollowsTriton) {
+  const fs::path dir = fs::temp_directory_path() / ("inferd_complete_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "3");
+  auto complete = [&](const std::string& name, const std::string& text, inference::ModelConfig* c) {
+    *c = Parse(text);
+    return CompleteBackendFields(ConfigContext{name, dir.string(), 0}, {3}, c);
+  };
+  inference::ModelConfig c;
+  // No file, no names: the backend comes from a model name "<x>.<backend>".
+  ASSERT_TRUE(complete("model.identity", "", &c).ok());
+  EXPECT_EQ(c.backend(), "identity");
+  EXPECT_EQ(c.default_model_filename(), "model.identity");
+  const Status st = complete("plain", "", &c);
+  EXPECT_NE(st.message().find("Could not determine backend for model 'plain'"), std::string::npos) << st.message();
+
+  std::ofstream(dir / "3" / "model.onnx") << "x";
+  ASSERT_TRUE(complete("m", "", &c).ok());
+  EXPECT_EQ(c.backend(), "onnxruntime");
+  EXPECT_EQ(c.platform(), "onnxruntime_onnx");
+  EXPECT_EQ(c.default_model_filename(), "model.onnx");
+  // A named backend wins over the file; its platform and file follow it.
+  ASSERT_TRUE(complete("m", R"(backend: "pytorch")", &c).ok());
+  EXPECT_EQ(c.platform(), "pytorch_libtorch");
+  EXPECT_EQ(c.default_model_filename(), "model.pt");
+  ASSERT_TRUE(complete("m", R"(backend: "pytorch" runtime: "model.py")", &c).ok());
+  EXPECT_EQ(c.default_model_filename(), "");
+  ASSERT_TRUE(complete("m", R"(platform: "tensorrt_plan")", &c).ok());
+  EXPECT_EQ(c.backend(), "tensorrt");
+  EXPECT_EQ(c.default_model_filename(), "model.plan");
+  ASSERT_TRUE(complete("m", R"(default_model_filename: "model.py")", &c).ok());
+  EXPECT_EQ(c.backend(), "python");
+  EXPECT_EQ(c.platform(), "");
+  ASSERT_TRUE(complete("m", R"(backend: "identity")", &c).ok());  // a custom backend: left as it is
+  EXPECT_EQ(c.platform(), "");
+  EXPECT_EQ(c.default_model_filename(), "");
+  // A folder named model.graphdef is not a GraphDef; one named model.savedmodel is a SavedModel.
+  fs::remove(dir / "3" / "model.onnx");
+  fs::create_directories(dir / "3" / "model.savedmodel");
+  ASSERT_TRUE(complete("m", "", &c).ok());
+  EXPECT_EQ(c.platform(), "tensorflow_savedmodel");
+  EXPECT_EQ(c.backend(), "tensorflow");
+  fs::remove_all(dir);
 }
 
 TEST(ModelConfigValidate, AcceptsValidConfigs) {
