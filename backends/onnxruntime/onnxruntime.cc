@@ -382,7 +382,7 @@ InferdError* InitializeModel(InferdModel* model) {
     if (spec->settings.intra_op_threads == 0) spec->settings.intra_op_threads = defaults.intra_op_threads;
     if (spec->settings.inter_op_threads == 0) spec->settings.inter_op_threads = defaults.inter_op_threads;
     if (!inferd::ort::ValidateAgainstModel(*spec, session, &error)) {
-      return Error("model '" + spec->name + "' (" + spec->model_path + "): " + error);
+      return Error(error, INFERD_ERROR_INVALID_ARG);
     }
   } catch (const Ort::Exception& e) {
     return Error("cannot load " + spec->model_path + ": " + e.what(), INFERD_ERROR_INVALID_ARG);

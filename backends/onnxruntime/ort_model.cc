@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <set>
+#include <string_view>
 
 namespace inferd::ort {
 namespace {
@@ -82,6 +84,7 @@ std::vector<TensorSpec> ParseTensors(const Value& config, const char* key) {
     s.name = Str(t, "name");
     s.datatype = FromConfigType(Str(t, "data_type"));
     s.dims = Ints(t, "dims");
+    if (auto o = t.FindMember("optional"); o != t.MemberEnd() && o->value.IsBool()) s.optional = o->value.GetBool();
     auto r = t.FindMember("reshape");
     if (r != t.MemberEnd() && r->value.IsObject()) {
       s.has_reshape = true;
@@ -99,13 +102,21 @@ struct ModelTensor {
   std::vector<int64_t> shape;  // -1 for symbolic dims
 };
 
-std::vector<ModelTensor> ModelTensors(Ort::Session& session, bool inputs) {
+enum class TensorKind { kInput, kOutput, kOverridableInitializer };
+
+std::vector<ModelTensor> ModelTensors(Ort::Session& session, TensorKind kind) {
   std::vector<ModelTensor> out;
   Ort::AllocatorWithDefaultOptions alloc;
-  const size_t n = inputs ? session.GetInputCount() : session.GetOutputCount();
+  const size_t n = kind == TensorKind::kInput    ? session.GetInputCount()
+                   : kind == TensorKind::kOutput ? session.GetOutputCount()
+                                                 : session.GetOverridableInitializerCount();
   for (size_t i = 0; i < n; ++i) {
-    auto name = inputs ? session.GetInputNameAllocated(i, alloc) : session.GetOutputNameAllocated(i, alloc);
-    auto type = inputs ? session.GetInputTypeInfo(i) : session.GetOutputTypeInfo(i);
+    auto name = kind == TensorKind::kInput    ? session.GetInputNameAllocated(i, alloc)
+                : kind == TensorKind::kOutput ? session.GetOutputNameAllocated(i, alloc)
+                                              : session.GetOverridableInitializerNameAllocated(i, alloc);
+    auto type = kind == TensorKind::kInput    ? session.GetInputTypeInfo(i)
+                : kind == TensorKind::kOutput ? session.GetOutputTypeInfo(i)
+                                              : session.GetOverridableInitializerTypeInfo(i);
     ModelTensor t{name.get(), INFERD_TYPE_INVALID, {}};
     if (type.GetONNXType() == ONNX_TYPE_TENSOR) {
       auto info = type.GetTensorTypeAndShapeInfo();
@@ -119,42 +130,74 @@ std::vector<ModelTensor> ModelTensors(Ort::Session& session, bool inputs) {
   return out;
 }
 
-bool CheckTensors(const ModelSpec& spec, const std::vector<TensorSpec>& config,
-                  const std::vector<ModelTensor>& model, const char* kind, std::string* error) {
-  const bool batching = spec.max_batch_size > 0;
-  for (const auto& c : config) {
-    auto m = std::find_if(model.begin(), model.end(), [&](const ModelTensor& t) { return t.name == c.name; });
-    if (m == model.end()) {
-      std::string names;
-      for (const auto& t : model) names += (names.empty() ? "" : ", ") + t.name;
-      *error = std::string("config ") + kind + " '" + c.name + "' is not a " + kind +
-               " of the model (the model has: " + names + ")";
+// Triton's CompareDimsSupported: with batching, the model's first dimension
+// must be -1 and the rest must match the config's dims; a model dimension of
+// -1 matches anything unless `exact`.
+bool CompareDims(const std::string& model, const std::string& tensor, const std::vector<int64_t>& model_shape,
+                 const std::vector<int64_t>& dims, int max_batch_size, bool exact, std::string* error) {
+  const std::string what = "model '" + model + "', tensor '" + tensor + "': ";
+  std::vector<int64_t> full = dims;
+  if (max_batch_size > 0) {
+    if (model_shape.empty() || model_shape[0] != -1) {
+      *error = what + "for the model to support batching the shape should have at least 1 dimension and the "
+                      "first dimension must be -1; but shape expected by the model is " + DimsString(model_shape);
       return false;
     }
-    if (m->datatype != c.datatype) {
-      *error = std::string(kind) + " '" + c.name + "': the config says " + ConfigTypeName(c.datatype) +
-               ", the model has " + ConfigTypeName(m->datatype);
-      return false;
-    }
-    std::vector<int64_t> want = c.has_reshape ? c.reshape : c.dims;
-    if (batching) want.insert(want.begin(), -1);
-    bool ok = want.size() == m->shape.size();
-    for (size_t d = 0; ok && d < want.size(); ++d) {
-      if (batching && d == 0) {
-        ok = m->shape[0] == -1;  // the model must accept any batch size
-      } else if (m->shape[d] != -1) {
-        ok = want[d] == m->shape[d];
-      }
-    }
-    if (!ok) {
-      *error = std::string(kind) + " '" + c.name + "': the config's " +
-               (c.has_reshape ? "reshape " : "dims ") + DimsString(c.has_reshape ? c.reshape : c.dims) +
-               (batching ? " with max_batch_size > 0 (a batch dimension first)" : "") +
-               " do not fit the model's shape " + DimsString(m->shape);
+    full.insert(full.begin(), -1);
+  }
+  bool ok = model_shape.size() == full.size();
+  for (size_t i = 0; ok && i < full.size(); ++i) {
+    if (exact || model_shape[i] != -1) ok = model_shape[i] == full[i];
+  }
+  if (ok) return true;
+  *error = what + "the model expects " + std::to_string(model_shape.size()) + " dimensions (shape " +
+           DimsString(model_shape) + ") but the model configuration specifies " + std::to_string(full.size()) +
+           (max_batch_size > 0 ? " dimensions (an initial batch dimension because max_batch_size > 0 followed "
+                                 "by the explicit tensor shape, making complete shape " + DimsString(full) + ")"
+                               : " dimensions (shape " + DimsString(full) + ")");
+  return false;
+}
+
+// One config tensor against the model's tensor of that name: datatype, then dims.
+bool CheckTensor(const ModelSpec& spec, const TensorSpec& c, const ModelTensor& m, const char* kind,
+                 std::string* error) {
+  if (m.datatype != c.datatype) {
+    *error = "unable to load model '" + spec.name + "', configuration expects datatype " +
+             ConfigTypeName(c.datatype) + " for " + kind + " '" + c.name + "', model provides " +
+             (m.datatype == INFERD_TYPE_INVALID ? std::string("a type inferd does not serve")
+                                                : std::string(ConfigTypeName(m.datatype)));
+    return false;
+  }
+  const std::vector<int64_t>& dims = c.has_reshape ? c.reshape : c.dims;
+  if (!m.shape.empty()) {
+    // Outputs must match exactly, as in Triton; the sequence batcher's own
+    // tensors as before (Triton checks only their datatype).
+    const bool exact = std::string_view(kind) == "output" && !c.sequence;
+    if (CompareDims(spec.name, c.name, m.shape, dims, spec.max_batch_size, exact, error)) return true;
+    if (c.has_reshape) *error += " (the config's reshape of dims " + DimsString(c.dims) + ")";
+    return false;
+  }
+  // No shape information (or a scalar): the config may only say 1s.
+  for (int64_t d : dims) {
+    if (d != 1) {
+      *error = "unable to load model '" + spec.name + "', scalar tensor '" + c.name +
+               "', should only provide 1 in the model configuration when the model doesn't support batching. "
+               "Model configuration provided: " + DimsString(dims) + ".";
       return false;
     }
   }
   return true;
+}
+
+// Triton's "unexpected inference input 'X', allowed inputs are: A, B" (sorted).
+std::string UnexpectedTensor(const char* kind, const std::string& name, const std::vector<ModelTensor>& a,
+                             const std::vector<ModelTensor>& b = {}) {
+  std::set<std::string> allowed;
+  for (const auto* list : {&a, &b})
+    for (const auto& t : *list) allowed.insert(t.name);
+  std::string names;
+  for (const auto& n : allowed) names += (names.empty() ? "" : ", ") + n;
+  return std::string("unexpected inference ") + kind + " '" + name + "', allowed " + kind + "s are: " + names;
 }
 
 // A sequence model's model file has more inputs than its config lists: the
@@ -184,6 +227,7 @@ void AddSequenceTensors(const Value& config, ModelSpec* spec) {
                    : non_empty(control, "bool_false_true") ? INFERD_TYPE_BOOL
                                                            : FromConfigType(Str(control, "data_type"));
       t.dims = {1};
+      t.sequence = true;
       if (!t.name.empty() && !known(spec->inputs, t.name)) spec->inputs.push_back(std::move(t));
     }
   }
@@ -192,6 +236,7 @@ void AddSequenceTensors(const Value& config, ModelSpec* spec) {
       TensorSpec in;
       in.datatype = FromConfigType(Str(state, "data_type"));
       in.dims = Ints(state, "dims");
+      in.sequence = true;
       TensorSpec out = in;
       in.name = Str(state, "input_name");
       out.name = Str(state, "output_name");
@@ -377,10 +422,16 @@ std::string AutoCompleteConfig(const char* config_json, Ort::Session& session, i
   rapidjson::Document doc;
   doc.Parse(config_json);
   auto& alloc = doc.GetAllocator();
-  const auto model_inputs = ModelTensors(session, true);
-  const auto model_outputs = ModelTensors(session, false);
-  const bool has_inputs = doc.HasMember("input") && doc["input"].IsArray() && !doc["input"].Empty();
-  const bool has_outputs = doc.HasMember("output") && doc["output"].IsArray() && !doc["output"].Empty();
+  const auto model_inputs = ModelTensors(session, TensorKind::kInput);
+  const auto model_outputs = ModelTensors(session, TensorKind::kOutput);
+  auto count = [&](const char* key) -> size_t {
+    auto it = doc.FindMember(key);
+    return it != doc.MemberEnd() && it->value.IsArray() ? it->value.Size() : 0;
+  };
+  const bool has_inputs = count("input") + count("batch_input") > 0;
+  const bool has_outputs = count("output") > 0;
+  if (has_inputs && has_outputs) return "";  // Triton completes nothing then
+  const std::string name = Str(doc, "name");
   int64_t max_batch = AsInt(doc["max_batch_size"]);
   bool changed = false;
 
@@ -388,15 +439,22 @@ std::string AutoCompleteConfig(const char* config_json, Ort::Session& session, i
   bool can_batch = true;
   for (const auto* list : {&model_inputs, &model_outputs})
     for (const auto& t : *list) can_batch = can_batch && !t.shape.empty() && t.shape[0] == -1;
-  if (max_batch == 0 && can_batch && !has_inputs && !has_outputs && default_max_batch_size > 0) {
-    // Triton's default-max-batch-size (4 unless --backend-config changes it),
-    // with dynamic batching.
-    max_batch = default_max_batch_size;
-    doc["max_batch_size"].SetInt(default_max_batch_size);
-    if (!doc.HasMember("dynamic_batching") && !doc.HasMember("sequence_batching")) {
-      doc.AddMember("dynamic_batching", Value(rapidjson::kObjectType), alloc);
+  if (can_batch) {
+    if (max_batch == 0 && default_max_batch_size > 0) {
+      // Triton's default-max-batch-size (4 unless --backend-config changes it).
+      max_batch = default_max_batch_size;
+      if (doc.HasMember("max_batch_size")) doc["max_batch_size"].SetInt(default_max_batch_size);
+      else doc.AddMember("max_batch_size", default_max_batch_size, alloc);
+      changed = true;
     }
-    changed = true;
+    if (max_batch > 1 && !doc.HasMember("dynamic_batching") && !doc.HasMember("sequence_batching")) {
+      doc.AddMember("dynamic_batching", Value(rapidjson::kObjectType), alloc);
+      changed = true;
+    }
+  } else if (max_batch != 0) {
+    *error = "autofill failed for model '" + name +
+             "': model does not support batching while non-zero max_batch_size is specified";
+    return "";
   }
   auto fill = [&](const char* key, const std::vector<ModelTensor>& tensors) -> bool {
     Value list(rapidjson::kArrayType);
@@ -410,6 +468,15 @@ std::string AutoCompleteConfig(const char* config_json, Ort::Session& session, i
       v.AddMember("data_type", Value(ConfigTypeName(t.datatype), alloc), alloc);
       Value dims(rapidjson::kArrayType);
       for (size_t d = max_batch > 0 ? 1 : 0; d < t.shape.size(); ++d) dims.PushBack(t.shape[d], alloc);
+      if (dims.Empty()) {
+        // A config cannot say "scalar": dims [1], and with batching a reshape to [].
+        dims.PushBack(1, alloc);
+        if (max_batch > 0) {
+          Value reshape(rapidjson::kObjectType);
+          reshape.AddMember("shape", Value(rapidjson::kArrayType), alloc);
+          v.AddMember("reshape", reshape, alloc);
+        }
+      }
       v.AddMember("dims", dims, alloc);
       list.PushBack(v, alloc);
     }
@@ -428,17 +495,43 @@ std::string AutoCompleteConfig(const char* config_json, Ort::Session& session, i
 }
 
 bool ValidateAgainstModel(const ModelSpec& spec, Ort::Session& session, std::string* error) {
-  const auto inputs = ModelTensors(session, true);
-  const auto outputs = ModelTensors(session, false);
-  if (!CheckTensors(spec, spec.inputs, inputs, "input", error)) return false;
-  if (!CheckTensors(spec, spec.outputs, outputs, "output", error)) return false;
-  for (const auto& m : inputs) {
-    const bool configured = std::any_of(spec.inputs.begin(), spec.inputs.end(),
-                                        [&](const TensorSpec& t) { return t.name == m.name; });
-    if (!configured) {
-      *error = "model input '" + m.name + "' is missing from the config";
+  const auto inputs = ModelTensors(session, TensorKind::kInput);
+  const auto initializers = ModelTensors(session, TensorKind::kOverridableInitializer);
+  const auto outputs = ModelTensors(session, TensorKind::kOutput);
+  // Optional config inputs are the model's overridable initializers; the
+  // others must be its inputs, all of them.
+  const size_t expected = static_cast<size_t>(std::count_if(
+      spec.inputs.begin(), spec.inputs.end(), [](const TensorSpec& t) { return !t.optional; }));
+  if (inputs.size() != expected) {
+    *error = "unable to load model '" + spec.name + "', configuration expects " + std::to_string(expected) +
+             " inputs, model provides " + std::to_string(inputs.size());
+    return false;
+  }
+  auto find = [](const std::vector<ModelTensor>& list, const std::string& name) {
+    auto it = std::find_if(list.begin(), list.end(), [&](const ModelTensor& t) { return t.name == name; });
+    return it == list.end() ? nullptr : &*it;
+  };
+  for (const auto& c : spec.inputs) {
+    if (c.optional && spec.max_batch_size != 0) {
+      *error = "unable to load model '" + spec.name + "', optional input '" + c.name +
+               "' is not supported for models that support batching";
       return false;
     }
+    const ModelTensor* m = find(inputs, c.name);
+    if (m == nullptr) m = find(initializers, c.name);
+    if (m == nullptr) {
+      *error = UnexpectedTensor("input", c.name, inputs, initializers);
+      return false;
+    }
+    if (!CheckTensor(spec, c, *m, "input", error)) return false;
+  }
+  for (const auto& c : spec.outputs) {
+    const ModelTensor* m = find(outputs, c.name);
+    if (m == nullptr) {
+      *error = UnexpectedTensor("output", c.name, outputs);
+      return false;
+    }
+    if (!CheckTensor(spec, c, *m, "output", error)) return false;
   }
   return true;
 }

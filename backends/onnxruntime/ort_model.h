@@ -22,6 +22,8 @@ struct TensorSpec {
   std::vector<int64_t> dims;     // without the batch dimension
   std::vector<int64_t> reshape;  // the model-side shape, when has_reshape
   bool has_reshape = false;
+  bool optional = false;  // the request may leave it out (an overridable initializer)
+  bool sequence = false;  // a control or state tensor the sequence batcher supplies
 };
 
 // The settings a session is created with.
@@ -51,14 +53,19 @@ struct ModelSpec {
 bool ParseModelSpec(const char* config_json, const std::string& version_dir, ModelSpec* spec,
                     std::string* error);
 
-// Fills in what the config leaves out from the session's metadata (inputs,
-// outputs, max_batch_size), as Triton's auto-complete does, and returns the
-// completed config JSON; empty when nothing changed.
+// Fills in what the config leaves out from the session's metadata, as
+// Triton's onnxruntime backend does when the config lacks its inputs or its
+// outputs: max_batch_size (`default_max_batch_size` when every tensor's first
+// dimension is symbolic, with dynamic batching when above 1), then the
+// missing list. Returns the completed config JSON; empty when nothing changed
+// or on error (a non-zero max_batch_size for a model that cannot batch).
 std::string AutoCompleteConfig(const char* config_json, Ort::Session& session, int default_max_batch_size,
                                std::string* error);
 
-// Checks every config tensor against the model: name, datatype, dims (with
-// -1 and reshape). The message names the tensor and both sides.
+// Checks the config against the model as Triton's onnxruntime backend does,
+// in its words (Triton's tests match them): the number of inputs, then each
+// tensor's name, datatype and dims (with -1 and reshape; an output's must
+// match exactly; a tensor without shape information takes only 1s).
 bool ValidateAgainstModel(const ModelSpec& spec, Ort::Session& session, std::string* error);
 
 // Session options for `settings` (CPU, or the GPU providers when asked).

@@ -189,6 +189,87 @@ def test_auto_complete_fills_a_missing_config(start_server, make_repo):
         assert infer(c, name, "pixels", x, "probabilities").shape == (2, 10)
 
 
+def test_auto_completed_config_reads_back_as_tritons(start_server, make_repo):
+    # Triton's server-side fields (platform, model file, pinned memory, two CPU
+    # instances for ONNX Runtime, preferred_batch_size) as its L0_model_config expects.
+    repo = make_repo()
+    _onnx_model(repo, "bare")
+    _onnx_model(repo, "grouped", 'instance_group [{ kind: KIND_CPU }, { count: 1 }]\n')
+    srv = start_server([repo])
+    c = httpclient.InferenceServerClient(srv.url)
+    config = c.get_model_config("bare")
+    assert (config["platform"], config["backend"], config["default_model_filename"]) == \
+        ("onnxruntime_onnx", "onnxruntime", "model.onnx")
+    assert [(g["name"], g["kind"], g["count"]) for g in config["instance_group"]] == [("bare", "KIND_CPU", 2)]
+    assert config["dynamic_batching"]["preferred_batch_size"] == [4]
+    assert config["optimization"]["input_pinned_memory"] == {"enable": True}
+    assert config["optimization"]["output_pinned_memory"] == {"enable": True}
+    groups = c.get_model_config("grouped")["instance_group"]
+    assert [(g["name"], g["kind"], g["count"]) for g in groups] == \
+        [("grouped_0", "KIND_CPU", 2), ("grouped_1", "KIND_CPU", 1)]
+    # Three instances in all, each serving.
+    x = np.zeros((1, 64), np.float32)
+    for _ in range(3):
+        assert infer(c, "grouped", "pixels", x, "probabilities").shape == (1, 10)
+
+
+def _shapeless_identity(path):
+    """An identity model whose input and output carry no shape (Triton's
+    gen_qa_ort_scalar_models.py): ONNX Runtime takes any shape."""
+    import onnx  # noqa: PLC0415  (only these tests build ONNX models by hand)
+    from onnx import TensorProto, helper  # noqa: PLC0415
+    graph = helper.make_graph([helper.make_node("Identity", ["INPUT"], ["OUTPUT"])], "scalar",
+                              [helper.make_tensor_value_info("INPUT", TensorProto.FLOAT, None)],
+                              [helper.make_tensor_value_info("OUTPUT", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path.parent.mkdir(parents=True)
+    onnx.save(model, str(path))
+
+
+def _io_config(name, dims):
+    return (f'name: "{name}"\nplatform: "onnxruntime_onnx"\n'
+            f'input [{{ name: "INPUT" data_type: TYPE_FP32 dims: {dims} }}]\n'
+            f'output [{{ name: "OUTPUT" data_type: TYPE_FP32 dims: {dims} }}]\n')
+
+
+def test_tensors_without_shape_take_dims_of_ones(start_server, make_repo):
+    # Triton's L0_scalar_io: config dims [1] and [1, 1] on shapeless tensors
+    # load and serve; other dims are refused in Triton's words.
+    repo = make_repo()
+    for name, dims in (("one", "[1]"), ("one_one", "[1, 1]"), ("two", "[2]")):
+        _shapeless_identity(Path(repo) / name / "1" / "model.onnx")
+        (Path(repo) / name / "config.pbtxt").write_text(_io_config(name, dims))
+    srv = start_server([repo], ["--strict-readiness=false"])
+    c = httpclient.InferenceServerClient(srv.url)
+    for name, shape in (("one", (1,)), ("one_one", (1, 1))):
+        x = np.full(shape, 7.5, np.float32)
+        np.testing.assert_array_equal(infer(c, name, "INPUT", x, "OUTPUT"), x)
+    (entry,) = index_entries(c, "two")
+    assert "scalar tensor 'INPUT', should only provide 1 in the model configuration" in entry["reason"], entry
+
+
+def test_auto_complete_refusals_use_tritons_words(start_server, make_repo):
+    repo = make_repo()
+    # digits batches ([-1, 64]); a shapeless model cannot.
+    _shapeless_identity(Path(repo) / "no_batch" / "1" / "model.onnx")
+    (Path(repo) / "no_batch" / "config.pbtxt").write_text('max_batch_size: 8\n')
+    _onnx_model(repo, "extra_input", 'max_batch_size: 8\ninput [{ name: "pixels" data_type: TYPE_FP32 '
+                'dims: [64] }, { name: "more" data_type: TYPE_FP32 dims: [1] }]\n'
+                'output [{ name: "probabilities" data_type: TYPE_FP32 dims: [10] }]\n')
+    _onnx_model(repo, "wide_output", 'max_batch_size: 8\n'
+                'output [{ name: "probabilities" data_type: TYPE_FP32 dims: [-1] }]\n')
+    srv = start_server([repo], ["--strict-readiness=false"])
+    c = httpclient.InferenceServerClient(srv.url)
+    reasons = {e["name"]: e.get("reason", "") for e in c.get_model_repository_index()}
+    assert ("autofill failed for model 'no_batch': model does not support batching while non-zero "
+            "max_batch_size is specified") in reasons["no_batch"]
+    assert "unable to load model 'extra_input', configuration expects 2 inputs, model provides 1" \
+        in reasons["extra_input"]
+    # An output's dims must be the model's exactly ([-1] where the model says 10).
+    assert "tensor 'probabilities': the model expects 2 dimensions (shape [-1,10])" in reasons["wide_output"]
+
+
 @pytest.mark.parametrize("flags, expected", [
     (["--backend-config=onnxruntime,default-max-batch-size=8"], 8),
     (["--backend-config=default-max-batch-size=16"], 16),  # for every backend
@@ -246,7 +327,7 @@ MISMATCHES = {
                    ["image", "pixels"]),
     "wrong_dims": ('max_batch_size: 8\ninput [{ name: "pixels" data_type: TYPE_FP32 dims: [65] }]\n'
                    'output [{ name: "probabilities" data_type: TYPE_FP32 dims: [10] }]',
-                   ["pixels", "[65]", "[-1,64]"]),
+                   ["pixels", "[-1,65]", "[-1,64]"]),
     "bad_reshape": ('max_batch_size: 8\ninput [{ name: "pixels" data_type: TYPE_FP32 dims: [8, 8] '
                     'reshape { shape: [32] } }]\noutput [{ name: "probabilities" data_type: TYPE_FP32 dims: [10] }]',
                     ["pixels", "reshape"]),
