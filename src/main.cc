@@ -493,6 +493,15 @@ int main(int argc, char** argv) {
   if (!f.server.rate_limit && !f.server.rate_limit_resources.empty()) {
     LOG_WARNING("--rate-limit-resource has effect only with --rate-limit=execution_count");
   }
+  // Triton's two warnings, word for word (its QA greps for them).
+  if (app.count("--strict-model-config") > 0) {
+    LOG_WARNING("Warning: '--strict-model-config' has been deprecated! Please use "
+                "'--disable-auto-complete-config' instead.");
+    if (f.disable_auto_complete && !f.strict_model_config) {
+      LOG_WARNING("Warning: Overriding deprecated '--strict-model-config' from False to True in favor of "
+                  "'--disable-auto-complete-config'!");
+    }
+  }
   f.server.auto_complete = !(f.disable_auto_complete || f.strict_model_config);
   if (f.server.backend_directory.empty()) f.server.backend_directory = DefaultBackendDirectory();
   f.server.gpu_count = CountGpus();

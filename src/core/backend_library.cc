@@ -101,7 +101,7 @@ BackendLibrary::~BackendLibrary() {
   if (handle_) dlclose(handle_);
 }
 
-Status BackendRegistry::Find(const std::vector<std::string>& candidates,
+Status BackendRegistry::Find(const std::vector<std::string>& candidates, const std::string& model,
                              std::shared_ptr<BackendLibrary>* out) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& path : candidates) {
@@ -118,7 +118,9 @@ Status BackendRegistry::Find(const std::vector<std::string>& candidates,
   }
   std::string tried;
   for (const auto& c : candidates) tried += (tried.empty() ? "" : ", ") + c;
-  return Status::NotFound("backend library not found; looked for " + tried);
+  const std::string file = candidates.empty() ? "" : fs::path(candidates.front()).filename().string();
+  return Status::NotFound("unable to find backend library '" + file + "' for model '" + model +
+                          "' (backend library not found; looked for " + tried + ")");
 }
 
 }  // namespace inferd

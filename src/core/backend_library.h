@@ -63,8 +63,11 @@ class BackendRegistry {
  public:
   explicit BackendRegistry(const InferdCoreApi* api) : api_(api) {}
 
-  // The first existing candidate, opened (or the already open one).
-  Status Find(const std::vector<std::string>& candidates, std::shared_ptr<BackendLibrary>* out);
+  // The first existing candidate, opened (or the already open one). When none
+  // exists, the error is Triton's "unable to find backend library '<file>' for
+  // model '<model>'", followed by the paths tried.
+  Status Find(const std::vector<std::string>& candidates, const std::string& model,
+              std::shared_ptr<BackendLibrary>* out);
 
  private:
   const InferdCoreApi* api_;

@@ -32,7 +32,7 @@ Status Model::Load(const ModelLoadSpec& spec, BackendRegistry* backends,
       backends
           ->Find(BackendLibraryCandidates(spec.library_dir, spec.version, c.backend(),
                                           c.runtime(), spec.backend_directory),
-                 &model->backend_)
+                 c.name(), &model->backend_)
           .Prefixed(label + ": backend '" + c.backend() + "': "));
 
   model->in_initialize = true;

@@ -77,12 +77,17 @@ Status OverrideFolder::Write(const std::string& model_name, const std::map<std::
   for (const auto& [path, content] : files) {
     const fs::path target = fs::path(folder->model_dir_) / path;
     fs::create_directories(target.parent_path(), ec);
+    errno = 0;
     std::ofstream file(target, std::ios::binary | std::ios::trunc);
+    const int open_errno = file.is_open() ? 0 : errno;
     file.write(content.data(), static_cast<std::streamsize>(content.size()));
     file.close();
     if (ec || !file) {
-      return Status::Internal("cannot write file override " + target.string() +
-                              (ec ? ": " + ec.message() : ""));
+      // Triton answers INTERNAL "failed to poll from model repository" here
+      // (a name longer than the file system allows, say); its clients check that.
+      const std::string why = ec ? ec.message() : open_errno != 0 ? std::strerror(open_errno) : "write failed";
+      return Status::Internal("failed to poll from model repository: cannot write file override '" + path +
+                              "' of model '" + model_name + "': " + why);
     }
   }
   *out = std::move(folder);

@@ -81,6 +81,19 @@ def test_defaults_of_flags_without_effect_are_silent(start_server, repo):
     assert "has no effect" not in srv.log_text()
 
 
+def test_strict_model_config_warns_as_triton(start_server, repo):
+    # Triton's QA (L0_model_config cli_messages) greps the log for these two lines.
+    deprecated = ("Warning: '--strict-model-config' has been deprecated! Please use "
+                  "'--disable-auto-complete-config' instead.")
+    overridden = ("Warning: Overriding deprecated '--strict-model-config' from False to True in favor of "
+                  "'--disable-auto-complete-config'!")
+    log = start_server([repo], ["--disable-auto-complete-config", "--strict-model-config=false"]).log_text()
+    assert deprecated in log and overridden in log, log[-3000:]
+    log = start_server([repo], ["--strict-model-config=true"]).log_text()
+    assert deprecated in log and overridden not in log, log[-3000:]
+    assert deprecated not in start_server([repo], ["--disable-auto-complete-config"]).log_text()
+
+
 def test_a_repeated_flag_takes_its_last_value(start_server, repo):
     srv = start_server([repo], ["--id=first", "--id=second", "--log-verbose=1", "--log-verbose=0"])
     assert httpclient.InferenceServerClient(srv.url).get_server_metadata()["name"] == "second"

@@ -108,6 +108,20 @@ def test_load_from_file_override(start_server, repo):
     expect_server_error(c.load_model, "alpha", files={"file:1/x": b"1"}, contains=["config"])
 
 
+def test_file_override_name_too_long_for_the_file_system(start_server, repo):
+    # Triton's simple_grpc_model_control.py: a 256-character name is refused
+    # with INTERNAL "failed to poll from model repository", and the server serves on.
+    srv = start_server([repo], ["--model-control-mode=explicit", "--load-model=alpha"])
+    g = grpcclient.InferenceServerClient(srv.grpc_url)
+    with pytest.raises(InferenceServerException) as e:
+        g.load_model("beta", config="{}", files={"file:" + "A" * 256: b"a"})
+    assert e.value.status() == "StatusCode.INTERNAL", e.value
+    assert "failed to poll from model repository" in e.value.message(), e.value.message()
+    assert "File name too long" in e.value.message(), e.value.message()
+    assert "inferd-override" not in e.value.message()  # no server paths in the answer
+    echo(httpclient.InferenceServerClient(srv.url), "alpha")
+
+
 def test_unload_then_infer_is_a_clear_error(start_server, repo):
     srv = start_server([repo], ["--model-control-mode=explicit", "--load-model=alpha"])
     c = httpclient.InferenceServerClient(srv.url)

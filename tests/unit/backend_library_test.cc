@@ -28,9 +28,9 @@ TEST(BackendLibrary, OpensTheRealIdentityBackendOnceAndShares) {
   auto candidates = BackendLibraryCandidates("/nonexistent/m", 1, "identity", "",
                                              INFERD_IDENTITY_BACKEND_DIR);
   std::shared_ptr<BackendLibrary> a, b;
-  Status st = registry.Find(candidates, &a);
+  Status st = registry.Find(candidates, "m", &a);
   ASSERT_TRUE(st.ok()) << st.message();
-  ASSERT_TRUE(registry.Find(candidates, &b).ok());
+  ASSERT_TRUE(registry.Find(candidates, "m", &b).ok());
   EXPECT_EQ(a.get(), b.get());
   EXPECT_NE(a->path().find("libinferd_identity.so"), std::string::npos) << a->path();
 }
@@ -55,8 +55,11 @@ TEST(BackendLibrary, AnExceptionEscapingABackendCallBecomesAnError) {
 TEST(BackendLibrary, MissingBackendListsEveryPlaceLooked) {
   BackendRegistry registry(CoreApi());
   std::shared_ptr<BackendLibrary> lib;
-  Status st = registry.Find(BackendLibraryCandidates("/nope/m", 1, "ghost", "", "/nope/b"), &lib);
+  Status st = registry.Find(BackendLibraryCandidates("/nope/m", 1, "ghost", "", "/nope/b"), "m", &lib);
   ASSERT_FALSE(st.ok());
+  // Triton's words first (its QA greps them), then where inferd looked.
+  EXPECT_EQ(st.message().rfind("unable to find backend library 'libinferd_ghost.so' for model 'm'", 0), 0u)
+      << st.message();
   EXPECT_NE(st.message().find("/nope/m/1/libinferd_ghost.so"), std::string::npos) << st.message();
   EXPECT_NE(st.message().find("/nope/b/ghost/libinferd_ghost.so"), std::string::npos);
 }
