@@ -90,6 +90,30 @@ def test_every_request_is_traced_into_the_file_in_tritons_format(start_server, r
         assert times == sorted(times) and times[0] > 0, trace
 
 
+def test_grpc_stream_requests_carry_the_frontends_stamps(start_server, repo, tmp_path):
+    trace_file = tmp_path / "trace.json"
+    srv = start_server([repo], ["--trace-config", f"triton,file={trace_file}", "--trace-config",
+                                "level=TIMESTAMPS", "--trace-config", "rate=1"])
+    got = []
+    c = grpcclient.InferenceServerClient(srv.grpc_url)
+    c.start_stream(callback=lambda result, error: got.append(error or result))
+    x = np.arange(3, dtype=np.float32).reshape(1, 3)
+    for i in range(3):
+        inp = grpcclient.InferInput("INPUT0", [1, 3], "FP32")
+        inp.set_data_from_numpy(x)
+        c.async_stream_infer("a", [inp], request_id=f"s{i}")
+    c.stop_stream()  # waits for the responses
+    assert len(got) == 3 and all(not isinstance(r, InferenceServerException) for r in got), got
+    srv.stop()
+    traces = _traces(trace_file)
+    assert sorted(t["request_id"] for t in traces.values()) == ["s0", "s1", "s2"]
+    for trace in traces.values():
+        names = [s["name"] for s in trace["timestamps"]]
+        assert names == ORDER["grpc"], names
+        times = [s["ns"] for s in trace["timestamps"]]
+        assert times == sorted(times), trace
+
+
 def test_tensors_level_traces_inputs_and_outputs(start_server, repo, tmp_path):
     trace_file = tmp_path / "trace.json"
     srv = start_server([repo], [f"--trace-file={trace_file}", "--trace-level=TENSORS", "--trace-rate=1"])

@@ -16,6 +16,7 @@ StreamInferReactor::StreamInferReactor(Server* core, const grpc::Status& allowed
 
 void StreamInferReactor::StartNextRead() {
   incoming_ = std::make_shared<inference::ModelInferRequest>();
+  read_start_ns_ = NowNs();
   StartRead(incoming_.get());
 }
 
@@ -33,7 +34,9 @@ void StreamInferReactor::OnReadDone(bool ok) {
     }
     return Perform(next);
   }
+  // Taken before the lock: once it is released, a resumed read may reuse them.
   auto message = std::move(incoming_);
+  const uint64_t read_start_ns = read_start_ns_;
   const uint64_t bytes = message->ByteSizeLong();
   bool read_more = true;
   {
@@ -49,12 +52,12 @@ void StreamInferReactor::OnReadDone(bool ok) {
   // Handed to the core before the next read can complete: requests of one
   // stream reach the core in the order the client sent them (a sequence's
   // START first, then its steps), as Triton runs them.
-  HandleRequest(std::move(message), bytes);
+  HandleRequest(std::move(message), bytes, read_start_ns);
   if (read_more) StartNextRead();
 }
 
 void StreamInferReactor::HandleRequest(std::shared_ptr<inference::ModelInferRequest> message,
-                                       uint64_t bytes) {
+                                       uint64_t bytes, uint64_t read_start_ns) {
   // With this parameter the client wants every response flagged final or not,
   // and an empty final response when the model ends without one.
   auto flag = message->parameters().find("triton_enable_empty_final_response");
@@ -63,6 +66,9 @@ void StreamInferReactor::HandleRequest(std::shared_ptr<inference::ModelInferRequ
   try {
     request = std::make_shared<InferenceRequest>();
     request->receive_ns = NowNs();
+    request->frontend = InferenceRequest::Frontend::kGrpc;
+    request->read_start_ns = read_start_ns;
+    request->read_end_ns = request->receive_ns;
     request->accepts_many_responses = true;
     request->on_response = [this, flag_final, bytes](std::unique_ptr<InferenceResponse> response) {
       const bool final = response->final;
@@ -85,7 +91,7 @@ void StreamInferReactor::HandleRequest(std::shared_ptr<inference::ModelInferRequ
         out = std::make_unique<inference::ModelStreamInferResponse>();
         out->set_error_message(std::string("encoding the response failed: ") + e.what());
       }
-      Send(std::move(out), final, bytes);
+      Send(std::move(out), final, bytes, response->request->trace);
     };
     Status st = ParseModelInferRequest(*message, request.get());
     request->keep_alive.push_back(message);  // raw inputs point into it
@@ -96,18 +102,18 @@ void StreamInferReactor::HandleRequest(std::shared_ptr<inference::ModelInferRequ
     auto out = std::make_unique<inference::ModelStreamInferResponse>();
     out->set_error_message(std::string("request failed: ") + e.what());
     out->mutable_infer_response()->set_id(message->id());
-    Send(std::move(out), true, bytes);
+    Send(std::move(out), true, bytes, nullptr);
   }
 }
 
 void StreamInferReactor::Send(std::unique_ptr<inference::ModelStreamInferResponse> message,
-                              bool final, uint64_t request_bytes) {
+                              bool final, uint64_t request_bytes, std::shared_ptr<RequestTrace> trace) {
   const uint64_t bytes = message ? message->ByteSizeLong() : 0;
   Next next;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (message && !broken_) {
-      queue_.push_back(std::move(message));
+      queue_.push_back(Outgoing{std::move(message), std::move(trace)});
       buffered_bytes_ += bytes;
     }
     if (final) {
@@ -123,14 +129,15 @@ void StreamInferReactor::OnWriteDone(bool ok) {
   Next next;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    writing_.reset();
+    if (writing_.trace) writing_.trace->Stamp("GRPC_SEND_END", NowNs());
+    writing_ = Outgoing{};
     buffered_bytes_ -= writing_bytes_;
     writing_bytes_ = 0;
     if (!ok && !broken_) {
       broken_ = true;
       LOG_VERBOSE("grpc stream: a write failed, the client is gone; {} queued response(s) dropped",
                   queue_.size());
-      for (const auto& m : queue_) buffered_bytes_ -= m->ByteSizeLong();
+      for (const auto& m : queue_) buffered_bytes_ -= m.message->ByteSizeLong();
       queue_.clear();
     }
     next = Advance();
@@ -147,12 +154,13 @@ StreamInferReactor::Next StreamInferReactor::Advance() {
     read_paused_ = false;
     next.read = true;
   }
-  if (!writing_ && !queue_.empty()) {
+  if (!writing_.message && !queue_.empty()) {
     writing_ = std::move(queue_.front());
     queue_.pop_front();
-    writing_bytes_ = writing_->ByteSizeLong();
-    next.write = writing_.get();
-  } else if (!writing_ && reads_done_ && outstanding_ == 0) {
+    writing_bytes_ = writing_.message->ByteSizeLong();
+    if (writing_.trace) writing_.trace->Stamp("GRPC_SEND_START", NowNs());
+    next.write = writing_.message.get();
+  } else if (!writing_.message && reads_done_ && outstanding_ == 0) {
     finished_ = true;
     next.finish = true;
   }

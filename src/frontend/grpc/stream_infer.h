@@ -11,6 +11,10 @@
 // without bound. The stream stops reading while the requests it has in flight
 // and the responses it could not send yet hold more than kStreamBufferBytes
 // (or kStreamMaxOutstanding requests), and reads again once they drain.
+//
+// Tracing (Triton's stamps): GRPC_WAITREAD_START/END around the read of a
+// traced request, GRPC_SEND_START/END around the write of each of its
+// responses; the trace is held until its last write is done.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -20,6 +24,7 @@
 #include <mutex>
 
 #include "core/server.h"
+#include "core/trace.h"
 #include "grpc_service.grpc.pb.h"
 
 namespace inferd::grpc_frontend {
@@ -39,11 +44,13 @@ class StreamInferReactor
 
  private:
   void StartNextRead();
-  void HandleRequest(std::shared_ptr<inference::ModelInferRequest> message, uint64_t bytes);
+  void HandleRequest(std::shared_ptr<inference::ModelInferRequest> message, uint64_t bytes,
+                     uint64_t read_start_ns);
   // Queues a message (null: nothing to send) from the response callback of a
   // request; `final` ends that request.
   // `request_bytes` is the size of the request it answers, released with the final one.
-  void Send(std::unique_ptr<inference::ModelStreamInferResponse> message, bool final, uint64_t request_bytes);
+  void Send(std::unique_ptr<inference::ModelStreamInferResponse> message, bool final, uint64_t request_bytes,
+            std::shared_ptr<RequestTrace> trace);
   // Called with mu_ held: starts the next write, resumes reading, or decides
   // to finish. The caller then performs what it decided, with mu_ released.
   struct Next {
@@ -57,10 +64,16 @@ class StreamInferReactor
 
   Server* core_;
   std::shared_ptr<inference::ModelInferRequest> incoming_;  // the read in progress
+  uint64_t read_start_ns_ = 0;  // when that read began; both owned by the read in progress
 
+  // A response to write, and the trace of its request (null: not traced).
+  struct Outgoing {
+    std::unique_ptr<inference::ModelStreamInferResponse> message;
+    std::shared_ptr<RequestTrace> trace;
+  };
   std::mutex mu_;
-  std::deque<std::unique_ptr<inference::ModelStreamInferResponse>> queue_;  // guarded by mu_
-  std::unique_ptr<inference::ModelStreamInferResponse> writing_;             // guarded by mu_
+  std::deque<Outgoing> queue_;  // guarded by mu_
+  Outgoing writing_;            // guarded by mu_
   int64_t outstanding_ = 0;  // requests without a final response; guarded by mu_
   // Bytes of requests in flight plus responses queued or being written; guarded by mu_.
   uint64_t buffered_bytes_ = 0;
