@@ -110,6 +110,9 @@ class InferenceRequest : public InferdRequest,
   enum class Frontend : uint8_t { kOther, kHttp, kGrpc };
   Frontend frontend = Frontend::kOther;
   uint64_t read_start_ns = 0, read_end_ns = 0;
+  // The client's W3C "traceparent" (HTTP header or gRPC metadata), which an
+  // OpenTelemetry trace continues; empty when it sent none.
+  std::string traceparent;
 
   const InputTensor* FindInput(const std::string& name) const;
   // True when an input or requested output names a shared memory region.

@@ -518,6 +518,7 @@ void StartTrace(const InferenceRequest& request) {
     trace.Stamp("GRPC_WAITREAD_START", request.read_start_ns);
     trace.Stamp("GRPC_WAITREAD_END", request.read_end_ns);
   }
+  if (!request.traceparent.empty()) trace.SetTraceparent(request.traceparent);
   trace.Stamp("REQUEST_START", request.receive_ns ? request.receive_ns : NowNs());
   if (trace.tensors()) {
     for (const InputTensor& in : request.inputs) {

@@ -4,15 +4,19 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <ctime>
 #include <limits>
+#include <string_view>
 
 #include "common/datatype.h"
 #include "common/half.h"
 #include "common/logging.h"
 #include "common/utf8.h"
+#include "core/inference_request.h"
 
 namespace inferd {
 
@@ -195,6 +199,39 @@ void CopyField(Field field, const TraceSettings& from, TraceSettings* to) {
 
 bool Traces(const TraceSettings& s) { return s.level != 0 && s.rate != 0 && s.count != 0; }
 
+// --trace-config opentelemetry,<key>=<text> (`value` is the whole flag value).
+Status ApplyOtelSetting(const std::string& key, const std::string& text, const std::string& value,
+                        OtelOptions* otel, std::vector<std::string>* warnings) {
+  if (key == "url") {
+    std::string host, port, target;
+    INFERD_RETURN_IF_ERROR(ParseOtelUrl(text, &host, &port, &target).Prefixed("--trace-config: "));
+    otel->url = text;
+  } else if (key == "resource") {
+    const size_t eq = text.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Status::InvalidArg("--trace-config " + value + ": a resource is <key>=<value>");
+    }
+    const std::string name = text.substr(0, eq), attribute = text.substr(eq + 1);
+    auto same = std::find_if(otel->resource.begin(), otel->resource.end(),
+                             [&](const auto& kv) { return kv.first == name; });
+    if (same != otel->resource.end()) same->second = attribute;
+    else otel->resource.emplace_back(name, attribute);
+  } else if (key == "bsp_max_queue_size" || key == "bsp_schedule_delay" || key == "bsp_max_export_batch_size") {
+    uint32_t n = 0;
+    INFERD_RETURN_IF_ERROR(ParseUint32(key, text, &n).Prefixed("--trace-config: "));
+    if (n == 0 && key != "bsp_schedule_delay") {
+      return Status::InvalidArg("--trace-config " + value + ": must be greater than 0");
+    }
+    (key == "bsp_max_queue_size" ? otel->max_queue_size
+     : key == "bsp_schedule_delay" ? otel->schedule_delay_ms
+                                   : otel->max_export_batch_size) = n;
+  } else {
+    warnings->push_back("--trace-config " + value + " has no effect: inferd's OpenTelemetry settings are url, "
+                        "resource, bsp_max_queue_size, bsp_schedule_delay and bsp_max_export_batch_size");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status ApplyTraceFlag(const std::string& flag, const std::string& value, TraceSettings* s,
@@ -212,12 +249,7 @@ Status ApplyTraceFlag(const std::string& flag, const std::string& value, TraceSe
     if (comma != std::string::npos) {
       const std::string mode = key.substr(0, comma);
       key = key.substr(comma + 1);
-      if (mode == "opentelemetry") {
-        warnings->push_back("--trace-config " + value +
-                            " has no effect: OpenTelemetry tracing is not built; inferd traces in "
-                            "'triton' mode");
-        return Status::Ok();
-      }
+      if (mode == "opentelemetry") return ApplyOtelSetting(key, text, value, &s->otel, warnings);
       if (mode != "triton") {
         return Status::InvalidArg("--trace-config: unknown trace mode '" + mode + "' in '" + value + "'");
       }
@@ -238,16 +270,14 @@ Status ApplyTraceFlag(const std::string& flag, const std::string& value, TraceSe
     Status st = SetField(field, key, {text}, s);
     if (!st.ok()) return Status::InvalidArg("--" + flag + ": " + st.message());
   } else if (key == "mode") {
-    if (text == "opentelemetry") {
-      warnings->push_back("--" + flag + "=" + value +
-                          " has no effect: OpenTelemetry tracing is not built; inferd traces in 'triton' "
-                          "mode");
-    } else if (text != "triton") {
-      return Status::InvalidArg("--" + flag + ": unknown trace mode '" + text + "'");
+    if (text != "triton" && text != "opentelemetry") {
+      return Status::InvalidArg("--" + flag + ": unknown trace mode '" + text + "' (triton, opentelemetry)");
     }
+    s->mode = text;
   } else {
     return Status::InvalidArg("--" + flag + ": unknown trace setting '" + key +
-                              "' (rate, level, count, mode; triton,file; triton,log-frequency)");
+                              "' (rate, level, count, mode; triton,file; triton,log-frequency; "
+                              "opentelemetry,url; opentelemetry,resource; opentelemetry,bsp_*)");
   }
   return Status::Ok();
 }
@@ -265,6 +295,20 @@ std::vector<std::pair<std::string, std::vector<std::string>>> TraceSettingFields
       {"trace_file", {s.file}},
       {"trace_mode", {s.mode}},
   };
+}
+
+RequestTrace::RequestTrace(uint64_t id, uint32_t level, uint32_t log_frequency, std::shared_ptr<TraceFile> file,
+                           std::shared_ptr<OtelExporter> exporter)
+    : id_(id),
+      level_(level),
+      log_frequency_(log_frequency),
+      file_(std::move(file)),
+      exporter_(std::move(exporter)),
+      created_ns_(NowNs()) {}
+
+void RequestTrace::SetTraceparent(const std::string& traceparent) {
+  std::lock_guard<std::mutex> lock(mu_);
+  traceparent_ = traceparent;
 }
 
 void RequestTrace::Stamp(const char* name, uint64_t ns) {
@@ -323,6 +367,71 @@ RequestTrace::~RequestTrace() {
   // The last holder is gone: no other thread can stamp any more.
   if (!ended_) return;
   try {
+    if (exporter_) Export();
+    else if (file_) WriteToFile();
+  } catch (const std::exception& e) {  // out of memory: the trace is lost, the server goes on
+    LOG_ERROR("writing trace {} failed: {}", id_, e.what());
+  }
+}
+
+void RequestTrace::Export() {
+  const uint64_t end_ns = NowNs();
+  timespec real{};
+  clock_gettime(CLOCK_REALTIME, &real);
+  const uint64_t real_ns = static_cast<uint64_t>(real.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(real.tv_nsec);
+  auto unix_ns = [&](uint64_t monotonic) { return real_ns - (end_ns - std::min(monotonic, end_ns)); };
+  OtelSpan root, model, compute;
+  if (!ParseTraceparent(traceparent_, &root.trace_id, &root.parent_span_id)) root.trace_id = RandomHexId(16);
+  root.span_id = RandomHexId(8);
+  root.name = "InferRequest";
+  // From the first stamp (the frontend's read, before the trace was made).
+  uint64_t first_ns = created_ns_;
+  for (const auto& stamp : stamps_) first_ns = std::min(first_ns, stamp.second);
+  root.start_ns = unix_ns(first_ns);
+  root.end_ns = unix_ns(end_ns);
+  model.trace_id = compute.trace_id = root.trace_id;
+  model.span_id = RandomHexId(8);
+  model.parent_span_id = root.span_id;
+  model.name = model_name_;
+  model.start_ns = root.start_ns;
+  model.end_ns = root.end_ns;
+  model.attributes = {{"triton.model_name", model_name_},
+                      {"triton.model_version", model_version_},
+                      {"triton.trace_id", static_cast<int64_t>(id_)},
+                      {"triton.trace_parent_id", int64_t{0}}};
+  if (!request_id_.empty()) model.attributes.emplace_back("triton.request_id", request_id_);
+  compute.span_id = RandomHexId(8);
+  compute.parent_span_id = model.span_id;
+  compute.name = "compute";
+  bool computed = false;
+  for (const auto& [name, ns] : stamps_) {
+    const std::string_view stamp(name);
+    const uint64_t at = unix_ns(ns);
+    if (stamp.rfind("HTTP_", 0) == 0 || stamp.rfind("GRPC_", 0) == 0) {
+      root.events.emplace_back(name, at);
+    } else if (stamp.rfind("COMPUTE_", 0) == 0) {
+      if (stamp == "COMPUTE_START") {
+        compute.start_ns = at;
+        computed = true;
+      }
+      if (stamp == "COMPUTE_END") compute.end_ns = at;
+      compute.events.emplace_back(name, at);
+    } else {
+      if (stamp == "REQUEST_START") model.start_ns = at;
+      if (stamp == "REQUEST_END") model.end_ns = at;
+      model.events.emplace_back(name, at);
+    }
+  }
+  std::vector<OtelSpan> spans{std::move(root), std::move(model)};
+  if (computed) {
+    if (compute.end_ns == 0) compute.end_ns = spans[1].end_ns;
+    spans.push_back(std::move(compute));
+  }
+  exporter_->Add(std::move(spans));
+}
+
+void RequestTrace::WriteToFile() {
+  {
     rapidjson::StringBuffer buffer;
     rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
     w.StartObject();
@@ -359,17 +468,22 @@ RequestTrace::~RequestTrace() {
       for (char ch : tensor) buffer.Put(ch);
     }
     file_->Write(std::string(buffer.GetString(), buffer.GetSize()), log_frequency_);
-  } catch (const std::exception& e) {  // out of memory: the trace is lost, the server goes on
-    LOG_ERROR("writing trace {} failed: {}", id_, e.what());
   }
 }
 
 TraceManager::TraceManager(TraceSettings global)
-    : startup_(global), file_(global.file.empty() ? nullptr : std::make_shared<TraceFile>(global.file)) {
+    : startup_(global),
+      file_(global.file.empty() || global.mode != "triton" ? nullptr : std::make_shared<TraceFile>(global.file)) {
+  if (global.mode == "opentelemetry") {
+    std::unique_ptr<OtelExporter> exporter;
+    const Status st = OtelExporter::Create(global.otel, &exporter);
+    if (st.ok()) exporter_ = std::move(exporter);
+    else LOG_ERROR("OpenTelemetry tracing is off: {}", st.message());
+  }
   global_.settings = std::move(global);
   std::lock_guard<std::mutex> lock(mu_);
   RefreshTracing();
-  if (global_.settings.level != 0 && file_ == nullptr) {
+  if (global_.settings.level != 0 && global_.settings.mode == "triton" && file_ == nullptr) {
     LOG_WARNING("tracing is on but no trace file is set (--trace-config triton,file=PATH): no traces "
                 "are written");
   }
@@ -380,7 +494,7 @@ TraceManager::~TraceManager() = default;
 void TraceManager::RefreshTracing() {
   bool on = Traces(global_.settings);
   for (const auto& [name, entry] : models_) on = on || Traces(entry.settings);
-  tracing_.store(on && file_ != nullptr, std::memory_order_relaxed);
+  tracing_.store(on && (file_ != nullptr || exporter_ != nullptr), std::memory_order_relaxed);
 }
 
 std::shared_ptr<RequestTrace> TraceManager::SampleSlow(const std::string& model) {
@@ -391,7 +505,7 @@ std::shared_ptr<RequestTrace> TraceManager::SampleSlow(const std::string& model)
   if (++e.seen % e.settings.rate != 0) return nullptr;
   if (e.settings.count > 0 && --e.settings.count == 0) RefreshTracing();
   return std::make_shared<RequestTrace>(next_id_.fetch_add(1), e.settings.level, e.settings.log_frequency,
-                                        file_);
+                                        file_, exporter_);
 }
 
 TraceSettings TraceManager::Get(const std::string& model) const {
@@ -410,8 +524,9 @@ Status TraceManager::Update(const std::string& model, const std::vector<TraceSet
       return Status::Unsupported("trace file location can not be updated through network protocol");
     }
     if (name == "trace_mode") {
-      if (values && *values != std::vector<std::string>{"triton"}) {
-        return Status::Unsupported("trace_mode cannot be changed: inferd traces in 'triton' mode only");
+      if (values && *values != std::vector<std::string>{startup_.mode}) {
+        return Status::Unsupported("trace_mode cannot be changed through the network: it is '" + startup_.mode +
+                                   "', set on the command line");
       }
       continue;
     }

@@ -19,6 +19,16 @@
 // HTTP_SEND_START/END, or GRPC_WAITREAD_START/END and GRPC_SEND_START/END
 // (unary gRPC calls), which Triton's trace_summary.py needs.
 //
+// OpenTelemetry mode (--trace-config mode=opentelemetry, as Triton's): no
+// file; each trace becomes spans sent to a collector (see otel_exporter.h),
+// in Triton's shape: "InferRequest" (from the trace's start until its answer
+// is sent, with the frontend's stamps as events), its child "<model name>"
+// (REQUEST_START to REQUEST_END, the core's stamps as events, attributes
+// triton.model_name, triton.model_version, triton.trace_id,
+// triton.trace_parent_id, triton.request_id) and that span's child
+// "compute" (COMPUTE_START to COMPUTE_END). A client's W3C traceparent
+// (HTTP header, gRPC metadata) makes InferRequest a child of its span.
+//
 // Cost: with tracing off a request pays one atomic load. A trace is written
 // once its request has ended and the last holder (the request, a frontend
 // sending the answer) lets it go, so nothing accumulates in memory; with
@@ -37,6 +47,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "core/otel_exporter.h"
 #include "inferd/backend.h"
 
 namespace inferd {
@@ -52,15 +63,16 @@ struct TraceSettings {
   uint32_t rate = 1000;        // trace every rate-th request
   int32_t count = -1;          // traces left to take; -1: no limit
   uint32_t log_frequency = 0;  // traces per numbered file; 0: all in `file`
-  std::string file;            // empty: no traces are written
-  std::string mode = "triton";
+  std::string file;            // empty: no traces are written (triton mode)
+  std::string mode = "triton";  // or "opentelemetry"
+  OtelOptions otel;             // opentelemetry mode: where spans go
 };
 
 // A trace setting from the command line: --trace-config [<mode>,]<key>=<value>
 // (flag "trace-config"), or a deprecated flag (flag "trace-file",
 // "trace-level", "trace-rate", "trace-count", "trace-log-frequency") with
-// its value. What Triton has but inferd has not (OpenTelemetry, TENSORS)
-// is a warning, so that a Triton command line starts unchanged.
+// its value. An OpenTelemetry setting Triton does not have either is a
+// warning, so that a Triton command line starts unchanged.
 Status ApplyTraceFlag(const std::string& flag, const std::string& value, TraceSettings* settings,
                       std::vector<std::string>* warnings);
 
@@ -80,19 +92,22 @@ class TraceFile;
 // ended (a request cut short by exit leaves no trace).
 class RequestTrace {
  public:
-  RequestTrace(uint64_t id, uint32_t level, uint32_t log_frequency, std::shared_ptr<TraceFile> file)
-      : id_(id), level_(level), log_frequency_(log_frequency), file_(std::move(file)) {}
+  // Written to `file`, or, with an `exporter`, sent as OpenTelemetry spans.
+  RequestTrace(uint64_t id, uint32_t level, uint32_t log_frequency, std::shared_ptr<TraceFile> file,
+               std::shared_ptr<OtelExporter> exporter = nullptr);
   ~RequestTrace();
   RequestTrace(const RequestTrace&) = delete;
   RequestTrace& operator=(const RequestTrace&) = delete;
 
   uint64_t id() const { return id_; }
-  bool tensors() const { return (level_ & kTraceTensors) != 0; }
+  bool tensors() const { return (level_ & kTraceTensors) != 0 && exporter_ == nullptr; }
   void Stamp(const char* name, uint64_t ns);
   // A tensor, for the TENSORS level: `activity` is TENSOR_QUEUE_INPUT or
   // TENSOR_BACKEND_OUTPUT; `pieces` hold its bytes in order.
   void AddTensor(const char* activity, const std::string& name, InferdDataType datatype,
                  const std::vector<int64_t>& shape, const std::vector<std::pair<const char*, uint64_t>>& pieces);
+  // The client's W3C traceparent, which the OpenTelemetry spans continue.
+  void SetTraceparent(const std::string& traceparent);
   // The request ended: what the trace says it was.
   void End(const std::string& model_name, int64_t model_version, const std::string& request_id);
 
@@ -101,7 +116,12 @@ class RequestTrace {
   const uint32_t level_;
   const uint32_t log_frequency_;
   const std::shared_ptr<TraceFile> file_;
+  const std::shared_ptr<OtelExporter> exporter_;
+  const uint64_t created_ns_;  // CLOCK_MONOTONIC: the InferRequest span's start
+  void WriteToFile();
+  void Export();
   std::mutex mu_;
+  std::string traceparent_;                               // guarded by mu_
   std::vector<std::pair<const char*, uint64_t>> stamps_;  // guarded by mu_
   std::vector<std::string> tensors_;                      // JSON objects; guarded by mu_
   bool ended_ = false;                                    // guarded by mu_
@@ -111,6 +131,8 @@ class RequestTrace {
 
 class TraceManager {
  public:
+  // A mode of "opentelemetry" starts the exporter (ApplyTraceFlag has
+  // checked its URL and sizes).
   explicit TraceManager(TraceSettings global = {});
   ~TraceManager();  // closes the trace file (its JSON array)
 
@@ -142,6 +164,7 @@ class TraceManager {
   std::atomic<uint64_t> next_id_{1};
   const TraceSettings startup_;  // what a cleared global setting goes back to
   const std::shared_ptr<TraceFile> file_;
+  std::shared_ptr<OtelExporter> exporter_;  // opentelemetry mode; set once, in the constructor
   mutable std::mutex mu_;
   Entry global_;                          // guarded by mu_
   std::map<std::string, Entry> models_;   // guarded by mu_

@@ -4,8 +4,11 @@ model) with tritonclient, the command-line flags, and the trace file itself:
 Triton's JSON format, every rate-th request, count, log_frequency's numbered
 files, and timestamps in the order a request passes them."""
 
+import http.server
 import json
 import subprocess
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -112,6 +115,98 @@ def test_grpc_stream_requests_carry_the_frontends_stamps(start_server, repo, tmp
         assert names == ORDER["grpc"], names
         times = [s["ns"] for s in trace["timestamps"]]
         assert times == sorted(times), trace
+
+
+class _Collector:
+    """An OTLP/HTTP collector on a loopback port: keeps the JSON bodies posted to /v1/traces."""
+
+    def __init__(self):
+        bodies = self.bodies = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (the http.server API)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                bodies.append((self.path, self.headers["Content-Type"], json.loads(body)))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def spans(self):
+        return [s for _, _, body in self.bodies for rs in body["resourceSpans"]
+                for ss in rs["scopeSpans"] for s in ss["spans"]]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_opentelemetry_mode_sends_tritons_spans_to_a_collector(start_server, repo):
+    collector = _Collector()
+    try:
+        srv = start_server([repo], [
+            "--trace-config", "mode=opentelemetry", "--trace-config", "level=TIMESTAMPS",
+            "--trace-config", "rate=1", "--trace-config", f"opentelemetry,url=127.0.0.1:{collector.port}/v1/traces",
+            "--trace-config", "opentelemetry,resource=deployment=test"])
+        assert httpclient.InferenceServerClient(srv.url).get_trace_settings()["trace_mode"] == "opentelemetry"
+        parent_trace, parent_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+        x = np.arange(3, dtype=np.float32).reshape(1, 3)
+        h = httpclient.InferenceServerClient(srv.url)
+        inp = httpclient.InferInput("INPUT0", [1, 3], "FP32")
+        inp.set_data_from_numpy(x)
+        h.infer("a", [inp], request_id="over-http",
+                headers={"traceparent": f"00-{parent_trace}-{parent_span}-01"})
+        _infer(srv, "b", protocol="grpc", request_id="over-grpc")
+        srv.stop()  # the exporter sends what it holds at exit
+        spans = collector.spans()
+        (path, content_type, body), *_ = collector.bodies
+        assert path == "/v1/traces" and content_type == "application/json"
+        resource = {a["key"]: a["value"]["stringValue"] for a in body["resourceSpans"][0]["resource"]["attributes"]}
+        assert resource == {"service.name": "inferd", "deployment": "test"}
+        assert sorted(s["name"] for s in spans) == ["InferRequest", "InferRequest", "a", "b", "compute", "compute"]
+        by_id = {s["spanId"]: s for s in spans}
+        models = {s["name"]: s for s in spans if s["name"] in ("a", "b")}
+        for name, request_id, frontend in (("a", "over-http", "HTTP_"), ("b", "over-grpc", "GRPC_")):
+            model = models[name]
+            attributes = {a["key"]: a["value"] for a in model["attributes"]}
+            assert attributes["triton.model_name"] == {"stringValue": name}
+            assert attributes["triton.model_version"] == {"intValue": "1"}
+            assert attributes["triton.request_id"] == {"stringValue": request_id}
+            root = by_id[model["parentSpanId"]]
+            assert root["name"] == "InferRequest" and root["traceId"] == model["traceId"]
+            assert all(e["name"].startswith(frontend) for e in root["events"]) and len(root["events"]) == 4
+            assert [e["name"] for e in model["events"]] == \
+                ["REQUEST_START", "QUEUE_START", "INFER_RESPONSE_COMPLETE", "REQUEST_END"]
+            (compute,) = [s for s in spans if s["name"] == "compute" and s["parentSpanId"] == model["spanId"]]
+            assert [e["name"] for e in compute["events"]] == \
+                ["COMPUTE_START", "COMPUTE_INPUT_END", "COMPUTE_OUTPUT_START", "COMPUTE_END"]
+            assert int(root["startTimeUnixNano"]) <= int(model["startTimeUnixNano"]) <= \
+                int(compute["startTimeUnixNano"]) <= int(compute["endTimeUnixNano"]) <= \
+                int(model["endTimeUnixNano"]) <= int(root["endTimeUnixNano"])
+            assert abs(int(root["startTimeUnixNano"]) / 1e9 - time.time()) < 600  # Unix time, not uptime
+        # The client's trace context is continued; without one a trace starts.
+        http_root = by_id[models["a"]["parentSpanId"]]
+        assert http_root["traceId"] == parent_trace and http_root["parentSpanId"] == parent_span
+        assert "parentSpanId" not in by_id[models["b"]["parentSpanId"]]
+    finally:
+        collector.close()
+
+
+def test_opentelemetry_without_a_collector_serves_on(start_server, repo):
+    srv = start_server([repo], ["--trace-config", "mode=opentelemetry", "--trace-config", "level=TIMESTAMPS",
+                                "--trace-config", "rate=1", "--trace-config", "opentelemetry,url=127.0.0.1:1",
+                                "--trace-config", "opentelemetry,bsp_schedule_delay=10"])
+    _infer(srv, "a", n=5)
+    _infer(srv, "b", n=2, protocol="grpc")
+    assert httpclient.InferenceServerClient(srv.url).is_server_live()
+    with pytest.raises(InferenceServerException, match="trace_mode cannot be changed"):
+        httpclient.InferenceServerClient(srv.url).update_trace_settings(settings={"trace_mode": "triton"})
 
 
 def test_tensors_level_traces_inputs_and_outputs(start_server, repo, tmp_path):
@@ -224,7 +319,7 @@ def test_trace_api_can_be_restricted(start_server, repo):
 
 
 @pytest.mark.parametrize("flags, warning", [
-    (["--trace-config", "opentelemetry,url=localhost:4318"], "OpenTelemetry tracing is not built"),
+    (["--trace-config", "opentelemetry,compression=gzip"], "has no effect"),
     (["--trace-config", "level=TIMESTAMPS"], "no trace file is set"),
 ])
 def test_tritons_flags_start_with_a_warning_for_what_is_not_here(start_server, repo, flags, warning):
@@ -237,6 +332,8 @@ def test_tritons_flags_start_with_a_warning_for_what_is_not_here(start_server, r
     ("--trace-config=rate=often", "Unable to parse 'trace_rate', got: often"),
     ("--trace-config=zipkin,file=x", "unknown trace mode 'zipkin'"),
     ("--trace-level=LOUD", "unknown trace level 'LOUD'"),
+    ("--trace-config=opentelemetry,url=https://collector:4318", "https is not built"),
+    ("--trace-config=mode=zipkin", "unknown trace mode 'zipkin'"),
 ])
 def test_bad_trace_flags_stop_start_up(inferd_bin, repo, flag, words):
     out = subprocess.run([str(inferd_bin), f"--model-repository={repo}", flag], capture_output=True,

@@ -30,10 +30,24 @@ TEST(Trace, FlagsTakeTritonsForms) {
   ASSERT_TRUE(ApplyTraceFlag("trace-level", "TENSORS", &s, &warnings).ok());
   ASSERT_TRUE(ApplyTraceFlag("trace-level", "TIMESTAMPS", &s, &warnings).ok());
   EXPECT_EQ(s.level, kTraceTimestamps | kTraceTensors);
-  // What inferd lacks is a warning, not a refusal.
-  EXPECT_TRUE(ApplyTraceFlag("trace-config", "opentelemetry,url=x", &s, &warnings).ok());
+  // OpenTelemetry: Triton's settings; one it lacks too is a warning, not a refusal.
+  ASSERT_TRUE(ApplyTraceFlag("trace-config", "mode=opentelemetry", &s, &warnings).ok());
+  ASSERT_TRUE(ApplyTraceFlag("trace-config", "opentelemetry,url=collector:4318/v1/traces", &s, &warnings).ok());
+  ASSERT_TRUE(ApplyTraceFlag("trace-config", "opentelemetry,resource=service.name=mine", &s, &warnings).ok());
+  ASSERT_TRUE(ApplyTraceFlag("trace-config", "opentelemetry,resource=team=ml", &s, &warnings).ok());
+  ASSERT_TRUE(ApplyTraceFlag("trace-config", "opentelemetry,bsp_schedule_delay=100", &s, &warnings).ok());
+  EXPECT_EQ(s.mode, "opentelemetry");
+  EXPECT_EQ(s.otel.url, "collector:4318/v1/traces");
+  EXPECT_EQ(s.otel.schedule_delay_ms, 100u);
+  using Resource = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(s.otel.resource, (Resource{{"service.name", "mine"}, {"team", "ml"}}));
+  EXPECT_TRUE(warnings.empty());
+  EXPECT_TRUE(ApplyTraceFlag("trace-config", "opentelemetry,compression=gzip", &s, &warnings).ok());
   EXPECT_EQ(warnings.size(), 1u);
-  for (const char* bad : {"rate", "rate=x", "rate=-1", "count=-2", "zipkin,file=x", "colour=red", "level=LOUD"}) {
+  for (const char* bad : {"rate", "rate=x", "rate=-1", "count=-2", "zipkin,file=x", "colour=red", "level=LOUD",
+                          "mode=zipkin", "opentelemetry,url=https://c:4318", "opentelemetry,url=c:99999",
+                          "opentelemetry,url=", "opentelemetry,resource=novalue",
+                          "opentelemetry,bsp_max_queue_size=0"}) {
     EXPECT_FALSE(ApplyTraceFlag("trace-config", bad, &s, &warnings).ok()) << bad;
   }
 }

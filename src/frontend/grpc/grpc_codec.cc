@@ -166,6 +166,13 @@ void Fill(inference::StatisticDuration* out, const StatDuration& d) {
 
 }  // namespace
 
+std::string Traceparent(const grpc::ServerContextBase& ctx) {
+  const auto& metadata = ctx.client_metadata();
+  auto it = metadata.find("traceparent");
+  if (it == metadata.end() || it->second.size() > 256) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
 grpc::Status ToGrpcStatus(const Status& status) {
   using grpc::StatusCode;
   StatusCode code;

@@ -2,6 +2,7 @@
 // other messages built from core state (metadata, statistics, index).
 #pragma once
 
+#include <grpcpp/server_context.h>
 #include <grpcpp/support/status.h>
 
 #include <memory>
@@ -19,6 +20,9 @@ namespace inferd::grpc_frontend {
 
 // The gRPC status for a core status (INVALID_ARGUMENT, NOT_FOUND, ...).
 grpc::Status ToGrpcStatus(const Status& status);
+
+// The call's "traceparent" metadata (W3C trace context), or empty.
+std::string Traceparent(const grpc::ServerContextBase& ctx);
 
 // "" is the latest version (-1); otherwise a non-negative integer.
 Status ParseModelVersion(const std::string& model, const std::string& text, int64_t* version);

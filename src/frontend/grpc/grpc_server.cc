@@ -251,7 +251,7 @@ class GrpcServer::Service final : public ServiceBase {
   ModelStreamInfer(CallbackServerContext* ctx) override {
     if (compression_ != GRPC_COMPRESS_LEVEL_NONE) ctx->set_compression_level(compression_);
     // A restricted stream ends before any message is read.
-    return new StreamInferReactor(core_, Allowed(*ctx, ApiGroup::kInference));
+    return new StreamInferReactor(core_, Allowed(*ctx, ApiGroup::kInference), Traceparent(*ctx));
   }
 
   ServerUnaryReactor* SystemSharedMemoryStatus(CallbackServerContext* ctx,
@@ -407,6 +407,7 @@ class AsyncInferCall {
       request->frontend = InferenceRequest::Frontend::kGrpc;
       request->read_start_ns = listen_ns_;
       request->read_end_ns = request->receive_ns;
+      request->traceparent = Traceparent(ctx_);
       // The message lives in this call until its answer is sent, which is
       // after the final response: raw inputs can point into it.
       request->on_response = [this](std::unique_ptr<InferenceResponse> response) {

@@ -5,7 +5,8 @@
 
 namespace inferd::grpc_frontend {
 
-StreamInferReactor::StreamInferReactor(Server* core, const grpc::Status& allowed) : core_(core) {
+StreamInferReactor::StreamInferReactor(Server* core, const grpc::Status& allowed, std::string traceparent)
+    : core_(core), traceparent_(std::move(traceparent)) {
   if (!allowed.ok()) {
     finished_ = true;
     Finish(allowed);
@@ -69,6 +70,7 @@ void StreamInferReactor::HandleRequest(std::shared_ptr<inference::ModelInferRequ
     request->frontend = InferenceRequest::Frontend::kGrpc;
     request->read_start_ns = read_start_ns;
     request->read_end_ns = request->receive_ns;
+    request->traceparent = traceparent_;
     request->accepts_many_responses = true;
     request->on_response = [this, flag_final, bytes](std::unique_ptr<InferenceResponse> response) {
       const bool final = response->final;

@@ -36,7 +36,8 @@ class StreamInferReactor
     : public grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse> {
  public:
   // `allowed`: not OK for a restricted stream, which then ends at once with it.
-  StreamInferReactor(Server* core, const grpc::Status& allowed);
+  // `traceparent`: the stream's W3C trace context, for every request on it.
+  StreamInferReactor(Server* core, const grpc::Status& allowed, std::string traceparent);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -63,6 +64,7 @@ class StreamInferReactor
   void Perform(const Next& next);
 
   Server* core_;
+  const std::string traceparent_;
   std::shared_ptr<inference::ModelInferRequest> incoming_;  // the read in progress
   uint64_t read_start_ns_ = 0;  // when that read began; both owned by the read in progress
 

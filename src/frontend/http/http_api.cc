@@ -388,6 +388,9 @@ void HttpApi::DecodeInfer(HttpRequest& req, const HttpReadTimes& read_times, con
   request->frontend = InferenceRequest::Frontend::kHttp;
   request->read_start_ns = read_times.start_ns;
   request->read_end_ns = read_times.end_ns;
+  if (auto parent = req.find("traceparent"); parent != req.end() && parent->value().size() <= 256) {
+    request->traceparent = std::string(parent->value());
+  }
   request->model_name = model_name;
   request->model_version = version;
 
