@@ -17,7 +17,8 @@
 //
 // Frontends add their own stamps around the core's: HTTP_RECV_START/END and
 // HTTP_SEND_START/END, or GRPC_WAITREAD_START/END and GRPC_SEND_START/END
-// (unary gRPC calls), which Triton's trace_summary.py needs.
+// (unary calls and streams, one SEND pair per response), which Triton's
+// trace_summary.py needs.
 //
 // OpenTelemetry mode (--trace-config mode=opentelemetry, as Triton's): no
 // file; each trace becomes spans sent to a collector (see otel_exporter.h),
@@ -117,7 +118,7 @@ class RequestTrace {
   const uint32_t log_frequency_;
   const std::shared_ptr<TraceFile> file_;
   const std::shared_ptr<OtelExporter> exporter_;
-  const uint64_t created_ns_;  // CLOCK_MONOTONIC: the InferRequest span's start
+  const uint64_t created_ns_;  // CLOCK_MONOTONIC; InferRequest starts here or at an earlier stamp
   void WriteToFile();
   void Export();
   std::mutex mu_;
