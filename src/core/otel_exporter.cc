@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <charconv>
 #include <chrono>
 #include <random>
 
@@ -179,9 +180,10 @@ Status ParseOtelUrl(const std::string& url, std::string* host, std::string* port
     *port = authority.substr(colon + 1);
   }
   if (host->size() >= 2 && host->front() == '[' && host->back() == ']') *host = host->substr(1, host->size() - 2);
-  const bool port_ok = !port->empty() && port->size() <= 5 &&
-                       port->find_first_not_of("0123456789") == std::string::npos && std::stoul(*port) > 0 &&
-                       std::stoul(*port) <= 65535;
+  unsigned port_number = 0;
+  const auto [end, ec] = std::from_chars(port->data(), port->data() + port->size(), port_number);
+  const bool port_ok =
+      ec == std::errc() && end == port->data() + port->size() && port_number > 0 && port_number <= 65535;
   const bool clean = host->find_first_of(" \r\n/@") == std::string::npos &&
                      target->find_first_of(" \r\n") == std::string::npos;
   if (host->empty() || !port_ok || !clean) {
