@@ -1,0 +1,442 @@
+// The Python backend: Triton's model.py models (class TritonPythonModel with
+// initialize / execute / finalize, the triton_python_backend_utils module)
+// run unchanged, each instance in a stub process of its own (stub_process.h).
+//
+// Per instance: the stub starts at instance initialization and runs the
+// model's initialize(args) within the stub timeout (--backend-config=python,
+// stub-timeout-seconds=N, Triton's key; 30 s by default). Each execution
+// hands the stub the whole batch (inputs in shared memory) and answers every
+// request with the stub's response for it, or with the model's error. A stub
+// that dies (a crash in user code, os._exit) fails only the requests of that
+// execution; the next execution starts a new stub and initializes the model
+// again, and the restart is logged. finalize() runs when the instance goes.
+//
+// The interpreter: parameters { key: "EXECUTION_ENV_PATH" } naming a
+// virtualenv folder runs <folder>/bin/python3; else /usr/bin/python3 (the
+// system's, with its numpy) when present, else python3 from PATH.
+//
+// Not built yet (the next steps): BLS (InferenceRequest.exec),
+// decoupled models (response senders), auto_complete_config.
+#include <dlfcn.h>
+#include <inferd/backend.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../common/guard.h"
+#include "stub_process.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using inferd_python::StubOptions;
+using inferd_python::StubProcess;
+
+const InferdCoreApi* api = nullptr;
+std::string stub_script;  // <folder of this library>/stub/inferd_python_stub.py
+
+constexpr uint64_t kAlignment = 64;  // where each tensor starts in the region
+constexpr int kDefaultStubTimeoutS = 30;
+
+InferdError* Error(const std::string& message, InferdErrorCode code = INFERD_ERROR_INTERNAL) {
+  return api->ErrorNew(code, message.c_str());
+}
+
+void Log(InferdLogLevel level, const std::string& message) {
+  api->Log(level, __FILE__, __LINE__, message.c_str());
+}
+
+struct TypeName {
+  InferdDataType type;
+  const char* name;
+};
+constexpr TypeName kTypes[] = {
+    {INFERD_TYPE_BOOL, "BOOL"},   {INFERD_TYPE_UINT8, "UINT8"},   {INFERD_TYPE_UINT16, "UINT16"},
+    {INFERD_TYPE_UINT32, "UINT32"}, {INFERD_TYPE_UINT64, "UINT64"}, {INFERD_TYPE_INT8, "INT8"},
+    {INFERD_TYPE_INT16, "INT16"}, {INFERD_TYPE_INT32, "INT32"},   {INFERD_TYPE_INT64, "INT64"},
+    {INFERD_TYPE_FP16, "FP16"},   {INFERD_TYPE_FP32, "FP32"},     {INFERD_TYPE_FP64, "FP64"},
+    {INFERD_TYPE_BYTES, "BYTES"}, {INFERD_TYPE_BF16, "BF16"},
+};
+
+const char* NameOf(InferdDataType type) {
+  for (const auto& t : kTypes)
+    if (t.type == type) return t.name;
+  return "INVALID";
+}
+
+InferdDataType TypeOf(const std::string& name) {
+  for (const auto& t : kTypes)
+    if (name == t.name) return t.type;
+  return INFERD_TYPE_INVALID;
+}
+
+uint64_t Align(uint64_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment; }
+
+struct ModelState {
+  StubOptions stub;
+  std::string initialize_message;  // {"type":"initialize", "model_file", "args"}
+  int timeout_ms = kDefaultStubTimeoutS * 1000;
+};
+
+struct InstanceState {
+  std::unique_ptr<StubProcess> stub;
+  std::string initialize_message;
+  uint64_t restarts = 0;
+};
+
+std::string Str(const rapidjson::Value& v, const char* key) {
+  auto it = v.FindMember(key);
+  return it != v.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
+}
+
+// The parameters.<key>.string_value of a config, or "".
+std::string ConfigParameter(const rapidjson::Document& config, const char* key) {
+  auto params = config.FindMember("parameters");
+  if (params == config.MemberEnd() || !params->value.IsObject()) return "";
+  auto p = params->value.FindMember(key);
+  return p == params->value.MemberEnd() || !p->value.IsObject() ? "" : Str(p->value, "string_value");
+}
+
+std::string JsonText(const rapidjson::Value& v) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  v.Accept(w);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+InferdError* InitializeModel(InferdModel* model) {
+  auto state = std::make_unique<ModelState>();
+  const char* config_json = api->ModelConfigJson(model);
+  rapidjson::Document config;
+  config.Parse(config_json);
+  if (config.HasParseError() || !config.IsObject()) return Error("python: the model config is not valid JSON");
+  const std::string name = api->ModelName(model);
+  std::string file = Str(config, "default_model_filename");
+  if (file.empty()) file = "model.py";
+  const fs::path model_file = fs::path(api->ModelVersionPath(model)) / file;
+  std::error_code ec;
+  if (!fs::is_regular_file(model_file, ec)) {
+    return Error("python: model '" + name + "' has no " + model_file.string(), INFERD_ERROR_NOT_FOUND);
+  }
+  const std::string env = ConfigParameter(config, "EXECUTION_ENV_PATH");
+  if (!env.empty()) {
+    // Triton's $$TRITON_MODEL_DIRECTORY names the model's folder.
+    std::string path = env;
+    const std::string var = "$$TRITON_MODEL_DIRECTORY";
+    if (path.rfind(var, 0) == 0) {
+      path = fs::path(api->ModelVersionPath(model)).parent_path().string() + path.substr(var.size());
+    }
+    const fs::path python = fs::path(path) / "bin" / "python3";
+    if (!fs::exists(python, ec)) {
+      return Error("python: EXECUTION_ENV_PATH '" + env + "' of model '" + name + "' has no bin/python3 " +
+                       "(a virtualenv folder is expected)",
+                   INFERD_ERROR_INVALID_ARG);
+    }
+    state->stub.python = python.string();
+  } else {
+    state->stub.python = fs::exists("/usr/bin/python3", ec) ? "/usr/bin/python3" : "python3";
+  }
+  state->stub.script = stub_script;
+  if (const char* timeout = api->ModelBackendConfig(model, "stub-timeout-seconds")) {
+    int seconds = 0;
+    const char* end = timeout + std::strlen(timeout);
+    auto [ptr, err] = std::from_chars(timeout, end, seconds);
+    if (err != std::errc() || ptr != end || seconds < 1 || seconds > 3600) {
+      return Error(std::string("--backend-config=python,stub-timeout-seconds: expected 1 to 3600, got '") +
+                       timeout + "'",
+                   INFERD_ERROR_INVALID_ARG);
+    }
+    state->timeout_ms = seconds * 1000;
+  }
+  // initialize(args), with Triton's keys; the instance's own are added per instance.
+  rapidjson::Document message(rapidjson::kObjectType);
+  auto& alloc = message.GetAllocator();
+  message.AddMember("type", "initialize", alloc);
+  message.AddMember("model_file", rapidjson::Value(model_file.c_str(), alloc), alloc);
+  rapidjson::Value args(rapidjson::kObjectType);
+  args.AddMember("model_config", rapidjson::Value(config_json, alloc), alloc);
+  args.AddMember("model_repository", rapidjson::Value(api->ModelRepositoryPath(model), alloc), alloc);
+  args.AddMember("model_version", rapidjson::Value(std::to_string(api->ModelVersion(model)).c_str(), alloc),
+                 alloc);
+  args.AddMember("model_name", rapidjson::Value(name.c_str(), alloc), alloc);
+  message.AddMember("args", args, alloc);
+  state->initialize_message = JsonText(message);
+  api->ModelSetState(model, state.release());
+  return nullptr;
+}
+
+// Starts the instance's stub and runs the model's initialize(); the error
+// names the model and what the stub said.
+bool StartStub(InferdInstance* instance, InstanceState* state, std::string* error) {
+  const auto& model = *static_cast<ModelState*>(api->ModelState(api->InstanceModel(instance)));
+  StubOptions options = model.stub;
+  options.description = std::string("model '") + api->ModelName(api->InstanceModel(instance)) +
+                        "' instance '" + api->InstanceName(instance) + "'";
+  if (!StubProcess::Start(options, &state->stub, error)) return false;
+  std::string reply;
+  if (!state->stub->Call(state->initialize_message, &reply, model.timeout_ms, error)) {
+    state->stub.reset();
+    return false;
+  }
+  rapidjson::Document answer;
+  answer.Parse(reply.c_str(), reply.size());
+  if (answer.HasParseError() || !answer.IsObject()) {
+    *error = "the Python stub of " + options.description + " answered initialize with something else than JSON";
+    state->stub.reset();
+    return false;
+  }
+  if (const std::string failed = Str(answer, "error"); !failed.empty()) {
+    *error = "Failed to initialize " + options.description + ": " + failed;
+    state->stub.reset();
+    return false;
+  }
+  return true;
+}
+
+InferdError* InitializeInstance(InferdInstance* instance) {
+  const auto& model = *static_cast<ModelState*>(api->ModelState(api->InstanceModel(instance)));
+  auto state = std::make_unique<InstanceState>();
+  rapidjson::Document message;
+  message.Parse(model.initialize_message.c_str());
+  auto& alloc = message.GetAllocator();
+  auto& args = message["args"];
+  args.AddMember("model_instance_name", rapidjson::Value(api->InstanceName(instance), alloc), alloc);
+  args.AddMember("model_instance_kind", api->InstanceIsGpu(instance) ? "GPU" : "CPU", alloc);
+  args.AddMember("model_instance_device_id",
+                 rapidjson::Value(std::to_string(api->InstanceDeviceId(instance)).c_str(), alloc), alloc);
+  state->initialize_message = JsonText(message);
+  std::string error;
+  if (!StartStub(instance, state.get(), &error)) return Error(error, INFERD_ERROR_INVALID_ARG);
+  api->InstanceSetState(instance, state.release());
+  return nullptr;
+}
+
+void FailAll(InferdRequest** requests, uint32_t count, const std::string& message) {
+  for (uint32_t r = 0; r < count; ++r) api->RequestRespondError(requests[r], Error(message));
+}
+
+// Copies the batch's inputs into the region and describes them to the stub.
+InferdError* WriteRequests(InferdRequest** requests, uint32_t count, inferd_python::SharedRegion& region,
+                           rapidjson::Document* message, uint64_t* used) {
+  auto& alloc = message->GetAllocator();
+  uint64_t total = 0;
+  for (uint32_t r = 0; r < count; ++r) {
+    for (uint32_t i = 0; i < api->RequestInputCount(requests[r]); ++i) {
+      uint64_t size = 0;
+      if (InferdError* e = api->RequestInput(requests[r], i, nullptr, nullptr, nullptr, nullptr, &size)) return e;
+      total += Align(size);
+    }
+  }
+  std::string error;
+  if (!region.Reserve(std::max<uint64_t>(total, 1), &error)) return Error("python: " + error);
+  rapidjson::Value list(rapidjson::kArrayType);
+  uint64_t offset = 0;
+  for (uint32_t r = 0; r < count; ++r) {
+    InferdRequest* request = requests[r];
+    rapidjson::Value entry(rapidjson::kObjectType);
+    entry.AddMember("request_id", rapidjson::Value(api->RequestId(request), alloc), alloc);
+    entry.AddMember("correlation_id", api->RequestCorrelationId(request), alloc);
+    rapidjson::Value inputs(rapidjson::kArrayType);
+    for (uint32_t i = 0; i < api->RequestInputCount(request); ++i) {
+      const char* name;
+      InferdDataType type;
+      const int64_t* shape;
+      uint32_t dims;
+      uint64_t size;
+      if (InferdError* e = api->RequestInput(request, i, &name, &type, &shape, &dims, &size)) return e;
+      uint32_t buffers = 0;
+      if (InferdError* e = api->RequestInputBufferCount(request, i, &buffers)) return e;
+      char* dst = region.data() + offset;
+      for (uint32_t b = 0; b < buffers; ++b) {
+        const void* data;
+        uint64_t n;
+        if (InferdError* e = api->RequestInputBuffer(request, i, b, &data, &n)) return e;
+        std::memcpy(dst, data, n);
+        dst += n;
+      }
+      rapidjson::Value input(rapidjson::kObjectType);
+      input.AddMember("name", rapidjson::Value(name, alloc), alloc);
+      input.AddMember("datatype", rapidjson::StringRef(NameOf(type)), alloc);
+      rapidjson::Value dims_json(rapidjson::kArrayType);
+      for (uint32_t d = 0; d < dims; ++d) dims_json.PushBack(shape[d], alloc);
+      input.AddMember("shape", dims_json, alloc);
+      input.AddMember("offset", offset, alloc);
+      input.AddMember("size", size, alloc);
+      inputs.PushBack(input, alloc);
+      offset += Align(size);
+    }
+    entry.AddMember("inputs", inputs, alloc);
+    rapidjson::Value outputs(rapidjson::kArrayType);
+    for (uint32_t o = 0; o < api->RequestOutputCount(request); ++o) {
+      outputs.PushBack(rapidjson::Value(api->RequestOutputName(request, o), alloc), alloc);
+    }
+    entry.AddMember("requested_outputs", outputs, alloc);
+    list.PushBack(entry, alloc);
+  }
+  message->AddMember("requests", list, alloc);
+  message->AddMember("outputs_at", offset, alloc);
+  *used = offset;
+  return nullptr;
+}
+
+// Answers one request from the stub's response for it. Every output is
+// checked against the region before it is read.
+InferdError* Respond(InferdRequest* request, const rapidjson::Value& answer,
+                     const inferd_python::SharedRegion& region, const std::string& model) {
+  if (!answer.IsObject()) return Error("python: model '" + model + "': a response the stub sent is not an object");
+  if (auto error = answer.FindMember("error"); error != answer.MemberEnd() && error->value.IsString()) {
+    return api->RequestRespondError(request, Error(error->value.GetString()));
+  }
+  InferdResponse* response = nullptr;
+  if (InferdError* e = api->ResponseNew(request, &response)) return api->RequestRespondError(request, e);
+  auto outputs = answer.FindMember("outputs");
+  InferdError* failed = nullptr;
+  if (outputs == answer.MemberEnd() || !outputs->value.IsArray()) {
+    failed = Error("python: model '" + model + "': the stub sent a response without outputs");
+  }
+  for (uint32_t k = 0; failed == nullptr && k < outputs->value.Size(); ++k) {
+    const auto& out = outputs->value[k];
+    const std::string name = Str(out, "name");
+    bool wanted = false;
+    for (uint32_t o = 0; o < api->RequestOutputCount(request); ++o) {
+      wanted = wanted || name == api->RequestOutputName(request, o);
+    }
+    if (!wanted) continue;  // produced but not asked for: not sent, as in Triton
+    const InferdDataType type = TypeOf(Str(out, "datatype"));
+    auto shape_it = out.FindMember("shape");
+    auto offset_it = out.FindMember("offset");
+    auto size_it = out.FindMember("size");
+    std::vector<int64_t> shape;
+    bool ok = type != INFERD_TYPE_INVALID && shape_it != out.MemberEnd() && shape_it->value.IsArray() &&
+              offset_it != out.MemberEnd() && offset_it->value.IsUint64() && size_it != out.MemberEnd() &&
+              size_it->value.IsUint64() && shape_it->value.Size() <= 64;
+    for (uint32_t d = 0; ok && d < shape_it->value.Size(); ++d) {
+      ok = shape_it->value[d].IsInt64() && shape_it->value[d].GetInt64() >= 0;
+      if (ok) shape.push_back(shape_it->value[d].GetInt64());
+    }
+    const uint64_t offset = ok ? offset_it->value.GetUint64() : 0, size = ok ? size_it->value.GetUint64() : 0;
+    if (!ok || offset > region.size() || size > region.size() - offset) {
+      failed = Error("python: model '" + model + "': output '" + name + "' from the stub is malformed or outside " +
+                     "its shared memory");
+      break;
+    }
+    void* buffer = nullptr;
+    // The core checks that the size fits the shape and datatype.
+    failed = api->ResponseOutput(response, name.c_str(), type, shape.data(), static_cast<uint32_t>(shape.size()),
+                                 size, &buffer);
+    if (failed == nullptr && size > 0) std::memcpy(buffer, region.data() + offset, size);
+  }
+  return api->ResponseSend(response, INFERD_RESPONSE_FINAL, failed);
+}
+
+InferdError* Execute(InferdInstance* instance, InferdRequest** requests, uint32_t count) {
+  auto* state = static_cast<InstanceState*>(api->InstanceState(instance));
+  const std::string model = api->ModelName(api->InstanceModel(instance));
+  if (!state->stub || !state->stub->alive()) {
+    // The last stub died: a new one, initialized again, takes this batch.
+    ++state->restarts;
+    Log(INFERD_LOG_WARN, "python: restarting the stub of model '" + model + "' instance '" +
+                             api->InstanceName(instance) + "' (restart " + std::to_string(state->restarts) + ")");
+    std::string error;
+    if (!StartStub(instance, state, &error)) {
+      FailAll(requests, count, error);
+      return nullptr;
+    }
+  }
+  rapidjson::Document message(rapidjson::kObjectType);
+  message.AddMember("type", "execute", message.GetAllocator());
+  uint64_t used = 0;
+  if (InferdError* e = WriteRequests(requests, count, state->stub->region(), &message, &used)) {
+    const std::string text = api->ErrorMessage(e);
+    api->ErrorDelete(e);
+    FailAll(requests, count, text);
+    return nullptr;
+  }
+  const uint64_t input_end = api->Now();
+  std::string reply, error;
+  if (!state->stub->Call(JsonText(message), &reply, -1, &error)) {
+    Log(INFERD_LOG_ERROR, error);
+    FailAll(requests, count, error + "; it is restarted for the next requests");
+    return nullptr;
+  }
+  const uint64_t infer_end = api->Now();
+  rapidjson::Document answer;
+  answer.Parse(reply.c_str(), reply.size());
+  auto responses = answer.IsObject() ? answer.FindMember("responses") : answer.MemberEnd();
+  if (answer.HasParseError() || !answer.IsObject()) {
+    FailAll(requests, count, "python: model '" + model + "': the stub's answer is not JSON");
+  } else if (const std::string failed = Str(answer, "error"); !failed.empty()) {
+    FailAll(requests, count, failed);
+  } else if (std::string why; !state->stub->region().Refresh(&why)) {
+    FailAll(requests, count, "python: model '" + model + "': " + why);
+  } else if (responses == answer.MemberEnd() || !responses->value.IsArray() || responses->value.Size() != count) {
+    FailAll(requests, count, "python: model '" + model + "': the stub did not answer every request");
+  } else {
+    for (uint32_t r = 0; r < count; ++r) {
+      if (InferdError* e = Respond(requests[r], responses->value[r], state->stub->region(), model)) {
+        Log(INFERD_LOG_ERROR, api->ErrorMessage(e));
+        api->ErrorDelete(e);
+      }
+    }
+  }
+  api->InstanceReportComputeTimes(instance, input_end, infer_end);
+  return nullptr;
+}
+
+}  // namespace
+
+extern "C" {
+
+INFERD_EXPORT uint32_t InferdBackendApiVersion(void) { return INFERD_BACKEND_API_VERSION; }
+
+INFERD_EXPORT InferdError* InferdBackendInitialize(const InferdCoreApi* core) {
+  api = core;
+  return inferd_backend::Guarded(api, "python InferdBackendInitialize", [&]() -> InferdError* {
+    Dl_info info{};
+    if (dladdr(reinterpret_cast<void*>(&InferdBackendApiVersion), &info) == 0 || info.dli_fname == nullptr) {
+      return Error("python: cannot find where the backend library is");
+    }
+    const fs::path script = fs::path(info.dli_fname).parent_path() / "stub" / "inferd_python_stub.py";
+    std::error_code ec;
+    if (!fs::is_regular_file(script, ec)) return Error("python: the stub " + script.string() + " is missing");
+    stub_script = script.string();
+    return nullptr;
+  });
+}
+
+INFERD_EXPORT InferdError* InferdModelInitialize(InferdModel* model) {
+  return inferd_backend::Guarded(api, "python InferdModelInitialize", [&] { return InitializeModel(model); });
+}
+
+INFERD_EXPORT InferdError* InferdModelFinalize(InferdModel* model) {
+  delete static_cast<ModelState*>(api->ModelState(model));
+  return nullptr;
+}
+
+INFERD_EXPORT InferdError* InferdInstanceInitialize(InferdInstance* instance) {
+  return inferd_backend::Guarded(api, "python InferdInstanceInitialize",
+                                 [&] { return InitializeInstance(instance); });
+}
+
+INFERD_EXPORT InferdError* InferdInstanceFinalize(InferdInstance* instance) {
+  return inferd_backend::Guarded(api, "python InferdInstanceFinalize", [&]() -> InferdError* {
+    delete static_cast<InstanceState*>(api->InstanceState(instance));  // finalize() runs in the stub
+    return nullptr;
+  });
+}
+
+INFERD_EXPORT InferdError* InferdInstanceExecute(InferdInstance* instance, InferdRequest** requests,
+                                                 uint32_t count) {
+  return inferd_backend::Guarded(api, "python InferdInstanceExecute",
+                                 [&] { return Execute(instance, requests, count); });
+}
+
+}  // extern "C"

@@ -1,0 +1,246 @@
+"""triton_python_backend_utils for inferd's Python backend: the names a Triton
+model.py imports as pb_utils, with Triton's behaviour, written for inferd.
+
+Built: Tensor, InferenceRequest (as execute() receives it), InferenceResponse,
+TritonError and its codes, TritonModelException, the get_*_by_name helpers,
+the type conversions, BYTES (de)serialization, Logger, the flag constants.
+Not built yet: BLS (InferenceRequest(...).exec / async_exec), response
+senders for decoupled models, auto_complete_config's ModelConfig helper;
+using them raises TritonModelException saying so.
+"""
+
+import json
+import struct
+import sys
+
+import numpy as np
+
+TRITONSERVER_RESPONSE_COMPLETE_FINAL = 1
+TRITONSERVER_REQUEST_FLAG_SEQUENCE_START = 1
+TRITONSERVER_REQUEST_FLAG_SEQUENCE_END = 2
+TRITONSERVER_REQUEST_RELEASE_ALL = 1
+
+_TRITON_TO_NUMPY = {
+    "TYPE_BOOL": np.bool_, "TYPE_UINT8": np.uint8, "TYPE_UINT16": np.uint16, "TYPE_UINT32": np.uint32,
+    "TYPE_UINT64": np.uint64, "TYPE_INT8": np.int8, "TYPE_INT16": np.int16, "TYPE_INT32": np.int32,
+    "TYPE_INT64": np.int64, "TYPE_FP16": np.float16, "TYPE_FP32": np.float32, "TYPE_FP64": np.float64,
+    "TYPE_STRING": np.object_, "TYPE_BYTES": np.object_,
+}
+
+
+class TritonError(Exception):
+    UNKNOWN, INTERNAL, NOT_FOUND, INVALID_ARG, UNAVAILABLE, UNSUPPORTED, ALREADY_EXISTS, CANCELLED = range(8)
+
+    def __init__(self, message, code=INTERNAL):
+        super().__init__(message)
+        self._message = message
+        self._code = code
+
+    def message(self):
+        return self._message
+
+    def code(self):
+        return self._code
+
+
+class TritonModelException(Exception):
+    pass
+
+
+def _not_built(what):
+    raise TritonModelException(f"{what} is not built in inferd's Python backend yet")
+
+
+def triton_string_to_numpy(triton_type_string):
+    return _TRITON_TO_NUMPY[triton_type_string]
+
+
+def numpy_to_triton_type(data_type):
+    """The datatype name ("FP32", ...) of a numpy dtype, or None."""
+    dtype = np.dtype(data_type)
+    if dtype == np.object_ or dtype.type in (np.bytes_, np.str_):
+        return "BYTES"
+    for name, np_type in _TRITON_TO_NUMPY.items():
+        if np_type is not np.object_ and np.dtype(np_type) == dtype:
+            return name[len("TYPE_"):]
+    return None
+
+
+def triton_to_numpy_type(data_type):
+    return _TRITON_TO_NUMPY.get("TYPE_" + str(data_type))
+
+
+def serialize_byte_tensor(input_tensor):
+    """BYTES elements, each prefixed by its 4-byte little-endian length, as a uint8 array."""
+    if input_tensor.size == 0:
+        return np.empty([0], dtype=np.uint8)
+    pieces = []
+    for item in input_tensor.flatten(order="C"):
+        data = item.encode("utf-8") if isinstance(item, str) else bytes(item)
+        pieces.append(struct.pack("<I", len(data)))
+        pieces.append(data)
+    return np.frombuffer(b"".join(pieces), dtype=np.uint8)
+
+
+def deserialize_bytes_tensor(encoded_tensor):
+    """The inverse of serialize_byte_tensor: a 1-D object array of bytes."""
+    data = bytes(encoded_tensor)
+    items, offset = [], 0
+    while offset + 4 <= len(data):
+        (length,) = struct.unpack_from("<I", data, offset)
+        offset += 4
+        items.append(data[offset:offset + length])
+        offset += length
+    return np.array(items, dtype=np.object_)
+
+
+class Tensor:
+    def __init__(self, name, data, dtype=None):
+        if not isinstance(data, np.ndarray):
+            raise TritonModelException(f"Tensor '{name}': data must be a numpy array, got {type(data).__name__}")
+        self._name = name
+        self._array = data
+
+    def name(self):
+        return self._name
+
+    def as_numpy(self):
+        return self._array
+
+    def is_cpu(self):
+        return True
+
+    def shape(self):
+        return list(self._array.shape)
+
+    def triton_dtype(self):
+        return numpy_to_triton_type(self._array.dtype)
+
+    def to_dlpack(self):
+        return self._array.__dlpack__()
+
+    @staticmethod
+    def from_dlpack(name, capsule):
+        return Tensor(name, np.from_dlpack(capsule))
+
+
+class InferenceRequest:
+    """A request as execute() receives it. Creating one to call another model
+    (BLS) is allowed, but exec() is not built yet."""
+
+    def __init__(self, model_name=None, inputs=None, requested_output_names=None, request_id="",
+                 correlation_id=0, flags=0, timeout=0, parameters=None, **_):
+        self._model_name = model_name
+        self._inputs = list(inputs or [])
+        self._requested = list(requested_output_names or [])
+        self._request_id = request_id
+        self._correlation_id = correlation_id
+        self._flags = flags
+        self._parameters = parameters if isinstance(parameters, str) else json.dumps(parameters or {})
+
+    @classmethod
+    def _from_server(cls, inputs, requested_output_names, request_id, correlation_id):
+        return cls(inputs=inputs, requested_output_names=requested_output_names, request_id=request_id,
+                   correlation_id=correlation_id)
+
+    def inputs(self):
+        return self._inputs
+
+    def requested_output_names(self):
+        return self._requested
+
+    def request_id(self):
+        return self._request_id
+
+    def correlation_id(self):
+        return self._correlation_id
+
+    def flags(self):
+        return self._flags
+
+    def parameters(self):
+        return self._parameters
+
+    def model_name(self):
+        return self._model_name
+
+    def is_cancelled(self):
+        return False
+
+    def get_response_sender(self):
+        _not_built("get_response_sender (decoupled models)")
+
+    def exec(self, decoupled=False):  # noqa: A003 (Triton's name)
+        _not_built("InferenceRequest.exec (BLS)")
+
+    async def async_exec(self, decoupled=False):
+        _not_built("InferenceRequest.async_exec (BLS)")
+
+
+class InferenceResponse:
+    def __init__(self, output_tensors=None, error=None):
+        self._outputs = list(output_tensors or [])
+        if error is not None and not isinstance(error, TritonError):
+            error = TritonError(str(error))
+        self._error = error
+
+    def output_tensors(self):
+        return self._outputs
+
+    def has_error(self):
+        return self._error is not None
+
+    def error(self):
+        return self._error
+
+
+def get_input_tensor_by_name(inference_request, name):
+    for tensor in inference_request.inputs():
+        if tensor.name() == name:
+            return tensor
+    return None
+
+
+def get_output_tensor_by_name(inference_response, name):
+    for tensor in inference_response.output_tensors():
+        if tensor.name() == name:
+            return tensor
+    return None
+
+
+def get_input_config_by_name(model_config, name):
+    for entry in model_config.get("input", []):
+        if entry["name"] == name:
+            return entry
+    return None
+
+
+def get_output_config_by_name(model_config, name):
+    for entry in model_config.get("output", []):
+        if entry["name"] == name:
+            return entry
+    return None
+
+
+class Logger:
+    """Lines on the server's log stream (the stub's stderr)."""
+
+    @staticmethod
+    def log(message, level=None):
+        print(message, file=sys.stderr, flush=True)
+
+    @staticmethod
+    def log_info(message):
+        Logger.log(f"python model: {message}")
+
+    @staticmethod
+    def log_warn(message):
+        Logger.log(f"python model warning: {message}")
+
+    @staticmethod
+    def log_error(message):
+        Logger.log(f"python model error: {message}")
+
+    @staticmethod
+    def log_verbose(message):
+        Logger.log(f"python model (verbose): {message}")

@@ -1,0 +1,275 @@
+#include "stub_process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+extern char** environ;
+
+namespace inferd_python {
+namespace {
+
+constexpr uint64_t kInitialRegionBytes = 1 << 20;
+constexpr int kFinalizeGraceMs = 5000;
+
+std::string Errno(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+bool SharedRegion::Create(std::unique_ptr<SharedRegion>* out, std::string* error) {
+  std::unique_ptr<SharedRegion> region(new SharedRegion());
+  region->fd_ = memfd_create("inferd-python", MFD_CLOEXEC);
+  if (region->fd_ < 0) {
+    *error = Errno("memfd_create");
+    return false;
+  }
+  if (ftruncate(region->fd_, static_cast<off_t>(kInitialRegionBytes)) != 0) {
+    *error = Errno("ftruncate");
+    return false;
+  }
+  if (!region->Map(kInitialRegionBytes, error)) return false;
+  *out = std::move(region);
+  return true;
+}
+
+SharedRegion::~SharedRegion() {
+  if (data_ != nullptr) munmap(data_, size_);
+  if (fd_ >= 0) close(fd_);
+}
+
+bool SharedRegion::Map(uint64_t bytes, std::string* error) {
+  if (data_ != nullptr) munmap(data_, size_);
+  data_ = nullptr;
+  size_ = 0;
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+  if (p == MAP_FAILED) {
+    *error = Errno("mmap");
+    return false;
+  }
+  data_ = static_cast<char*>(p);
+  size_ = bytes;
+  return true;
+}
+
+bool SharedRegion::Reserve(uint64_t bytes, std::string* error) {
+  if (bytes <= size_) return true;
+  if (bytes > kMaxRegionBytes) {
+    *error = "a batch of " + std::to_string(bytes) + " bytes is more than the Python backend moves at once (" +
+             std::to_string(kMaxRegionBytes) + ")";
+    return false;
+  }
+  const uint64_t grown = std::min(kMaxRegionBytes, std::max(bytes, size_ * 2));
+  if (ftruncate(fd_, static_cast<off_t>(grown)) != 0) {
+    *error = Errno("ftruncate");
+    return false;
+  }
+  return Map(grown, error);
+}
+
+bool SharedRegion::Refresh(std::string* error) {
+  struct stat st {};
+  if (fstat(fd_, &st) != 0) {
+    *error = Errno("fstat");
+    return false;
+  }
+  const uint64_t bytes = static_cast<uint64_t>(st.st_size);
+  if (bytes > kMaxRegionBytes) {
+    *error = "the stub grew its shared memory to " + std::to_string(bytes) + " bytes, more than " +
+             std::to_string(kMaxRegionBytes);
+    return false;
+  }
+  return bytes == size_ || Map(bytes, error);
+}
+
+bool StubProcess::Start(const StubOptions& options, std::unique_ptr<StubProcess>* out, std::string* error) {
+  std::unique_ptr<StubProcess> stub(new StubProcess());
+  stub->options_ = options;
+  if (!SharedRegion::Create(&stub->region_, error)) return false;
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    *error = Errno("socketpair");
+    return false;
+  }
+  stub->socket_ = sv[0];
+  // The stub finds its socket at fd 3 and its region at fd 4. dup2 onto a
+  // descriptor clears close-on-exec, except onto itself: copies at 10 or
+  // above keep the two apart from 3 and 4 whatever numbers they had.
+  const int child_socket = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
+  const int child_region = fcntl(stub->region_->fd(), F_DUPFD_CLOEXEC, 10);
+  close(sv[1]);
+  if (child_socket < 0 || child_region < 0) {
+    *error = Errno("fcntl(F_DUPFD_CLOEXEC)");
+    if (child_socket >= 0) close(child_socket);
+    if (child_region >= 0) close(child_region);
+    return false;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, child_socket, 3);
+  posix_spawn_file_actions_adddup2(&actions, child_region, 4);
+  // The instance thread may block signals the server handles itself; the
+  // stub starts with none blocked and the default handlers.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD}) sigaddset(&defaults, sig);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  std::vector<char*> argv = {const_cast<char*>(options.python.c_str()), const_cast<char*>(options.script.c_str()),
+                             nullptr};
+  pid_t pid = -1;
+  const int rc = posix_spawnp(&pid, options.python.c_str(), &actions, &attr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  close(child_socket);
+  close(child_region);
+  if (rc != 0) {
+    *error = "cannot start the Python stub with '" + options.python + "': " + std::strerror(rc);
+    return false;
+  }
+  stub->pid_ = pid;
+  *out = std::move(stub);
+  return true;
+}
+
+StubProcess::~StubProcess() {
+  if (pid_ > 0) {
+    std::string reply, ignored;
+    // finalize() runs in the stub; it then exits by itself.
+    if (Call(R"({"type":"finalize"})", &reply, kFinalizeGraceMs, &ignored)) {
+      for (const int64_t deadline = NowMs() + kFinalizeGraceMs; NowMs() < deadline;) {
+        int status = 0;
+        if (waitpid(pid_, &status, WNOHANG) == pid_) {
+          pid_ = -1;
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }
+    if (pid_ > 0) Kill();
+  }
+  if (socket_ >= 0) close(socket_);
+}
+
+std::string StubProcess::Kill() {
+  if (pid_ <= 0) return "not running";
+  kill(pid_, SIGKILL);
+  int status = 0;
+  pid_t got;
+  do {
+    got = waitpid(pid_, &status, 0);
+  } while (got < 0 && errno == EINTR);
+  pid_ = -1;
+  if (got < 0) return Errno("waitpid");
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    return "killed by signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
+  }
+  return "ended";
+}
+
+bool StubProcess::Send(const std::string& message, std::string* error) {
+  if (message.size() > kMaxFrameBytes) {
+    *error = "a message to the stub of " + std::to_string(message.size()) + " bytes is too long";
+    return false;
+  }
+  const uint32_t n = static_cast<uint32_t>(message.size());
+  const unsigned char prefix[4] = {static_cast<unsigned char>(n), static_cast<unsigned char>(n >> 8),
+                                   static_cast<unsigned char>(n >> 16), static_cast<unsigned char>(n >> 24)};
+  std::string frame(reinterpret_cast<const char*>(prefix), 4);
+  frame += message;
+  for (size_t sent = 0; sent < frame.size();) {
+    // MSG_NOSIGNAL: a stub that died must not raise SIGPIPE in the server.
+    const ssize_t w = send(socket_, frame.data() + sent, frame.size() - sent, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      *error = Errno("writing to the stub");
+      return false;
+    }
+    sent += static_cast<size_t>(w);
+  }
+  return true;
+}
+
+bool StubProcess::Receive(std::string* reply, int timeout_ms, std::string* error) {
+  const int64_t deadline = timeout_ms < 0 ? -1 : NowMs() + timeout_ms;
+  std::string buffer;
+  uint64_t wanted = 4;
+  bool have_length = false;
+  while (buffer.size() < wanted) {
+    int wait_ms = -1;
+    if (deadline >= 0) {
+      wait_ms = static_cast<int>(std::max<int64_t>(0, deadline - NowMs()));
+      if (wait_ms == 0) {
+        *error = "no answer within " + (timeout_ms % 1000 == 0 ? std::to_string(timeout_ms / 1000) + " s"
+                                                                 : std::to_string(timeout_ms) + " ms");
+        return false;
+      }
+    }
+    pollfd p{socket_, POLLIN, 0};
+    const int ready = poll(&p, 1, wait_ms);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) {
+      *error = Errno("poll");
+      return false;
+    }
+    if (ready == 0) continue;  // the deadline is checked above
+    char chunk[65536];
+    const size_t room = std::min<uint64_t>(sizeof chunk, wanted - buffer.size());
+    const ssize_t r = recv(socket_, chunk, room, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      *error = r == 0 ? "the stub closed its end" : Errno("reading from the stub");
+      return false;
+    }
+    buffer.append(chunk, static_cast<size_t>(r));
+    if (!have_length && buffer.size() == 4) {
+      const auto* b = reinterpret_cast<const unsigned char*>(buffer.data());
+      const uint32_t n = b[0] | (b[1] << 8) | (b[2] << 16) | (uint32_t{b[3]} << 24);
+      if (n > kMaxFrameBytes) {
+        *error = "the stub sent a message of " + std::to_string(n) + " bytes (at most " +
+                 std::to_string(kMaxFrameBytes) + ")";
+        return false;
+      }
+      have_length = true;
+      wanted = 4 + uint64_t{n};
+    }
+  }
+  *reply = buffer.substr(4);
+  return true;
+}
+
+bool StubProcess::Call(const std::string& message, std::string* reply, int timeout_ms, std::string* error) {
+  if (pid_ <= 0) {
+    *error = "the stub of " + options_.description + " is not running";
+    return false;
+  }
+  std::string why;
+  if (Send(message, &why) && Receive(reply, timeout_ms, &why)) return true;
+  const std::string ended = Kill();
+  *error = "the Python stub of " + options_.description + " " + ended + " (" + why + ")";
+  return false;
+}
+
+}  // namespace inferd_python

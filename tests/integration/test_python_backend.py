@@ -1,0 +1,226 @@
+"""The Python backend (issue 14, first part): Triton-style model.py models run
+in stub processes, through tritonclient over HTTP and gRPC: values, BYTES,
+batching across instances, the model's errors, a crash in user code (the
+server lives, the stub restarts), an initialize that fails or hangs."""
+
+import concurrent.futures
+import textwrap
+
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+import tritonclient.http as httpclient
+from tritonclient.utils import InferenceServerException
+
+from support import expect_server_error, index_entries, write_model
+
+ADD_SUB = '''
+import json
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        self.model_config = json.loads(args["model_config"])
+        self.args = args
+        out0 = pb_utils.get_output_config_by_name(self.model_config, "OUTPUT0")
+        self.out0_dtype = pb_utils.triton_string_to_numpy(out0["data_type"])
+
+    def execute(self, requests):
+        responses = []
+        for request in requests:
+            a = pb_utils.get_input_tensor_by_name(request, "INPUT0").as_numpy()
+            b = pb_utils.get_input_tensor_by_name(request, "INPUT1").as_numpy()
+            responses.append(pb_utils.InferenceResponse(output_tensors=[
+                pb_utils.Tensor("OUTPUT0", (a + b).astype(self.out0_dtype)),
+                pb_utils.Tensor("OUTPUT1", (a - b).astype(self.out0_dtype))]))
+        return responses
+'''
+
+ADD_SUB_CONFIG = '''
+name: "add_sub"
+backend: "python"
+input [{ name: "INPUT0" data_type: TYPE_FP32 dims: [4] }, { name: "INPUT1" data_type: TYPE_FP32 dims: [4] }]
+output [{ name: "OUTPUT0" data_type: TYPE_FP32 dims: [4] }, { name: "OUTPUT1" data_type: TYPE_FP32 dims: [4] }]
+instance_group [{ kind: KIND_CPU }]
+'''
+
+# Doubles INPUT0; a value of -1 crashes the process, -2 raises, -3 answers
+# with a model error; BYTES in TEXT come back upper-cased.
+TOOLS = '''
+import os
+import signal
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        self.instance = args["model_instance_name"]
+
+    def execute(self, requests):
+        responses = []
+        for request in requests:
+            x = pb_utils.get_input_tensor_by_name(request, "INPUT0").as_numpy()
+            if (x == -1).any():
+                os.kill(os.getpid(), signal.SIGSEGV)
+            if (x == -2).any():
+                raise ValueError("minus two is not allowed")
+            if (x == -3).any():
+                responses.append(pb_utils.InferenceResponse(error=pb_utils.TritonError("minus three")))
+                continue
+            text = pb_utils.get_input_tensor_by_name(request, "TEXT")
+            upper = np.array([t.upper() for t in text.as_numpy().flatten()], dtype=np.object_).reshape(
+                text.as_numpy().shape)
+            responses.append(pb_utils.InferenceResponse(output_tensors=[
+                pb_utils.Tensor("OUTPUT0", x * 2),
+                pb_utils.Tensor("UPPER", upper),
+                pb_utils.Tensor("INSTANCE", np.array([[self.instance.encode()]] * x.shape[0], dtype=np.object_))]))
+        return responses
+'''
+
+TOOLS_CONFIG = '''
+name: "tools"
+backend: "python"
+max_batch_size: 8
+dynamic_batching { max_queue_delay_microseconds: 2000 }
+input [{ name: "INPUT0" data_type: TYPE_FP32 dims: [-1] }, { name: "TEXT" data_type: TYPE_STRING dims: [1] }]
+output [{ name: "OUTPUT0" data_type: TYPE_FP32 dims: [-1] }, { name: "UPPER" data_type: TYPE_STRING dims: [1] },
+        { name: "INSTANCE" data_type: TYPE_STRING dims: [1] }]
+instance_group [{ kind: KIND_CPU count: 2 }]
+'''
+
+
+def _python_model(repo, name, config, code):
+    d = write_model(repo, name, config)
+    (d / "1" / "model.py").write_text(textwrap.dedent(code))
+    return d
+
+
+@pytest.fixture
+def repo(make_repo):
+    path = make_repo("python")
+    _python_model(path, "add_sub", ADD_SUB_CONFIG, ADD_SUB)
+    _python_model(path, "tools", TOOLS_CONFIG, TOOLS)
+    return path
+
+
+def _tools_inputs(module, x, words):
+    a = module.InferInput("INPUT0", list(x.shape), "FP32")
+    a.set_data_from_numpy(x)
+    t = module.InferInput("TEXT", [len(words), 1], "BYTES")
+    t.set_data_from_numpy(np.array(words, dtype=np.object_).reshape(-1, 1))
+    return [a, t]
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_add_sub_as_tritons_example(start_server, repo, protocol):
+    srv = start_server([repo])
+    module = httpclient if protocol == "http" else grpcclient
+    c = module.InferenceServerClient(srv.url if protocol == "http" else srv.grpc_url)
+    a, b = np.random.rand(4).astype(np.float32), np.random.rand(4).astype(np.float32)
+    inputs = [module.InferInput("INPUT0", [4], "FP32"), module.InferInput("INPUT1", [4], "FP32")]
+    inputs[0].set_data_from_numpy(a)
+    inputs[1].set_data_from_numpy(b)
+    result = c.infer("add_sub", inputs)
+    np.testing.assert_allclose(result.as_numpy("OUTPUT0"), a + b, rtol=1e-6)
+    np.testing.assert_allclose(result.as_numpy("OUTPUT1"), a - b, rtol=1e-6)
+    assert c.get_model_config("add_sub")["backend"] == "python" if protocol == "http" else True
+
+
+def test_bytes_and_batching_across_two_instances(start_server, repo):
+    srv = start_server([repo])
+
+    def one(i):
+        c = httpclient.InferenceServerClient(srv.url)
+        x = np.full((1, 3), float(i), np.float32)
+        r = c.infer("tools", _tools_inputs(httpclient, x, [f"word{i}"]))
+        return i, r.as_numpy("OUTPUT0"), r.as_numpy("UPPER"), r.as_numpy("INSTANCE")
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(one, range(48)))
+    instances = set()
+    for i, out, upper, instance in results:
+        np.testing.assert_array_equal(out, np.full((1, 3), 2.0 * i, np.float32))
+        assert upper.tolist() == [[f"WORD{i}".encode()]]
+        instances.add(instance[0][0])
+    assert instances == {b"tools_0_0", b"tools_0_1"}, instances
+    stats = httpclient.InferenceServerClient(srv.url).get_inference_statistics("tools")["model_stats"][0]
+    assert int(stats["inference_count"]) == 48
+    assert int(stats["execution_count"]) <= 48
+
+
+def test_a_models_errors_fail_its_requests_only(start_server, repo):
+    srv = start_server([repo])
+    c = httpclient.InferenceServerClient(srv.url)
+    expect_server_error(c.infer, "tools", _tools_inputs(httpclient, np.full((1, 2), -2, np.float32), ["a"]),
+                        status=500, contains=["Failed to process the request(s) for model 'tools'",
+                                              "ValueError: minus two is not allowed"])
+    expect_server_error(c.infer, "tools", _tools_inputs(httpclient, np.full((1, 2), -3, np.float32), ["a"]),
+                        status=500, contains=["minus three"])
+    ok = c.infer("tools", _tools_inputs(httpclient, np.ones((1, 2), np.float32), ["b"]))
+    np.testing.assert_array_equal(ok.as_numpy("OUTPUT0"), np.full((1, 2), 2, np.float32))
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_a_crash_in_user_code_fails_that_batch_and_the_stub_restarts(start_server, repo, protocol):
+    srv = start_server([repo])
+    module = httpclient if protocol == "http" else grpcclient
+    c = module.InferenceServerClient(srv.url if protocol == "http" else srv.grpc_url)
+    with pytest.raises(InferenceServerException) as e:
+        c.infer("tools", _tools_inputs(module, np.full((1, 2), -1, np.float32), ["x"]))
+    assert "killed by signal 11" in e.value.message() and "restarted" in e.value.message(), e.value.message()
+    for _ in range(4):  # both instances serve again
+        r = c.infer("tools", _tools_inputs(module, np.ones((1, 2), np.float32), ["y"]))
+        np.testing.assert_array_equal(r.as_numpy("OUTPUT0"), np.full((1, 2), 2, np.float32))
+    assert c.is_server_live()
+    assert "restarting the stub of model 'tools'" in srv.log_text()
+
+
+def test_initialize_failures_and_hangs_fail_the_load_only(start_server, repo):
+    _python_model(repo, "raises", 'backend: "python"', '''
+        class TritonPythonModel:
+            def initialize(self, args):
+                raise RuntimeError("no weights here")
+
+            def execute(self, requests):
+                return []
+    ''')
+    _python_model(repo, "hangs", 'backend: "python"', '''
+        import time
+
+        class TritonPythonModel:
+            def initialize(self, args):
+                time.sleep(3600)
+
+            def execute(self, requests):
+                return []
+    ''')
+    write_model(repo, "no_file", 'backend: "python"')
+    srv = start_server([repo], ["--backend-config=python,stub-timeout-seconds=2", "--strict-readiness=false"])
+    c = httpclient.InferenceServerClient(srv.url)
+    reasons = {name: index_entries(c, name)[0]["reason"] for name in ("raises", "hangs", "no_file")}
+    assert "RuntimeError: no weights here" in reasons["raises"], reasons
+    assert "no answer within 2 s" in reasons["hangs"], reasons
+    assert "model.py" in reasons["no_file"], reasons
+    assert c.is_model_ready("add_sub")
+
+
+def test_execute_must_answer_every_request(start_server, make_repo):
+    repo = make_repo("short")
+    _python_model(repo, "short", '''
+        backend: "python"
+        input [{ name: "INPUT0" data_type: TYPE_FP32 dims: [1] }]
+        output [{ name: "OUTPUT0" data_type: TYPE_FP32 dims: [1] }]
+    ''', '''
+        class TritonPythonModel:
+            def execute(self, requests):
+                return []
+    ''')
+    srv = start_server([repo])
+    c = httpclient.InferenceServerClient(srv.url)
+    x = httpclient.InferInput("INPUT0", [1], "FP32")
+    x.set_data_from_numpy(np.ones(1, np.float32))
+    expect_server_error(c.infer, "short", [x], status=500,
+                        contains=["Number of InferenceResponse objects do not match"])
