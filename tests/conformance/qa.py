@@ -26,7 +26,8 @@ DRIVER = Path(__file__).resolve().parent / "qa_driver.py"
 DELAY_HOOKS = ("needs Triton's test-only scheduler hooks TRITONSERVER_DELAY_SCHEDULER / "
                "TRITONSERVER_BACKLOG_DELAY_SCHEDULER (the server holds requests until N have "
                "queued), which inferd does not have")
-PYTHON_BACKEND = "needs Triton's Python backend (model.py models), which inferd does not have"
+PYTHON_BACKEND = ("needs Triton's Python QA models (qa/python_models), which this runner does not set up yet "
+                  "(inferd's Python backend is partly built: issue 14)")
 GRAPHDEF = "uses TensorFlow GraphDef models (graphdef_*), which inferd cannot serve"
 
 
