@@ -15,8 +15,10 @@
 // virtualenv folder runs <folder>/bin/python3; else /usr/bin/python3 (the
 // system's, with its numpy) when present, else python3 from PATH.
 //
+// auto_complete_config runs at model load (see AutoComplete).
+//
 // Not built yet (the next steps): BLS (InferenceRequest.exec),
-// decoupled models (response senders), auto_complete_config.
+// decoupled models (response senders).
 #include <dlfcn.h>
 #include <inferd/backend.h>
 #include <rapidjson/document.h>
@@ -25,6 +27,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -112,11 +115,52 @@ std::string JsonText(const rapidjson::Value& v) {
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
+// Triton's auto_complete_config: when the server allows auto-complete and
+// model.py defines it, a stub of its own runs it on the config, and the
+// config it returns becomes the model's. A model.py whose text never names
+// auto_complete_config is not started for it (no process per load for the
+// models that do not complete their config; one that inherits the method
+// from an imported class must name it in its own file).
+InferdError* AutoComplete(InferdModel* model, const ModelState& state, const fs::path& model_file) {
+  if (!api->ModelAutoCompleteAllowed(model)) return nullptr;
+  std::string source;
+  {
+    std::FILE* f = std::fopen(model_file.c_str(), "rbe");
+    if (f == nullptr) return nullptr;  // initialize reports it
+    char chunk[65536];
+    for (size_t n; (n = std::fread(chunk, 1, sizeof chunk, f)) > 0 && source.size() < (64u << 20);) {
+      source.append(chunk, n);
+    }
+    std::fclose(f);
+  }
+  if (source.find("auto_complete_config") == std::string::npos) return nullptr;
+  StubOptions options = state.stub;
+  options.description = std::string("model '") + api->ModelName(model) + "' (auto_complete_config)";
+  std::unique_ptr<StubProcess> stub;
+  std::string error, reply;
+  if (!StubProcess::Start(options, &stub, &error)) return Error(error, INFERD_ERROR_INVALID_ARG);
+  rapidjson::Document message(rapidjson::kObjectType);
+  auto& alloc = message.GetAllocator();
+  message.AddMember("type", "auto_complete", alloc);
+  message.AddMember("model_file", rapidjson::Value(model_file.c_str(), alloc), alloc);
+  message.AddMember("config", rapidjson::Value(api->ModelConfigJson(model), alloc), alloc);
+  if (!stub->Call(JsonText(message), &reply, state.timeout_ms, &error)) return Error(error, INFERD_ERROR_INVALID_ARG);
+  rapidjson::Document answer;
+  answer.Parse(reply.c_str(), reply.size());
+  if (answer.HasParseError() || !answer.IsObject()) {
+    return Error("python: " + options.description + " answered with something else than JSON");
+  }
+  if (const std::string failed = Str(answer, "error"); !failed.empty()) {
+    return Error("python: " + options.description + " failed: " + failed, INFERD_ERROR_INVALID_ARG);
+  }
+  const std::string completed = Str(answer, "config");
+  return completed.empty() ? nullptr : api->ModelSetConfigJson(model, completed.c_str());
+}
+
 InferdError* InitializeModel(InferdModel* model) {
   auto state = std::make_unique<ModelState>();
-  const char* config_json = api->ModelConfigJson(model);
   rapidjson::Document config;
-  config.Parse(config_json);
+  config.Parse(api->ModelConfigJson(model));
   if (config.HasParseError() || !config.IsObject()) return Error("python: the model config is not valid JSON");
   const std::string name = api->ModelName(model);
   std::string file = Str(config, "default_model_filename");
@@ -144,7 +188,6 @@ InferdError* InitializeModel(InferdModel* model) {
   } else {
     state->stub.python = fs::exists("/usr/bin/python3", ec) ? "/usr/bin/python3" : "python3";
   }
-  state->stub.script = stub_script;
   if (const char* timeout = api->ModelBackendConfig(model, "stub-timeout-seconds")) {
     int seconds = 0;
     const char* end = timeout + std::strlen(timeout);
@@ -156,6 +199,9 @@ InferdError* InitializeModel(InferdModel* model) {
     }
     state->timeout_ms = seconds * 1000;
   }
+  state->stub.script = stub_script;
+  if (InferdError* e = AutoComplete(model, *state, model_file)) return e;
+  const char* config_json = api->ModelConfigJson(model);  // as completed
   // initialize(args), with Triton's keys; the instance's own are added per instance.
   rapidjson::Document message(rapidjson::kObjectType);
   auto& alloc = message.GetAllocator();

@@ -3,6 +3,7 @@ model.py (class TritonPythonModel) for the server.
 
 The server starts it with a socket at fd 3 and a shared-memory file (memfd)
 at fd 4. Messages are frames of a 4-byte little-endian length and JSON:
+  {"type": "auto_complete", "model_file": ..., "config": JSON text} -> {} or {"config"} or {"error"}
   {"type": "initialize", "model_file": ..., "args": {...}} -> {} or {"error"}
   {"type": "execute", "requests": [...], "outputs_at": N} -> {"responses": [...]} or {"error"}
   {"type": "finalize"} -> {} and the process exits
@@ -173,6 +174,20 @@ def main():
             except BaseException as e:  # noqa: BLE001
                 text = e.message() if isinstance(e, pb_utils.TritonError) else f"{type(e).__name__}: {e}"
                 send_frame(sock, {"error": f"Failed to process the request(s) for model '{name}', message: {text}"})
+        elif kind == "auto_complete":
+            try:
+                model_class = load_model_class(message["model_file"])
+                complete = getattr(model_class, "auto_complete_config", None)
+                if complete is None:
+                    send_frame(sock, {})
+                else:
+                    config = complete(pb_utils.ModelConfig(message["config"]))
+                    if not isinstance(config, pb_utils.ModelConfig):
+                        raise pb_utils.TritonModelException(
+                            "auto_complete_config must return the pb_utils.ModelConfig it was given")
+                    send_frame(sock, {"config": json.dumps(config.as_dict())})
+            except BaseException:  # noqa: BLE001
+                send_frame(sock, {"error": traceback.format_exc(limit=20)})
         elif kind == "finalize":
             try:
                 if model is not None and hasattr(model, "finalize"):

@@ -3,10 +3,10 @@ model.py imports as pb_utils, with Triton's behaviour, written for inferd.
 
 Built: Tensor, InferenceRequest (as execute() receives it), InferenceResponse,
 TritonError and its codes, TritonModelException, the get_*_by_name helpers,
-the type conversions, BYTES (de)serialization, Logger, the flag constants.
-Not built yet: BLS (InferenceRequest(...).exec / async_exec), response
-senders for decoupled models, auto_complete_config's ModelConfig helper;
-using them raises TritonModelException saying so.
+the type conversions, BYTES (de)serialization, Logger, the flag constants,
+ModelConfig for auto_complete_config. Not built yet: BLS
+(InferenceRequest(...).exec / async_exec) and response senders for
+decoupled models; using them raises TritonModelException saying so.
 """
 
 import json
@@ -192,6 +192,80 @@ class InferenceResponse:
 
     def error(self):
         return self._error
+
+
+class ModelConfig:
+    """The config auto_complete_config(auto_complete_model_config) receives and
+    returns: a model may set max_batch_size, dynamic batching, the transaction
+    policy and warmups, and add inputs and outputs; what contradicts the
+    config it was given is a ValueError, as in Triton."""
+
+    _INPUT_KEYS = ("name", "data_type", "dims", "optional")
+    _OUTPUT_KEYS = ("name", "data_type", "dims")
+
+    def __init__(self, model_config):
+        self._model_config = json.loads(model_config) if isinstance(model_config, str) else model_config
+
+    def as_dict(self):
+        return self._model_config
+
+    def _name(self):
+        return self._model_config.get("name", "")
+
+    def set_max_batch_size(self, max_batch_size):
+        configured = int(self._model_config.get("max_batch_size", 0))
+        if configured > max_batch_size:
+            raise ValueError(f"model '{self._name()}': the configuration's max_batch_size {configured} is larger "
+                             f"than the {max_batch_size} auto_complete_config sets")
+        self._model_config["max_batch_size"] = max_batch_size
+
+    def set_dynamic_batching(self):
+        for other in ("sequence_batching", "ensemble_scheduling"):
+            if other in self._model_config:
+                raise ValueError(f"model '{self._name()}' already has {other}: it cannot take dynamic batching")
+        self._model_config.setdefault("dynamic_batching", {})
+
+    def set_model_transaction_policy(self, transaction_policy_dict):
+        for key in transaction_policy_dict:
+            if key != "decoupled":
+                raise ValueError(f"model '{self._name()}': unknown model_transaction_policy property '{key}'")
+        policy = self._model_config.setdefault("model_transaction_policy", {})
+        wanted = bool(transaction_policy_dict.get("decoupled", False))
+        if "decoupled" in policy and bool(policy["decoupled"]) != wanted:
+            raise ValueError(f"model '{self._name()}': the configuration says decoupled is {policy['decoupled']}, "
+                             f"auto_complete_config says {wanted}")
+        policy["decoupled"] = wanted
+
+    def add_model_warmup(self, model_warmup):
+        self._model_config.setdefault("model_warmup", []).append(model_warmup)
+
+    def _add(self, kind, tensor, keys):
+        for key in tensor:
+            if key not in keys:
+                raise ValueError(f"model '{self._name()}': unknown {kind} property '{key}' (allowed: {', '.join(keys)})")
+        for key in ("name", "data_type", "dims"):
+            if key not in tensor:
+                raise ValueError(f"model '{self._name()}': an {kind} added by auto_complete_config needs '{key}'")
+        existing = self._model_config.setdefault(kind, [])
+        for current in existing:
+            if current["name"] != tensor["name"]:
+                continue
+            for key in ("data_type", "dims"):
+                have = current.get(key)
+                if have not in (None, "", "TYPE_INVALID", []) and have != tensor[key]:
+                    raise ValueError(f"model '{self._name()}': {kind} '{tensor['name']}' has {key} {have} in the "
+                                     f"configuration, auto_complete_config says {tensor[key]}")
+                current[key] = tensor[key]
+            if "optional" in tensor:
+                current["optional"] = tensor["optional"]
+            return
+        existing.append(dict(tensor))
+
+    def add_input(self, input):  # noqa: A002 (Triton's name)
+        self._add("input", input, self._INPUT_KEYS)
+
+    def add_output(self, output):
+        self._add("output", output, self._OUTPUT_KEYS)
 
 
 def get_input_tensor_by_name(inference_request, name):
