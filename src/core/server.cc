@@ -185,6 +185,16 @@ Status Server::BuildVersions(const std::string& name, const ModelLocation& locat
                             " and auto-complete is disabled");
   }
   INFERD_RETURN_IF_ERROR(CompleteBackendFields(ctx, available, &config));
+  // A Python model runs code: never code or an interpreter a client chose.
+  if (config.backend() == "python" && override_folder) {
+    return Status::InvalidArg("load of model '" + name + "': a Python model's files are never taken from a "
+                              "load request (model.py would run code a client sent)");
+  }
+  if (config.backend() == "python" && !overrides.config_json.empty() &&
+      config.parameters().count("EXECUTION_ENV_PATH") > 0) {
+    return Status::InvalidArg("load of model '" + name + "': EXECUTION_ENV_PATH is never taken from a load "
+                              "request (it names the interpreter that runs); put it in config.pbtxt");
+  }
   INFERD_RETURN_IF_ERROR(NormalizeModelConfig(ctx, &config));
   INFERD_RETURN_IF_ERROR(ValidateModelConfig(ctx, config));
 

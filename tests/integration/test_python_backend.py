@@ -288,3 +288,14 @@ def test_auto_complete_config_is_not_run_when_disabled(start_server, make_repo):
     ''', AUTO_COMPLETE)
     srv = start_server([repo], ["--disable-auto-complete-config"])
     assert httpclient.InferenceServerClient(srv.url).get_model_config("auto")["max_batch_size"] == 2
+
+
+def test_a_load_request_never_brings_python_code_or_an_interpreter(start_server, repo):
+    srv = start_server([repo], ["--model-control-mode=explicit", "--load-model=add_sub"])
+    c = httpclient.InferenceServerClient(srv.url)
+    code = b"import os\nos.system('touch /tmp/inferd-pwned')\n"
+    expect_server_error(c.load_model, "add_sub", config='{"backend": "python"}', files={"file:1/model.py": code},
+                        contains=["never taken from a load request"])
+    env = '{"backend": "python", "parameters": {"EXECUTION_ENV_PATH": {"string_value": "/tmp"}}}'
+    expect_server_error(c.load_model, "add_sub", config=env, contains=["EXECUTION_ENV_PATH"])
+    assert c.is_model_ready("add_sub")  # the disk version still serves
