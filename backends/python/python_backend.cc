@@ -17,8 +17,14 @@
 //
 // auto_complete_config runs at model load (see AutoComplete).
 //
-// Not built yet (the next steps): BLS (InferenceRequest.exec),
-// decoupled models (response senders).
+// Each stub also has a channel of its own (stub_channel.h) for what the
+// model starts: responses through a request's response sender (decoupled
+// models, from execute or from threads of the model), BLS requests to other
+// models, log lines. Every request of an execution is registered there, so
+// that exactly one side answers it: the stub's final "send", the execute
+// reply, or an error when the stub dies.
+//
+// Restarts are counted on /metrics (inferd_python_stub_restarts_total).
 #include <dlfcn.h>
 #include <inferd/backend.h>
 #include <rapidjson/document.h>
@@ -35,18 +41,23 @@
 #include <vector>
 
 #include "../common/guard.h"
+#include "stub_channel.h"
 #include "stub_process.h"
+#include "tensor_json.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using inferd_python::AlignUp;
+using inferd_python::JsonString;
+using inferd_python::JsonText;
+using inferd_python::StubChannel;
 using inferd_python::StubOptions;
 using inferd_python::StubProcess;
 
 const InferdCoreApi* api = nullptr;
 std::string stub_script;  // <folder of this library>/stub/inferd_python_stub.py
 
-constexpr uint64_t kAlignment = 64;  // where each tensor starts in the region
 constexpr int kDefaultStubTimeoutS = 30;
 
 InferdError* Error(const std::string& message, InferdErrorCode code = INFERD_ERROR_INTERNAL) {
@@ -57,48 +68,36 @@ void Log(InferdLogLevel level, const std::string& message) {
   api->Log(level, __FILE__, __LINE__, message.c_str());
 }
 
-struct TypeName {
-  InferdDataType type;
-  const char* name;
-};
-constexpr TypeName kTypes[] = {
-    {INFERD_TYPE_BOOL, "BOOL"},   {INFERD_TYPE_UINT8, "UINT8"},   {INFERD_TYPE_UINT16, "UINT16"},
-    {INFERD_TYPE_UINT32, "UINT32"}, {INFERD_TYPE_UINT64, "UINT64"}, {INFERD_TYPE_INT8, "INT8"},
-    {INFERD_TYPE_INT16, "INT16"}, {INFERD_TYPE_INT32, "INT32"},   {INFERD_TYPE_INT64, "INT64"},
-    {INFERD_TYPE_FP16, "FP16"},   {INFERD_TYPE_FP32, "FP32"},     {INFERD_TYPE_FP64, "FP64"},
-    {INFERD_TYPE_BYTES, "BYTES"}, {INFERD_TYPE_BF16, "BF16"},
-};
-
-const char* NameOf(InferdDataType type) {
-  for (const auto& t : kTypes)
-    if (t.type == type) return t.name;
-  return "INVALID";
-}
-
-InferdDataType TypeOf(const std::string& name) {
-  for (const auto& t : kTypes)
-    if (name == t.name) return t.type;
-  return INFERD_TYPE_INVALID;
-}
-
-uint64_t Align(uint64_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment; }
+// /metrics: how often each model's stubs were restarted after they died.
+InferdMetricFamily* restarts_family = nullptr;
 
 struct ModelState {
   StubOptions stub;
   std::string initialize_message;  // {"type":"initialize", "model_file", "args"}
   int timeout_ms = kDefaultStubTimeoutS * 1000;
+  bool decoupled = false;
+  InferdMetric* restarts = nullptr;  // this model version's series of restarts_family
+
+  ~ModelState() {
+    if (restarts != nullptr) api->ErrorDelete(api->MetricDelete(restarts));
+  }
 };
 
 struct InstanceState {
+  // Declared first, destroyed last: the channel serves the stub's messages
+  // until the stub has finalized and exited.
+  std::unique_ptr<StubChannel> channel;
   std::unique_ptr<StubProcess> stub;
   std::string initialize_message;
   uint64_t restarts = 0;
+
+  void Stop() {
+    stub.reset();
+    channel.reset();
+  }
 };
 
-std::string Str(const rapidjson::Value& v, const char* key) {
-  auto it = v.FindMember(key);
-  return it != v.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
-}
+std::string Str(const rapidjson::Value& v, const char* key) { return JsonString(v, key); }
 
 // The parameters.<key>.string_value of a config, or "".
 std::string ConfigParameter(const rapidjson::Document& config, const char* key) {
@@ -106,13 +105,6 @@ std::string ConfigParameter(const rapidjson::Document& config, const char* key) 
   if (params == config.MemberEnd() || !params->value.IsObject()) return "";
   auto p = params->value.FindMember(key);
   return p == params->value.MemberEnd() || !p->value.IsObject() ? "" : Str(p->value, "string_value");
-}
-
-std::string JsonText(const rapidjson::Value& v) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-  v.Accept(w);
-  return std::string(buffer.GetString(), buffer.GetSize());
 }
 
 // Triton's auto_complete_config: when the server allows auto-complete and
@@ -202,6 +194,21 @@ InferdError* InitializeModel(InferdModel* model) {
   state->stub.script = stub_script;
   if (InferdError* e = AutoComplete(model, *state, model_file)) return e;
   const char* config_json = api->ModelConfigJson(model);  // as completed
+  {
+    rapidjson::Document completed;
+    completed.Parse(config_json);
+    auto policy = completed.IsObject() ? completed.FindMember("model_transaction_policy") : completed.MemberEnd();
+    if (policy != completed.MemberEnd() && policy->value.IsObject()) {
+      auto d = policy->value.FindMember("decoupled");
+      state->decoupled = d != policy->value.MemberEnd() && d->value.IsTrue();
+    }
+  }
+  if (restarts_family != nullptr) {
+    const std::string version = std::to_string(api->ModelVersion(model));
+    const char* names[] = {"model", "version"};
+    const char* values[] = {name.c_str(), version.c_str()};
+    if (InferdError* e = api->MetricNew(restarts_family, names, values, 2, &state->restarts)) api->ErrorDelete(e);
+  }
   // initialize(args), with Triton's keys; the instance's own are added per instance.
   rapidjson::Document message(rapidjson::kObjectType);
   auto& alloc = message.GetAllocator();
@@ -227,21 +234,23 @@ bool StartStub(InferdInstance* instance, InstanceState* state, std::string* erro
   options.description = std::string("model '") + api->ModelName(api->InstanceModel(instance)) +
                         "' instance '" + api->InstanceName(instance) + "'";
   if (!StubProcess::Start(options, &state->stub, error)) return false;
+  state->channel = std::make_unique<StubChannel>(api, state->stub->TakeChannelSocket(),
+                                                 api->ModelName(api->InstanceModel(instance)), options.description);
   std::string reply;
   if (!state->stub->Call(state->initialize_message, &reply, model.timeout_ms, error)) {
-    state->stub.reset();
+    state->Stop();
     return false;
   }
   rapidjson::Document answer;
   answer.Parse(reply.c_str(), reply.size());
   if (answer.HasParseError() || !answer.IsObject()) {
     *error = "the Python stub of " + options.description + " answered initialize with something else than JSON";
-    state->stub.reset();
+    state->Stop();
     return false;
   }
   if (const std::string failed = Str(answer, "error"); !failed.empty()) {
     *error = "Failed to initialize " + options.description + ": " + failed;
-    state->stub.reset();
+    state->Stop();
     return false;
   }
   return true;
@@ -269,16 +278,17 @@ void FailAll(InferdRequest** requests, uint32_t count, const std::string& messag
   for (uint32_t r = 0; r < count; ++r) api->RequestRespondError(requests[r], Error(message));
 }
 
-// Copies the batch's inputs into the region and describes them to the stub.
-InferdError* WriteRequests(InferdRequest** requests, uint32_t count, inferd_python::SharedRegion& region,
-                           rapidjson::Document* message, uint64_t* used) {
+// Copies the batch's inputs into the region and describes them to the stub;
+// handles[r] names request r on the stub's channel.
+InferdError* WriteRequests(InferdRequest** requests, uint32_t count, const std::vector<uint64_t>& handles,
+                           inferd_python::SharedRegion& region, rapidjson::Document* message) {
   auto& alloc = message->GetAllocator();
   uint64_t total = 0;
   for (uint32_t r = 0; r < count; ++r) {
     for (uint32_t i = 0; i < api->RequestInputCount(requests[r]); ++i) {
       uint64_t size = 0;
       if (InferdError* e = api->RequestInput(requests[r], i, nullptr, nullptr, nullptr, nullptr, &size)) return e;
-      total += Align(size);
+      total += AlignUp(size);
     }
   }
   std::string error;
@@ -288,6 +298,7 @@ InferdError* WriteRequests(InferdRequest** requests, uint32_t count, inferd_pyth
   for (uint32_t r = 0; r < count; ++r) {
     InferdRequest* request = requests[r];
     rapidjson::Value entry(rapidjson::kObjectType);
+    entry.AddMember("handle", handles[r], alloc);
     entry.AddMember("request_id", rapidjson::Value(api->RequestId(request), alloc), alloc);
     entry.AddMember("correlation_id", api->RequestCorrelationId(request), alloc);
     rapidjson::Value inputs(rapidjson::kArrayType);
@@ -310,14 +321,14 @@ InferdError* WriteRequests(InferdRequest** requests, uint32_t count, inferd_pyth
       }
       rapidjson::Value input(rapidjson::kObjectType);
       input.AddMember("name", rapidjson::Value(name, alloc), alloc);
-      input.AddMember("datatype", rapidjson::StringRef(NameOf(type)), alloc);
+      input.AddMember("datatype", rapidjson::StringRef(inferd_python::DataTypeName(type)), alloc);
       rapidjson::Value dims_json(rapidjson::kArrayType);
       for (uint32_t d = 0; d < dims; ++d) dims_json.PushBack(shape[d], alloc);
       input.AddMember("shape", dims_json, alloc);
       input.AddMember("offset", offset, alloc);
       input.AddMember("size", size, alloc);
       inputs.PushBack(input, alloc);
-      offset += Align(size);
+      offset += AlignUp(size);
     }
     entry.AddMember("inputs", inputs, alloc);
     rapidjson::Value outputs(rapidjson::kArrayType);
@@ -329,66 +340,54 @@ InferdError* WriteRequests(InferdRequest** requests, uint32_t count, inferd_pyth
   }
   message->AddMember("requests", list, alloc);
   message->AddMember("outputs_at", offset, alloc);
-  *used = offset;
   return nullptr;
 }
 
-// Answers one request from the stub's response for it. Every output is
+// The error a response or an execution of the stub carries, with the code
+// of the model's pb_utils.TritonError.
+InferdError* StubError(const rapidjson::Value& answer) {
+  auto code = answer.FindMember("code");
+  return Error(Str(answer, "error"), code != answer.MemberEnd() && code->value.IsInt64()
+                                         ? inferd_python::ErrorCodeFromTriton(code->value.GetInt64())
+                                         : INFERD_ERROR_INTERNAL);
+}
+
+// Answers one request from the stub's response for it; every output is
 // checked against the region before it is read.
 InferdError* Respond(InferdRequest* request, const rapidjson::Value& answer,
                      const inferd_python::SharedRegion& region, const std::string& model) {
-  if (!answer.IsObject()) return Error("python: model '" + model + "': a response the stub sent is not an object");
-  if (auto error = answer.FindMember("error"); error != answer.MemberEnd() && error->value.IsString()) {
-    return api->RequestRespondError(request, Error(error->value.GetString()));
+  if (!answer.IsObject()) {
+    return api->RequestRespondError(request, Error("python: model '" + model + "': a response from the stub is not an object"));
   }
+  if (answer.HasMember("error")) return api->RequestRespondError(request, StubError(answer));
   InferdResponse* response = nullptr;
   if (InferdError* e = api->ResponseNew(request, &response)) return api->RequestRespondError(request, e);
   auto outputs = answer.FindMember("outputs");
-  InferdError* failed = nullptr;
-  if (outputs == answer.MemberEnd() || !outputs->value.IsArray()) {
-    failed = Error("python: model '" + model + "': the stub sent a response without outputs");
-  }
-  for (uint32_t k = 0; failed == nullptr && k < outputs->value.Size(); ++k) {
-    const auto& out = outputs->value[k];
-    const std::string name = Str(out, "name");
-    bool wanted = false;
-    for (uint32_t o = 0; o < api->RequestOutputCount(request); ++o) {
-      wanted = wanted || name == api->RequestOutputName(request, o);
-    }
-    if (!wanted) continue;  // produced but not asked for: not sent, as in Triton
-    const InferdDataType type = TypeOf(Str(out, "datatype"));
-    auto shape_it = out.FindMember("shape");
-    auto offset_it = out.FindMember("offset");
-    auto size_it = out.FindMember("size");
-    std::vector<int64_t> shape;
-    bool ok = type != INFERD_TYPE_INVALID && shape_it != out.MemberEnd() && shape_it->value.IsArray() &&
-              offset_it != out.MemberEnd() && offset_it->value.IsUint64() && size_it != out.MemberEnd() &&
-              size_it->value.IsUint64() && shape_it->value.Size() <= 64;
-    for (uint32_t d = 0; ok && d < shape_it->value.Size(); ++d) {
-      ok = shape_it->value[d].IsInt64() && shape_it->value[d].GetInt64() >= 0;
-      if (ok) shape.push_back(shape_it->value[d].GetInt64());
-    }
-    const uint64_t offset = ok ? offset_it->value.GetUint64() : 0, size = ok ? size_it->value.GetUint64() : 0;
-    if (!ok || offset > region.size() || size > region.size() - offset) {
-      failed = Error("python: model '" + model + "': output '" + name + "' from the stub is malformed or outside " +
-                     "its shared memory");
-      break;
-    }
-    void* buffer = nullptr;
-    // The core checks that the size fits the shape and datatype.
-    failed = api->ResponseOutput(response, name.c_str(), type, shape.data(), static_cast<uint32_t>(shape.size()),
-                                 size, &buffer);
-    if (failed == nullptr && size > 0) std::memcpy(buffer, region.data() + offset, size);
-  }
+  InferdError* failed = outputs == answer.MemberEnd()
+                            ? Error("python: model '" + model + "': the stub sent a response without outputs")
+                            : inferd_python::AddOutputs(api, request, response, outputs->value, region.data(),
+                                                        region.size());
   return api->ResponseSend(response, INFERD_RESPONSE_FINAL, failed);
+}
+
+// Answers, with `make_error()`, each request of the batch that nobody answered yet.
+template <typename MakeError>
+void FailUnanswered(StubChannel& channel, const std::vector<uint64_t>& handles, MakeError make_error) {
+  for (uint64_t h : handles) {
+    if (InferdRequest* r = channel.Take(h)) api->RequestRespondError(r, make_error());
+  }
 }
 
 InferdError* Execute(InferdInstance* instance, InferdRequest** requests, uint32_t count) {
   auto* state = static_cast<InstanceState*>(api->InstanceState(instance));
+  const auto& model_state = *static_cast<ModelState*>(api->ModelState(api->InstanceModel(instance)));
   const std::string model = api->ModelName(api->InstanceModel(instance));
-  if (!state->stub || !state->stub->alive()) {
-    // The last stub died: a new one, initialized again, takes this batch.
+  if (!state->stub || !state->stub->alive() || state->channel->ended()) {
+    // The last stub died (here, or on its own since the last execution): a
+    // new one, initialized again, takes this batch.
+    state->Stop();
     ++state->restarts;
+    if (model_state.restarts != nullptr) api->ErrorDelete(api->MetricIncrement(model_state.restarts, 1));
     Log(INFERD_LOG_WARN, "python: restarting the stub of model '" + model + "' instance '" +
                              api->InstanceName(instance) + "' (restart " + std::to_string(state->restarts) + ")");
     std::string error;
@@ -397,42 +396,62 @@ InferdError* Execute(InferdInstance* instance, InferdRequest** requests, uint32_
       return nullptr;
     }
   }
+  StubChannel& channel = *state->channel;
+  std::vector<uint64_t> handles(count);
+  for (uint32_t r = 0; r < count; ++r) handles[r] = channel.Register(requests[r]);
   rapidjson::Document message(rapidjson::kObjectType);
   message.AddMember("type", "execute", message.GetAllocator());
-  uint64_t used = 0;
-  if (InferdError* e = WriteRequests(requests, count, state->stub->region(), &message, &used)) {
+  if (InferdError* e = WriteRequests(requests, count, handles, state->stub->region(), &message)) {
     const std::string text = api->ErrorMessage(e);
     api->ErrorDelete(e);
-    FailAll(requests, count, text);
+    FailUnanswered(channel, handles, [&] { return Error(text); });
     return nullptr;
   }
   const uint64_t input_end = api->Now();
   std::string reply, error;
   if (!state->stub->Call(JsonText(message), &reply, -1, &error)) {
     Log(INFERD_LOG_ERROR, error);
-    FailAll(requests, count, error + "; it is restarted for the next requests");
+    FailUnanswered(channel, handles, [&] { return Error(error + "; it is restarted for the next requests"); });
     return nullptr;
   }
   const uint64_t infer_end = api->Now();
   rapidjson::Document answer;
   answer.Parse(reply.c_str(), reply.size());
   auto responses = answer.IsObject() ? answer.FindMember("responses") : answer.MemberEnd();
+  const bool listed = !answer.HasParseError() && answer.IsObject() && responses != answer.MemberEnd() &&
+                      responses->value.IsArray() && responses->value.Size() == count;
+  std::string why;
   if (answer.HasParseError() || !answer.IsObject()) {
-    FailAll(requests, count, "python: model '" + model + "': the stub's answer is not JSON");
-  } else if (const std::string failed = Str(answer, "error"); !failed.empty()) {
-    FailAll(requests, count, failed);
-  } else if (std::string why; !state->stub->region().Refresh(&why)) {
-    FailAll(requests, count, "python: model '" + model + "': " + why);
-  } else if (responses == answer.MemberEnd() || !responses->value.IsArray() || responses->value.Size() != count) {
-    FailAll(requests, count, "python: model '" + model + "': the stub did not answer every request");
+    FailUnanswered(channel, handles, [&] { return Error("python: model '" + model + "': the stub's answer is not JSON"); });
+  } else if (answer.HasMember("error")) {
+    FailUnanswered(channel, handles, [&] { return StubError(answer); });
+  } else if (!state->stub->region().Refresh(&why)) {
+    FailUnanswered(channel, handles, [&] { return Error("python: model '" + model + "': " + why); });
+  } else if (!listed && responses != answer.MemberEnd() && !responses->value.IsNull()) {
+    FailUnanswered(channel, handles,
+                   [&] { return Error("python: model '" + model + "': the stub did not answer every request"); });
   } else {
+    // execute() returned a response per request, or None (the response
+    // senders answer, now or later).
     for (uint32_t r = 0; r < count; ++r) {
-      if (InferdError* e = Respond(requests[r], responses->value[r], state->stub->region(), model)) {
+      const bool has_response = listed && !responses->value[r].IsNull();
+      if (!has_response && model_state.decoupled) continue;  // its sender answers it
+      InferdRequest* request = channel.Take(handles[r]);
+      if (request == nullptr) continue;  // answered through its response sender already
+      InferdError* e =
+          has_response
+              ? Respond(request, responses->value[r], state->stub->region(), model)
+              : api->RequestRespondError(
+                    request, Error("python: model '" + model + "': execute() returned None but did not send the "
+                                   "final response through the request's response sender (only a decoupled model "
+                                   "may answer after execute() returns)"));
+      if (e != nullptr) {
         Log(INFERD_LOG_ERROR, api->ErrorMessage(e));
         api->ErrorDelete(e);
       }
     }
   }
+  channel.Release(handles);
   api->InstanceReportComputeTimes(instance, input_end, infer_end);
   return nullptr;
 }
@@ -454,8 +473,20 @@ INFERD_EXPORT InferdError* InferdBackendInitialize(const InferdCoreApi* core) {
     std::error_code ec;
     if (!fs::is_regular_file(script, ec)) return Error("python: the stub " + script.string() + " is missing");
     stub_script = script.string();
+    if (InferdError* e = api->MetricFamilyNew(INFERD_METRIC_COUNTER, "inferd_python_stub_restarts_total",
+                                              "Times a Python model's stub process was restarted after it died",
+                                              &restarts_family)) {
+      api->ErrorDelete(e);  // the model still serves; only the count is missing
+      restarts_family = nullptr;
+    }
     return nullptr;
   });
+}
+
+INFERD_EXPORT InferdError* InferdBackendFinalize(void) {
+  if (restarts_family != nullptr) api->ErrorDelete(api->MetricFamilyDelete(restarts_family));
+  restarts_family = nullptr;
+  return nullptr;
 }
 
 INFERD_EXPORT InferdError* InferdModelInitialize(InferdModel* model) {

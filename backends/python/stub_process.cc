@@ -35,9 +35,15 @@ int64_t NowMs() {
 
 bool SharedRegion::Create(std::unique_ptr<SharedRegion>* out, std::string* error) {
   std::unique_ptr<SharedRegion> region(new SharedRegion());
-  region->fd_ = memfd_create("inferd-python", MFD_CLOEXEC);
+  region->fd_ = memfd_create("inferd-python", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (region->fd_ < 0) {
     *error = Errno("memfd_create");
+    return false;
+  }
+  // The stub may grow the region, never shrink it under the server's reads
+  // (which would raise SIGBUS in the server).
+  if (fcntl(region->fd_, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
+    *error = Errno("sealing the shared memory");
     return false;
   }
   if (ftruncate(region->fd_, static_cast<off_t>(kInitialRegionBytes)) != 0) {
@@ -108,22 +114,32 @@ bool StubProcess::Start(const StubOptions& options, std::unique_ptr<StubProcess>
     return false;
   }
   stub->socket_ = sv[0];
-  // The stub finds its socket at fd 3 and its region at fd 4. dup2 onto a
-  // descriptor clears close-on-exec, except onto itself: copies at 10 or
-  // above keep the two apart from 3 and 4 whatever numbers they had.
+  int channel[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, channel) != 0) {
+    *error = Errno("socketpair");
+    close(sv[1]);
+    return false;
+  }
+  stub->channel_socket_ = channel[0];
+  // The stub finds its socket at fd 3, its region at fd 4 and its channel at
+  // fd 5. dup2 onto a descriptor clears close-on-exec, except onto itself:
+  // copies at 10 or above keep them apart from 3 to 5 whatever numbers they had.
   const int child_socket = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
   const int child_region = fcntl(stub->region_->fd(), F_DUPFD_CLOEXEC, 10);
+  const int child_channel = fcntl(channel[1], F_DUPFD_CLOEXEC, 10);
   close(sv[1]);
-  if (child_socket < 0 || child_region < 0) {
+  close(channel[1]);
+  if (child_socket < 0 || child_region < 0 || child_channel < 0) {
     *error = Errno("fcntl(F_DUPFD_CLOEXEC)");
-    if (child_socket >= 0) close(child_socket);
-    if (child_region >= 0) close(child_region);
+    for (int fd : {child_socket, child_region, child_channel})
+      if (fd >= 0) close(fd);
     return false;
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, child_socket, 3);
   posix_spawn_file_actions_adddup2(&actions, child_region, 4);
+  posix_spawn_file_actions_adddup2(&actions, child_channel, 5);
   // The instance thread may block signals the server handles itself; the
   // stub starts with none blocked and the default handlers.
   posix_spawnattr_t attr;
@@ -143,6 +159,7 @@ bool StubProcess::Start(const StubOptions& options, std::unique_ptr<StubProcess>
   posix_spawnattr_destroy(&attr);
   close(child_socket);
   close(child_region);
+  close(child_channel);
   if (rc != 0) {
     *error = "cannot start the Python stub with '" + options.python + "': " + std::strerror(rc);
     return false;
@@ -169,6 +186,7 @@ StubProcess::~StubProcess() {
     if (pid_ > 0) Kill();
   }
   if (socket_ >= 0) close(socket_);
+  if (channel_socket_ >= 0) close(channel_socket_);
 }
 
 std::string StubProcess::Kill() {

@@ -10,6 +10,10 @@
 // outputs after them, growing the memfd when it needs to, and says its new
 // size in the reply. One call at a time: the instance thread owns the stub.
 //
+// The stub's own messages (decoupled responses, BLS, log lines) travel on a
+// second socket, the stub's fd 5 (stub_channel.h), which the caller takes
+// with TakeChannelSocket.
+//
 // Everything the stub sends is checked before use (frame length, offsets and
 // sizes against the region): a broken model cannot make the server read
 // outside the region or allocate without bound.
@@ -75,6 +79,13 @@ class StubProcess {
   // broke the protocol; the stub is then killed and not to be used again.
   bool Call(const std::string& message, std::string* reply, int timeout_ms, std::string* error);
   bool alive() const { return pid_ > 0; }
+  // The server's end of the stub's channel (stub_channel.h), once; the
+  // caller closes it.
+  int TakeChannelSocket() {
+    const int fd = channel_socket_;
+    channel_socket_ = -1;
+    return fd;
+  }
 
  private:
   StubProcess() = default;
@@ -87,6 +98,7 @@ class StubProcess {
   StubOptions options_;
   std::unique_ptr<SharedRegion> region_;
   int socket_ = -1;
+  int channel_socket_ = -1;
   pid_t pid_ = -1;
 };
 

@@ -58,7 +58,7 @@ extern "C" {
 #endif
 
 #define INFERD_BACKEND_API_VERSION_MAJOR 1
-#define INFERD_BACKEND_API_VERSION_MINOR 2
+#define INFERD_BACKEND_API_VERSION_MINOR 3
 #define INFERD_BACKEND_API_VERSION \
   ((INFERD_BACKEND_API_VERSION_MAJOR << 16) | INFERD_BACKEND_API_VERSION_MINOR)
 
@@ -123,6 +123,48 @@ typedef struct InferdRequest InferdRequest;     /* one inference request */
 typedef struct InferdResponse InferdResponse;   /* one response to a request */
 typedef struct InferdMetricFamily InferdMetricFamily; /* since 1.2: a custom metric's name */
 typedef struct InferdMetric InferdMetric;       /* since 1.2: one labelled series of a family */
+typedef struct InferdInferResult InferdInferResult; /* since 1.3: a response to an in-process request */
+
+/* Since 1.3: one input of an in-process request (InferdCoreApi.Infer). */
+typedef struct InferdInferInput {
+  const char* name;
+  InferdDataType datatype;
+  const int64_t* shape; /* batch dimension first when the model batches */
+  uint32_t dims_count;
+  const void* data;     /* byte_size bytes (BYTES: length-prefixed elements) */
+  uint64_t byte_size;
+} InferdInferInput;
+
+/* Since 1.3: flags of InferdInferRequest.flags (Triton's request flags). */
+#define INFERD_INFER_SEQUENCE_START 1u
+#define INFERD_INFER_SEQUENCE_END 2u
+
+/* Since 1.3: an in-process request to any model the server serves (what
+ * Triton's Python backend calls BLS). Everything is copied by Infer. */
+typedef struct InferdInferRequest {
+  const char* model_name;
+  int64_t model_version;        /* -1: the latest ready version */
+  const char* request_id;       /* may be NULL */
+  uint64_t correlation_id;      /* the sequence, 0 for none */
+  uint32_t flags;               /* INFERD_INFER_SEQUENCE_* */
+  uint32_t priority;            /* 0: the model's default */
+  uint64_t timeout_us;          /* queue timeout, 0: none */
+  const InferdInferInput* inputs;
+  uint32_t input_count;
+  const char* const* output_names; /* none: every output of the model */
+  uint32_t output_count;
+  const char* const* parameter_keys; /* request parameters, as strings */
+  const char* const* parameter_values;
+  uint32_t parameter_count;
+  int many_responses;           /* 1: accept a decoupled model's responses */
+} InferdInferRequest;
+
+/* Since 1.3: called for each response to an in-process request, the last one
+ * with INFERD_RESPONSE_FINAL in `flags`; the backend owns `result` and frees
+ * it with InferResultDelete. It runs on whichever thread answers (often the
+ * target model's instance thread, possibly the caller's own inside Infer):
+ * it must not block, and must not throw. */
+typedef void (*InferdInferCallback)(void* userp, InferdInferResult* result, uint32_t flags);
 
 /* The server's side of the ABI, handed to InferdBackendInitialize. */
 typedef struct InferdCoreApi {
@@ -255,6 +297,24 @@ typedef struct InferdCoreApi {
   /* Gauges only. */
   InferdError* (*MetricSet)(InferdMetric* metric, double value);
   InferdError* (*MetricValue)(const InferdMetric* metric, double* value_out);
+
+  /* ---- Since 1.3: in-process inference (BLS) ----
+   * Infer copies the request and queues it as if a client had sent it (same
+   * checks, scheduling and statistics), without a network round trip. An
+   * error returned here means the request was not built (callback never
+   * called); every other failure (unknown model, bad input, refused by the
+   * model) arrives as a final result with an error. The callback is called at
+   * least once, exactly once with INFERD_RESPONSE_FINAL. */
+  InferdError* (*Infer)(const InferdInferRequest* request, InferdInferCallback callback, void* userp);
+  /* The result's error message, or NULL when it carries outputs; `code_out`
+   * (may be NULL) gets its code. Borrowed, valid until InferResultDelete. */
+  const char* (*InferResultError)(const InferdInferResult* result, InferdErrorCode* code_out);
+  uint32_t (*InferResultOutputCount)(const InferdInferResult* result);
+  /* Output `index`: all borrowed, valid until InferResultDelete. */
+  InferdError* (*InferResultOutput)(const InferdInferResult* result, uint32_t index, const char** name_out,
+                                    InferdDataType* datatype_out, const int64_t** shape_out,
+                                    uint32_t* dims_count_out, const void** data_out, uint64_t* byte_size_out);
+  void (*InferResultDelete)(InferdInferResult* result);
 } InferdCoreApi;
 
 /* ---- Entry points a backend exports (looked up with dlsym) ----

@@ -14,6 +14,7 @@ struct InferdModel {};
 struct InferdInstance {};
 struct InferdRequest {};
 struct InferdResponse {};
+struct InferdInferResult {};
 // Custom metrics: a handle holds its family or series alive.
 struct InferdMetricFamily {
   std::shared_ptr<inferd::CustomMetricFamily> family;

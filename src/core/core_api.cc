@@ -1,5 +1,6 @@
 #include "core/core_api.h"
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <new>
@@ -9,6 +10,7 @@
 #include "core/inference_request.h"
 #include "core/model.h"
 #include "core/model_instance.h"
+#include "core/server.h"
 
 namespace inferd {
 namespace {
@@ -363,6 +365,113 @@ InferdError* MetricValue(const InferdMetric* metric, double* value_out) noexcept
   return nullptr;
 }
 
+std::atomic<Server*> in_process_server{nullptr};
+
+// Builds a request from the backend's description (copying everything it
+// points to) and hands it to the server like a client's.
+InferdError* Infer(const InferdInferRequest* spec, InferdInferCallback callback, void* userp) noexcept {
+  if (spec == nullptr || callback == nullptr || spec->model_name == nullptr) {
+    return NewError(INFERD_ERROR_INVALID_ARG, "Infer: a request, its model name and a callback are required");
+  }
+  if ((spec->input_count > 0 && spec->inputs == nullptr) ||
+      (spec->output_count > 0 && spec->output_names == nullptr) ||
+      (spec->parameter_count > 0 && (spec->parameter_keys == nullptr || spec->parameter_values == nullptr))) {
+    return NewError(INFERD_ERROR_INVALID_ARG, "Infer: a count is not zero but its array is null");
+  }
+  Server* server = in_process_server.load();
+  if (server == nullptr) return NewError(INFERD_ERROR_UNAVAILABLE, "Infer: no server is serving");
+  try {
+    auto r = std::make_shared<InferenceRequest>();
+    r->receive_ns = NowNs();
+    r->model_name = spec->model_name;
+    r->model_version = spec->model_version;
+    if (spec->request_id != nullptr) r->id = spec->request_id;
+    for (uint32_t p = 0; p < spec->parameter_count; ++p) {
+      if (spec->parameter_keys[p] == nullptr || spec->parameter_values[p] == nullptr) {
+        return NewError(INFERD_ERROR_INVALID_ARG, "Infer: a parameter key or value is null");
+      }
+      r->parameters[spec->parameter_keys[p]] = spec->parameter_values[p];
+    }
+    r->correlation_id = spec->correlation_id;
+    if (spec->correlation_id != 0) r->parameters["sequence_id"] = std::to_string(spec->correlation_id);
+    if (spec->flags & INFERD_INFER_SEQUENCE_START) r->parameters["sequence_start"] = "true";
+    if (spec->flags & INFERD_INFER_SEQUENCE_END) r->parameters["sequence_end"] = "true";
+    if (spec->priority != 0) r->parameters["priority"] = std::to_string(spec->priority);
+    if (spec->timeout_us != 0) r->parameters["timeout"] = std::to_string(spec->timeout_us);
+    r->accepts_many_responses = spec->many_responses != 0;
+    // One aligned block holds every input, each at a kTensorAlignment offset.
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < spec->input_count; ++i) {
+      const InferdInferInput& in = spec->inputs[i];
+      if (in.name == nullptr || (in.dims_count > 0 && in.shape == nullptr) || (in.byte_size > 0 && in.data == nullptr)) {
+        return NewError(INFERD_ERROR_INVALID_ARG, "Infer: an input has a null name, shape or data");
+      }
+      const uint64_t aligned = (in.byte_size + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment;
+      if (aligned < in.byte_size || total + aligned < total) {
+        return NewError(INFERD_ERROR_INVALID_ARG, "Infer: the inputs' sizes overflow");
+      }
+      total += aligned;
+    }
+    auto block = std::make_shared<AlignedBytes>(MakeAlignedBytes());
+    block->resize(total);
+    uint64_t offset = 0;
+    for (uint32_t i = 0; i < spec->input_count; ++i) {
+      const InferdInferInput& in = spec->inputs[i];
+      InputTensor t;
+      t.name = in.name;
+      t.datatype = in.datatype;
+      t.shape.assign(in.shape, in.shape + in.dims_count);
+      if (in.byte_size > 0) std::memcpy(block->data() + offset, in.data, in.byte_size);
+      t.AddBuffer(block->data() + offset, in.byte_size);
+      r->inputs.push_back(std::move(t));
+      offset += (in.byte_size + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment;
+    }
+    r->keep_alive.push_back(std::move(block));
+    for (uint32_t o = 0; o < spec->output_count; ++o) {
+      if (spec->output_names[o] == nullptr) return NewError(INFERD_ERROR_INVALID_ARG, "Infer: an output name is null");
+      RequestedOutput out;
+      out.name = spec->output_names[o];
+      r->outputs.push_back(std::move(out));
+    }
+    r->on_response = [callback, userp](std::unique_ptr<InferenceResponse> response) noexcept {
+      const uint32_t flags = response->final ? INFERD_RESPONSE_FINAL : 0u;
+      callback(userp, response.release(), flags);
+    };
+    server->Infer(r);
+    return nullptr;
+  } catch (...) {
+    return ErrorFromException("Infer");
+  }
+}
+
+const char* InferResultError(const InferdInferResult* result, InferdErrorCode* code_out) noexcept {
+  const auto* response = static_cast<const InferenceResponse*>(result);
+  if (response->status.ok()) return nullptr;
+  if (code_out != nullptr) *code_out = CodeFromStatus(response->status.code());
+  return response->status.message().c_str();
+}
+
+uint32_t InferResultOutputCount(const InferdInferResult* result) noexcept {
+  return static_cast<uint32_t>(static_cast<const InferenceResponse*>(result)->outputs.size());
+}
+
+InferdError* InferResultOutput(const InferdInferResult* result, uint32_t index, const char** name,
+                               InferdDataType* datatype, const int64_t** shape, uint32_t* dims_count,
+                               const void** data, uint64_t* byte_size) noexcept {
+  const auto* response = static_cast<const InferenceResponse*>(result);
+  if (index >= response->outputs.size()) return BadIndex("output", index);
+  const OutputTensor& t = response->outputs[index];
+  if (name) *name = t.name.c_str();
+  if (datatype) *datatype = t.datatype;
+  if (shape) *shape = t.shape.data();
+  if (dims_count) *dims_count = static_cast<uint32_t>(t.shape.size());
+  if (data) *data = t.begin();
+  if (byte_size) *byte_size = t.byte_size;
+  return nullptr;
+}
+
+void InferResultDelete(InferdInferResult* result) noexcept { delete static_cast<InferenceResponse*>(result); }
+
 const InferdCoreApi kApi = {
     INFERD_BACKEND_API_VERSION,
     ErrorNew, ErrorDelete, ErrorMessage, Log,
@@ -376,11 +485,18 @@ const InferdCoreApi kApi = {
     ModelBackendConfig,
     MetricFamilyNew, MetricFamilyDelete, MetricNew, MetricDelete, MetricIncrement, MetricSet,
     MetricValue,
+    Infer, InferResultError, InferResultOutputCount, InferResultOutput, InferResultDelete,
 };
 
 }  // namespace
 
 const InferdCoreApi* CoreApi() { return &kApi; }
+
+void SetInProcessServer(Server* server) { in_process_server.store(server); }
+void ClearInProcessServer(Server* server) {
+  Server* expected = server;
+  in_process_server.compare_exchange_strong(expected, nullptr);
+}
 
 Status StatusFromBackendError(InferdError* error) {
   if (error == nullptr) return Status::Ok();

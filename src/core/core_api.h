@@ -17,4 +17,11 @@ Status StatusFromBackendError(InferdError* error);
 // A new error the receiver owns; null for OK.
 InferdError* BackendErrorFromStatus(const Status& status);
 
+class Server;
+// The server that InferdCoreApi.Infer hands in-process requests to: set by
+// the Server while it exists (the last one constructed), cleared when it is
+// destroyed, after its models (and so their backends' threads) are gone.
+void SetInProcessServer(Server* server);
+void ClearInProcessServer(Server* server);
+
 }  // namespace inferd

@@ -29,7 +29,9 @@ struct OutputTensor {
   const char* begin() const { return data.get(); }
 };
 
-class InferenceResponse : public InferdResponse {
+// Also an InferdInferResult: the handle a backend gets for a response to its
+// in-process request (InferdCoreApi.Infer).
+class InferenceResponse : public InferdResponse, public InferdInferResult {
  public:
   explicit InferenceResponse(std::shared_ptr<InferenceRequest> req) : request(std::move(req)) {}
 

@@ -34,9 +34,13 @@ Server::Server(ServerOptions options)
   if (options_.cache_bytes > 0) cache_ = std::make_unique<ResponseCache>(options_.cache_bytes);
   if (options_.rate_limit) rate_limiter_ = std::make_unique<RateLimiter>(options_.rate_limit_resources);
   retire_thread_ = std::thread([this] { RetireLoop(); });
+  SetInProcessServer(this);
 }
 
-Server::~Server() { Stop(); }
+Server::~Server() {
+  Stop();
+  ClearInProcessServer(this);
+}
 
 Status Server::RunLifecycleJob(const std::function<Status()>& job) noexcept {
   try {

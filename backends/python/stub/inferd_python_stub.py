@@ -5,21 +5,33 @@ The server starts it with a socket at fd 3 and a shared-memory file (memfd)
 at fd 4. Messages are frames of a 4-byte little-endian length and JSON:
   {"type": "auto_complete", "model_file": ..., "config": JSON text} -> {} or {"config"} or {"error"}
   {"type": "initialize", "model_file": ..., "args": {...}} -> {} or {"error"}
-  {"type": "execute", "requests": [...], "outputs_at": N} -> {"responses": [...]} or {"error"}
+  {"type": "execute", "requests": [...], "outputs_at": N}
+      -> {"responses": [response or null per request] or null} or {"error", "code"}
   {"type": "finalize"} -> {} and the process exits
 Input tensors are in the shared memory at the offsets the request gives
-(numpy views where the dtype allows); outputs are written from "outputs_at"
-on, growing the file when needed, and described by name, datatype, shape,
-offset and size. Needs only the standard library and numpy.
+(numpy views where the dtype allows; copies for a decoupled model, whose
+threads may keep them after execute returns); outputs are written from
+"outputs_at" on, growing the file when needed, and described by name,
+datatype, shape, offset and size.
+
+fd 5 is the stub's own channel (SOCK_SEQPACKET, see the server's
+stub_channel.h): response senders, BLS requests and log lines go there,
+from any thread, their tensors in a sealed memfd passed with the message.
+Needs only the standard library and numpy.
 """
 
+import asyncio
+import fcntl
 import importlib.util
+import inspect
 import json
 import mmap
 import os
+import queue
 import socket
 import struct
 import sys
+import threading
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -28,8 +40,9 @@ import numpy as np  # noqa: E402
 
 import triton_python_backend_utils as pb_utils  # noqa: E402
 
-SOCKET_FD, REGION_FD = 3, 4
+SOCKET_FD, REGION_FD, CHANNEL_FD = 3, 4, 5
 ALIGNMENT = 64
+MAX_CHANNEL_MESSAGE = 160 * 1024  # the server's kMaxChannelMessageBytes
 
 
 class Region:
@@ -86,25 +99,31 @@ def load_model_class(path):
     return module.TritonPythonModel
 
 
-def input_tensor(region, description):
+def tensor_from(buffer, description, copy=False):
+    """A pb_utils.Tensor over bytes of `buffer` (an mmap) that a description names."""
     datatype = description["datatype"]
     shape = tuple(description["shape"])
     offset, size = description["offset"], description["size"]
     if datatype == "BYTES":
-        data = pb_utils.deserialize_bytes_tensor(bytes(region.map[offset:offset + size]))
-        array = data.reshape(shape)
+        data = b"" if size == 0 else bytes(buffer[offset:offset + size])
+        array = pb_utils.deserialize_bytes_tensor(data).reshape(shape)
     else:
         dtype = pb_utils.triton_to_numpy_type(datatype)
         if dtype is None:
             raise pb_utils.TritonModelException(
-                f"input '{description['name']}' is {datatype}, which numpy cannot hold")
+                f"tensor '{description['name']}' is {datatype}, which numpy cannot hold")
         count = size // np.dtype(dtype).itemsize
-        array = np.frombuffer(region.map, dtype=dtype, count=count, offset=offset).reshape(shape)
+        if count == 0:
+            array = np.empty(shape, dtype=dtype)
+        else:
+            array = np.frombuffer(buffer, dtype=dtype, count=count, offset=offset).reshape(shape)
+            if copy:
+                array = array.copy()
     return pb_utils.Tensor(description["name"], array)
 
 
 def output_bytes(tensor):
-    """(datatype, shape, raw bytes) of an output tensor, as the server takes it."""
+    """(datatype, shape, bytes-like) of an output tensor, as the server takes it."""
     array = tensor.as_numpy()
     if array.dtype == np.object_ or array.dtype.type in (np.bytes_, np.str_):
         return "BYTES", list(array.shape), pb_utils.serialize_byte_tensor(array).tobytes()
@@ -112,17 +131,217 @@ def output_bytes(tensor):
     if datatype is None:
         raise pb_utils.TritonModelException(
             f"output '{tensor.name()}' has a numpy dtype the server cannot send: {array.dtype}")
-    return datatype, list(array.shape), np.ascontiguousarray(array).tobytes()
+    return datatype, list(array.shape), memoryview(np.ascontiguousarray(array)).cast("B")
+
+
+def tensors_to_file(tensors):
+    """(descriptions, fd): the tensors' bytes in a new memfd, sealed against
+    shrinking (the server maps only such files), or (descriptions, None)
+    when there are no bytes."""
+    descriptions, pieces, offset = [], [], 0
+    for tensor in tensors:
+        if not isinstance(tensor, pb_utils.Tensor):
+            raise pb_utils.TritonModelException(
+                f"expected pb_utils.Tensor objects, got {type(tensor).__name__}")
+        datatype, shape, data = output_bytes(tensor)
+        descriptions.append({"name": tensor.name(), "datatype": datatype, "shape": shape,
+                             "offset": offset, "size": len(data)})
+        pieces.append((offset, data))
+        offset = (offset + len(data) + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
+    if not descriptions:
+        return descriptions, None
+    fd = os.memfd_create("inferd-stub-tensors", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    try:
+        os.ftruncate(fd, max(offset, 1))
+        for at, data in pieces:
+            view = memoryview(data)
+            while len(view):
+                written = os.pwrite(fd, view, at)
+                view, at = view[written:], at + written
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL)
+    except BaseException:
+        os.close(fd)
+        raise
+    return descriptions, fd
+
+
+def tensors_from_file(descriptions, fd):
+    """The tensors of a message from the server; their arrays are views of a
+    private mapping of its memfd, which lives as long as they do."""
+    try:
+        size = os.fstat(fd).st_size if fd is not None else 0
+        buffer = mmap.mmap(fd, size, flags=mmap.MAP_PRIVATE,
+                           prot=mmap.PROT_READ | mmap.PROT_WRITE) if size else b""
+    finally:
+        if fd is not None:
+            os.close(fd)
+    for d in descriptions:
+        if d["offset"] + d["size"] > size:
+            raise pb_utils.TritonModelException(f"the server described tensor '{d['name']}' outside its memory")
+    return [tensor_from(buffer, d) for d in descriptions]
+
+
+class Channel:
+    """The stub's own messages to the server, from any thread (fd 5). Each
+    message that expects answers gets an id; a reader thread hands every
+    answer to the callback registered for it (which must be quick)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET, fileno=CHANNEL_FD)
+        self.lock = threading.Lock()
+        self.waiting = {}
+        self.next_id = 0
+        self.closed = False
+        threading.Thread(target=self._read, name="inferd-channel", daemon=True).start()
+
+    def request(self, message, on_answer, fd=None):
+        """Sends `message`; on_answer(answer, fd) runs for each answer, the last with "final"."""
+        with self.lock:
+            if self.closed:
+                raise pb_utils.TritonModelException("the server closed the stub's channel")
+            self.next_id += 1
+            ident = message["id"] = self.next_id
+            self.waiting[ident] = on_answer
+        try:
+            data = json.dumps(message).encode()
+            if len(data) > MAX_CHANNEL_MESSAGE:
+                raise pb_utils.TritonModelException(
+                    f"a message to the server of {len(data)} bytes is over the {MAX_CHANNEL_MESSAGE} it takes")
+            socket.send_fds(self.sock, [data], [fd] if fd is not None else [])
+        except BaseException:
+            with self.lock:
+                self.waiting.pop(ident, None)
+            raise
+
+    def call(self, message, fd=None):
+        """Sends `message` and waits for its one answer; an error answer raises."""
+        done, box = threading.Event(), []
+
+        def on_answer(answer, answer_fd):
+            if answer_fd is not None:
+                os.close(answer_fd)
+            box.append(answer)
+            done.set()
+
+        self.request(message, on_answer, fd)
+        done.wait()
+        if "error" in box[0]:
+            raise pb_utils.TritonModelException(box[0]["error"])
+        return box[0]
+
+    def post(self, message):
+        """A message without an answer (a log line); dropped when the server is not reading."""
+        try:
+            self.sock.send(json.dumps(message).encode()[:MAX_CHANNEL_MESSAGE], socket.MSG_DONTWAIT)
+        except OSError:
+            pass
+
+    def _read(self):
+        while True:
+            try:
+                data, fds, _, _ = socket.recv_fds(self.sock, MAX_CHANNEL_MESSAGE + 1, 1)
+            except OSError:
+                data, fds = b"", []
+            if not data:
+                with self.lock:
+                    self.closed = True
+                    waiting, self.waiting = self.waiting, {}
+                for on_answer in waiting.values():
+                    on_answer({"final": True, "error": "the server closed the stub's channel"}, None)
+                return
+            fd = fds[0] if fds else None
+            answer = json.loads(data)
+            with self.lock:
+                if answer.get("final", True):
+                    on_answer = self.waiting.pop(answer.get("id"), None)
+                else:
+                    on_answer = self.waiting.get(answer.get("id"))
+            if on_answer is None:
+                if fd is not None:
+                    os.close(fd)
+                continue
+            try:
+                on_answer(answer, fd)
+            except BaseException:  # noqa: BLE001 (a callback must not end the reader)
+                traceback.print_exc()
+
+
+class Runtime:
+    """What pb_utils needs from the stub (pb_utils._runtime): response
+    senders, BLS and the logger, over the channel."""
+
+    def __init__(self, channel):
+        self.channel = channel
+
+    def send_response(self, handle, response, flags):
+        message = {"type": "send", "request": handle, "flags": int(flags)}
+        fd = None
+        if response is not None:
+            if not isinstance(response, pb_utils.InferenceResponse):
+                raise pb_utils.TritonModelException(
+                    f"send() takes a pb_utils.InferenceResponse, got {type(response).__name__}")
+            if response.has_error():
+                message["error"] = response.error().message()
+                message["code"] = response.error().code()
+            else:
+                message["outputs"], fd = tensors_to_file(response.output_tensors())
+        try:
+            self.channel.call(message, fd)
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+    def infer(self, request, decoupled, on_response):
+        """Starts a BLS request; on_response(InferenceResponse, final) runs on the reader thread."""
+        name = request.model_name()
+        if isinstance(name, bytes):
+            name = name.decode()
+        correlation_id = request.correlation_id()
+        message = {"type": "infer", "model_name": str(name or ""), "model_version": int(request._model_version),
+                   "request_id": str(request.request_id() or ""), "flags": int(request.flags()),
+                   "timeout": int(request._timeout or 0), "decoupled": bool(decoupled),
+                   "outputs": list(request.requested_output_names()),
+                   "parameters": json.loads(request.parameters() or "{}")}
+        if isinstance(correlation_id, int):
+            message["correlation_id"] = correlation_id
+        else:
+            message["parameters"]["sequence_id"] = str(correlation_id)
+        message["inputs"], fd = tensors_to_file(request.inputs())
+
+        def on_answer(answer, answer_fd):
+            if "error" in answer:
+                if answer_fd is not None:
+                    os.close(answer_fd)
+                response = pb_utils.InferenceResponse(
+                    error=pb_utils.TritonError(answer["error"], answer.get("code", pb_utils.TritonError.INTERNAL)))
+            else:
+                try:
+                    response = pb_utils.InferenceResponse(tensors_from_file(answer.get("outputs", []), answer_fd))
+                except BaseException as e:  # noqa: BLE001
+                    response = pb_utils.InferenceResponse(error=pb_utils.TritonError(str(e)))
+            on_response(response, answer.get("final", True))
+
+        try:
+            self.channel.request(message, on_answer, fd)
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+    def log(self, level, message):
+        self.channel.post({"type": "log", "level": level, "message": str(message)})
 
 
 def write_responses(region, responses, start):
     answers, offset = [], start
     for response in responses:
+        if response is None:  # answered through the request's response sender
+            answers.append(None)
+            continue
         if not isinstance(response, pb_utils.InferenceResponse):
             raise pb_utils.TritonModelException(
                 f"execute() must return pb_utils.InferenceResponse objects, got {type(response).__name__}")
         if response.has_error():
-            answers.append({"error": response.error().message()})
+            answers.append({"error": response.error().message(), "code": response.error().code()})
             continue
         outputs = []
         for tensor in response.output_tensors():
@@ -137,11 +356,14 @@ def write_responses(region, responses, start):
 
 
 def main():
-    os.closerange(REGION_FD + 1, os.sysconf("SC_OPEN_MAX"))  # nothing of the server's
+    os.closerange(CHANNEL_FD + 1, os.sysconf("SC_OPEN_MAX"))  # nothing of the server's
     sock = socket.socket(fileno=SOCKET_FD)
     region = Region()
+    pb_utils._runtime = Runtime(Channel())
+    loop = asyncio.new_event_loop()  # runs `async def execute`
     model = None
     name = "?"
+    decoupled = False
     while True:
         message = recv_frame(sock)
         if message is None:
@@ -151,6 +373,7 @@ def main():
             try:
                 args = message["args"]
                 name = args.get("model_name", name)
+                decoupled = pb_utils.using_decoupled_model_transaction_policy(json.loads(args["model_config"]))
                 model = load_model_class(message["model_file"])()
                 if hasattr(model, "initialize"):
                     model.initialize(args)
@@ -161,19 +384,26 @@ def main():
             region.refresh()
             try:
                 requests = [pb_utils.InferenceRequest._from_server(
-                    [input_tensor(region, d) for d in r["inputs"]], r["requested_outputs"],
-                    r["request_id"], r["correlation_id"]) for r in message["requests"]]
+                    [tensor_from(region.map, d, copy=decoupled) for d in r["inputs"]], r["requested_outputs"],
+                    r["request_id"], r["correlation_id"], r["handle"]) for r in message["requests"]]
                 responses = model.execute(requests)
-                if responses is None or len(responses) != len(requests):
-                    raise pb_utils.TritonModelException(
-                        "Number of InferenceResponse objects do not match number of InferenceRequest objects "
-                        f"(got {0 if responses is None else len(responses)} for {len(requests)})")
-                answers = write_responses(region, responses, message["outputs_at"])
+                if inspect.iscoroutine(responses):
+                    responses = loop.run_until_complete(responses)
+                if responses is None:
+                    answers = None  # the response senders answer
+                else:
+                    if len(responses) != len(requests):
+                        raise pb_utils.TritonModelException(
+                            "Number of InferenceResponse objects do not match number of InferenceRequest objects "
+                            f"(got {len(responses)} for {len(requests)})")
+                    answers = write_responses(region, responses, message["outputs_at"])
                 del requests, responses
                 send_frame(sock, {"responses": answers})
             except BaseException as e:  # noqa: BLE001
                 text = e.message() if isinstance(e, pb_utils.TritonError) else f"{type(e).__name__}: {e}"
-                send_frame(sock, {"error": f"Failed to process the request(s) for model '{name}', message: {text}"})
+                code = e.code() if isinstance(e, pb_utils.TritonError) else pb_utils.TritonError.INTERNAL
+                send_frame(sock, {"error": f"Failed to process the request(s) for model '{name}', message: {text}",
+                                  "code": code})
         elif kind == "auto_complete":
             try:
                 model_class = load_model_class(message["model_file"])

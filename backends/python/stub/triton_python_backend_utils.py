@@ -1,17 +1,23 @@
 """triton_python_backend_utils for inferd's Python backend: the names a Triton
 model.py imports as pb_utils, with Triton's behaviour, written for inferd.
 
-Built: Tensor, InferenceRequest (as execute() receives it), InferenceResponse,
-TritonError and its codes, TritonModelException, the get_*_by_name helpers,
-the type conversions, BYTES (de)serialization, Logger, the flag constants,
-ModelConfig for auto_complete_config. Not built yet: BLS
-(InferenceRequest(...).exec / async_exec) and response senders for
-decoupled models; using them raises TritonModelException saying so.
+Built: Tensor, InferenceRequest (as execute() receives it, and BLS:
+InferenceRequest(...).exec / async_exec, decoupled too), InferenceResponse,
+the response sender of decoupled models, TritonError and its codes,
+TritonModelException, the get_*_by_name helpers, the type conversions, BYTES
+(de)serialization, Logger and LogLevel, the flag constants, ModelConfig for
+auto_complete_config.
+
+What crosses to the server goes through `_runtime`, which the stub sets
+(inferd_python_stub.Runtime); outside a stub, those calls raise.
 """
 
+import asyncio
 import json
+import queue
 import struct
 import sys
+import threading
 
 import numpy as np
 
@@ -19,6 +25,8 @@ TRITONSERVER_RESPONSE_COMPLETE_FINAL = 1
 TRITONSERVER_REQUEST_FLAG_SEQUENCE_START = 1
 TRITONSERVER_REQUEST_FLAG_SEQUENCE_END = 2
 TRITONSERVER_REQUEST_RELEASE_ALL = 1
+
+_runtime = None  # set by the stub process
 
 _TRITON_TO_NUMPY = {
     "TYPE_BOOL": np.bool_, "TYPE_UINT8": np.uint8, "TYPE_UINT16": np.uint16, "TYPE_UINT32": np.uint32,
@@ -47,8 +55,15 @@ class TritonModelException(Exception):
     pass
 
 
-def _not_built(what):
-    raise TritonModelException(f"{what} is not built in inferd's Python backend yet")
+def _server():
+    if _runtime is None:
+        raise TritonModelException("this call needs inferd's Python backend: it runs only inside a model's stub")
+    return _runtime
+
+
+def using_decoupled_model_transaction_policy(model_config):
+    """Whether a model config (a dict) says decoupled: true."""
+    return bool(model_config.get("model_transaction_policy", {}).get("decoupled", False))
 
 
 def triton_string_to_numpy(triton_type_string):
@@ -124,24 +139,63 @@ class Tensor:
         return Tensor(name, np.from_dlpack(capsule))
 
 
+class InferenceResponseSender:
+    """How a request is answered outside the execute() return value: any
+    number of responses, then one with TRITONSERVER_RESPONSE_COMPLETE_FINAL
+    (decoupled models; from execute or from any thread). send() returns once
+    the server has taken the response."""
+
+    def __init__(self, handle):
+        self._handle = handle
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def send(self, response=None, flags=0):
+        final = bool(flags & TRITONSERVER_RESPONSE_COMPLETE_FINAL)
+        if response is None and not final:
+            raise TritonModelException("Inference Response object is needed when the flag is not final.")
+        with self._lock:
+            if self._closed:
+                raise TritonModelException("Unable to send response. Response sender has been closed.")
+            if final:
+                self._closed = True
+        try:
+            _server().send_response(self._handle, response, flags)
+        except BaseException:
+            if final:
+                with self._lock:
+                    self._closed = False
+            raise
+
+    def is_cancelled(self):
+        return False
+
+
 class InferenceRequest:
-    """A request as execute() receives it. Creating one to call another model
-    (BLS) is allowed, but exec() is not built yet."""
+    """A request as execute() receives it, or one a model builds to call
+    another model (BLS): exec() waits for the answer, async_exec() awaits it;
+    with decoupled=True they give every response of a decoupled model."""
 
     def __init__(self, model_name=None, inputs=None, requested_output_names=None, request_id="",
-                 correlation_id=0, flags=0, timeout=0, parameters=None, **_):
+                 correlation_id=0, flags=0, timeout=0, parameters=None, model_version=-1, **_):
         self._model_name = model_name
         self._inputs = list(inputs or [])
         self._requested = list(requested_output_names or [])
         self._request_id = request_id
         self._correlation_id = correlation_id
         self._flags = flags
+        self._timeout = timeout
+        self._model_version = model_version
         self._parameters = parameters if isinstance(parameters, str) else json.dumps(parameters or {})
+        self._handle = None
+        self._sender = None
 
     @classmethod
-    def _from_server(cls, inputs, requested_output_names, request_id, correlation_id):
-        return cls(inputs=inputs, requested_output_names=requested_output_names, request_id=request_id,
-                   correlation_id=correlation_id)
+    def _from_server(cls, inputs, requested_output_names, request_id, correlation_id, handle=None):
+        request = cls(inputs=inputs, requested_output_names=requested_output_names, request_id=request_id,
+                      correlation_id=correlation_id)
+        request._handle = handle
+        return request
 
     def inputs(self):
         return self._inputs
@@ -158,6 +212,9 @@ class InferenceRequest:
     def flags(self):
         return self._flags
 
+    def timeout(self):
+        return self._timeout
+
     def parameters(self):
         return self._parameters
 
@@ -168,13 +225,69 @@ class InferenceRequest:
         return False
 
     def get_response_sender(self):
-        _not_built("get_response_sender (decoupled models)")
+        if self._handle is None:
+            raise TritonModelException("only a request that execute() received has a response sender")
+        if self._sender is None:
+            self._sender = InferenceResponseSender(self._handle)
+        return self._sender
+
+    def _check_bls(self):
+        if not self._model_name:
+            raise TritonModelException("a BLS request needs model_name")
 
     def exec(self, decoupled=False):  # noqa: A003 (Triton's name)
-        _not_built("InferenceRequest.exec (BLS)")
+        """Runs the request on the server and returns its response; with
+        decoupled=True, an iterator over every response (the last may be
+        empty: it only carries the final flag)."""
+        self._check_bls()
+        answers = queue.SimpleQueue()
+        _server().infer(self, decoupled, lambda response, final: answers.put((response, final)))
+        if decoupled:
+            return _ResponseIterator(answers)
+        first = None
+        while True:
+            response, final = answers.get()
+            if first is None:
+                first = response
+            if final:
+                return first
 
     async def async_exec(self, decoupled=False):
-        _not_built("InferenceRequest.async_exec (BLS)")
+        """exec() as an awaitable; with decoupled=True it gives the list of responses."""
+        self._check_bls()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        got = []
+
+        def resolve(value):
+            if not future.done():
+                future.set_result(value)
+
+        def on_response(response, final):
+            got.append(response)
+            if final:
+                loop.call_soon_threadsafe(resolve, list(got) if decoupled else got[0])
+
+        _server().infer(self, decoupled, on_response)
+        return await future
+
+
+class _ResponseIterator:
+    """The responses of a decoupled BLS request, as they arrive."""
+
+    def __init__(self, answers):
+        self._answers = answers
+        self._done = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._done:
+            raise StopIteration
+        response, final = self._answers.get()
+        self._done = final
+        return response
 
 
 class InferenceResponse:
@@ -296,25 +409,36 @@ def get_output_config_by_name(model_config, name):
     return None
 
 
+class LogLevel:
+    INFO, WARNING, ERROR, VERBOSE = range(4)
+
+
 class Logger:
-    """Lines on the server's log stream (the stub's stderr)."""
+    """Lines in the server's log, at the level given, naming the model."""
+
+    _NAMES = {LogLevel.INFO: "INFO", LogLevel.WARNING: "WARNING", LogLevel.ERROR: "ERROR",
+              LogLevel.VERBOSE: "VERBOSE"}
 
     @staticmethod
-    def log(message, level=None):
-        print(message, file=sys.stderr, flush=True)
+    def log(message, level=LogLevel.INFO):
+        level_name = Logger._NAMES.get(level, "INFO")
+        if _runtime is None:
+            print(f"{level_name}: {message}", file=sys.stderr, flush=True)
+        else:
+            _runtime.log(level_name, message)
 
     @staticmethod
     def log_info(message):
-        Logger.log(f"python model: {message}")
+        Logger.log(message, LogLevel.INFO)
 
     @staticmethod
     def log_warn(message):
-        Logger.log(f"python model warning: {message}")
+        Logger.log(message, LogLevel.WARNING)
 
     @staticmethod
     def log_error(message):
-        Logger.log(f"python model error: {message}")
+        Logger.log(message, LogLevel.ERROR)
 
     @staticmethod
     def log_verbose(message):
-        Logger.log(f"python model (verbose): {message}")
+        Logger.log(message, LogLevel.VERBOSE)
