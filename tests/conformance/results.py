@@ -127,7 +127,7 @@ def row_details(r):
     if not r.is_file:
         if r.status == "failed":
             return ("known: " + r.known) if r.known else _first_line(r.reason)
-        return _first_line(r.reason) if r.status == "skipped" else ""
+        return _first_line(r.reason)  # for a pass, a note on how it ran (or nothing)
     parts = []
     unexpected = r.unexpected()
     if unexpected:

@@ -3,6 +3,7 @@
 own QA tests, run unchanged against a real inferd. See README.md in this folder.
 
     TRITON_CLIENT_REPO=<client checkout> TRITON_SERVER_REPO=<server checkout at r24.10> \\
+    TRITON_PYTHON_BACKEND_REPO=<python_backend checkout at r24.10> \\
         .venv/bin/python tests/conformance/run.py [--report report.md]
 
 Fetches nothing. Without the checkouts it says so in one line and exits 0.
@@ -139,7 +140,7 @@ def main():
     ap.add_argument("--report", help="also write the report (markdown) to this file")
     ap.add_argument("--only", action="append", default=[],
                     help="run only results whose name contains this text (repeatable)")
-    ap.add_argument("--part", choices=["all", "examples", "qa"], default="all")
+    ap.add_argument("--part", choices=["all", "examples", "qa", "python"], default="all")
     ap.add_argument("--work", help="work folder (kept); default: a temporary one, kept only on failure")
     ap.add_argument("--strict", action="store_true",
                     help="also fail when a KNOWN_FAILURES entry passed")
@@ -147,9 +148,11 @@ def main():
 
     client_repo, client_why = _checkout("TRITON_CLIENT_REPO", "src/python/examples")
     server_repo, server_why = _checkout("TRITON_SERVER_REPO", "qa/common/gen_qa_models.py")
-    if client_repo is None and server_repo is None:
-        print(f"conformance: skipped: {client_why} and {server_why} "
-              "(checkouts of Triton's client and server repositories; see tests/conformance/README.md)")
+    backend_repo, backend_why = _checkout("TRITON_PYTHON_BACKEND_REPO", "examples/add_sub/model.py")
+    if client_repo is None and server_repo is None and backend_repo is None:
+        print(f"conformance: skipped: {client_why}, {server_why} and {backend_why} "
+              "(checkouts of Triton's client, server and python_backend repositories; "
+              "see tests/conformance/README.md)")
         return 0
     binary = Path(args.inferd)
     if not (binary.is_file() and os.access(binary, os.X_OK)):
@@ -184,6 +187,12 @@ def main():
                                       "tests hard-code localhost:8000/8001"))
             else:
                 results += run_qa(binary, server_repo, work, log_dir, args.only)
+        if args.part in ("all", "python"):
+            if backend_repo:
+                from python_examples import run_python_examples
+                results += run_python_examples(binary, backend_repo, work, log_dir, args.only, _selected, _progress)
+            else:
+                results.append(Result("python_backend/*", "skipped", backend_why))
     except KeyboardInterrupt:
         print(f"conformance: interrupted; partial results and logs in {work}")
         return 130
@@ -191,6 +200,7 @@ def main():
     elapsed = time.monotonic() - start
     header = (f"# inferd conformance with Triton's client examples and QA tests\n\n"
               f"inferd: `{binary}`; client: `{client_repo or '-'}`; server: `{server_repo or '-'}`; "
+              f"python_backend: `{backend_repo or '-'}`; "
               f"{elapsed:.0f} s.")
     text = report(results, header)
     print()
