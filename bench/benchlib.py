@@ -107,3 +107,22 @@ def identity_server(pin_core=None, binary=BIN, model=IDENTITY_MODEL, config=IDEN
         finally:
             server.terminate()
             server.wait()
+
+
+TRITON_VENV = ROOT / ".venv-triton"
+
+
+def triton_server_command(repo, ports):
+    """argv and environment of the real tritonserver 2.51 that scripts/install-triton
+    puts in .venv-triton (with its Python backend), serving `repo` on
+    127.0.0.1 at ports {"http", "grpc", "metrics"}; None when it is not installed."""
+    site = next(iter(TRITON_VENV.glob("lib/python3*/site-packages")), None)
+    if site is None or not (site / "pytriton/tritonserver/bin/tritonserver").exists():
+        return None
+    env = dict(os.environ)
+    env["LD_LIBRARY_PATH"] = f"{TRITON_VENV / 'triton-lib'}:{site / 'nvidia_pytriton.libs'}"
+    argv = [str(site / "pytriton/tritonserver/bin/tritonserver"), f"--model-repository={repo}",
+            f"--backend-directory={TRITON_VENV / 'triton-backends'}", "--log-info=false",
+            "--http-address=127.0.0.1", "--grpc-address=127.0.0.1",
+            *(f"--{k}-port={v}" for k, v in ports.items())]
+    return argv, env
