@@ -232,37 +232,11 @@ bool StubProcess::Send(const std::string& message, std::string* error) {
 
 bool StubProcess::Receive(std::string* reply, int timeout_ms, std::string* error) {
   const int64_t deadline = timeout_ms < 0 ? -1 : NowMs() + timeout_ms;
-  std::string buffer;
+  std::string& buffer = received_;  // may hold the start of this frame already
   uint64_t wanted = 4;
   bool have_length = false;
-  while (buffer.size() < wanted) {
-    int wait_ms = -1;
-    if (deadline >= 0) {
-      wait_ms = static_cast<int>(std::max<int64_t>(0, deadline - NowMs()));
-      if (wait_ms == 0) {
-        *error = "no answer within " + (timeout_ms % 1000 == 0 ? std::to_string(timeout_ms / 1000) + " s"
-                                                                 : std::to_string(timeout_ms) + " ms");
-        return false;
-      }
-    }
-    pollfd p{socket_, POLLIN, 0};
-    const int ready = poll(&p, 1, wait_ms);
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready < 0) {
-      *error = Errno("poll");
-      return false;
-    }
-    if (ready == 0) continue;  // the deadline is checked above
-    char chunk[65536];
-    const size_t room = std::min<uint64_t>(sizeof chunk, wanted - buffer.size());
-    const ssize_t r = recv(socket_, chunk, room, 0);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) {
-      *error = r == 0 ? "the stub closed its end" : Errno("reading from the stub");
-      return false;
-    }
-    buffer.append(chunk, static_cast<size_t>(r));
-    if (!have_length && buffer.size() == 4) {
+  for (;;) {
+    if (!have_length && buffer.size() >= 4) {
       const auto* b = reinterpret_cast<const unsigned char*>(buffer.data());
       const uint32_t n = b[0] | (b[1] << 8) | (b[2] << 16) | (uint32_t{b[3]} << 24);
       if (n > kMaxFrameBytes) {
@@ -273,8 +247,37 @@ bool StubProcess::Receive(std::string* reply, int timeout_ms, std::string* error
       have_length = true;
       wanted = 4 + uint64_t{n};
     }
+    if (have_length && buffer.size() >= wanted) break;
+    // Waiting without a deadline needs no poll: recv blocks.
+    if (deadline >= 0) {
+      const int wait_ms = static_cast<int>(std::max<int64_t>(0, deadline - NowMs()));
+      if (wait_ms == 0) {
+        *error = "no answer within " + (timeout_ms % 1000 == 0 ? std::to_string(timeout_ms / 1000) + " s"
+                                                                 : std::to_string(timeout_ms) + " ms");
+        return false;
+      }
+      pollfd p{socket_, POLLIN, 0};
+      const int ready = poll(&p, 1, wait_ms);
+      if (ready < 0 && errno != EINTR) {
+        *error = Errno("poll");
+        return false;
+      }
+      if (ready <= 0) continue;  // the deadline is checked above
+    }
+    char chunk[65536];
+    // A whole small frame in one call; never past the frame being read
+    // (the stub sends nothing more before the next call anyway).
+    const size_t room = std::min<uint64_t>(sizeof chunk, have_length ? wanted - buffer.size() : sizeof chunk);
+    const ssize_t r = recv(socket_, chunk, room, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      *error = r == 0 ? "the stub closed its end" : Errno("reading from the stub");
+      return false;
+    }
+    buffer.append(chunk, static_cast<size_t>(r));
   }
-  *reply = buffer.substr(4);
+  reply->assign(buffer, 4, wanted - 4);
+  buffer.erase(0, wanted);
   return true;
 }
 

@@ -100,6 +100,7 @@ class StubProcess {
   int socket_ = -1;
   int channel_socket_ = -1;
   pid_t pid_ = -1;
+  std::string received_;  // bytes read past the last frame (none in the protocol's normal course)
 };
 
 }  // namespace inferd_python

@@ -5,6 +5,7 @@ server lives, the stub restarts), an initialize that fails or hangs."""
 
 import concurrent.futures
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -299,3 +300,141 @@ def test_a_load_request_never_brings_python_code_or_an_interpreter(start_server,
     env = '{"backend": "python", "parameters": {"EXECUTION_ENV_PATH": {"string_value": "/tmp"}}}'
     expect_server_error(c.load_model, "add_sub", config=env, contains=["EXECUTION_ENV_PATH"])
     assert c.is_model_ready("add_sub")  # the disk version still serves
+
+
+# Output N: a vector of N float32 ones (the stub grows the shared memory for
+# it); SUM: the sum of INPUT (the server grows it for a large input).
+SIZES = '''
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        out = []
+        for r in requests:
+            x = pb_utils.get_input_tensor_by_name(r, "INPUT").as_numpy()
+            n = int(pb_utils.get_input_tensor_by_name(r, "N").as_numpy()[0])
+            out.append(pb_utils.InferenceResponse([pb_utils.Tensor("ONES", np.ones(n, np.float32)),
+                                                   pb_utils.Tensor("SUM", np.array([x.sum()], np.float64))]))
+        return out
+'''
+
+SIZES_CONFIG = '''
+backend: "python"
+input [{ name: "INPUT" data_type: TYPE_FP32 dims: [-1] }, { name: "N" data_type: TYPE_INT32 dims: [1] }]
+output [{ name: "ONES" data_type: TYPE_FP32 dims: [-1] }, { name: "SUM" data_type: TYPE_FP64 dims: [1] }]
+'''
+
+
+def test_tensors_larger_than_the_shared_memory_grow_it_both_ways(start_server, make_repo):
+    repo = make_repo("sizes")
+    _python_model(repo, "sizes", SIZES_CONFIG, SIZES)
+    srv = start_server([repo])
+    c = httpclient.InferenceServerClient(srv.url)
+    for n_in, n_out in ((4, 4), (3_000_000, 8), (4, 3_000_000), (6_000_000, 6_000_000), (4, 4)):
+        x = np.full(n_in, 0.5, np.float32)
+        inputs = [httpclient.InferInput("INPUT", [n_in], "FP32"), httpclient.InferInput("N", [1], "INT32")]
+        inputs[0].set_data_from_numpy(x)
+        inputs[1].set_data_from_numpy(np.array([n_out], np.int32))
+        r = c.infer("sizes", inputs)
+        assert r.as_numpy("SUM").tolist() == [n_in * 0.5]
+        ones = r.as_numpy("ONES")
+        assert ones.shape == (n_out,) and float(ones.sum()) == n_out
+
+
+# Triton's sequence example shape: the sequence batcher's START/READY
+# controls reach execute as inputs; the model keeps a sum per correlation id
+# (two instances: a slot each, so that two sequences run at once; each
+# sequence stays on its instance).
+SEQUENCE = '''
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        self.sums = {}
+
+    def execute(self, requests):
+        out = []
+        for r in requests:
+            start = pb_utils.get_input_tensor_by_name(r, "START").as_numpy()[0]
+            value = int(pb_utils.get_input_tensor_by_name(r, "INPUT").as_numpy()[0])
+            key = r.correlation_id()
+            self.sums[key] = (0 if start else self.sums.get(key, 0)) + value
+            out.append(pb_utils.InferenceResponse([pb_utils.Tensor("OUTPUT", np.array([self.sums[key]], np.int32))]))
+        return out
+'''
+
+SEQUENCE_CONFIG = '''
+backend: "python"
+sequence_batching {
+  control_input [{ name: "START" control [{ kind: CONTROL_SEQUENCE_START int32_false_true: [0, 1] }] }]
+}
+input [{ name: "INPUT" data_type: TYPE_INT32 dims: [1] }]
+output [{ name: "OUTPUT" data_type: TYPE_INT32 dims: [1] }]
+instance_group [{ kind: KIND_CPU count: 2 }]
+'''
+
+
+def test_sequence_controls_reach_execute_as_inputs(start_server, make_repo):
+    repo = make_repo("sequence")
+    _python_model(repo, "running_sum", SEQUENCE_CONFIG, SEQUENCE)
+    srv = start_server([repo])
+    c = grpcclient.InferenceServerClient(srv.grpc_url)
+
+    def step(sequence, value, start=False, end=False):
+        x = grpcclient.InferInput("INPUT", [1], "INT32")
+        x.set_data_from_numpy(np.array([value], np.int32))
+        r = c.infer("running_sum", [x], sequence_id=sequence, sequence_start=start, sequence_end=end)
+        return int(r.as_numpy("OUTPUT")[0])
+
+    assert step(7, 5, start=True) == 5
+    assert step(8, 100, start=True) == 100
+    assert step(7, 2) == 7
+    assert step(8, 1) == 101
+    assert step(7, 3, end=True) == 10
+    assert step(7, 1, start=True, end=True) == 1  # a new sequence starts from zero
+
+
+SLOW = '''
+import time
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        time.sleep(0.1)
+        return [pb_utils.InferenceResponse([pb_utils.Tensor(
+            "OUTPUT0", pb_utils.get_input_tensor_by_name(r, "INPUT0").as_numpy())]) for r in requests]
+'''
+
+
+def test_unload_while_requests_wait_answers_them_all(start_server, make_repo):
+    repo = make_repo("unload")
+    _python_model(repo, "slow", '''
+backend: "python"
+input [{ name: "INPUT0" data_type: TYPE_FP32 dims: [2] }]
+output [{ name: "OUTPUT0" data_type: TYPE_FP32 dims: [2] }]
+instance_group [{ kind: KIND_CPU count: 1 }]
+''', SLOW)
+    srv = start_server([repo], extra_args=["--model-control-mode=explicit", "--load-model=slow"])
+
+    def one(i):
+        c = httpclient.InferenceServerClient(srv.url, network_timeout=60)
+        x = httpclient.InferInput("INPUT0", [2], "FP32")
+        x.set_data_from_numpy(np.array([i, i], np.float32))
+        try:
+            return c.infer("slow", [x]).as_numpy("OUTPUT0").tolist() == [i, i]
+        except InferenceServerException as e:
+            return e.message()
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = [pool.submit(one, i) for i in range(8)]
+        time.sleep(0.15)  # one executing, the others queued
+        httpclient.InferenceServerClient(srv.url).unload_model("slow")
+        results = [a.result(timeout=60) for a in answers]
+    # Every request was answered: those accepted ran (Triton drains the queue on unload).
+    assert all(r is True for r in results), results
+    assert not httpclient.InferenceServerClient(srv.url).is_model_ready("slow")

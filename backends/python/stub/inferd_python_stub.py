@@ -66,24 +66,33 @@ class Region:
             self.refresh()
 
 
-def recv_frame(sock):
-    header = _recv_exactly(sock, 4)
-    if header is None:
-        return None
-    (length,) = struct.unpack("<I", header)
-    body = _recv_exactly(sock, length)
-    return None if body is None else json.loads(body)
+class FrameReader:
+    """Frames from the server's socket, read with as few system calls as the
+    data allows (one, for a frame that fits the buffer)."""
 
+    def __init__(self, sock):
+        self.sock = sock
+        self.buffer = bytearray(1 << 16)
+        self.pending = b""
 
-def _recv_exactly(sock, n):
-    chunks, got = [], 0
-    while got < n:
-        chunk = sock.recv(min(n - got, 1 << 20))
-        if not chunk:
+    def _fill(self, data, n):
+        while len(data) < n:
+            got = self.sock.recv_into(self.buffer)
+            if got == 0:
+                return None
+            data += self.buffer[:got]
+        return data
+
+    def next(self):
+        data = self._fill(bytearray(self.pending), 4)
+        if data is None:
             return None
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
+        (length,) = struct.unpack_from("<I", data)
+        data = self._fill(data, 4 + length)
+        if data is None:
+            return None
+        self.pending = bytes(data[4 + length:])
+        return json.loads(bytes(data[4:4 + length]))
 
 
 def send_frame(sock, message):
@@ -359,13 +368,14 @@ def main():
     os.closerange(CHANNEL_FD + 1, os.sysconf("SC_OPEN_MAX"))  # nothing of the server's
     sock = socket.socket(fileno=SOCKET_FD)
     region = Region()
+    frames = FrameReader(sock)
     pb_utils._runtime = Runtime(Channel())
     loop = asyncio.new_event_loop()  # runs `async def execute`
     model = None
     name = "?"
     decoupled = False
     while True:
-        message = recv_frame(sock)
+        message = frames.next()
         if message is None:
             return 0  # the server went away
         kind = message["type"]
@@ -381,7 +391,8 @@ def main():
             except BaseException:  # noqa: BLE001 (any failure of user code is the answer)
                 send_frame(sock, {"error": traceback.format_exc(limit=20)})
         elif kind == "execute":
-            region.refresh()
+            if message.get("region_size", region.size) != region.size:
+                region.refresh()  # the server grew it
             try:
                 requests = [pb_utils.InferenceRequest._from_server(
                     [tensor_from(region.map, d, copy=decoupled) for d in r["inputs"]], r["requested_outputs"],
@@ -398,7 +409,10 @@ def main():
                             f"(got {len(responses)} for {len(requests)})")
                     answers = write_responses(region, responses, message["outputs_at"])
                 del requests, responses
-                send_frame(sock, {"responses": answers})
+                reply = {"responses": answers}
+                if region.size != message.get("region_size", region.size):
+                    reply["region_size"] = region.size  # grown for the outputs
+                send_frame(sock, reply)
             except BaseException as e:  # noqa: BLE001
                 text = e.message() if isinstance(e, pb_utils.TritonError) else f"{type(e).__name__}: {e}"
                 code = e.code() if isinstance(e, pb_utils.TritonError) else pb_utils.TritonError.INTERNAL

@@ -70,8 +70,21 @@ def triton_string_to_numpy(triton_type_string):
     return _TRITON_TO_NUMPY[triton_type_string]
 
 
+_NUMPY_TO_TRITON = {}  # np.dtype -> name, filled as dtypes are met
+
+
 def numpy_to_triton_type(data_type):
     """The datatype name ("FP32", ...) of a numpy dtype, or None."""
+    known = _NUMPY_TO_TRITON.get(data_type)
+    if known is not None:
+        return known
+    name = _numpy_to_triton_type(data_type)
+    if name is not None and isinstance(data_type, np.dtype):
+        _NUMPY_TO_TRITON[data_type] = name
+    return name
+
+
+def _numpy_to_triton_type(data_type):
     dtype = np.dtype(data_type)
     if dtype == np.object_ or dtype.type in (np.bytes_, np.str_):
         return "BYTES"
