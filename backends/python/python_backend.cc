@@ -83,6 +83,16 @@ struct ModelState {
   }
 };
 
+// Memory for the JSON of one execution (the message to the stub and its
+// answer), reused by every execution of the instance: without it each one
+// allocates and frees two 64 KiB pool chunks, and glibc consolidates its
+// heap on every free of that size.
+struct JsonScratch {
+  static constexpr size_t kBytes = 16 << 10;
+  alignas(8) char message[kBytes];
+  alignas(8) char answer[kBytes];
+};
+
 struct InstanceState {
   // Declared first, destroyed last: the channel serves the stub's messages
   // until the stub has finalized and exited.
@@ -90,6 +100,7 @@ struct InstanceState {
   std::unique_ptr<StubProcess> stub;
   std::string initialize_message;
   uint64_t restarts = 0;
+  JsonScratch scratch;  // used by Execute only, on the instance's thread
 
   void Stop() {
     stub.reset();
@@ -400,7 +411,10 @@ InferdError* Execute(InferdInstance* instance, InferdRequest** requests, uint32_
   StubChannel& channel = *state->channel;
   std::vector<uint64_t> handles(count);
   for (uint32_t r = 0; r < count; ++r) handles[r] = channel.Register(requests[r]);
-  rapidjson::Document message(rapidjson::kObjectType);
+  // A message larger than the scratch continues in malloc'd chunks of the
+  // same size, freed when the pool goes.
+  rapidjson::MemoryPoolAllocator<> message_pool(state->scratch.message, JsonScratch::kBytes, JsonScratch::kBytes);
+  rapidjson::Document message(rapidjson::kObjectType, &message_pool);
   message.AddMember("type", "execute", message.GetAllocator());
   if (InferdError* e = WriteRequests(requests, count, handles, state->stub->region(), &message)) {
     const std::string text = api->ErrorMessage(e);
@@ -416,7 +430,8 @@ InferdError* Execute(InferdInstance* instance, InferdRequest** requests, uint32_
     return nullptr;
   }
   const uint64_t infer_end = api->Now();
-  rapidjson::Document answer;
+  rapidjson::MemoryPoolAllocator<> answer_pool(state->scratch.answer, JsonScratch::kBytes, JsonScratch::kBytes);
+  rapidjson::Document answer(&answer_pool);
   answer.Parse(reply.c_str(), reply.size());
   auto responses = answer.IsObject() ? answer.FindMember("responses") : answer.MemberEnd();
   const bool listed = !answer.HasParseError() && answer.IsObject() && responses != answer.MemberEnd() &&

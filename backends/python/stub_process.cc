@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -213,19 +214,31 @@ bool StubProcess::Send(const std::string& message, std::string* error) {
     return false;
   }
   const uint32_t n = static_cast<uint32_t>(message.size());
-  const unsigned char prefix[4] = {static_cast<unsigned char>(n), static_cast<unsigned char>(n >> 8),
-                                   static_cast<unsigned char>(n >> 16), static_cast<unsigned char>(n >> 24)};
-  std::string frame(reinterpret_cast<const char*>(prefix), 4);
-  frame += message;
-  for (size_t sent = 0; sent < frame.size();) {
+  unsigned char prefix[4] = {static_cast<unsigned char>(n), static_cast<unsigned char>(n >> 8),
+                             static_cast<unsigned char>(n >> 16), static_cast<unsigned char>(n >> 24)};
+  // The length and the message in one call, without joining them first.
+  iovec parts[2] = {{prefix, sizeof prefix}, {const_cast<char*>(message.data()), message.size()}};
+  msghdr header{};
+  header.msg_iov = parts;
+  header.msg_iovlen = 2;
+  while (header.msg_iovlen > 0) {
     // MSG_NOSIGNAL: a stub that died must not raise SIGPIPE in the server.
-    const ssize_t w = send(socket_, frame.data() + sent, frame.size() - sent, MSG_NOSIGNAL);
+    ssize_t w = sendmsg(socket_, &header, MSG_NOSIGNAL);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) {
       *error = Errno("writing to the stub");
       return false;
     }
-    sent += static_cast<size_t>(w);
+    // Skips what went out (a short write leaves the rest for the next call).
+    while (header.msg_iovlen > 0 && static_cast<size_t>(w) >= header.msg_iov->iov_len) {
+      w -= static_cast<ssize_t>(header.msg_iov->iov_len);
+      ++header.msg_iov;
+      --header.msg_iovlen;
+    }
+    if (header.msg_iovlen > 0) {
+      header.msg_iov->iov_base = static_cast<char*>(header.msg_iov->iov_base) + w;
+      header.msg_iov->iov_len -= static_cast<size_t>(w);
+    }
   }
   return true;
 }

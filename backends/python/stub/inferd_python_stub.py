@@ -68,36 +68,32 @@ class Region:
 
 class FrameReader:
     """Frames from the server's socket, read with as few system calls as the
-    data allows (one, for a frame that fits the buffer)."""
+    data allows (one, for a frame that fits a read)."""
 
     def __init__(self, sock):
-        self.sock = sock
-        self.buffer = bytearray(1 << 16)
+        self.recv = sock.recv
         self.pending = b""
 
-    def _fill(self, data, n):
-        while len(data) < n:
-            got = self.sock.recv_into(self.buffer)
-            if got == 0:
-                return None
-            data += self.buffer[:got]
-        return data
-
     def next(self):
-        data = self._fill(bytearray(self.pending), 4)
-        if data is None:
-            return None
-        (length,) = struct.unpack_from("<I", data)
-        data = self._fill(data, 4 + length)
-        if data is None:
-            return None
-        self.pending = bytes(data[4 + length:])
-        return json.loads(bytes(data[4:4 + length]))
+        data = self.pending
+        while True:
+            if len(data) >= 4:
+                end = 4 + int.from_bytes(data[:4], "little")
+                if len(data) >= end:
+                    self.pending = data[end:]
+                    return json.loads(data[4:end])
+            chunk = self.recv(1 << 16)
+            if not chunk:
+                return None
+            data = data + chunk if data else chunk
+
+
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def send_frame(sock, message):
-    body = json.dumps(message).encode()
-    sock.sendall(struct.pack("<I", len(body)) + body)
+    body = _encode(message).encode()
+    sock.sendall(len(body).to_bytes(4, "little") + body)
 
 
 def load_model_class(path):
@@ -108,20 +104,32 @@ def load_model_class(path):
     return module.TritonPythonModel
 
 
+_NUMPY_DTYPES = {}  # datatype name -> np.dtype, or None where numpy has none
+
+
+def numpy_dtype(datatype):
+    try:
+        return _NUMPY_DTYPES[datatype]
+    except KeyError:
+        dtype = pb_utils.triton_to_numpy_type(datatype)
+        dtype = _NUMPY_DTYPES[datatype] = None if dtype is None else np.dtype(dtype)
+        return dtype
+
+
 def tensor_from(buffer, description, copy=False):
     """A pb_utils.Tensor over bytes of `buffer` (an mmap) that a description names."""
     datatype = description["datatype"]
-    shape = tuple(description["shape"])
+    shape = description["shape"]
     offset, size = description["offset"], description["size"]
     if datatype == "BYTES":
         data = b"" if size == 0 else bytes(buffer[offset:offset + size])
         array = pb_utils.deserialize_bytes_tensor(data).reshape(shape)
     else:
-        dtype = pb_utils.triton_to_numpy_type(datatype)
+        dtype = numpy_dtype(datatype)
         if dtype is None:
             raise pb_utils.TritonModelException(
                 f"tensor '{description['name']}' is {datatype}, which numpy cannot hold")
-        count = size // np.dtype(dtype).itemsize
+        count = size // dtype.itemsize
         if count == 0:
             array = np.empty(shape, dtype=dtype)
         else:
@@ -134,13 +142,16 @@ def tensor_from(buffer, description, copy=False):
 def output_bytes(tensor):
     """(datatype, shape, bytes-like) of an output tensor, as the server takes it."""
     array = tensor.as_numpy()
-    if array.dtype == np.object_ or array.dtype.type in (np.bytes_, np.str_):
+    dtype = array.dtype
+    if dtype.kind in "OSU":  # Python objects, bytes or str: BYTES
         return "BYTES", list(array.shape), pb_utils.serialize_byte_tensor(array).tobytes()
-    datatype = pb_utils.numpy_to_triton_type(array.dtype)
+    datatype = pb_utils.numpy_to_triton_type(dtype)
     if datatype is None:
         raise pb_utils.TritonModelException(
-            f"output '{tensor.name()}' has a numpy dtype the server cannot send: {array.dtype}")
-    return datatype, list(array.shape), memoryview(np.ascontiguousarray(array)).cast("B")
+            f"output '{tensor.name()}' has a numpy dtype the server cannot send: {dtype}")
+    if not array.flags.c_contiguous:
+        array = np.ascontiguousarray(array)
+    return datatype, list(array.shape), memoryview(array).cast("B")
 
 
 def tensors_to_file(tensors):
@@ -355,11 +366,14 @@ def write_responses(region, responses, start):
         outputs = []
         for tensor in response.output_tensors():
             datatype, shape, data = output_bytes(tensor)
-            region.reserve(offset + len(data))
-            region.map[offset:offset + len(data)] = data
+            size = len(data)
+            end = offset + size
+            if end > region.size:
+                region.reserve(end)
+            region.map[offset:end] = data
             outputs.append({"name": tensor.name(), "datatype": datatype, "shape": shape,
-                            "offset": offset, "size": len(data)})
-            offset = (offset + len(data) + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
+                            "offset": offset, "size": size})
+            offset = -(-end // ALIGNMENT) * ALIGNMENT
         answers.append({"outputs": outputs})
     return answers
 
@@ -371,6 +385,7 @@ def main():
     frames = FrameReader(sock)
     pb_utils._runtime = Runtime(Channel())
     loop = asyncio.new_event_loop()  # runs `async def execute`
+    from_server = pb_utils.InferenceRequest._from_server
     model = None
     name = "?"
     decoupled = False
@@ -394,11 +409,12 @@ def main():
             if message.get("region_size", region.size) != region.size:
                 region.refresh()  # the server grew it
             try:
-                requests = [pb_utils.InferenceRequest._from_server(
-                    [tensor_from(region.map, d, copy=decoupled) for d in r["inputs"]], r["requested_outputs"],
+                buffer = region.map
+                requests = [from_server(
+                    [tensor_from(buffer, d, decoupled) for d in r["inputs"]], r["requested_outputs"],
                     r["request_id"], r["correlation_id"], r["handle"]) for r in message["requests"]]
                 responses = model.execute(requests)
-                if inspect.iscoroutine(responses):
+                if type(responses) is not list and inspect.iscoroutine(responses):
                     responses = loop.run_until_complete(responses)
                 if responses is None:
                     answers = None  # the response senders answer

@@ -205,9 +205,11 @@ class InferenceRequest:
 
     @classmethod
     def _from_server(cls, inputs, requested_output_names, request_id, correlation_id, handle=None):
-        request = cls(inputs=inputs, requested_output_names=requested_output_names, request_id=request_id,
-                      correlation_id=correlation_id)
-        request._handle = handle
+        # Built field by field: this runs for every request the model gets.
+        request = cls.__new__(cls)
+        request.__dict__.update(_model_name=None, _inputs=inputs, _requested=requested_output_names,
+                                _request_id=request_id, _correlation_id=correlation_id, _flags=0, _timeout=0,
+                                _model_version=-1, _parameters="{}", _handle=handle, _sender=None)
         return request
 
     def inputs(self):
