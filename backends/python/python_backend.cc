@@ -289,6 +289,16 @@ void FailAll(InferdRequest** requests, uint32_t count, const std::string& messag
   for (uint32_t r = 0; r < count; ++r) api->RequestRespondError(requests[r], Error(message));
 }
 
+// Triton's request flags: 1 starts a sequence, 2 ends it.
+uint32_t SequenceFlags(InferdRequest* request) {
+  auto set = [&](const char* key) {
+    const char* value = api->RequestParameter(request, key);
+    return value != nullptr && std::strcmp(value, "true") == 0;
+  };
+  return (set("sequence_start") ? INFERD_INFER_SEQUENCE_START : 0u) |
+         (set("sequence_end") ? INFERD_INFER_SEQUENCE_END : 0u);
+}
+
 // Copies the batch's inputs into the region and describes them to the stub;
 // handles[r] names request r on the stub's channel.
 InferdError* WriteRequests(InferdRequest** requests, uint32_t count, const std::vector<uint64_t>& handles,
@@ -312,6 +322,9 @@ InferdError* WriteRequests(InferdRequest** requests, uint32_t count, const std::
     entry.AddMember("handle", handles[r], alloc);
     entry.AddMember("request_id", rapidjson::Value(api->RequestId(request), alloc), alloc);
     entry.AddMember("correlation_id", api->RequestCorrelationId(request), alloc);
+    // request.parameters() and request.flags(), as Triton gives them.
+    entry.AddMember("parameters", rapidjson::StringRef(api->RequestParametersJson(request)), alloc);
+    entry.AddMember("flags", SequenceFlags(request), alloc);
     rapidjson::Value inputs(rapidjson::kArrayType);
     for (uint32_t i = 0; i < api->RequestInputCount(request); ++i) {
       const char* name;
@@ -423,8 +436,19 @@ InferdError* Execute(InferdInstance* instance, InferdRequest** requests, uint32_
     return nullptr;
   }
   const uint64_t input_end = api->Now();
+  const std::string text = JsonText(message);
+  if (text.size() > inferd_python::kMaxFrameBytes) {
+    // Ids and parameters the clients chose: their requests fail, the stub
+    // (which never saw the message) keeps serving.
+    FailUnanswered(channel, handles, [&] {
+      return Error("python: model '" + model + "': the batch's request ids and parameters take " +
+                   std::to_string(text.size()) + " bytes, more than the " +
+                   std::to_string(inferd_python::kMaxFrameBytes >> 20) + " MiB a message to the stub may hold");
+    });
+    return nullptr;
+  }
   std::string reply, error;
-  if (!state->stub->Call(JsonText(message), &reply, -1, &error)) {
+  if (!state->stub->Call(text, &reply, -1, &error)) {
     Log(INFERD_LOG_ERROR, error);
     FailUnanswered(channel, handles, [&] { return Error(error + "; it is restarted for the next requests"); });
     return nullptr;

@@ -58,7 +58,7 @@ extern "C" {
 #endif
 
 #define INFERD_BACKEND_API_VERSION_MAJOR 1
-#define INFERD_BACKEND_API_VERSION_MINOR 3
+#define INFERD_BACKEND_API_VERSION_MINOR 4
 #define INFERD_BACKEND_API_VERSION \
   ((INFERD_BACKEND_API_VERSION_MAJOR << 16) | INFERD_BACKEND_API_VERSION_MINOR)
 
@@ -315,6 +315,13 @@ typedef struct InferdCoreApi {
                                     InferdDataType* datatype_out, const int64_t** shape_out,
                                     uint32_t* dims_count_out, const void** data_out, uint64_t* byte_size_out);
   void (*InferResultDelete)(InferdInferResult* result);
+
+  /* ---- Since 1.4 ---- */
+  /* The client's own request parameters, the protocol's (sequence controls,
+   * priority, timeout, binary_data_output) aside, as the text of a JSON
+   * object keeping their types: "{}" when there are none. Those of an
+   * in-process request (Infer) are strings. Borrowed. */
+  const char* (*RequestParametersJson)(const InferdRequest* request);
 } InferdCoreApi;
 
 /* ---- Entry points a backend exports (looked up with dlsym) ----

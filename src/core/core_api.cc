@@ -1,8 +1,12 @@
 #include "core/core_api.h"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <new>
 #include <string_view>
 
@@ -176,6 +180,10 @@ uint32_t RequestOutputCount(const InferdRequest* r) noexcept {
 const char* RequestOutputName(const InferdRequest* r, uint32_t index) noexcept {
   const auto& names = AsRequest(r)->output_names;
   return index < names.size() ? names[index].c_str() : nullptr;
+}
+const char* RequestParametersJson(const InferdRequest* r) noexcept {
+  const std::string& json = AsRequest(r)->custom_parameters_json;
+  return json.empty() ? "{}" : json.c_str();
 }
 const char* RequestParameter(const InferdRequest* r, const char* key) noexcept {
   if (key == nullptr) return nullptr;
@@ -369,6 +377,22 @@ std::atomic<Server*> in_process_server{nullptr};
 
 // Builds a request from the backend's description (copying everything it
 // points to) and hands it to the server like a client's.
+// An in-process request's own parameters (all strings) as a JSON object.
+std::string CustomParametersJson(const std::map<std::string, std::string>& params) {
+  rapidjson::StringBuffer text;
+  rapidjson::Writer<rapidjson::StringBuffer> w(text);
+  w.StartObject();
+  bool any = false;
+  for (const auto& [key, value] : params) {
+    if (IsProtocolParameter(key)) continue;
+    w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+    any = true;
+  }
+  w.EndObject();
+  return any ? std::string(text.GetString(), text.GetSize()) : std::string();
+}
+
 InferdError* Infer(const InferdInferRequest* spec, InferdInferCallback callback, void* userp) noexcept {
   if (spec == nullptr || callback == nullptr || spec->model_name == nullptr) {
     return NewError(INFERD_ERROR_INVALID_ARG, "Infer: a request, its model name and a callback are required");
@@ -392,6 +416,7 @@ InferdError* Infer(const InferdInferRequest* spec, InferdInferCallback callback,
       }
       r->parameters[spec->parameter_keys[p]] = spec->parameter_values[p];
     }
+    r->custom_parameters_json = CustomParametersJson(r->parameters);  // before the protocol's are added
     r->correlation_id = spec->correlation_id;
     if (spec->correlation_id != 0) r->parameters["sequence_id"] = std::to_string(spec->correlation_id);
     if (spec->flags & INFERD_INFER_SEQUENCE_START) r->parameters["sequence_start"] = "true";
@@ -486,6 +511,7 @@ const InferdCoreApi kApi = {
     MetricFamilyNew, MetricFamilyDelete, MetricNew, MetricDelete, MetricIncrement, MetricSet,
     MetricValue,
     Infer, InferResultError, InferResultOutputCount, InferResultOutput, InferResultDelete,
+    RequestParametersJson,
 };
 
 }  // namespace

@@ -17,6 +17,11 @@ uint64_t NowNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+bool IsProtocolParameter(std::string_view key) {
+  return key == "sequence_id" || key == "sequence_start" || key == "sequence_end" || key == "priority" ||
+         key == "timeout" || key == "binary_data_output";
+}
+
 const InputTensor* InferenceRequest::FindInput(const std::string& name) const {
   for (const auto& in : inputs)
     if (in.name == name) return &in;

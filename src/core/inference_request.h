@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/aligned.h"
@@ -59,6 +60,11 @@ struct RequestedOutput {
   std::shared_ptr<const SharedMemoryRegion> region;
 };
 
+// True for the request parameters the protocol itself defines (sequence
+// controls, priority, timeout, binary_data_output): the server acts on them,
+// and, as on Triton, they are not among a model's custom parameters.
+bool IsProtocolParameter(std::string_view key);
+
 class InferenceRequest : public InferdRequest,
                          public std::enable_shared_from_this<InferenceRequest> {
  public:
@@ -72,6 +78,11 @@ class InferenceRequest : public InferdRequest,
   std::vector<InputTensor> inputs;
   std::vector<RequestedOutput> outputs;  // empty: every output of the model
   std::map<std::string, std::string> parameters;
+  // The client's own parameters (all but the protocol's, see
+  // IsProtocolParameter) as a JSON object keeping their types, e.g.
+  // {"max_tokens":8,"stream":true}; empty when there are none. What a
+  // Python model reads as request.parameters(), as on Triton.
+  std::string custom_parameters_json;
   uint64_t correlation_id = 0;
   // Set by frontends that can deliver several responses (a gRPC stream); a
   // decoupled model refuses requests without it.

@@ -1,9 +1,11 @@
-"""The Python backend (issue 14, first part): Triton-style model.py models run
-in stub processes, through tritonclient over HTTP and gRPC: values, BYTES,
-batching across instances, the model's errors, a crash in user code (the
-server lives, the stub restarts), an initialize that fails or hangs."""
+"""The Python backend: Triton-style model.py models run in stub processes,
+through tritonclient over HTTP and gRPC: values, BYTES, batching across
+instances, the model's errors, a crash in user code (the server lives, the
+stub restarts), an initialize that fails or hangs, request parameters and
+flags. Decoupled models and BLS: test_python_bls.py."""
 
 import concurrent.futures
+import json
 import textwrap
 import time
 
@@ -438,3 +440,45 @@ instance_group [{ kind: KIND_CPU count: 1 }]
     # Every request was answered: those accepted ran (Triton drains the queue on unload).
     assert all(r is True for r in results), results
     assert not httpclient.InferenceServerClient(srv.url).is_model_ready("slow")
+
+
+PARAMETERS = '''
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        return [pb_utils.InferenceResponse([
+            pb_utils.Tensor("PARAMETERS", np.array([r.parameters()], dtype=np.object_)),
+            pb_utils.Tensor("FLAGS", np.array([r.flags()], dtype=np.int32))]) for r in requests]
+'''
+
+PARAMETERS_CONFIG = '''
+backend: "python"
+input [{ name: "INPUT0" data_type: TYPE_FP32 dims: [1] }]
+output [{ name: "PARAMETERS" data_type: TYPE_STRING dims: [1] }, { name: "FLAGS" data_type: TYPE_INT32 dims: [1] }]
+'''
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_request_parameters_and_flags_reach_the_model_as_on_triton(start_server, make_repo, protocol):
+    """request.parameters() is the JSON of the client's own parameters with
+    their types (the protocol's, such as the sequence controls, are not among
+    them); request.flags() carries the sequence start and end."""
+    repo = make_repo("parameters")
+    _python_model(repo, "echo_parameters", PARAMETERS_CONFIG, PARAMETERS)
+    srv = start_server([repo])
+    client_module = httpclient if protocol == "http" else grpcclient
+    c = client_module.InferenceServerClient(srv.url if protocol == "http" else srv.grpc_url)
+    x = client_module.InferInput("INPUT0", [1], "FP32")
+    x.set_data_from_numpy(np.array([1], np.float32))
+    custom = {"max_tokens": 8, "stream": True, "stop": "\n", "temperature": 0.5}
+    r = c.infer("echo_parameters", [x], parameters=custom, sequence_id=3, sequence_start=True)
+    assert json.loads(r.as_numpy("PARAMETERS")[0]) == custom
+    assert int(r.as_numpy("FLAGS")[0]) == 1
+    r = c.infer("echo_parameters", [x], sequence_id=3, sequence_end=True)
+    assert json.loads(r.as_numpy("PARAMETERS")[0]) == {}
+    assert int(r.as_numpy("FLAGS")[0]) == 2
+    r = c.infer("echo_parameters", [x])
+    assert json.loads(r.as_numpy("PARAMETERS")[0]) == {} and int(r.as_numpy("FLAGS")[0]) == 0

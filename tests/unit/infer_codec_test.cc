@@ -32,6 +32,7 @@ TEST(InferCodec, ParsesNestedJsonDataIdOutputsAndParameters) {
   EXPECT_EQ(r.id, "req-7");
   EXPECT_EQ(r.correlation_id, 42u);
   EXPECT_EQ(r.parameters["flag"], "true");
+  EXPECT_EQ(r.custom_parameters_json, R"({"flag":true})");  // sequence_id is the protocol's
   ASSERT_EQ(r.inputs.size(), 3u);
   EXPECT_EQ(r.inputs[0].shape, (std::vector<int64_t>{2, 2}));
   EXPECT_EQ(Values<int32_t>(r.inputs[0]), (std::vector<int32_t>{1, 2, 3, -4}));
@@ -40,6 +41,22 @@ TEST(InferCodec, ParsesNestedJsonDataIdOutputsAndParameters) {
   ASSERT_EQ(r.outputs.size(), 1u);
   EXPECT_TRUE(r.outputs[0].binary);
   EXPECT_EQ(r.outputs[0].classification_count, 3u);
+}
+
+TEST(InferCodec, CustomParametersKeepTheirTypesAndLeaveTheProtocolsOut) {
+  InferenceRequest r;
+  Status st = ParseInferRequest(
+      Body(R"({"parameters": {"binary_data_output": true, "priority": 2, "max_tokens": 8, "stop": ["a", "b"],)"
+           R"( "t": 0.5, "name": "x\"y"}, "inputs": [{"name": "A", "datatype": "INT32", "shape": [1], "data": [1]}]})"),
+      std::nullopt, &r);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(r.custom_parameters_json, R"({"max_tokens":8,"stop":["a","b"],"t":0.5,"name":"x\"y"})");
+  InferenceRequest none;
+  ASSERT_TRUE(ParseInferRequest(Body(R"({"parameters": {"sequence_id": 3, "sequence_start": true},)"
+                                     R"( "inputs": [{"name": "A", "datatype": "INT32", "shape": [1], "data": [1]}]})"),
+                                std::nullopt, &none)
+                  .ok());
+  EXPECT_EQ(none.custom_parameters_json, "");
 }
 
 TEST(InferCodec, BinaryInputsPointIntoTheBody) {

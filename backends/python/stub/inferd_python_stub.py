@@ -412,7 +412,8 @@ def main():
                 buffer = region.map
                 requests = [from_server(
                     [tensor_from(buffer, d, decoupled) for d in r["inputs"]], r["requested_outputs"],
-                    r["request_id"], r["correlation_id"], r["handle"]) for r in message["requests"]]
+                    r["request_id"], r["correlation_id"], r["handle"], r["parameters"], r["flags"])
+                    for r in message["requests"]]
                 responses = model.execute(requests)
                 if type(responses) is not list and inspect.iscoroutine(responses):
                     responses = loop.run_until_complete(responses)

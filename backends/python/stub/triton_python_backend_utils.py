@@ -204,12 +204,13 @@ class InferenceRequest:
         self._sender = None
 
     @classmethod
-    def _from_server(cls, inputs, requested_output_names, request_id, correlation_id, handle=None):
+    def _from_server(cls, inputs, requested_output_names, request_id, correlation_id, handle=None,
+                     parameters="{}", flags=0):
         # Built field by field: this runs for every request the model gets.
         request = cls.__new__(cls)
         request.__dict__.update(_model_name=None, _inputs=inputs, _requested=requested_output_names,
-                                _request_id=request_id, _correlation_id=correlation_id, _flags=0, _timeout=0,
-                                _model_version=-1, _parameters="{}", _handle=handle, _sender=None)
+                                _request_id=request_id, _correlation_id=correlation_id, _flags=flags, _timeout=0,
+                                _model_version=-1, _parameters=parameters, _handle=handle, _sender=None)
         return request
 
     def inputs(self):

@@ -1,7 +1,11 @@
 #include "frontend/grpc/grpc_codec.h"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -21,6 +25,33 @@ std::string ParameterText(const inference::InferParameter& p) {
     case inference::InferParameter::kStringParam: return p.string_param();
     default: return "";
   }
+}
+
+// The request's own parameters (IsProtocolParameter's aside) as a JSON
+// object with their protobuf types: bools, numbers, strings.
+std::string CustomParametersJson(const google::protobuf::Map<std::string, inference::InferParameter>& params) {
+  rapidjson::StringBuffer text;
+  rapidjson::Writer<rapidjson::StringBuffer> w(text);
+  w.StartObject();
+  for (const auto& [key, p] : params) {
+    if (IsProtocolParameter(key)) continue;
+    w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+    switch (p.parameter_choice_case()) {
+      case inference::InferParameter::kBoolParam: w.Bool(p.bool_param()); break;
+      case inference::InferParameter::kInt64Param: w.Int64(p.int64_param()); break;
+      case inference::InferParameter::kUint64Param: w.Uint64(p.uint64_param()); break;
+      // JSON has no NaN or infinity: those go as null.
+      case inference::InferParameter::kDoubleParam:
+        if (std::isfinite(p.double_param())) w.Double(p.double_param()); else w.Null();
+        break;
+      case inference::InferParameter::kStringParam:
+        w.String(p.string_param().data(), static_cast<rapidjson::SizeType>(p.string_param().size()));
+        break;
+      default: w.Null(); break;
+    }
+  }
+  w.EndObject();
+  return std::string(text.GetString(), text.GetSize());
 }
 
 template <typename T>
@@ -302,7 +333,12 @@ Status ParseModelInferRequest(const inference::ModelInferRequest& m, InferenceRe
       out.classification_count = static_cast<uint32_t>(k);
     }
   }
-  for (const auto& [key, value] : m.parameters()) request->parameters[key] = ParameterText(value);
+  bool custom = false;
+  for (const auto& [key, value] : m.parameters()) {
+    request->parameters[key] = ParameterText(value);
+    custom = custom || !IsProtocolParameter(key);
+  }
+  if (custom) request->custom_parameters_json = CustomParametersJson(m.parameters());
   return Status::Ok();
 }
 

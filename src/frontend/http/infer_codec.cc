@@ -425,8 +425,22 @@ Status ParseInferRequest(std::shared_ptr<const std::string> body,
   if (auto params = doc.FindMember("parameters"); params != doc.MemberEnd()) {
     if (!params->value.IsObject()) return Status::InvalidArg("request 'parameters' must be an object");
     INFERD_RETURN_IF_ERROR(BoolParam(params->value, "binary_data_output", "request", &binary_output));
+    bool custom = false;
     for (const auto& p : params->value.GetObject()) {
       request->parameters[p.name.GetString()] = ParamToString(p.value);
+      custom = custom || !IsProtocolParameter({p.name.GetString(), p.name.GetStringLength()});
+    }
+    if (custom) {
+      rapidjson::StringBuffer text;
+      rapidjson::Writer<rapidjson::StringBuffer> w(text);
+      w.StartObject();
+      for (const auto& p : params->value.GetObject()) {
+        if (IsProtocolParameter({p.name.GetString(), p.name.GetStringLength()})) continue;
+        w.Key(p.name.GetString(), p.name.GetStringLength());
+        p.value.Accept(w);
+      }
+      w.EndObject();
+      request->custom_parameters_json.assign(text.GetString(), text.GetSize());
     }
     if (auto seq = params->value.FindMember("sequence_id"); seq != params->value.MemberEnd() &&
                                                              seq->value.IsUint64()) {
