@@ -183,7 +183,7 @@ struct BlsCall {
 
 StubChannel::StubChannel(const InferdCoreApi* api, int socket, std::string model, std::string description)
     : api_(api), socket_(socket), model_(std::move(model)), description_(std::move(description)),
-      outbox_(std::make_shared<Outbox>()) {
+      outbox_(std::make_shared<Outbox>()), metrics_(api) {
   outbox_->event_fd = eventfd(0, EFD_CLOEXEC);
   thread_ = std::thread([this] { Run(); });
 }
@@ -340,6 +340,12 @@ void StubChannel::Handle(const char* data, size_t size, int fd) {
     if (fd >= 0) close(fd);
     return HandleLog(message);
   }
+  if (type == "metric_delete" || type == "metric_family_delete") {  // from a __del__: no answer
+    if (fd >= 0) close(fd);
+    rapidjson::Document ignored(rapidjson::kObjectType);
+    metrics_.Handle(type, message, &ignored);
+    return;
+  }
   auto id = message.IsObject() ? message.FindMember("id") : message.MemberEnd();
   if (type.empty() || id == message.MemberEnd() || !id->value.IsUint64()) {
     if (fd >= 0) close(fd);
@@ -350,6 +356,7 @@ void StubChannel::Handle(const char* data, size_t size, int fd) {
   if (type == "send") return HandleSend(message, fd);
   if (type == "infer") return HandleInfer(message, fd);
   if (fd >= 0) close(fd);
+  if (StubMetrics::Handles(type)) return HandleMetric(id->value.GetUint64(), type, message);
   Reply(id->value.GetUint64(), "unknown message type '" + type + "'");
 }
 
@@ -488,6 +495,15 @@ void StubChannel::HandleInfer(const rapidjson::Document& message, int fd) {
     api_->ErrorDelete(e);
     Reply(id, error);
   }
+}
+
+void StubChannel::HandleMetric(uint64_t id, const std::string& type, const rapidjson::Document& message) {
+  rapidjson::Document answer(rapidjson::kObjectType);
+  const std::string error = metrics_.Handle(type, message, &answer);
+  if (!error.empty()) return Reply(id, error);
+  answer.AddMember("id", id, answer.GetAllocator());
+  answer.AddMember("final", true, answer.GetAllocator());
+  SendPacket(socket_, JsonText(answer), -1);
 }
 
 void StubChannel::HandleLog(const rapidjson::Document& message) {

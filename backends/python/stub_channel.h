@@ -13,7 +13,8 @@
 //      BLS: a request to any model the server serves, run in-process
 //      (InferdCoreApi.Infer); answered by one message per response,
 //      {"id", "final", "outputs" | "error"}, the last with "final": true;
-//  {"type":"log", "level", "message"}: a line in the server's log, no answer.
+//  {"type":"log", "level", "message"}: a line in the server's log, no answer;
+//  {"type":"metric_..."}: custom metrics (pb_utils.MetricFamily), see stub_metrics.h.
 //
 // One thread per channel reads the stub's messages and writes every message
 // to it (BLS answers arrive on other models' threads, which must never block
@@ -30,6 +31,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "stub_metrics.h"
 
 namespace inferd_python {
 
@@ -75,6 +78,7 @@ class StubChannel {
   void HandleSend(const rapidjson::Document& message, int fd);
   void HandleInfer(const rapidjson::Document& message, int fd);
   void HandleLog(const rapidjson::Document& message);
+  void HandleMetric(uint64_t id, const std::string& type, const rapidjson::Document& message);
   void Reply(uint64_t id, const std::string& error);
   void FailReleased(const std::string& why);
   std::string Ended() const;
@@ -87,6 +91,7 @@ class StubChannel {
   std::map<uint64_t, Registered> requests_;
   uint64_t next_handle_ = 1;
   bool ended_ = false;
+  StubMetrics metrics_;  // the channel thread's only
   std::thread thread_;
 };
 

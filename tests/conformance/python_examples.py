@@ -52,6 +52,8 @@ CASES = [
                   (("square_int32", "decoupled/square_model.py", "decoupled/square_config.pbtxt"),)),
     PythonExample("decoupled/repeat_client.py",
                   (("repeat_int32", "decoupled/repeat_model.py", "decoupled/repeat_config.pbtxt"),)),
+    PythonExample("custom_metrics/client.py",
+                  (("custom_metrics", "custom_metrics/model.py", "custom_metrics/config.pbtxt"),)),
     PythonExample("bls/sync_client.py", (("add_sub", "add_sub/model.py", "add_sub/config.pbtxt"),
                                          ("bls_sync", "bls/sync_model.py", "bls/sync_config.pbtxt")),
                   uses_pytorch_model=True),
@@ -67,7 +69,6 @@ CASES = [
 ]
 
 SKIPS = {
-    "custom_metrics/client.py": "pb_utils.MetricFamily (custom metrics from model.py) is not built in inferd yet",
     "instance_kind/client.py": "needs torch and a ResNet50 download",
     "jax/client.py": "needs jax",
     "pytorch/client.py": "needs torch",

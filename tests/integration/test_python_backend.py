@@ -8,6 +8,7 @@ import concurrent.futures
 import json
 import textwrap
 import time
+import urllib.request
 
 import numpy as np
 import pytest
@@ -482,3 +483,66 @@ def test_request_parameters_and_flags_reach_the_model_as_on_triton(start_server,
     assert int(r.as_numpy("FLAGS")[0]) == 2
     r = c.infer("echo_parameters", [x])
     assert json.loads(r.as_numpy("PARAMETERS")[0]) == {} and int(r.as_numpy("FLAGS")[0]) == 0
+
+
+METRICS = '''
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        labels = {"model": args["model_name"], "version": args["model_version"]}
+        self.requests = pb_utils.MetricFamily(
+            name="model_py_requests", description="Requests the model.py saw",
+            kind=pb_utils.MetricFamily.COUNTER).Metric(labels=labels)
+        self.last = pb_utils.MetricFamily(
+            name="model_py_last_value", description="The last INPUT0 it saw",
+            kind=pb_utils.MetricFamily.GAUGE).Metric(labels=labels)
+
+    def execute(self, requests):
+        responses = []
+        for r in requests:
+            x = pb_utils.get_input_tensor_by_name(r, "INPUT0").as_numpy()
+            try:
+                if x[0] < 0:
+                    self.requests.increment(float(x[0]))  # a counter refuses to go down
+                self.requests.increment(1)
+                self.last.set(float(x[0]))
+                responses.append(pb_utils.InferenceResponse([pb_utils.Tensor(
+                    "OUTPUT0", np.array([self.requests.value()], np.float32))]))
+            except pb_utils.TritonModelException as e:
+                responses.append(pb_utils.InferenceResponse(error=pb_utils.TritonError(str(e))))
+        return responses
+'''
+
+METRICS_CONFIG = '''
+backend: "python"
+input [{ name: "INPUT0" data_type: TYPE_FP32 dims: [1] }]
+output [{ name: "OUTPUT0" data_type: TYPE_FP32 dims: [1] }]
+'''
+
+
+def test_custom_metrics_from_model_py_are_on_the_metrics_page(start_server, make_repo):
+    """pb_utils.MetricFamily / Metric as in Triton's custom_metrics example: a
+    counter and a gauge with the model's labels, read back by value(), printed
+    on /metrics with their HELP and TYPE; a counter refuses a negative step."""
+    import urllib.request
+    repo = make_repo("metrics")
+    _python_model(repo, "counted", METRICS_CONFIG, METRICS)
+    srv = start_server([repo])
+    c = httpclient.InferenceServerClient(srv.url)
+    x = httpclient.InferInput("INPUT0", [1], "FP32")
+    for value, expected in ((5, 1), (7, 2), (3, 3)):
+        x.set_data_from_numpy(np.array([value], np.float32))
+        assert c.infer("counted", [x]).as_numpy("OUTPUT0")[0] == expected
+    x.set_data_from_numpy(np.array([-1], np.float32))
+    with pytest.raises(InferenceServerException) as e:
+        c.infer("counted", [x])
+    assert "counter" in str(e.value).lower()
+    page = urllib.request.urlopen(f"http://{srv.metrics_url}/metrics").read().decode()
+    assert "# HELP model_py_requests Requests the model.py saw" in page
+    assert "# TYPE model_py_requests counter" in page
+    assert 'model_py_requests{model="counted",version="1"} 3' in page
+    assert "# TYPE model_py_last_value gauge" in page
+    assert 'model_py_last_value{model="counted",version="1"} 3' in page

@@ -223,7 +223,7 @@ class Channel:
             ident = message["id"] = self.next_id
             self.waiting[ident] = on_answer
         try:
-            data = json.dumps(message).encode()
+            data = json.dumps(message, allow_nan=False).encode()  # the server's JSON has no NaN
             if len(data) > MAX_CHANNEL_MESSAGE:
                 raise pb_utils.TritonModelException(
                     f"a message to the server of {len(data)} bytes is over the {MAX_CHANNEL_MESSAGE} it takes")
@@ -349,6 +349,14 @@ class Runtime:
 
     def log(self, level, message):
         self.channel.post({"type": "log", "level": level, "message": str(message)})
+
+    def call(self, message):
+        """A message the server answers once (custom metrics); returns the answer."""
+        return self.channel.call(message)
+
+    def post(self, message):
+        """A message without an answer."""
+        self.channel.post(message)
 
 
 def write_responses(region, responses, start):

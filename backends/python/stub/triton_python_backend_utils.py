@@ -5,7 +5,8 @@ Built: Tensor, InferenceRequest (as execute() receives it, and BLS:
 InferenceRequest(...).exec / async_exec, decoupled too), InferenceResponse,
 the response sender of decoupled models, TritonError and its codes,
 TritonModelException, the get_*_by_name helpers, the type conversions, BYTES
-(de)serialization, Logger and LogLevel, the flag constants, ModelConfig for
+(de)serialization, Logger and LogLevel, MetricFamily and Metric (custom
+metrics: counters and gauges), the flag constants, ModelConfig for
 auto_complete_config.
 
 What crosses to the server goes through `_runtime`, which the stub sets
@@ -14,6 +15,7 @@ What crosses to the server goes through `_runtime`, which the stub sets
 
 import asyncio
 import json
+import math
 import queue
 import struct
 import sys
@@ -427,6 +429,69 @@ def get_output_config_by_name(model_config, name):
 
 class LogLevel:
     INFO, WARNING, ERROR, VERBOSE = range(4)
+
+
+class MetricFamily:
+    """A custom metric on the server's /metrics (Triton's pb_utils.MetricFamily):
+    a name with its HELP text and kind; Metric(labels) makes one series of it.
+    COUNTER only goes up (increment by >= 0); GAUGE takes increment and set."""
+
+    COUNTER, GAUGE, HISTOGRAM = 0, 1, 2
+    _KINDS = {COUNTER: "counter", GAUGE: "gauge"}
+
+    def __init__(self, name, description, kind):
+        if kind not in MetricFamily._KINDS:
+            raise TritonModelException("MetricFamily: the kind is MetricFamily.COUNTER or MetricFamily.GAUGE"
+                                       + (" (HISTOGRAM is not built in inferd)" if kind == MetricFamily.HISTOGRAM else ""))
+        self._kind = kind
+        self._handle = _server().call({"type": "metric_family_new", "name": str(name),
+                                               "description": str(description),
+                                               "kind": MetricFamily._KINDS[kind]})["handle"]
+
+    def Metric(self, labels=None):  # noqa: N802 (Triton's name)
+        return Metric(self, labels or {})
+
+    def __del__(self):
+        _post_quietly({"type": "metric_family_delete", "family": getattr(self, "_handle", None)})
+
+
+class Metric:
+    """One series of a MetricFamily, told apart by its labels (str: str)."""
+
+    def __init__(self, family, labels):
+        if not isinstance(labels, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                   for k, v in labels.items()):
+            raise TritonModelException("a metric's labels must be a dict of str to str")
+        self._family = family  # keeps the family listed while the series lives
+        self._handle = _server().call({"type": "metric_new", "family": family._handle,
+                                               "labels": labels})["handle"]
+
+    def _update(self, kind, value):
+        value = float(value)
+        if not math.isfinite(value):
+            raise TritonModelException(f"a metric's value must be finite, got {value}")
+        _server().call({"type": kind, "metric": self._handle, "value": value})
+
+    def increment(self, value):
+        self._update("metric_increment", value)
+
+    def set(self, value):  # noqa: A003 (Triton's name)
+        self._update("metric_set", value)
+
+    def value(self):
+        return _server().call({"type": "metric_value", "metric": self._handle})["value"]
+
+    def __del__(self):
+        _post_quietly({"type": "metric_delete", "metric": getattr(self, "_handle", None)})
+
+
+def _post_quietly(message):
+    """A deletion from __del__: nothing to do when the stub is going away."""
+    try:
+        if _runtime is not None and None not in message.values():
+            _runtime.post(message)
+    except Exception:  # noqa: BLE001 (a finalizer must not raise)
+        pass
 
 
 class Logger:
