@@ -375,8 +375,6 @@ InferdError* MetricValue(const InferdMetric* metric, double* value_out) noexcept
 
 std::atomic<Server*> in_process_server{nullptr};
 
-// Builds a request from the backend's description (copying everything it
-// points to) and hands it to the server like a client's.
 // An in-process request's own parameters (all strings) as a JSON object.
 std::string CustomParametersJson(const std::map<std::string, std::string>& params) {
   rapidjson::StringBuffer text;
@@ -393,6 +391,8 @@ std::string CustomParametersJson(const std::map<std::string, std::string>& param
   return any ? std::string(text.GetString(), text.GetSize()) : std::string();
 }
 
+// Builds a request from the backend's description (copying everything it
+// points to) and hands it to the server like a client's.
 InferdError* Infer(const InferdInferRequest* spec, InferdInferCallback callback, void* userp) noexcept {
   if (spec == nullptr || callback == nullptr || spec->model_name == nullptr) {
     return NewError(INFERD_ERROR_INVALID_ARG, "Infer: a request, its model name and a callback are required");

@@ -29,7 +29,6 @@ import mmap
 import os
 import queue
 import socket
-import struct
 import sys
 import threading
 import traceback

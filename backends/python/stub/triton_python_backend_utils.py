@@ -445,8 +445,8 @@ class MetricFamily:
                                        + (" (HISTOGRAM is not built in inferd)" if kind == MetricFamily.HISTOGRAM else ""))
         self._kind = kind
         self._handle = _server().call({"type": "metric_family_new", "name": str(name),
-                                               "description": str(description),
-                                               "kind": MetricFamily._KINDS[kind]})["handle"]
+                                       "description": str(description),
+                                       "kind": MetricFamily._KINDS[kind]})["handle"]
 
     def Metric(self, labels=None):  # noqa: N802 (Triton's name)
         return Metric(self, labels or {})
@@ -464,7 +464,7 @@ class Metric:
             raise TritonModelException("a metric's labels must be a dict of str to str")
         self._family = family  # keeps the family listed while the series lives
         self._handle = _server().call({"type": "metric_new", "family": family._handle,
-                                               "labels": labels})["handle"]
+                                       "labels": labels})["handle"]
 
     def _update(self, kind, value):
         value = float(value)
