@@ -17,31 +17,41 @@ std::string StubMetrics::Take(InferdError* e) {
   return text;
 }
 
+namespace {
+
+// The entry of `handles` that message[key] names, or handles.end().
+template <typename Handles>
+typename Handles::iterator Named(Handles& handles, const rapidjson::Value& message, const char* key) {
+  auto handle = message.FindMember(key);
+  if (handle == message.MemberEnd() || !handle->value.IsUint64()) return handles.end();
+  return handles.find(handle->value.GetUint64());
+}
+
+}  // namespace
+
 std::string StubMetrics::Handle(const std::string& type, const rapidjson::Value& message,
                                 rapidjson::Document* answer) {
-  if (type == "metric_family_new") return NewFamily(message, answer);
-  if (type == "metric_new") return NewMetric(message, answer);
+  if (type == "metric_family_new" || type == "metric_new") {
+    if (families_.size() + metrics_.size() >= kMaxHandles) {
+      return "a model may create at most " + std::to_string(kMaxHandles) + " metric families and metrics";
+    }
+    return type == "metric_new" ? NewMetric(message, answer) : NewFamily(message, answer);
+  }
   if (type == "metric_family_delete") {
-    auto handle = message.FindMember("family");
-    if (handle == message.MemberEnd() || !handle->value.IsUint64()) return "metric_family_delete needs a family";
-    auto it = families_.find(handle->value.GetUint64());
+    auto it = Named(families_, message, "family");
     if (it == families_.end()) return "no such metric family";
     api_->ErrorDelete(api_->MetricFamilyDelete(it->second));
     families_.erase(it);
     return "";
   }
+  auto it = Named(metrics_, message, "metric");
+  if (it == metrics_.end()) return "no such metric (deleted, or created by another stub)";
+  InferdMetric* metric = it->second;
   if (type == "metric_delete") {
-    auto handle = message.FindMember("metric");
-    if (handle == message.MemberEnd() || !handle->value.IsUint64()) return "metric_delete needs a metric";
-    auto it = metrics_.find(handle->value.GetUint64());
-    if (it == metrics_.end()) return "no such metric";
-    api_->ErrorDelete(api_->MetricDelete(it->second));
+    api_->ErrorDelete(api_->MetricDelete(metric));
     metrics_.erase(it);
     return "";
   }
-  std::string error;
-  InferdMetric* metric = Find(message, &error);
-  if (metric == nullptr) return error;
   if (type == "metric_value") {
     double value = 0;
     if (InferdError* e = api_->MetricValue(metric, &value)) return Take(e);
@@ -51,21 +61,14 @@ std::string StubMetrics::Handle(const std::string& type, const rapidjson::Value&
   auto value = message.FindMember("value");
   if (value == message.MemberEnd() || !value->value.IsNumber()) return type + " needs a numeric value";
   const double v = value->value.GetDouble();
-  if (type == "metric_increment") {
-    if (InferdError* e = api_->MetricIncrement(metric, v)) return Take(e);
-    return "";
-  }
-  if (type == "metric_set") {
-    if (InferdError* e = api_->MetricSet(metric, v)) return Take(e);
-    return "";
-  }
-  return "unknown message type '" + type + "'";
+  InferdError* e = type == "metric_increment" ? api_->MetricIncrement(metric, v)
+                   : type == "metric_set"     ? api_->MetricSet(metric, v)
+                                              : api_->ErrorNew(INFERD_ERROR_INVALID_ARG,
+                                                               ("unknown message type '" + type + "'").c_str());
+  return e == nullptr ? "" : Take(e);
 }
 
 std::string StubMetrics::NewFamily(const rapidjson::Value& message, rapidjson::Document* answer) {
-  if (families_.size() + metrics_.size() >= kMaxHandles) {
-    return "a model may create at most " + std::to_string(kMaxHandles) + " metric families and metrics";
-  }
   const std::string name = JsonString(message, "name");
   const std::string description = JsonString(message, "description");
   const std::string kind = JsonString(message, "kind");
@@ -82,12 +85,7 @@ std::string StubMetrics::NewFamily(const rapidjson::Value& message, rapidjson::D
 }
 
 std::string StubMetrics::NewMetric(const rapidjson::Value& message, rapidjson::Document* answer) {
-  if (families_.size() + metrics_.size() >= kMaxHandles) {
-    return "a model may create at most " + std::to_string(kMaxHandles) + " metric families and metrics";
-  }
-  auto handle = message.FindMember("family");
-  if (handle == message.MemberEnd() || !handle->value.IsUint64()) return "metric_new needs a family";
-  auto family = families_.find(handle->value.GetUint64());
+  auto family = Named(families_, message, "family");
   if (family == families_.end()) return "no such metric family";
   std::vector<std::string> names, values;
   if (auto labels = message.FindMember("labels"); labels != message.MemberEnd() && !labels->value.IsNull()) {
@@ -110,24 +108,10 @@ std::string StubMetrics::NewMetric(const rapidjson::Value& message, rapidjson::D
                                        static_cast<uint32_t>(names.size()), &metric)) {
     return Take(e);
   }
-  const uint64_t id = next_handle_++;
-  metrics_.emplace(id, metric);
-  answer->AddMember("handle", id, answer->GetAllocator());
+  const uint64_t handle = next_handle_++;
+  metrics_.emplace(handle, metric);
+  answer->AddMember("handle", handle, answer->GetAllocator());
   return "";
-}
-
-InferdMetric* StubMetrics::Find(const rapidjson::Value& message, std::string* error) {
-  auto handle = message.FindMember("metric");
-  if (handle == message.MemberEnd() || !handle->value.IsUint64()) {
-    *error = "the message names no metric";
-    return nullptr;
-  }
-  auto it = metrics_.find(handle->value.GetUint64());
-  if (it == metrics_.end()) {
-    *error = "no such metric (deleted, or created by another stub)";
-    return nullptr;
-  }
-  return it->second;
 }
 
 }  // namespace inferd_python

@@ -42,8 +42,6 @@ class StubMetrics {
  private:
   std::string NewFamily(const rapidjson::Value& message, rapidjson::Document* answer);
   std::string NewMetric(const rapidjson::Value& message, rapidjson::Document* answer);
-  // The series a message names, or null with *error set.
-  InferdMetric* Find(const rapidjson::Value& message, std::string* error);
   // The text of an error from the core, which is deleted.
   std::string Take(InferdError* e);
 

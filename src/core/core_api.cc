@@ -377,6 +377,7 @@ std::atomic<Server*> in_process_server{nullptr};
 
 // An in-process request's own parameters (all strings) as a JSON object.
 std::string CustomParametersJson(const std::map<std::string, std::string>& params) {
+  if (params.empty()) return {};  // most BLS requests: nothing to write
   rapidjson::StringBuffer text;
   rapidjson::Writer<rapidjson::StringBuffer> w(text);
   w.StartObject();
