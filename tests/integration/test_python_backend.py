@@ -546,3 +546,46 @@ def test_custom_metrics_from_model_py_are_on_the_metrics_page(start_server, make
     assert 'model_py_requests{model="counted",version="1"} 3' in page
     assert "# TYPE model_py_last_value gauge" in page
     assert 'model_py_last_value{model="counted",version="1"} 3' in page
+
+
+SHORT_LIVED_METRIC = '''
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        for r in requests:
+            if pb_utils.get_input_tensor_by_name(r, "INPUT0").as_numpy()[0] == 1:
+                self.family = pb_utils.MetricFamily(name="model_py_short_lived", description="Goes with its objects",
+                                                    kind=pb_utils.MetricFamily.GAUGE)
+                self.series = self.family.Metric(labels={"step": "one"})
+                self.series.set(42)
+            else:
+                del self.series, self.family  # the server drops the series and its family
+        return [pb_utils.InferenceResponse([pb_utils.Tensor("OUTPUT0", np.zeros([1], np.float32))])
+                for _ in requests]
+'''
+
+
+def test_a_custom_metric_leaves_the_metrics_page_with_its_python_objects(start_server, make_repo):
+    repo = make_repo("short_lived_metric")
+    _python_model(repo, "short_lived", METRICS_CONFIG, SHORT_LIVED_METRIC)
+    srv = start_server([repo])
+    c = httpclient.InferenceServerClient(srv.url)
+    x = httpclient.InferInput("INPUT0", [1], "FP32")
+
+    def page_after(value):
+        x.set_data_from_numpy(np.array([value], np.float32))
+        c.infer("short_lived", [x])
+        return urllib.request.urlopen(f"http://{srv.metrics_url}/metrics").read().decode()
+
+    assert 'model_py_short_lived{step="one"} 42' in page_after(1)
+    page = page_after(2)
+    # The deletions travel without an answer: give the server's channel a moment.
+    for _ in range(50):
+        if "model_py_short_lived" not in page:
+            break
+        time.sleep(0.1)
+        page = urllib.request.urlopen(f"http://{srv.metrics_url}/metrics").read().decode()
+    assert "model_py_short_lived" not in page
