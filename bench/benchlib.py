@@ -1,9 +1,12 @@
 """What the benchmarks share: the binary, a text_recognition repository with a
 given config, and an inferd process on a free loopback port."""
 import contextlib
+import csv
+import io
 import os
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -126,3 +129,73 @@ def triton_server_command(repo, ports):
             "--http-address=127.0.0.1", "--grpc-address=127.0.0.1",
             *(f"--{k}-port={v}" for k, v in ports.items())]
     return argv, env
+
+
+def tree_cpu(pid):
+    """CPU seconds of `pid` and its child processes (Python stubs)."""
+    total = cpu_seconds(pid)
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            total += cpu_seconds(int(child))
+    return total
+
+
+def perf_analyzer_row(model, protocol, url, concurrency, seconds):
+    """(requests/s, p50 latency us) of Triton's perf_analyzer against `model`."""
+    with tempfile.NamedTemporaryFile(suffix=".csv") as f:
+        run = subprocess.run(
+            [LOAD_TOOLS["perf_analyzer"], "-m", model, "-i", protocol, "-u", url,
+             f"--concurrency-range={concurrency}", "-p", str(seconds * 1000), "-s", "1000", "-r", "3",
+             "-f", f.name], capture_output=True, text=True, timeout=300)
+        if run.returncode != 0:
+            sys.exit(f"perf_analyzer failed:\n{run.stdout[-2000:]}{run.stderr[-2000:]}")
+        row = next(csv.DictReader(io.StringIO(Path(f.name).read_text())))
+    return float(row["Inferences/Second"]), float(row["p50 latency"])
+
+
+def server_stats(client, model):
+    """(successes, request ns, compute ns) from the server's statistics."""
+    s = client.get_inference_statistics(model)["model_stats"][0]["inference_stats"]
+    compute = sum(int(s[k]["ns"]) for k in ("compute_input", "compute_infer", "compute_output"))
+    return int(s["success"]["count"]), int(s["success"]["ns"]), compute
+
+
+@contextlib.contextmanager
+def serving_repository(name, models):
+    """Yields (process, {"http", "grpc"} urls) of inferd (name "inferd") or
+    Triton serving `models`: {model: (config text, model.py text or None)}.
+    On Triton, a model on the identity backend gets Triton's own C identity
+    (TRITON_IDENTITY_BACKEND, a folder with libtriton_identity.so) in its
+    version folder, where Triton looks first."""
+    with tempfile.TemporaryDirectory() as repo:
+        for model, (config, code) in models.items():
+            (Path(repo) / model / "1").mkdir(parents=True)
+            (Path(repo) / model / "config.pbtxt").write_text(config)
+            if code:
+                (Path(repo) / model / "1" / "model.py").write_text(code)
+            elif name == "triton" and 'backend: "identity"' in config:
+                (Path(repo) / model / "1" / "libtriton_identity.so").symlink_to(
+                    Path(os.environ["TRITON_IDENTITY_BACKEND"]) / "libtriton_identity.so")
+        ports = {k: free_port() for k in ("http", "grpc", "metrics")}
+        env = None
+        if name == "inferd":
+            argv = [BIN, f"--model-repository={repo}", "--log-info=false",
+                    *(f"--{k}-port={v}" for k, v in ports.items()),
+                    "--http-address=127.0.0.1", "--grpc-address=127.0.0.1"]
+        else:
+            argv, env = triton_server_command(repo, ports)
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        urls = {k: f"127.0.0.1:{ports[k]}" for k in ("http", "grpc")}
+        try:
+            client = httpclient.InferenceServerClient(urls["http"])
+            for _ in range(300):
+                with contextlib.suppress(Exception):
+                    if all(client.is_model_ready(m) for m in models):
+                        break
+                time.sleep(0.1)
+            else:
+                sys.exit(f"{name} did not get its models ready")
+            yield proc, urls
+        finally:
+            proc.terminate()
+            proc.wait()

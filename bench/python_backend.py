@@ -23,19 +23,13 @@ as absolutes.
     .venv/bin/python bench/python_backend.py [seconds per window, default 2] [rounds, default 3]
 """
 import contextlib
-import csv
-import io
 import os
 import statistics
-import subprocess
-import sys
-import tempfile
-import time
-from pathlib import Path
 
 import tritonclient.http as httpclient
 
-from benchlib import BIN, LOAD_TOOLS, cpu_seconds, free_port, triton_server_command
+from benchlib import perf_analyzer_row as perf
+from benchlib import serving_repository, server_stats, tree_cpu, triton_server_command
 
 IDENTITY_IO = """max_batch_size: 0
 input [{ name: "INPUT0" data_type: TYPE_FP32 dims: [1, 16] }]
@@ -75,70 +69,9 @@ MODELS = {
 }
 
 
-def tree_cpu(pid):
-    """CPU seconds of `pid` and its child processes (the stubs)."""
-    total = cpu_seconds(pid)
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            total += cpu_seconds(int(child))
-    return total
-
-
-def perf(model, protocol, url, concurrency, seconds):
-    with tempfile.NamedTemporaryFile(suffix=".csv") as f:
-        run = subprocess.run(
-            [LOAD_TOOLS["perf_analyzer"], "-m", model, "-i", protocol, "-u", url,
-             f"--concurrency-range={concurrency}", "-p", str(seconds * 1000), "-s", "1000", "-r", "3",
-             "-f", f.name], capture_output=True, text=True, timeout=300)
-        if run.returncode != 0:
-            sys.exit(f"perf_analyzer failed:\n{run.stdout[-2000:]}{run.stderr[-2000:]}")
-        row = next(csv.DictReader(io.StringIO(Path(f.name).read_text())))
-    return float(row["Inferences/Second"]), float(row["p50 latency"])
-
-
-def server_stats(client, model):
-    """(successes, request ns, compute ns) from the server's statistics."""
-    s = client.get_inference_statistics(model)["model_stats"][0]["inference_stats"]
-    compute = sum(int(s[k]["ns"]) for k in ("compute_input", "compute_infer", "compute_output"))
-    return int(s["success"]["count"]), int(s["success"]["ns"]), compute
-
-
-@contextlib.contextmanager
 def serving(name, models):
-    """Yields (process, {"http", "grpc"} urls) of inferd or Triton serving `models`."""
-    with tempfile.TemporaryDirectory() as repo:
-        for model in models:
-            backend, io_text, code = MODELS[model]
-            (Path(repo) / model / "1").mkdir(parents=True)
-            (Path(repo) / model / "config.pbtxt").write_text(f'backend: "{backend}"\n' + io_text)
-            if code:
-                (Path(repo) / model / "1" / "model.py").write_text(code)
-            elif name == "triton":  # Triton looks in the version folder first
-                (Path(repo) / model / "1" / "libtriton_identity.so").symlink_to(
-                    Path(os.environ["TRITON_IDENTITY_BACKEND"]) / "libtriton_identity.so")
-        ports = {k: free_port() for k in ("http", "grpc", "metrics")}
-        env = None
-        if name == "inferd":
-            argv = [BIN, f"--model-repository={repo}", "--log-info=false",
-                    *(f"--{k}-port={v}" for k, v in ports.items()),
-                    "--http-address=127.0.0.1", "--grpc-address=127.0.0.1"]
-        else:
-            argv, env = triton_server_command(repo, ports)
-        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        urls = {k: f"127.0.0.1:{ports[k]}" for k in ("http", "grpc")}
-        try:
-            client = httpclient.InferenceServerClient(urls["http"])
-            for _ in range(300):
-                with contextlib.suppress(Exception):
-                    if all(client.is_model_ready(m) for m in models):
-                        break
-                time.sleep(0.1)
-            else:
-                sys.exit(f"{name} did not get its models ready")
-            yield proc, urls
-        finally:
-            proc.terminate()
-            proc.wait()
+    """Yields (process, {"http", "grpc"} urls) of inferd or Triton serving `models` (names in MODELS)."""
+    return serving_repository(name, {m: (f'backend: "{MODELS[m][0]}"\n' + MODELS[m][1], MODELS[m][2]) for m in models})
 
 
 def measure(proc, urls, model, protocol, concurrency, seconds):

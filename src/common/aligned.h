@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <new>
 #include <string>
 
@@ -47,6 +48,31 @@ inline AlignedBytes MakeAlignedBytes(size_t reserve = kTensorAlignment) {
   AlignedBytes b;
   b.reserve(reserve < kTensorAlignment ? kTensorAlignment : reserve);
   return b;
+}
+
+// Memory a backend writes an output tensor into. Outputs larger than
+// kAlignedOutputMin start on a kTensorAlignment boundary, so that a model
+// reading them as inputs (the next step of an ensemble) takes them without
+// the aligning copy; smaller ones are copied into the request's inline arena
+// for nothing, and a plain allocation is cheaper.
+inline constexpr size_t kAlignedOutputMin = 256;
+
+struct TensorBufferDelete {
+  bool aligned = false;
+  void operator()(char* p) const noexcept {
+    if (aligned) ::operator delete(p, std::align_val_t(kTensorAlignment));
+    else delete[] p;
+  }
+};
+using TensorBuffer = std::unique_ptr<char, TensorBufferDelete>;
+
+// At least one byte, so that an empty tensor still has an address.
+inline TensorBuffer AllocateTensorBuffer(size_t bytes) {
+  if (bytes > kAlignedOutputMin) {
+    return TensorBuffer(static_cast<char*>(::operator new(bytes, std::align_val_t(kTensorAlignment))),
+                        TensorBufferDelete{true});
+  }
+  return TensorBuffer(new char[bytes == 0 ? 1 : bytes], TensorBufferDelete{false});
 }
 
 }  // namespace inferd

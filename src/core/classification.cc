@@ -104,7 +104,7 @@ Status Classify(const std::vector<std::string>& labels, uint32_t k, bool batched
   output->datatype = INFERD_TYPE_BYTES;
   output->shape = std::move(shape);
   output->byte_size = serialized.size();
-  output->data.reset(new char[serialized.size() + 1]);
+  output->data = AllocateTensorBuffer(serialized.size() + 1);
   std::memcpy(output->data.get(), serialized.data(), serialized.size());
   return Status::Ok();
 }

@@ -210,7 +210,7 @@ OutputTensor* InferenceResponse::AddOutput(std::string name, DataType type,
   out.datatype = type;
   out.shape = std::move(shape);
   out.byte_size = byte_size;
-  out.data.reset(new char[byte_size == 0 ? 1 : byte_size]);
+  out.data = AllocateTensorBuffer(byte_size);
   return &out;
 }
 

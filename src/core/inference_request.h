@@ -87,6 +87,9 @@ class InferenceRequest : public InferdRequest,
   // Set by frontends that can deliver several responses (a gRPC stream); a
   // decoupled model refuses requests without it.
   bool accepts_many_responses = false;
+  // How many ensembles this request is a step of (0: a client's request);
+  // bounded, so ensembles that compose each other cannot recurse forever.
+  uint32_t ensemble_depth = 0;
 
   // Owns whatever the input views point into.
   std::vector<std::shared_ptr<const void>> keep_alive;
@@ -107,6 +110,10 @@ class InferenceRequest : public InferdRequest,
   std::shared_ptr<std::vector<std::string>> sequence_state;
   std::vector<std::string> state_outputs;
   uint64_t cache_lookup_ns = 0;
+  // What the statistics charged this request once it ran (its batch's
+  // compute times; an ensemble's are its steps' summed): an ensemble adds
+  // its steps' up from here.
+  uint64_t compute_input_ns = 0, compute_infer_ns = 0, compute_output_ns = 0;
   std::atomic<bool> counted_pending{false};  // in the model's pending count
   // A decoupled model may answer after Execute returned, from a thread of its
   // own: the request then keeps itself alive until its final response.

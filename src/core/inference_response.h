@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/aligned.h"
 #include "common/datatype.h"
 #include "common/status.h"
 #include "core/abi_handles.h"
@@ -20,7 +21,7 @@ struct OutputTensor {
   std::string name;
   DataType datatype = INFERD_TYPE_INVALID;
   std::vector<int64_t> shape;
-  std::unique_ptr<char[]> data;  // uninitialized until the backend writes it
+  TensorBuffer data;  // uninitialized until the backend writes it
   uint64_t byte_size = 0;
   // Written into the shared memory region the request named: the response
   // carries its name, type and shape only.

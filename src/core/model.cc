@@ -10,6 +10,7 @@
 #include "core/model_instance.h"
 #include "core/model_warmup.h"
 #include "core/request_checks.h"
+#include "core/scheduler/ensemble_scheduler.h"
 
 namespace inferd {
 namespace fs = std::filesystem;
@@ -24,6 +25,11 @@ Status Model::Load(const ModelLoadSpec& spec, BackendRegistry* backends,
   const auto& c = model->config_;
   const std::string label = "model '" + c.name() + "' version " + std::to_string(spec.version);
 
+  if (c.platform() == "ensemble") {
+    INFERD_RETURN_IF_ERROR(LoadEnsemble(model, label));
+    *out = std::move(model);
+    return Status::Ok();
+  }
   if (c.backend().empty()) {
     return Status::Unsupported(label + ": platform '" + c.platform() +
                                "' is not supported by this inferd build yet");
@@ -45,12 +51,7 @@ Status Model::Load(const ModelLoadSpec& spec, BackendRegistry* backends,
   INFERD_RETURN_IF_ERROR(RejectUnbuiltFeatures(model->config_));
   INFERD_RETURN_IF_ERROR(ValidateWarmup(model->config_, spec.context.model_dir));
 
-  for (const auto& output : model->config_.output()) {
-    if (output.label_filename().empty()) continue;
-    INFERD_RETURN_IF_ERROR(ReadLabelFile(
-        (fs::path(spec.context.model_dir) / output.label_filename()).string(),
-        &model->labels_[output.name()]));
-  }
+  INFERD_RETURN_IF_ERROR(model->ReadLabels());
   size_t instance_count = 0;
   for (const auto& group : model->config_.instance_group()) {
     const bool gpu = group.kind() == inference::ModelInstanceGroup::KIND_GPU;
@@ -90,6 +91,42 @@ Status Model::Load(const ModelLoadSpec& spec, BackendRegistry* backends,
   }
   LOG_INFO("{} is READY ({} backend, {} instance(s))", label, c.backend(), model->instances_.size());
   *out = std::move(model);
+  return Status::Ok();
+}
+
+Status Model::LoadEnsemble(const std::shared_ptr<Model>& model, const std::string& label) {
+  const ModelLoadSpec& spec = model->spec_;
+  if (spec.serving == nullptr) return Status::Internal(label + ": an ensemble needs a server to run its steps");
+  auto graph = std::make_shared<EnsembleGraph>();
+  auto composing_config = [&](const std::string& name, int64_t version, inference::ModelConfig* out) {
+    std::shared_ptr<Model> composing;
+    INFERD_RETURN_IF_ERROR(spec.serving->GetModel(name, version, &composing));
+    *out = composing->config();
+    return Status::Ok();
+  };
+  INFERD_RETURN_IF_ERROR(BuildEnsembleGraph(model->config_, composing_config, graph.get()));
+  if (graph->decoupled) {
+    // As on Triton: a decoupled step makes the ensemble answer with several responses.
+    model->config_.mutable_model_transaction_policy()->set_decoupled(true);
+    model->config_json_ = ModelConfigToJson(model->config_);
+  }
+  INFERD_RETURN_IF_ERROR(RejectUnbuiltFeatures(model->config_));
+  INFERD_RETURN_IF_ERROR(model->ReadLabels());
+  if (model->config_.response_cache().enable()) {
+    if (spec.cache) model->cache_ = spec.cache;
+    else LOG_WARNING("{}: response_cache is enabled but the server has no cache (--cache-config local,size=BYTES)", label);
+  }
+  model->scheduler_ = std::make_unique<EnsembleScheduler>(graph, spec.serving);
+  LOG_INFO("{} is READY (ensemble of {} step(s){})", label, graph->steps.size(), graph->decoupled ? ", decoupled" : "");
+  return Status::Ok();
+}
+
+Status Model::ReadLabels() {
+  for (const auto& output : config_.output()) {
+    if (output.label_filename().empty()) continue;
+    INFERD_RETURN_IF_ERROR(ReadLabelFile((fs::path(spec_.context.model_dir) / output.label_filename()).string(),
+                                         &labels_[output.name()]));
+  }
   return Status::Ok();
 }
 

@@ -21,6 +21,7 @@
 #include "core/response_cache.h"
 #include "core/response_orderer.h"
 #include "core/scheduler/scheduler.h"
+#include "core/serving_models.h"
 #include "core/stats.h"
 #include "inferd/backend.h"
 #include "model_config.pb.h"
@@ -49,6 +50,8 @@ struct ModelLoadSpec {
   std::shared_ptr<const OverrideFolder> override_folder;
   // The server's --backend-config settings; outlives every model.
   const BackendConfigMap* backend_config = nullptr;
+  // Where an ensemble finds and runs its composing models (the server).
+  ServingModels* serving = nullptr;
 };
 
 class Model : public InferdModel, public std::enable_shared_from_this<Model> {
@@ -133,6 +136,12 @@ class Model : public InferdModel, public std::enable_shared_from_this<Model> {
 
  private:
   explicit Model(ModelLoadSpec spec);
+
+  // The ensemble branch of Load: no backend and no instances, a scheduler
+  // that runs the steps on the composing models.
+  static Status LoadEnsemble(const std::shared_ptr<Model>& model, const std::string& label);
+  // Reads the label_filename of each output.
+  Status ReadLabels();
 
   ModelLoadSpec spec_;
   inference::ModelConfig config_;

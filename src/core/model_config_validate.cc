@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/datatype.h"
+#include "core/scheduler/ensemble_graph.h"
 
 namespace inferd {
 namespace fs = std::filesystem;
@@ -671,6 +672,7 @@ Status ValidateModelConfig(const ConfigContext& ctx, const inference::ModelConfi
                                            std::to_string(v) + " (must be >= 0)");
     }
   }
+  if (c.platform() == "ensemble") INFERD_RETURN_IF_ERROR(CheckEnsembleConfig(c));
   if (c.has_dynamic_batching()) INFERD_RETURN_IF_ERROR(CheckDynamicBatching(model, c));
   if (c.has_sequence_batching()) INFERD_RETURN_IF_ERROR(CheckSequenceBatching(model, c));
   return Status::Ok();
@@ -681,7 +683,6 @@ Status RejectUnbuiltFeatures(const inference::ModelConfig& c) {
   auto unbuilt = [&](const char* field) {
     return Status::Unsupported(prefix + "'" + field + "' is not supported by this inferd build yet");
   };
-  if (c.has_ensemble_scheduling()) return unbuilt("ensemble_scheduling");
   const auto& sb = c.sequence_batching();
   if (sb.iterative_sequence()) return unbuilt("sequence_batching.iterative_sequence");
   if (c.model_transaction_policy().decoupled() && c.response_cache().enable()) {

@@ -146,6 +146,9 @@ void ModelInstance::Execute(std::vector<RequestPtr>& batch) {
   times.infer_end_ns = reported ? reported_infer_end_ns : times.end_ns;
   model_->stats().RecordExecution(times, batch_size, enqueue_ns.data(), enqueue_ns.size());
   for (auto& r : batch) {
+    r->compute_input_ns = times.input_end_ns - times.start_ns;
+    r->compute_infer_ns = times.infer_end_ns - times.input_end_ns;
+    r->compute_output_ns = times.end_ns - times.infer_end_ns;
     if (!r->trace) continue;
     r->trace->Stamp("QUEUE_START", r->enqueue_ns);
     r->trace->Stamp("COMPUTE_START", times.start_ns);

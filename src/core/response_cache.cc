@@ -22,7 +22,7 @@ OutputTensor Copy(const OutputTensor& o) {
   c.datatype = o.datatype;
   c.shape = o.shape;
   c.byte_size = o.byte_size;
-  c.data.reset(new char[o.byte_size == 0 ? 1 : o.byte_size]);
+  c.data = AllocateTensorBuffer(o.byte_size);
   std::memcpy(c.data.get(), o.data.get(), o.byte_size);
   return c;
 }

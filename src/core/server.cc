@@ -1,5 +1,6 @@
 #include "core/server.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -9,6 +10,7 @@
 #include "core/model_config_parse.h"
 #include "core/model_config_validate.h"
 #include "core/model_overrides.h"
+#include "core/scheduler/ensemble_graph.h"
 
 namespace inferd {
 namespace fs = std::filesystem;
@@ -86,9 +88,10 @@ Status Server::Start() {
     }
   }
   // Load in parallel: --model-load-thread-count threads take models in turn.
-  std::vector<const ModelLocation*> to_load;
+  // Ensembles wait until the models they compose are loaded.
+  std::vector<const ModelLocation*> to_load, ensembles;
   for (const auto& [name, location] : scan.models)
-    if (all || wanted.count(name)) to_load.push_back(&location);
+    if (all || wanted.count(name)) (IsEnsemble(location) ? ensembles : to_load).push_back(&location);
   std::atomic<size_t> next{0};
   auto loader = [&] {
     for (size_t i; (i = next++) < to_load.size();) {
@@ -101,6 +104,16 @@ Status Server::Start() {
   for (size_t t = 1; t < threads; ++t) loaders.emplace_back(loader);
   loader();
   for (auto& t : loaders) t.join();
+  // Then the ensembles, one at a time (each loads what it composes and is
+  // not loaded yet, such as another ensemble, first).
+  for (const ModelLocation* location : ensembles) {
+    {
+      std::shared_lock lock(mu_);
+      auto slot = models_.find(location->name);
+      if (slot != models_.end() && !slot->second.state.empty()) continue;  // an ensemble before it loaded it
+    }
+    if (!RunLifecycleJob([&] { return LoadLocated(location->name, *location, {}); }).ok()) any_failed = true;
+  }
 
   if (any_failed && options_.exit_on_error) {
     return Status::Unavailable("failed to load all models (--exit-on-error)");
@@ -156,6 +169,86 @@ void Server::SetState(const std::string& name, const std::string& state,
   slot.reason = reason;
 }
 
+std::string Server::ConfigPath(const std::string& model_dir) const {
+  // --model-config-name picks <model>/configs/<name>.pbtxt where a model has
+  // one, as in Triton; the others keep config.pbtxt.
+  if (!options_.model_config_name.empty()) {
+    const fs::path custom = fs::path(model_dir) / "configs" / (options_.model_config_name + ".pbtxt");
+    if (std::error_code ec; fs::is_regular_file(custom, ec)) return custom.string();
+  }
+  return (fs::path(model_dir) / "config.pbtxt").string();
+}
+
+bool Server::IsEnsemble(const ModelLocation& location) const {
+  const std::string path = ConfigPath(location.path);
+  inference::ModelConfig config;
+  std::error_code ec;
+  return fs::is_regular_file(path, ec) && ReadModelConfigFile(path, &config).ok() && config.platform() == "ensemble";
+}
+
+namespace {
+// The ensembles whose composing models this thread is loading, outermost
+// first: a name met twice is a cycle.
+thread_local std::vector<std::string> t_ensembles_loading;
+}  // namespace
+
+Status Server::LoadComposingModels(const inference::ModelConfig& ensemble) {
+  if (t_ensembles_loading.size() >= kMaxEnsembleNesting) {
+    return Status::InvalidArg("ensembles nest more than " + std::to_string(kMaxEnsembleNesting) + " deep");
+  }
+  t_ensembles_loading.push_back(ensemble.name());
+  struct Pop {
+    ~Pop() { t_ensembles_loading.pop_back(); }
+  } pop;
+  auto chain = [](const std::string& last) {
+    std::string text;
+    for (const auto& n : t_ensembles_loading) text += "'" + n + "' -> ";
+    return text + "'" + last + "'";
+  };
+  for (const std::string& name : ComposingModelNames(ensemble)) {
+    if (std::find(t_ensembles_loading.begin(), t_ensembles_loading.end(), name) != t_ensembles_loading.end()) {
+      return Status::InvalidArg("circular dependency between ensembles: " + chain(name));
+    }
+    {
+      // A serving ensemble that (through others) composes this one would
+      // close a cycle too.
+      std::shared_lock lock(mu_);
+      std::vector<std::string> todo{name};
+      std::set<std::string> seen;
+      while (!todo.empty()) {
+        const std::string next = std::move(todo.back());
+        todo.pop_back();
+        if (!seen.insert(next).second) continue;
+        auto slot = models_.find(next);
+        if (slot == models_.end() || slot->second.versions.empty()) continue;
+        for (const auto& composed : slot->second.composing) {
+          if (composed == ensemble.name()) {
+            return Status::InvalidArg("circular dependency between ensembles: '" + ensemble.name() + "' composes '" +
+                                      name + "', which composes '" + ensemble.name() + "'");
+          }
+          todo.push_back(composed);
+        }
+      }
+      auto slot = models_.find(name);
+      if (slot != models_.end() && !slot->second.versions.empty()) continue;  // serving
+      // Start-up already tried it and said why; a load request tries again.
+      if (slot != models_.end() && slot->second.state == "UNAVAILABLE" && slot->second.reason != "unloaded" &&
+          !slot->second.reason.empty() && options_.control_mode != ModelControlMode::kExplicit) {
+        return Status::Unavailable("composing model '" + name + "' is not available: " + slot->second.reason);
+      }
+    }
+    const RepositoryScan scan = ScanRepositories(options_.repositories);
+    auto location = scan.models.find(name);
+    if (location == scan.models.end()) {
+      return Status::NotFound("composing model '" + name + "' is not in any model repository");
+    }
+    INFERD_RETURN_IF_ERROR(LoadLocated(name, location->second, {}).Prefixed("composing model '" + name + "': "));
+    std::unique_lock lock(mu_);
+    models_[name].loaded_as_dependency = true;
+  }
+  return Status::Ok();
+}
+
 Status Server::BuildVersions(const std::string& name, const ModelLocation& location,
                              const LoadOverrides& overrides,
                              std::map<int64_t, std::shared_ptr<Model>>* versions) {
@@ -172,13 +265,7 @@ Status Server::BuildVersions(const std::string& name, const ModelLocation& locat
   }
   inference::ModelConfig config;
   const std::vector<int64_t> available = ListVersionFolders(ctx.model_dir);
-  // --model-config-name picks <model>/configs/<name>.pbtxt where a model has
-  // one, as in Triton; the others keep config.pbtxt.
-  std::string config_path = (fs::path(ctx.model_dir) / "config.pbtxt").string();
-  if (!options_.model_config_name.empty()) {
-    const fs::path custom = fs::path(ctx.model_dir) / "configs" / (options_.model_config_name + ".pbtxt");
-    if (std::error_code ec; fs::is_regular_file(custom, ec)) config_path = custom.string();
-  }
+  const std::string config_path = ConfigPath(ctx.model_dir);
   if (!overrides.config_json.empty()) {
     INFERD_RETURN_IF_ERROR(ModelConfigFromJson(overrides.config_json, &config)
                                .Prefixed("load of model '" + name + "': 'config' parameter: "));
@@ -201,6 +288,7 @@ Status Server::BuildVersions(const std::string& name, const ModelLocation& locat
   }
   INFERD_RETURN_IF_ERROR(NormalizeModelConfig(ctx, &config));
   INFERD_RETURN_IF_ERROR(ValidateModelConfig(ctx, config));
+  if (config.platform() == "ensemble") INFERD_RETURN_IF_ERROR(LoadComposingModels(config));
 
   const std::vector<int64_t> selected = SelectVersions(config.version_policy(), available);
   if (selected.empty()) {
@@ -211,7 +299,7 @@ Status Server::BuildVersions(const std::string& name, const ModelLocation& locat
     // Libraries come from the repository on disk, never from the overrides.
     ModelLoadSpec spec{ctx, v, config, options_.backend_directory, options_.auto_complete, cache_.get(),
                        rate_limiter_.get(), options_.latency_summaries, location.path, override_folder,
-                       &options_.backend_config};
+                       &options_.backend_config, this};
     std::shared_ptr<Model> model;
     INFERD_RETURN_IF_ERROR(Model::Load(spec, &backends_, &model));
     {
@@ -254,6 +342,8 @@ Status Server::LoadLocated(const std::string& name, const ModelLocation& locatio
       slot.versions = std::move(fresh);
       slot.state = "READY";
       slot.reason.clear();
+      slot.composing = ComposingModelNames(slot.versions.begin()->second->config());
+      slot.loaded_as_dependency = false;  // a composing model's loader marks it after this
     } else {
       slot.reason = st.message();
       slot.state = slot.versions.empty() ? "UNAVAILABLE" : "READY";
@@ -290,8 +380,9 @@ Status Server::LoadModel(const std::string& name, const LoadOverrides& overrides
   return LoadLocated(name, it->second, overrides);
 }
 
-Status Server::UnloadModel(const std::string& name) {
+Status Server::UnloadModel(const std::string& name, bool unload_dependents) {
   std::vector<std::shared_ptr<Model>> old;
+  std::set<std::string> composing;
   {
     std::unique_lock lock(mu_);
     auto it = models_.find(name);
@@ -306,9 +397,25 @@ Status Server::UnloadModel(const std::string& name) {
     it->second.versions.clear();
     it->second.state = "UNLOADING";
     it->second.reason = "unloaded";
+    composing = it->second.composing;
   }
   LOG_INFO("unloading model '{}'; requests it accepted are answered first", name);
   Retire(std::move(old));
+  if (!unload_dependents) return Status::Ok();
+  // Triton's cascade: a composing model goes when it was loaded only for
+  // ensembles and no serving ensemble composes it any more.
+  for (const std::string& model : composing) {
+    bool keep = false;
+    {
+      std::shared_lock lock(mu_);
+      auto slot = models_.find(model);
+      keep = slot == models_.end() || slot->second.versions.empty() || !slot->second.loaded_as_dependency;
+      for (const auto& [other, other_slot] : models_) {
+        keep = keep || (!other_slot.versions.empty() && other_slot.composing.count(model) > 0);
+      }
+    }
+    if (!keep) INFERD_RETURN_IF_ERROR(UnloadModel(model, true));
+  }
   return Status::Ok();
 }
 
@@ -367,8 +474,14 @@ void Server::PollRepositories() {
     for (const auto& [name, slot] : models_) known[name] = slot.fingerprint;
   }
   for (const auto& [name, location] : scan.models) {
-    auto it = known.find(name);
-    if (it == known.end() || it->second != FolderFingerprint(location.path)) {
+    // Read now, not from `known`: an ensemble loaded earlier in this pass
+    // may have loaded this model already, as one it composes.
+    std::string loaded_fingerprint;
+    {
+      std::shared_lock lock(mu_);
+      if (auto slot = models_.find(name); slot != models_.end()) loaded_fingerprint = slot->second.fingerprint;
+    }
+    if (loaded_fingerprint.empty() || loaded_fingerprint != FolderFingerprint(location.path)) {
       LoadLocated(name, location, {});
     }
   }
@@ -415,14 +528,14 @@ void Server::LoadModelAsync(const std::string& name, LoadOverrides overrides, Li
          std::move(done));
 }
 
-void Server::UnloadModelAsync(const std::string& name, LifecycleDone done) {
+void Server::UnloadModelAsync(const std::string& name, bool unload_dependents, LifecycleDone done) {
   if (options_.control_mode != ModelControlMode::kExplicit) {
     // UNAVAILABLE with Triton's words, as its clients expect.
     return done(Status::Unavailable("explicit model load / unload is not allowed if polling is enabled "
                                     "(cannot unload model '" + name + "': that needs "
                                     "--model-control-mode=explicit)"));
   }
-  Submit([this, name] { return UnloadModel(name); }, std::move(done));
+  Submit([this, name, unload_dependents] { return UnloadModel(name, unload_dependents); }, std::move(done));
 }
 
 void Server::LifecycleLoop() {

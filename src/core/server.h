@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -20,6 +21,7 @@
 #include "core/inference_request.h"
 #include "core/model.h"
 #include "core/model_repository.h"
+#include "core/serving_models.h"
 #include "core/shared_memory.h"
 #include "core/trace.h"
 
@@ -69,9 +71,12 @@ struct ModelIndexEntry {
 struct LoadOverrides {
   std::string config_json;                   // a whole config, instead of config.pbtxt
   std::map<std::string, std::string> files;  // "<version>/<file>" -> content
+  // Unload only: an ensemble's composing models go too, unless loaded on
+  // their own or still used by another ensemble.
+  bool unload_dependents = false;
 };
 
-class Server {
+class Server : public ServingModels {
  public:
   explicit Server(ServerOptions options);
   ~Server();
@@ -93,8 +98,10 @@ class Server {
   // accepted, then go. A failed reload leaves the old versions serving (the
   // index shows why). Only in explicit mode from outside (Triton's rule).
   Status LoadModel(const std::string& name, const LoadOverrides& overrides = {});
-  // Stops serving `name`; what it accepted is still answered.
-  Status UnloadModel(const std::string& name);
+  // Stops serving `name`; what it accepted is still answered. With
+  // `unload_dependents`, an ensemble's composing models that were loaded only
+  // for it (and serve no other ensemble) are unloaded too, as on Triton.
+  Status UnloadModel(const std::string& name, bool unload_dependents = false);
   // Poll mode: loads new and changed models, unloads removed ones.
   void PollRepositories();
 
@@ -103,10 +110,10 @@ class Server {
   // unless the control mode is explicit.
   using LifecycleDone = std::function<void(const Status&)>;
   void LoadModelAsync(const std::string& name, LoadOverrides overrides, LifecycleDone done);
-  void UnloadModelAsync(const std::string& name, LifecycleDone done);
+  void UnloadModelAsync(const std::string& name, bool unload_dependents, LifecycleDone done);
 
   // The given version, or the highest loaded one for version -1.
-  Status GetModel(const std::string& name, int64_t version, std::shared_ptr<Model>* out) const;
+  Status GetModel(const std::string& name, int64_t version, std::shared_ptr<Model>* out) const override;
   // Every loaded version of `name` ("" = every model), by name then version.
   std::vector<std::shared_ptr<Model>> LoadedModels(const std::string& name = "") const;
   std::vector<ModelIndexEntry> RepositoryIndex() const;
@@ -125,7 +132,7 @@ class Server {
   // Runs `request`: its on_response is called exactly once with the final
   // response (now, on error, or later from an instance thread).
   // Never throws: an exception inside becomes the request's error answer.
-  void Infer(const RequestPtr& request) noexcept;
+  void Infer(const RequestPtr& request) noexcept override;
   // Answers a request a frontend could not decode with `status` (through its
   // on_response); it counts as a failure of the model named, if loaded.
   void Reject(const RequestPtr& request, const Status& status) noexcept;
@@ -136,6 +143,10 @@ class Server {
     std::string state;        // READY, LOADING, UNLOADING, UNAVAILABLE
     std::string reason;       // why the last load failed, or "unloaded"
     std::string fingerprint;  // poll mode: the folder as it was last loaded
+    // An ensemble's composing models (the names its steps use).
+    std::set<std::string> composing;
+    // Loaded because an ensemble needed it, not asked for on its own.
+    bool loaded_as_dependency = false;
   };
   // Builds every version `name` serves, READY, without touching models_.
   Status BuildVersions(const std::string& name, const ModelLocation& location,
@@ -144,6 +155,14 @@ class Server {
   // Load/unload steps shared by the API, start-up and polling.
   Status LoadLocated(const std::string& name, const ModelLocation& location,
                      const LoadOverrides& overrides);
+  // Before an ensemble loads: loads each composing model that is not serving
+  // (nested ensembles first), so the ensemble is ready only when they are.
+  Status LoadComposingModels(const inference::ModelConfig& ensemble);
+  // The config file a model folder uses (--model-config-name or config.pbtxt).
+  std::string ConfigPath(const std::string& model_dir) const;
+  // True when the model's config says platform "ensemble" (start-up loads
+  // those after every other model).
+  bool IsEnsemble(const ModelLocation& location) const;
   void SetState(const std::string& name, const std::string& state, const std::string& reason);
   // Shuts models down on the retire thread once they answered what they had.
   void Retire(std::vector<std::shared_ptr<Model>> models);

@@ -40,6 +40,33 @@ void ModelStats::RecordExecution(const ExecutionTimes& t, uint64_t batch_size,
           .count());
 }
 
+void ModelStats::RecordEnsembleExecution(uint64_t batch_size, uint64_t queue_ns, uint64_t input_ns,
+                                         uint64_t infer_ns, uint64_t output_ns) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++s_.execution_count;
+  s_.inference_count += batch_size;
+  BatchStat& b = s_.batch_stats[batch_size];
+  b.compute_input.Add(input_ns);
+  b.compute_infer.Add(infer_ns);
+  b.compute_output.Add(output_ns);
+  s_.queue.Add(queue_ns);
+  s_.compute_input.Add(input_ns);
+  s_.compute_infer.Add(infer_ns);
+  s_.compute_output.Add(output_ns);
+  if (summaries_) {
+    auto& s = *summaries_;
+    const uint64_t now = NowNs();
+    s[static_cast<size_t>(LatencyKind::kQueue)].Add(now, queue_ns / 1e3);
+    s[static_cast<size_t>(LatencyKind::kComputeInput)].Add(now, input_ns / 1e3);
+    s[static_cast<size_t>(LatencyKind::kComputeInfer)].Add(now, infer_ns / 1e3);
+    s[static_cast<size_t>(LatencyKind::kComputeOutput)].Add(now, output_ns / 1e3);
+  }
+  s_.last_inference_ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
 void ModelStats::RecordRequestEnd(const InferenceRequest& request, bool success,
                                   uint64_t now_ns) {
   const uint64_t ns = now_ns > request.receive_ns ? now_ns - request.receive_ns : 0;

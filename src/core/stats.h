@@ -66,6 +66,10 @@ class ModelStats {
   // A batch ran: per request queue and compute times, plus one execution.
   void RecordExecution(const ExecutionTimes& t, uint64_t batch_size,
                        const uint64_t* request_enqueue_ns, size_t request_count);
+  // An ensemble request succeeded: one execution of `batch_size`, its queue
+  // time and its steps' compute times summed (Triton's ensemble statistics).
+  void RecordEnsembleExecution(uint64_t batch_size, uint64_t queue_ns, uint64_t input_ns, uint64_t infer_ns,
+                               uint64_t output_ns);
   // A response cache lookup found the answer (ns: the lookup), or did not
   // (ns: the lookup plus storing the answer later). A hit also counts in the
   // queue statistics, as Triton counts it (queue_ns: arrival to lookup).

@@ -39,10 +39,6 @@ KNOWN_FAILURES = {
         "region needs a name to be registered', Triton INTERNAL \"Unable to open shared memory region: ''\""),
 
     # ------------------------------------------------------------------ L0_infer_zero, L0_scalar_io, ...
-    "L0_infer_zero/infer_zero_test.py::*": (
-        "the ensembles simple_zero_*, sequence_zero_*, fan_zero_* of Triton's qa_ensemble_model_repository "
-        "(the test asks for them whenever the data type allows): inferd has no ensembles yet (issue 15)",
-        r"Request for unknown model: '(simple|sequence|fan)_zero_"),
     # ------------------------------------------------------------------ L0_server_status
     "L0_server_status/server_status_test.py::ServerMetadataTest.test_basic": SERVER_NAME,
     "L0_server_status/server_status_test.py::ServerMetadataTest.test_unknown_model": SERVER_NAME,

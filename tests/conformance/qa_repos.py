@@ -21,6 +21,9 @@ import models
 GENERATORS = {  # key -> the script and its flags (as gen_qa_model_repository runs them, ONNX only)
     "models": ["gen_qa_models.py", "--onnx"],
     "identity": ["gen_qa_identity_models.py", "--onnx"],
+    # qa_ensemble_model_repository/qa_identity_model_repository: ensembles of
+    # "nop" models on the identity backend (inferd's has Triton's behaviour)
+    "identity_ensembles": ["gen_qa_identity_models.py", "--ensemble"],
     "sequence": ["gen_qa_sequence_models.py", "--onnx"],
     "implicit": ["gen_qa_implicit_models.py", "--onnx"],
     "dyna_sequence": ["gen_qa_dyna_sequence_models.py", "--onnx"],
@@ -155,10 +158,15 @@ class QaRepos:
         self._sequence_models(dest, "implicit", ["object", "int32", "bool"], 4, 1)
 
     def _build_infer_zero(self, dest):
-        # qa/L0_infer_zero/test.sh: cp -r qa_identity_model_repository/* models/ (ONNX only here;
-        # the qa_ensemble_model_repository part needs ensembles)
+        # qa/L0_infer_zero/test.sh: cp -r qa_identity_model_repository/* models/ (ONNX only here),
+        # cp -r qa_ensemble_model_repository/qa_identity_model_repository/* models/, then
+        # create_nop_version_dir: a version folder "1" for every nop_* model.
         src = self.generated("identity")
         self._copy("identity", sorted(d.name for d in src.iterdir()), dest)
+        ensembles = self.generated("identity_ensembles")
+        self._copy("identity_ensembles", sorted(d.name for d in ensembles.iterdir()), dest)
+        for nop in dest.glob("nop_*"):
+            (nop / "1").mkdir(exist_ok=True)
 
     def _build_scalar(self, dest):
         # qa/L0_scalar_io/test.sh: cp -r qa_scalar_models/* models/

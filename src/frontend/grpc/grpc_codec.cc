@@ -353,7 +353,8 @@ Status ParseLoadParameters(
       if (!p.has_bytes_param()) return Status::InvalidArg("parameter '" + key + "' must be bytes");
       overrides->files[key.substr(5)] = p.bytes_param();
     } else if (key == "unload_dependents") {
-      // Dependents are ensembles, which this build does not have: nothing to do.
+      if (!p.has_bool_param()) return Status::InvalidArg("parameter 'unload_dependents' must be a bool");
+      overrides->unload_dependents = p.bool_param();
     } else {
       return Status::InvalidArg("unknown load/unload parameter '" + key + "'");
     }

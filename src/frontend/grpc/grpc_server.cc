@@ -219,11 +219,11 @@ class GrpcServer::Service final : public ServiceBase {
                                             const inference::RepositoryModelUnloadRequest* req,
                                             inference::RepositoryModelUnloadResponse*) override {
     return Guard(ctx, ApiGroup::kModelRepository, [&]() -> ServerUnaryReactor* {
-      LoadOverrides ignored;
-      Status st = ParseLoadParameters(req->parameters(), &ignored);
+      LoadOverrides parameters;
+      Status st = ParseLoadParameters(req->parameters(), &parameters);
       if (!st.ok()) return Done(ctx, st);
       auto* reactor = ctx->DefaultReactor();
-      core_->UnloadModelAsync(req->model_name(),
+      core_->UnloadModelAsync(req->model_name(), parameters.unload_dependents,
                               [reactor](const Status& s) { reactor->Finish(ToGrpcStatus(s)); });
       return reactor;
     });

@@ -359,7 +359,7 @@ void HttpApi::HandleLoadUnload(HttpRequest&& req, const std::string& model, bool
   Status st = ParseLoadRequestBody(req.body(), &overrides);
   if (!st.ok()) return done(st);
   if (load) core_->LoadModelAsync(model, std::move(overrides), std::move(done));
-  else core_->UnloadModelAsync(model, std::move(done));
+  else core_->UnloadModelAsync(model, overrides.unload_dependents, std::move(done));
 }
 
 void HttpApi::HandleInfer(HttpRequest&& req, const HttpReadTimes& read_times, const std::string& model_name,

@@ -53,7 +53,8 @@ Status ParseLoadRequestBody(std::string_view body, LoadOverrides* overrides) {
       }
       overrides->files[key.substr(5)] = std::move(content);
     } else if (key == "unload_dependents") {
-      // Dependents are ensembles, which this build does not have: nothing to do.
+      if (!p.value.IsBool()) return Status::InvalidArg("'unload_dependents' must be a boolean");
+      overrides->unload_dependents = p.value.GetBool();
     } else {
       return Status::InvalidArg("unknown load/unload parameter '" + key + "'");
     }
