@@ -112,6 +112,19 @@ Status Model::LoadEnsemble(const std::shared_ptr<Model>& model, const std::strin
   }
   INFERD_RETURN_IF_ERROR(RejectUnbuiltFeatures(model->config_));
   INFERD_RETURN_IF_ERROR(model->ReadLabels());
+  // As on Triton: an output without a label_filename of its own has the
+  // labels of the composing model's output that produces it.
+  for (const std::string& output : graph->outputs) {
+    if (model->labels_.count(output)) continue;
+    const EnsembleStep& step = graph->steps[graph->producer.at(output)];
+    std::shared_ptr<Model> composing;
+    if (!spec.serving->GetModel(step.model_name, step.model_version, &composing).ok()) continue;
+    for (const auto& [model_output, tensor] : step.outputs) {
+      if (tensor == output && !composing->labels(model_output).empty()) {
+        model->labels_[output] = composing->labels(model_output);
+      }
+    }
+  }
   if (model->config_.response_cache().enable()) {
     if (spec.cache) model->cache_ = spec.cache;
     else LOG_WARNING("{}: response_cache is enabled but the server has no cache (--cache-config local,size=BYTES)", label);

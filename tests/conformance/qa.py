@@ -84,10 +84,10 @@ def _shm(client_type):
                   restart_per_test=True, variant=client_type, timeout=120)
 
 
-INFER_ENV = {"BACKENDS": "onnx", "ENSEMBLES": "0", "TRITON_SERVER_CPU_ONLY": "1"}
+INFER_ENV = {"BACKENDS": "onnx", "ENSEMBLES": "1", "TRITON_SERVER_CPU_ONLY": "1"}
 
 QA_FILES = [
-    # L0_infer/test.sh with BACKENDS=onnx ENSEMBLES=0, TARGET=cpu
+    # L0_infer/test.sh with BACKENDS=onnx ENSEMBLES=1, TARGET=cpu
     QaFile("L0_infer/infer_test.py", "infer", env=INFER_ENV, timeout=600),
     QaFile("L0_infer/infer_test.py", "infer", env=dict(INFER_ENV, TEST_SYSTEM_SHARED_MEMORY="1"),
            variant="TEST_SYSTEM_SHARED_MEMORY=1", timeout=600),

@@ -24,6 +24,9 @@ GENERATORS = {  # key -> the script and its flags (as gen_qa_model_repository ru
     # qa_ensemble_model_repository/qa_identity_model_repository: ensembles of
     # "nop" models on the identity backend (inferd's has Triton's behaviour)
     "identity_ensembles": ["gen_qa_identity_models.py", "--ensemble"],
+    # qa_ensemble_model_repository/qa_model_repository: ensembles over the
+    # ONNX models, and the nop models they compose
+    "model_ensembles": ["gen_qa_models.py", "--ensemble"],
     "sequence": ["gen_qa_sequence_models.py", "--onnx"],
     "implicit": ["gen_qa_implicit_models.py", "--onnx"],
     "dyna_sequence": ["gen_qa_dyna_sequence_models.py", "--onnx"],
@@ -73,14 +76,37 @@ class QaRepos:
         return self._built[key]
 
     def _build_infer(self, dest):
-        # qa/L0_infer/test.sh generate_model_repository with BACKENDS=onnx, ENSEMBLES=0,
-        # TARGET=cpu: cp -r qa_model_repository/onnx* models/, then append
-        # 'instance_group [ { kind: KIND_CPU }]' to every config.
+        # qa/L0_infer/test.sh generate_model_repository with BACKENDS=onnx, ENSEMBLES=1,
+        # TARGET=cpu: cp -r qa_model_repository/onnx* models/; the ensembles over them
+        # (qa_ensemble_model_repository/qa_model_repository/*onnx*) and its nop_* models
+        # (create_nop_version_dir); then 'instance_group [ { kind: KIND_CPU }]' appended to
+        # every onnx* config, and custom_zero_1_float32 / custom_nobatch_zero_1_float32 from
+        # qa/custom_models, edited as the script edits them.
         src = self.generated("models")
         for d in sorted(src.iterdir()):
             shutil.copytree(d, dest / d.name)
             with open(dest / d.name / "config.pbtxt", "a") as f:
                 f.write("instance_group [ { kind: KIND_CPU }]\n")
+        ensembles = self.generated("model_ensembles")
+        for d in sorted(ensembles.iterdir()):
+            if "onnx" in d.name or d.name.startswith("nop_"):
+                shutil.copytree(d, dest / d.name)
+        for nop in dest.glob("nop_*"):
+            (nop / "1").mkdir(exist_ok=True)
+        custom = dest / "custom_zero_1_float32"
+        shutil.copytree(self.server_repo / "qa" / "custom_models" / "custom_zero_1_float32", custom)
+        (custom / "1").mkdir(exist_ok=True)
+        with open(custom / "config.pbtxt", "a") as f:
+            f.write("instance_group [ { kind: KIND_CPU }]\n")
+        nobatch = dest / "custom_nobatch_zero_1_float32"
+        shutil.copytree(custom, nobatch)
+        cfg = custom / "config.pbtxt"
+        cfg.write_text(cfg.read_text().replace("max_batch_size: 1", "max_batch_size: 8")
+                       .replace("dims: [ 1 ]", "dims: [ -1 ]"))
+        cfg = nobatch / "config.pbtxt"
+        cfg.write_text(cfg.read_text().replace("custom_zero_1_float32", "custom_nobatch_zero_1_float32")
+                       .replace("max_batch_size: 1", "max_batch_size: 0")
+                       .replace("dims: [ 1 ]", "dims: [ -1, -1 ]"))
 
     def _build_server_status(self, dest):
         # qa/L0_server_status/test.sh: cp -r qa_model_repository models (ONNX only here).

@@ -320,6 +320,24 @@ def test_bytes_pass_through_the_steps(ensemble_server, protocol):
     assert out.tolist() == words.tolist()
 
 
+def test_classification_uses_the_labels_of_the_step_that_produced_the_output(start_server, make_repo):
+    # As on Triton: the ensemble's output has no label_filename, the composing model's has.
+    repo = make_repo("labels")
+    write_model(repo, "scores", identity_config(
+        "scores", [("INPUT0", FP, [-1])], [("OUTPUT0", FP, [-1], 'label_filename: "labels.txt"')], max_batch_size=8),
+        files={"labels.txt": "cat\ndog\nbird\n"})
+    write_model(repo, "classify", ensemble_config(
+        "classify", [("INPUT", FP, [-1])], [("OUTPUT", FP, [-1])],
+        [("scores", {"INPUT0": "INPUT"}, {"OUTPUT0": "OUTPUT"})]))
+    srv = start_server([repo])
+    client = client_for(srv, "http")
+    x = np.array([[0.1, 0.7, 0.2]], dtype=np.float32)
+    result = client.infer("classify", [fp32_input(httpclient, "INPUT", x)],
+                          outputs=[httpclient.InferRequestedOutput("OUTPUT", class_count=2)])
+    assert [c.decode() if isinstance(c, bytes) else c for c in result.as_numpy("OUTPUT")[0]] == \
+        ["0.700000:1:dog", "0.200000:2:bird"]
+
+
 def test_bad_input_is_refused_by_the_ensemble_itself(ensemble_server):
     client = client_for(ensemble_server, "http")
     wrong = np.zeros((1, 3), dtype=np.float32)  # add_sub's inputs have 4 elements

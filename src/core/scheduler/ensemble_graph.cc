@@ -89,6 +89,19 @@ Status Consistent(const std::string& where, const TensorSide& a, const TensorSid
 
 }  // namespace
 
+std::vector<int64_t> AdaptBatchDimension(const std::vector<int64_t>& dims, bool consumer_batches, uint64_t batch,
+                                         const std::vector<int64_t>& shape) {
+  if (consumer_batches == (batch != 0)) return shape;
+  if (consumer_batches) {
+    if (!SameWithWildcard(dims, shape)) return shape;  // already carries its batch dimension
+    std::vector<int64_t> batched{1};
+    batched.insert(batched.end(), shape.begin(), shape.end());
+    return batched;
+  }
+  if (batch == 1 && !shape.empty() && !SameWithWildcard(dims, shape)) return {shape.begin() + 1, shape.end()};
+  return shape;
+}
+
 Status CheckEnsembleConfig(const inference::ModelConfig& e) {
   const std::string ensemble = "ensemble '" + e.name() + "'";
   if (!e.instance_group().empty()) return Status::InvalidArg("instance group should not be specified for " + ensemble);
@@ -194,6 +207,7 @@ Status BuildEnsembleGraph(const inference::ModelConfig& e, const ComposingConfig
     const auto& dims = o.has_reshape() ? o.reshape().shape() : o.dims();
     INFERD_RETURN_IF_ERROR(meet(o.name(), Side(ensemble, batching, o.data_type(), dims)));
     g.outputs.push_back(o.name());
+    g.output_dims[o.name()].assign(dims.begin(), dims.end());
   }
   std::vector<bool> step_decoupled;
   const auto& steps = e.ensemble_scheduling().step();
@@ -209,7 +223,8 @@ Status BuildEnsembleGraph(const inference::ModelConfig& e, const ComposingConfig
     }
     const bool step_batching = c.max_batch_size() > 0;
     const std::string source = "model '" + step.model_name() + "'";
-    EnsembleStep built{step.model_name(), step.model_version(), Sorted(step.input_map()), Sorted(step.output_map())};
+    EnsembleStep built{step.model_name(), step.model_version(), Sorted(step.input_map()), Sorted(step.output_map()),
+                       step_batching, {}};
     for (const auto& [model_input, tensor] : built.inputs) {
       auto def = std::find_if(c.input().begin(), c.input().end(), [&](const auto& i) { return i.name() == model_input; });
       if (def == c.input().end()) {
@@ -218,6 +233,7 @@ Status BuildEnsembleGraph(const inference::ModelConfig& e, const ComposingConfig
       }
       INFERD_RETURN_IF_ERROR(meet(tensor, Side(source, step_batching, def->data_type(), def->dims())));
       g.consumers[tensor].push_back(static_cast<size_t>(s));
+      built.input_dims.emplace_back(def->dims().begin(), def->dims().end());
     }
     for (const auto& def : c.input()) {
       const bool mapped = std::any_of(built.inputs.begin(), built.inputs.end(), [&](const auto& m) { return m.first == def.name(); });

@@ -33,7 +33,21 @@ struct EnsembleStep {
   // (the composing model's tensor, the ensemble tensor), in config order.
   std::vector<std::pair<std::string, std::string>> inputs;
   std::vector<std::pair<std::string, std::string>> outputs;
+  // The composing model batches (max_batch_size > 0), and the configured
+  // dims of each mapped input (same order as `inputs`): a tensor from a
+  // batching side meets a non-batching one by adding or dropping a batch
+  // dimension of 1, as Triton does.
+  bool batching = false;
+  std::vector<std::vector<int64_t>> input_dims;
 };
+
+// Triton's rule for a tensor crossing between a batching and a non-batching
+// side: `shape` (produced with batch size `batch`, 0 when not batched) for a
+// consumer configured with `dims` that does (or does not) batch. A
+// non-batched tensor that matches dims gets a batch dimension of 1; a batch
+// of 1 that does not match loses it; anything else passes as it is.
+std::vector<int64_t> AdaptBatchDimension(const std::vector<int64_t>& dims, bool consumer_batches, uint64_t batch,
+                                         const std::vector<int64_t>& shape);
 
 struct EnsembleGraph {
   std::string name;  // the ensemble's
@@ -45,6 +59,8 @@ struct EnsembleGraph {
   // Ensemble inputs with a `reshape`: the steps see this shape (after the
   // batch dimension, where the ensemble batches) instead of the client's.
   std::map<std::string, std::vector<int64_t>> input_reshape;
+  // The configured dims of each ensemble output (its reshape where it has one).
+  std::map<std::string, std::vector<int64_t>> output_dims;
   bool batching = false;  // max_batch_size > 0: shapes start with the batch dimension
   // A step's model is decoupled: the ensemble answers each request with
   // several responses (and is decoupled itself, as on Triton).

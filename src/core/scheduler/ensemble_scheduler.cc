@@ -19,6 +19,7 @@ struct TensorValue {
   DataType datatype = INFERD_TYPE_INVALID;
   std::vector<int64_t> shape;
   std::vector<std::pair<const char*, uint64_t>> buffers;
+  uint64_t batch = 0;  // the batch it was produced with; 0: by a side that does not batch
   std::shared_ptr<const void> owner;
   // Set when a step produced it: its response and the output inside it.
   std::shared_ptr<InferenceResponse> response;
@@ -49,6 +50,7 @@ class EnsembleRun : public std::enable_shared_from_this<EnsembleRun> {
         t.shape.insert(t.shape.end(), reshape->second.begin(), reshape->second.end());
       }
       t.buffers = in.buffers;
+      t.batch = graph_->batching ? request_->batch_size : 0;
       t.owner = request_;
       written.push_back(in.name);
     }
@@ -142,13 +144,14 @@ class EnsembleRun : public std::enable_shared_from_this<EnsembleRun> {
     r->correlation_id = request_->correlation_id;
     r->accepts_many_responses = true;  // a decoupled step's responses each go on
     r->ensemble_depth = request_->ensemble_depth + 1;
-    for (const auto& [model_input, tensor] : step.inputs) {
+    for (size_t i = 0; i < step.inputs.size(); ++i) {
+      const auto& [model_input, tensor] = step.inputs[i];
       const TensorValue& value = tensors_.at(tensor);
       if (value.absent) continue;
       InputTensor& in = r->inputs.emplace_back();
       in.name = model_input;
       in.datatype = value.datatype;
-      in.shape = value.shape;
+      in.shape = AdaptBatchDimension(step.input_dims[i], step.batching, value.batch, value.shape);
       for (const auto& [data, size] : value.buffers) in.AddBuffer(data, size);
       r->keep_alive.push_back(value.owner);
     }
@@ -203,6 +206,7 @@ class EnsembleRun : public std::enable_shared_from_this<EnsembleRun> {
         t.datatype = out->datatype;
         t.shape = out->shape;
         t.buffers.assign(1, {out->begin(), out->byte_size});
+        t.batch = step.batching ? shared->request->batch_size : 0;
         t.owner = shared;
         t.response = shared;
         t.output = out;
@@ -228,12 +232,18 @@ class EnsembleRun : public std::enable_shared_from_this<EnsembleRun> {
       response->final = false;
       for (size_t w = 0; w < wanted_.size(); ++w) {
         const TensorValue& t = waves_[w].front();
-        OutputTensor* out = response->AddOutput(wanted_[w], t.datatype, t.shape, t.output->byte_size);
+        OutputTensor* out = response->AddOutput(wanted_[w], t.datatype, EnsembleShape(wanted_[w], t), t.output->byte_size);
         if (t.output->byte_size > 0) std::memcpy(out->data.get(), t.output->begin(), t.output->byte_size);
         waves_[w].pop_front();
       }
       request_->Respond(std::move(response));  // under mu_: answers leave in order
     }
+  }
+
+  // An output's shape as the ensemble's own config has it (a batch
+  // dimension added or dropped where the step's batching differs).
+  std::vector<int64_t> EnsembleShape(const std::string& output, const TensorValue& t) const {
+    return AdaptBatchDimension(graph_->output_dims.at(output), graph_->batching, t.batch, t.shape);
   }
 
   void Fail(const Status& status) {
@@ -261,6 +271,7 @@ class EnsembleRun : public std::enable_shared_from_this<EnsembleRun> {
         // so the answer takes its bytes instead of copying them.
         OutputTensor moved = std::move(*it->second.output);
         moved.name = name;
+        moved.shape = EnsembleShape(name, it->second);
         response->outputs.push_back(std::move(moved));
       }
     }
