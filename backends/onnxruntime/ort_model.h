@@ -34,6 +34,11 @@ struct SessionSettings {
   GraphOptimizationLevel graph_level = ORT_ENABLE_ALL;
   bool mem_arena = true;
   bool mem_pattern = true;
+  // ONNX Runtime's session config entries session.intra_op.allow_spinning and
+  // session.inter_op.allow_spinning: -1 leaves ORT's default (spin), 0 makes
+  // idle pool threads sleep at once, 1 spins.
+  int intra_op_spinning = -1;
+  int inter_op_spinning = -1;
   bool use_cuda = false;  // GPU instance and CUDA provider present
   bool use_tensorrt = false;
   bool trt_fp16 = false;

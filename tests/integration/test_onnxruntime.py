@@ -156,8 +156,9 @@ def test_the_ocr_pipeline_reads_every_line_of_a_page(examples, lines, upside_dow
 
 
 def test_the_ocr_pipeline_serves_many_pages_at_once(examples_server):
-    # Crops of concurrent pages meet in text_direction's and text_recognition's
-    # batchers; every page still gets its own lines.
+    # Crops of concurrent pages meet in text_direction's batcher (and in
+    # text_recognition's where their widths agree); every page still gets its
+    # own lines.
     import concurrent.futures
     import tritonclient.grpc as grpcclient
 
@@ -370,6 +371,23 @@ def test_bad_backend_config_value_fails_the_load_naming_it(start_server, make_re
     assert not c.is_model_ready("bare")
     (entry,) = index_entries(c, "bare")
     assert "intra_op_thread_count" in entry["reason"] and "many" in entry["reason"]
+
+
+def test_spinning_of_onnxruntime_threads_is_a_session_parameter(start_server, make_repo):
+    # ONNX Runtime's own entry names; 0 and 1 only, anything else fails that model's load.
+    repo = make_repo()
+    spin = 'platform: "onnxruntime_onnx"\nparameters {{ key: "session.intra_op.allow_spinning" value {{ string_value: "{}" }} }}\n'
+    _onnx_model(repo, "calm", spin.format("0"))
+    _onnx_model(repo, "spinning", spin.format("1") + spin.format("1").splitlines()[1].replace("intra_op", "inter_op"))
+    _onnx_model(repo, "unclear", spin.format("maybe"))
+    srv = start_server([repo], ["--strict-readiness=false"])
+    c = httpclient.InferenceServerClient(srv.url)
+    assert c.is_model_ready("calm") and c.is_model_ready("spinning")
+    x = np.zeros((1, 64), np.float32)
+    assert infer(c, "calm", "pixels", x, "probabilities").shape == (1, 10)
+    assert not c.is_model_ready("unclear")
+    (entry,) = index_entries(c, "unclear")
+    assert "session.intra_op.allow_spinning" in entry["reason"] and "must be 0 or 1" in entry["reason"]
 
 
 def test_auto_complete_disabled_needs_a_config(start_server, make_repo):

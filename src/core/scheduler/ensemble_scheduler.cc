@@ -21,8 +21,7 @@ struct TensorValue {
   std::vector<std::pair<const char*, uint64_t>> buffers;
   uint64_t batch = 0;  // the batch it was produced with; 0: by a side that does not batch
   std::shared_ptr<const void> owner;
-  // Set when a step produced it: its response and the output inside it.
-  std::shared_ptr<InferenceResponse> response;
+  // Set when a step produced it: the output inside the response `owner` holds.
   OutputTensor* output = nullptr;
   bool absent = false;  // an optional ensemble input the client did not send
 };
@@ -209,7 +208,6 @@ class EnsembleRun : public std::enable_shared_from_this<EnsembleRun> {
         t.buffers.assign(1, {out->begin(), out->byte_size});
         t.batch = step.batching ? shared->request->batch_size : 0;
         t.owner = shared;
-        t.response = shared;
         t.output = out;
         written.push_back(tensor);
       }

@@ -5,9 +5,12 @@ Pixels above 0.3 form regions (8-connected); a region whose mean probability
 is at least 0.6 is a piece of text, grown as DB grows its shrunk regions
 (by area * 1.5 / perimeter). Pieces that share most of their height and are
 close along it are one line. Each line, with a margin, is cut from the
-original image and prepared twice: for the recognizer (height 48, width
-padded with PP-OCR's neutral value to a multiple of 64 so crops of different
-images batch together) and for the direction classifier (48 x 192).
+original image and prepared twice: for the recognizer (height 48, the
+page's lines padded with PP-OCR's neutral value to the widest, rounded up to
+a multiple of 8: wider buckets would let lines of different pages batch, but
+on a CPU the recognizer's cost grows with every padded column and a batch
+saves nothing, so the padding cost more than it won) and for the direction
+classifier (48 x 192, where the crops of many pages do batch).
 LINE_BOXES: x0, y0, x1, y1 of each line in the original image, top to bottom.
 No text: LINE_BOXES is empty and one blank crop keeps the next steps' shapes.
 """
@@ -18,7 +21,7 @@ from PIL import Image
 THRESHOLD, BOX_THRESHOLD, UNCLIP = 0.3, 0.6, 1.5
 MARGIN = 0.2       # of a line's height, added around its crop
 MAX_LINES = 32     # text_direction's and text_recognition's max_batch_size
-REC_HEIGHT, CLS_WIDTH, WIDTH_STEP, MAX_REC_WIDTH = 48, 192, 64, 3200
+REC_HEIGHT, CLS_WIDTH, WIDTH_STEP, MAX_REC_WIDTH = 48, 192, 8, 3200
 
 
 def regions(bitmap):
