@@ -6,65 +6,54 @@
 
 namespace inferd {
 
-void ModelStats::RecordExecution(const ExecutionTimes& t, uint64_t batch_size,
-                                 const uint64_t* request_enqueue_ns, size_t request_count) {
-  const uint64_t input = t.input_end_ns - t.start_ns;
-  const uint64_t infer = t.infer_end_ns - t.input_end_ns;
-  const uint64_t output = t.end_ns - t.infer_end_ns;
-  std::lock_guard<std::mutex> lock(mu_);
-  ++s_.execution_count;
-  s_.inference_count += batch_size;
-  BatchStat& b = s_.batch_stats[batch_size];
-  b.compute_input.Add(input);
-  b.compute_infer.Add(infer);
-  b.compute_output.Add(output);
-  // Like Triton, every request of the batch is charged the batch's compute time.
-  for (size_t i = 0; i < request_count; ++i) {
-    const uint64_t queue =
-        t.start_ns > request_enqueue_ns[i] ? t.start_ns - request_enqueue_ns[i] : 0;
-    s_.queue.Add(queue);
-    s_.compute_input.Add(input);
-    s_.compute_infer.Add(infer);
-    s_.compute_output.Add(output);
-    if (summaries_) {
-      auto& s = *summaries_;
-      s[static_cast<size_t>(LatencyKind::kQueue)].Add(t.end_ns, queue / 1e3);
-      s[static_cast<size_t>(LatencyKind::kComputeInput)].Add(t.end_ns, input / 1e3);
-      s[static_cast<size_t>(LatencyKind::kComputeInfer)].Add(t.end_ns, infer / 1e3);
-      s[static_cast<size_t>(LatencyKind::kComputeOutput)].Add(t.end_ns, output / 1e3);
-    }
-  }
-  s_.last_inference_ms = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
-}
-
-void ModelStats::RecordEnsembleExecution(uint64_t batch_size, uint64_t queue_ns, uint64_t input_ns,
-                                         uint64_t infer_ns, uint64_t output_ns) {
-  std::lock_guard<std::mutex> lock(mu_);
+void ModelStats::AddExecution(uint64_t batch_size, uint64_t input_ns, uint64_t infer_ns, uint64_t output_ns) {
   ++s_.execution_count;
   s_.inference_count += batch_size;
   BatchStat& b = s_.batch_stats[batch_size];
   b.compute_input.Add(input_ns);
   b.compute_infer.Add(infer_ns);
   b.compute_output.Add(output_ns);
+  s_.last_inference_ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+void ModelStats::AddRequestTimes(uint64_t queue_ns, uint64_t input_ns, uint64_t infer_ns, uint64_t output_ns,
+                                 uint64_t now_ns) {
   s_.queue.Add(queue_ns);
   s_.compute_input.Add(input_ns);
   s_.compute_infer.Add(infer_ns);
   s_.compute_output.Add(output_ns);
   if (summaries_) {
     auto& s = *summaries_;
-    const uint64_t now = NowNs();
-    s[static_cast<size_t>(LatencyKind::kQueue)].Add(now, queue_ns / 1e3);
-    s[static_cast<size_t>(LatencyKind::kComputeInput)].Add(now, input_ns / 1e3);
-    s[static_cast<size_t>(LatencyKind::kComputeInfer)].Add(now, infer_ns / 1e3);
-    s[static_cast<size_t>(LatencyKind::kComputeOutput)].Add(now, output_ns / 1e3);
+    s[static_cast<size_t>(LatencyKind::kQueue)].Add(now_ns, queue_ns / 1e3);
+    s[static_cast<size_t>(LatencyKind::kComputeInput)].Add(now_ns, input_ns / 1e3);
+    s[static_cast<size_t>(LatencyKind::kComputeInfer)].Add(now_ns, infer_ns / 1e3);
+    s[static_cast<size_t>(LatencyKind::kComputeOutput)].Add(now_ns, output_ns / 1e3);
   }
-  s_.last_inference_ms = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+}
+
+void ModelStats::RecordExecution(const ExecutionTimes& t, uint64_t batch_size,
+                                 const uint64_t* request_enqueue_ns, size_t request_count) {
+  const uint64_t input = t.input_end_ns - t.start_ns;
+  const uint64_t infer = t.infer_end_ns - t.input_end_ns;
+  const uint64_t output = t.end_ns - t.infer_end_ns;
+  std::lock_guard<std::mutex> lock(mu_);
+  AddExecution(batch_size, input, infer, output);
+  // Like Triton, every request of the batch is charged the batch's compute time.
+  for (size_t i = 0; i < request_count; ++i) {
+    const uint64_t queue = t.start_ns > request_enqueue_ns[i] ? t.start_ns - request_enqueue_ns[i] : 0;
+    AddRequestTimes(queue, input, infer, output, t.end_ns);
+  }
+}
+
+void ModelStats::RecordEnsembleExecution(uint64_t batch_size, uint64_t queue_ns, uint64_t input_ns,
+                                         uint64_t infer_ns, uint64_t output_ns) {
+  const uint64_t now = NowNs();
+  std::lock_guard<std::mutex> lock(mu_);
+  AddExecution(batch_size, input_ns, infer_ns, output_ns);
+  AddRequestTimes(queue_ns, input_ns, infer_ns, output_ns, now);
 }
 
 void ModelStats::RecordRequestEnd(const InferenceRequest& request, bool success,

@@ -81,6 +81,12 @@ class ModelStats {
   ModelStatsSnapshot Snapshot() const;
 
  private:
+  // One execution of `batch_size` with its compute times; under mu_.
+  void AddExecution(uint64_t batch_size, uint64_t input_ns, uint64_t infer_ns, uint64_t output_ns);
+  // What one request was charged (its queue time and its execution's
+  // compute times), also into the summaries; under mu_.
+  void AddRequestTimes(uint64_t queue_ns, uint64_t input_ns, uint64_t infer_ns, uint64_t output_ns, uint64_t now_ns);
+
   mutable std::mutex mu_;
   ModelStatsSnapshot s_;  // guarded by mu_
   // Null unless EnableSummaries(); the samples are guarded by mu_.

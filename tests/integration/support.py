@@ -138,6 +138,17 @@ def fp32_identity(name, max_batch_size=8, extra=""):
     )
 
 
+# Triton's square test model (decoupled): IN = n gets n responses of OUT = n.
+SQUARE_CONFIG = """
+name: "square_int32"
+backend: "square"
+max_batch_size: 0
+model_transaction_policy { decoupled: true }
+input [ { name: "IN" data_type: TYPE_INT32 dims: [ 1 ] } ]
+output [ { name: "OUT" data_type: TYPE_INT32 dims: [ 1 ] } ]
+"""
+
+
 ACCUMULATOR_CONTROLS = """
     control_input [
       { name: "START" control [{ kind: CONTROL_SEQUENCE_START int32_false_true: [0, 1] }] },

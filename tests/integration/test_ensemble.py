@@ -18,7 +18,7 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from support import expect_server_error, fp32_identity, identity_config, index_entries, write_model
+from support import SQUARE_CONFIG, expect_server_error, fp32_identity, identity_config, index_entries, write_model
 
 # Triton's python_backend add_sub example, batching.
 ADD_SUB = '''
@@ -64,14 +64,6 @@ class TritonPythonModel:
         return responses
 '''
 
-SQUARE_CONFIG = '''
-name: "square_int32"
-backend: "square"
-max_batch_size: 0
-model_transaction_policy { decoupled: true }
-input [ { name: "IN" data_type: TYPE_INT32 dims: [ 1 ] } ]
-output [ { name: "OUT" data_type: TYPE_INT32 dims: [ 1 ] } ]
-'''
 
 
 def ensemble_config(name, inputs, outputs, steps, max_batch_size=8, extra=""):

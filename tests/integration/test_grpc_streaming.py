@@ -32,7 +32,7 @@ import tritonclient.http as httpclient
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 from tritonclient.utils import InferenceServerException
 
-from support import (InferdServer, accumulator_config, expect_server_error, fp32_identity, make_input,
+from support import (SQUARE_CONFIG, InferdServer, accumulator_config, expect_server_error, fp32_identity, make_input,
                      write_model)
 
 STREAM_TIMEOUT_S = 20  # a stream the server never ends fails instead of hanging
@@ -57,14 +57,6 @@ output [
 """
 
 
-SQUARE_CONFIG = """
-name: "square_int32"
-backend: "square"
-max_batch_size: 0
-model_transaction_policy { decoupled: true }
-input [ { name: "IN" data_type: TYPE_INT32 dims: [ 1 ] } ]
-output [ { name: "OUT" data_type: TYPE_INT32 dims: [ 1 ] } ]
-"""
 
 
 def _stream_repo(repo):
