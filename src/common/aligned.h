@@ -53,8 +53,8 @@ inline AlignedBytes MakeAlignedBytes(size_t reserve = kTensorAlignment) {
 // Memory a backend writes an output tensor into. Outputs larger than
 // kAlignedOutputMin start on a kTensorAlignment boundary, so that a model
 // reading them as inputs (the next step of an ensemble) takes them without
-// the aligning copy; smaller ones are copied into the request's inline arena
-// for nothing, and a plain allocation is cheaper.
+// the aligning copy; a smaller one costs little to copy into the request's
+// inline arena, and a plain allocation is cheaper than an aligned one.
 inline constexpr size_t kAlignedOutputMin = 256;
 
 struct TensorBufferDelete {
