@@ -112,7 +112,7 @@ TEST(EnsembleGraph, ConfigErrorsNameTheStepAndTensor) {
               "'spare' produced by step 1 is unused");
   ExpectError(Ensemble(kFp32Io, {Step("id", {{"IN", "X"}}, {{"OUT", "Y"}}), Step("id", {{"IN", "b"}}, {{"OUT", "a"}}),
                                  Step("id", {{"IN", "a"}}, {{"OUT", "b"}})}),
-              "steps 1, 2 depend on each other's outputs (a cycle)");
+              "steps 1, 2 can never run: they depend on each other's outputs (a cycle)");
   ExpectError("name: \"e\" platform: \"ensemble\" instance_group [{ count: 1 }] " + Ensemble(kFp32Io, {}).substr(30),
               "instance group should not be specified");
   std::string many = Ensemble(kFp32Io, std::vector<std::string>(kMaxEnsembleSteps + 1, Step("id", {{"IN", "X"}}, {{"OUT", "Y"}})));

@@ -166,7 +166,8 @@ Status CheckEnsembleConfig(const inference::ModelConfig& e) {
     std::string cycle;
     for (int s = 0; s < steps.size(); ++s)
       if (!runs[static_cast<size_t>(s)]) cycle += (cycle.empty() ? "" : ", ") + std::to_string(s);
-    return Status::InvalidArg("in " + ensemble + ", steps " + cycle + " depend on each other's outputs (a cycle): they can never run");
+    return Status::InvalidArg("in " + ensemble + ", steps " + cycle + " can never run: they depend on each other's outputs "
+                              "(a cycle), or on steps that do");
   }
   for (const auto& [tensor, step] : producer) {
     if (!readers.count(tensor) && !outputs.count(tensor)) {
