@@ -226,7 +226,9 @@ Status BuildEnsembleGraph(const inference::ModelConfig& e, const ComposingConfig
     const std::string source = "model '" + step.model_name() + "'";
     EnsembleStep built{step.model_name(), step.model_version(), Sorted(step.input_map()), Sorted(step.output_map()),
                        step_batching, {}};
-    for (const auto& [model_input, tensor] : built.inputs) {
+    for (const auto& mapping : built.inputs) {
+      const std::string& model_input = mapping.first;  // named, not bound: lambdas capture it (clang 14)
+      const std::string& tensor = mapping.second;
       auto def = std::find_if(c.input().begin(), c.input().end(), [&](const auto& i) { return i.name() == model_input; });
       if (def == c.input().end()) {
         return Status::InvalidArg(label + ": ensemble tensor '" + tensor + "' is mapping to non-existing input '" +
@@ -243,7 +245,9 @@ Status BuildEnsembleGraph(const inference::ModelConfig& e, const ComposingConfig
                                   "' is not mapped to any ensemble tensor");
       }
     }
-    for (const auto& [model_output, tensor] : built.outputs) {
+    for (const auto& mapping : built.outputs) {
+      const std::string& model_output = mapping.first;
+      const std::string& tensor = mapping.second;
       auto def = std::find_if(c.output().begin(), c.output().end(), [&](const auto& o) { return o.name() == model_output; });
       if (def == c.output().end()) {
         return Status::InvalidArg(label + ": ensemble tensor '" + tensor + "' is mapped from non-existing output '" +
