@@ -176,26 +176,35 @@ def serving_repository(name, models):
             elif name == "triton" and 'backend: "identity"' in config:
                 (Path(repo) / model / "1" / "libtriton_identity.so").symlink_to(
                     Path(os.environ["TRITON_IDENTITY_BACKEND"]) / "libtriton_identity.so")
-        ports = {k: free_port() for k in ("http", "grpc", "metrics")}
-        env = None
-        if name == "inferd":
-            argv = [BIN, f"--model-repository={repo}", "--log-info=false",
-                    *(f"--{k}-port={v}" for k, v in ports.items()),
-                    "--http-address=127.0.0.1", "--grpc-address=127.0.0.1"]
+        with serving(name, repo, list(models)) as served:
+            yield served
+
+
+@contextlib.contextmanager
+def serving(name, repo, models):
+    """Yields (process, {"http", "grpc"} urls) of inferd (name "inferd") or
+    Triton serving the repository folder `repo` on free loopback ports, once
+    every model named in `models` is ready; stops it after."""
+    ports = {k: free_port() for k in ("http", "grpc", "metrics")}
+    env = None
+    if name == "inferd":
+        argv = [BIN, f"--model-repository={repo}", "--log-info=false",
+                *(f"--{k}-port={v}" for k, v in ports.items()),
+                "--http-address=127.0.0.1", "--grpc-address=127.0.0.1"]
+    else:
+        argv, env = triton_server_command(repo, ports)
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    urls = {k: f"127.0.0.1:{ports[k]}" for k in ("http", "grpc")}
+    try:
+        client = httpclient.InferenceServerClient(urls["http"])
+        for _ in range(300):
+            with contextlib.suppress(Exception):
+                if all(client.is_model_ready(m) for m in models):
+                    break
+            time.sleep(0.1)
         else:
-            argv, env = triton_server_command(repo, ports)
-        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        urls = {k: f"127.0.0.1:{ports[k]}" for k in ("http", "grpc")}
-        try:
-            client = httpclient.InferenceServerClient(urls["http"])
-            for _ in range(300):
-                with contextlib.suppress(Exception):
-                    if all(client.is_model_ready(m) for m in models):
-                        break
-                time.sleep(0.1)
-            else:
-                sys.exit(f"{name} did not get its models ready")
-            yield proc, urls
-        finally:
-            proc.terminate()
-            proc.wait()
+            sys.exit(f"{name} did not get its models ready")
+        yield proc, urls
+    finally:
+        proc.terminate()
+        proc.wait()

@@ -18,7 +18,6 @@ the RapidOCR process). Rounds alternate the sides; rows report medians.
     .venv/bin/python bench/ocr_pipeline.py [seconds per window, default 10] [rounds, default 2]
 """
 import concurrent.futures
-import contextlib
 import io
 import json
 import os
@@ -110,36 +109,11 @@ def inferd_window(urls, proc, pages, expected, concurrency, seconds):
     return {"rate": done[0] / elapsed, "exact": exact[0] / max(1, done[0]), "cpu_ms": cpu / max(1, done[0]) * 1e3}
 
 
-@contextlib.contextmanager
-def inferd_serving_examples():
-    import tritonclient.http as httpclient
-
-    from benchlib import BIN, free_port
-
-    ports = {k: free_port() for k in ("http", "grpc", "metrics")}
-    proc = subprocess.Popen([BIN, f"--model-repository={EXAMPLES}", "--log-info=false",
-                             *(f"--{k}-port={v}" for k, v in ports.items()),
-                             "--http-address=127.0.0.1", "--grpc-address=127.0.0.1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    urls = {k: f"127.0.0.1:{ports[k]}" for k in ("http", "grpc")}
-    try:
-        client = httpclient.InferenceServerClient(urls["http"])
-        for _ in range(300):
-            with contextlib.suppress(Exception):
-                if client.is_model_ready("ocr"):
-                    break
-            time.sleep(0.1)
-        else:
-            sys.exit("inferd did not get the ocr ensemble ready")
-        yield proc, urls
-    finally:
-        proc.terminate()
-        proc.wait()
-
-
 def main():
     sys.path.insert(0, str(ROOT / "examples" / "clients"))
     import ocr_client
+
+    from benchlib import serving
 
     seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 2
@@ -155,7 +129,7 @@ def main():
             (Path(page_dir) / f"{i}.png").write_bytes(buffer.getvalue())
         (Path(page_dir) / "expected.json").write_text(json.dumps(expected))
         runs = {}  # (side, concurrency) -> [window results]
-        with inferd_serving_examples() as (proc, urls):
+        with serving("inferd", EXAMPLES, ["ocr"]) as (proc, urls):
             inferd_window(urls, proc, pages, expected, 2, 2)  # warm-up: stubs and sessions
             for r in range(rounds):
                 print(f"round {r + 1}/{rounds}", flush=True)
