@@ -330,6 +330,27 @@ def test_classification_uses_the_labels_of_the_step_that_produced_the_output(sta
         ["0.700000:1:dog", "0.200000:2:bird"]
 
 
+def test_ensembles_nest_at_most_eight_deep(start_server, make_repo):
+    # At start-up each ensemble finds the one it composes already serving, so
+    # the bound holds per request: the ninth nested ensemble is refused clearly.
+    repo = make_repo("deep")
+    write_model(repo, "id_a", fp32_identity("id_a", 8))
+    inner = "id_a"
+    for depth in range(1, 10):
+        name = f"deep{depth}"
+        model_input, model_output = ("INPUT0", "OUTPUT0") if inner == "id_a" else ("INPUT", "OUTPUT")
+        write_model(repo, name, ensemble_config(name, [("INPUT", FP, [-1])], [("OUTPUT", FP, [-1])],
+                                                [(inner, {model_input: "INPUT"}, {model_output: "OUTPUT"})]))
+        inner = name
+    srv = start_server([repo])
+    client = client_for(srv, "http")
+    x = np.ones((1, 2), dtype=np.float32)
+    np.testing.assert_array_equal(client.infer("deep8", [fp32_input(httpclient, "INPUT", x)]).as_numpy("OUTPUT"), x)
+    expect_server_error(client.infer, "deep9", [fp32_input(httpclient, "INPUT", x)],
+                        contains=["ensemble 'deep1' is a step of 8 nested ensembles", "at most 8"])
+    assert client.is_server_live()
+
+
 def test_bad_input_is_refused_by_the_ensemble_itself(ensemble_server):
     client = client_for(ensemble_server, "http")
     wrong = np.zeros((1, 3), dtype=np.float32)  # add_sub's inputs have 4 elements
@@ -415,6 +436,9 @@ INVALID = [
                                     [("square_int32", {"IN": "IN"}, {"OUT": "FROM_SQUARE"}),
                                      ("id_int32", {"INPUT0": "IN"}, {"OUTPUT0": "DIRECT"})], max_batch_size=0),
      ["different decoupled models"]),
+    ("outside", ensemble_config("outside", [("INPUT", FP, [-1])], [("OUTPUT", FP, [-1])],
+                                [("../id_a", {"INPUT0": "INPUT"}, {"OUTPUT0": "OUTPUT"})]),
+     ["composing model '../id_a'", "not in any model repository"]),
     ("with_instances", ensemble_config("with_instances", [("INPUT", FP, [-1])], [("OUTPUT", FP, [-1])],
                                        [("id_a", {"INPUT0": "INPUT"}, {"OUTPUT0": "OUTPUT"})],
                                        extra="instance_group [{ count: 2 }]\n"),
