@@ -25,6 +25,7 @@ as absolutes.
 import contextlib
 import os
 import statistics
+import sys
 
 import tritonclient.http as httpclient
 
