@@ -356,6 +356,7 @@ void StubChannel::Handle(const char* data, size_t size, int fd) {
   if (type == "send") return HandleSend(message, fd);
   if (type == "infer") return HandleInfer(message, fd);
   if (fd >= 0) close(fd);
+  if (type == "is_cancelled") return HandleIsCancelled(id->value.GetUint64(), message);
   if (StubMetrics::Handles(type)) return HandleMetric(id->value.GetUint64(), type, message);
   Reply(id->value.GetUint64(), "unknown message type '" + type + "'");
 }
@@ -503,6 +504,24 @@ void StubChannel::HandleMetric(uint64_t id, const std::string& type, const rapid
   if (!error.empty()) return Reply(id, error);
   answer.AddMember("id", id, answer.GetAllocator());
   answer.AddMember("final", true, answer.GetAllocator());
+  SendPacket(socket_, JsonText(answer), -1);
+}
+
+void StubChannel::HandleIsCancelled(uint64_t id, const rapidjson::Document& message) {
+  auto handle = message.FindMember("request");
+  if (handle == message.MemberEnd() || !handle->value.IsUint64()) return Reply(id, "is_cancelled needs its request");
+  bool cancelled = false;
+  {
+    // Held while asking: the request cannot be answered (and go) meanwhile.
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = requests_.find(handle->value.GetUint64());
+    // An answered request is no longer listed: nothing is left to cancel.
+    cancelled = it != requests_.end() && api_->RequestIsCancelled(it->second.request) != 0;
+  }
+  rapidjson::Document answer(rapidjson::kObjectType);
+  answer.AddMember("id", id, answer.GetAllocator());
+  answer.AddMember("final", true, answer.GetAllocator());
+  answer.AddMember("cancelled", cancelled, answer.GetAllocator());
   SendPacket(socket_, JsonText(answer), -1);
 }
 

@@ -13,6 +13,8 @@
 //      BLS: a request to any model the server serves, run in-process
 //      (InferdCoreApi.Infer); answered by one message per response,
 //      {"id", "final", "outputs" | "error"}, the last with "final": true;
+//  {"type":"is_cancelled", "id", "request": handle} -> {"id", "cancelled": bool}:
+//      whether the client cancelled a request the stub holds (false once answered);
 //  {"type":"log", "level", "message"}: a line in the server's log, no answer;
 //  {"type":"metric_..."}: custom metrics (pb_utils.MetricFamily), see stub_metrics.h.
 //
@@ -78,6 +80,7 @@ class StubChannel {
   void HandleSend(const rapidjson::Document& message, int fd);
   void HandleInfer(const rapidjson::Document& message, int fd);
   void HandleLog(const rapidjson::Document& message);
+  void HandleIsCancelled(uint64_t id, const rapidjson::Document& message);
   void HandleMetric(uint64_t id, const std::string& type, const rapidjson::Document& message);
   void Reply(uint64_t id, const std::string& error);
   void FailReleased(const std::string& why);

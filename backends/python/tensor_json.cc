@@ -39,6 +39,7 @@ InferdErrorCode ErrorCodeFromTriton(int64_t code) {
     case 4: return INFERD_ERROR_UNAVAILABLE;
     case 5: return INFERD_ERROR_UNSUPPORTED;
     case 6: return INFERD_ERROR_ALREADY_EXISTS;
+    case 7: return INFERD_ERROR_CANCELLED;
     default: return INFERD_ERROR_UNKNOWN;
   }
 }
@@ -50,6 +51,7 @@ int TritonCodeFromError(InferdErrorCode code) {
     case INFERD_ERROR_UNAVAILABLE: return 4;
     case INFERD_ERROR_UNSUPPORTED: return 5;
     case INFERD_ERROR_ALREADY_EXISTS: return 6;
+    case INFERD_ERROR_CANCELLED: return 7;
     default: return 0;
   }
 }

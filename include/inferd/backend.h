@@ -58,7 +58,7 @@ extern "C" {
 #endif
 
 #define INFERD_BACKEND_API_VERSION_MAJOR 1
-#define INFERD_BACKEND_API_VERSION_MINOR 4
+#define INFERD_BACKEND_API_VERSION_MINOR 5
 #define INFERD_BACKEND_API_VERSION \
   ((INFERD_BACKEND_API_VERSION_MAJOR << 16) | INFERD_BACKEND_API_VERSION_MINOR)
 
@@ -97,7 +97,8 @@ typedef enum InferdErrorCode {
   INFERD_ERROR_INVALID_ARG,
   INFERD_ERROR_UNAVAILABLE,
   INFERD_ERROR_UNSUPPORTED,
-  INFERD_ERROR_ALREADY_EXISTS
+  INFERD_ERROR_ALREADY_EXISTS,
+  INFERD_ERROR_CANCELLED /* since 1.5: the client cancelled the request */
 } InferdErrorCode;
 
 typedef enum InferdLogLevel {
@@ -322,6 +323,15 @@ typedef struct InferdCoreApi {
    * object keeping their types: "{}" when there are none. Those of an
    * in-process request (Infer) are strings. Borrowed. */
   const char* (*RequestParametersJson)(const InferdRequest* request);
+
+  /* ---- Since 1.5 ---- */
+  /* 1 once the request was cancelled (its client cancelled the call, or the
+   * ensemble it is a step of was cancelled), else 0. The server drops a
+   * cancelled request that has not started executing (answering it
+   * INFERD_ERROR_CANCELLED); one already running is the backend's to check
+   * and stop early, answering with that code. Cheap (an atomic load), safe
+   * from any thread until the request's final response. */
+  int (*RequestIsCancelled)(const InferdRequest* request);
 } InferdCoreApi;
 
 /* ---- Entry points a backend exports (looked up with dlsym) ----

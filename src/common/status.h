@@ -19,6 +19,7 @@ class Status {
     kInternal,        // our bug or a backend failure; 500
     kResourceExhausted,  // body too large, queue full; 413 / 429
     kPermissionDenied,   // a restricted API without its header; 403
+    kCancelled,          // the client cancelled the request (gRPC CANCELLED; 400 as on Triton)
   };
 
   Status() = default;
@@ -35,6 +36,7 @@ class Status {
     return {Code::kResourceExhausted, std::move(m)};
   }
   static Status PermissionDenied(std::string m) { return {Code::kPermissionDenied, std::move(m)}; }
+  static Status Cancelled(std::string m) { return {Code::kCancelled, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

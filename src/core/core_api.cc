@@ -36,6 +36,7 @@ InferdErrorCode CodeFromStatus(Status::Code code) {
     case Status::Code::kUnsupported: return INFERD_ERROR_UNSUPPORTED;
     case Status::Code::kAlreadyExists: return INFERD_ERROR_ALREADY_EXISTS;
     case Status::Code::kInternal: return INFERD_ERROR_INTERNAL;
+    case Status::Code::kCancelled: return INFERD_ERROR_CANCELLED;
     default: return INFERD_ERROR_UNKNOWN;
   }
 }
@@ -47,6 +48,7 @@ Status::Code StatusCodeFromError(InferdErrorCode code) {
     case INFERD_ERROR_UNAVAILABLE: return Status::Code::kUnavailable;
     case INFERD_ERROR_UNSUPPORTED: return Status::Code::kUnsupported;
     case INFERD_ERROR_ALREADY_EXISTS: return Status::Code::kAlreadyExists;
+    case INFERD_ERROR_CANCELLED: return Status::Code::kCancelled;
     default: return Status::Code::kInternal;
   }
 }
@@ -185,6 +187,7 @@ const char* RequestParametersJson(const InferdRequest* r) noexcept {
   const std::string& json = AsRequest(r)->custom_parameters_json;
   return json.empty() ? "{}" : json.c_str();
 }
+int RequestIsCancelled(const InferdRequest* r) noexcept { return AsRequest(r)->IsCancelled() ? 1 : 0; }
 const char* RequestParameter(const InferdRequest* r, const char* key) noexcept {
   if (key == nullptr) return nullptr;
   const auto& params = AsRequest(r)->parameters;
@@ -513,6 +516,7 @@ const InferdCoreApi kApi = {
     MetricValue,
     Infer, InferResultError, InferResultOutputCount, InferResultOutput, InferResultDelete,
     RequestParametersJson,
+    RequestIsCancelled,
 };
 
 }  // namespace

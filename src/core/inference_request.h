@@ -90,6 +90,9 @@ class InferenceRequest : public InferdRequest,
   // How many ensembles this request is a step of (0: a client's request);
   // bounded, so ensembles that compose each other cannot recurse forever.
   uint32_t ensemble_depth = 0;
+  // A step's ensemble request: the step is cancelled with it. The chain is
+  // at most kMaxEnsembleNesting long.
+  std::shared_ptr<const InferenceRequest> cancelled_with;
 
   // Owns whatever the input views point into.
   std::vector<std::shared_ptr<const void>> keep_alive;
@@ -160,6 +163,18 @@ class InferenceRequest : public InferdRequest,
   void RespondError(const Status& status);
   bool answered() const { return answered_.load(); }
 
+  // Cancellation, as Triton has it: a frontend whose client cancelled the
+  // call says so here, from any thread. Nothing is answered by it: a request
+  // still queued is dropped when an instance takes it (answered CANCELLED,
+  // never executed), an ensemble sends no further step, and a backend may
+  // ask (RequestIsCancelled) to stop one that runs.
+  void Cancel() { cancelled_.store(true, std::memory_order_relaxed); }
+  bool IsCancelled() const {
+    for (const InferenceRequest* r = this; r != nullptr; r = r->cancelled_with.get())
+      if (r->cancelled_.load(std::memory_order_relaxed)) return true;
+    return false;
+  }
+
   InferenceRequest() = default;
   InferenceRequest(const InferenceRequest&) = delete;
   InferenceRequest& operator=(const InferenceRequest&) = delete;
@@ -168,6 +183,7 @@ class InferenceRequest : public InferdRequest,
  private:
   friend class Model;  // keeps the in-flight list below
   std::atomic<bool> answered_{false};
+  std::atomic<bool> cancelled_{false};
   // Set by AttachSharedMemory when an output goes to shared memory: every
   // response passes WriteSharedMemoryOutputs, which returns at once without it.
   bool writes_shared_memory_ = false;

@@ -10,6 +10,21 @@ namespace inferd {
 namespace {
 // The responses being held back on this thread while a batch executes.
 thread_local std::vector<std::unique_ptr<InferenceResponse>>* t_deferred = nullptr;
+
+// Answers the cancelled requests of `batch` (CANCELLED) and takes them out.
+void DropCancelled(std::vector<RequestPtr>& batch, const std::string& model) {
+  size_t kept = 0;
+  for (auto& r : batch) {
+    if (!r->IsCancelled()) {
+      if (&batch[kept] != &r) batch[kept] = std::move(r);
+      ++kept;
+      continue;
+    }
+    LOG_VERBOSE("request '{}' to model '{}' was cancelled before it ran", r->id, model);
+    r->RespondError(Status::Cancelled("request to model '" + model + "' was cancelled"));
+  }
+  batch.resize(kept);
+}
 }  // namespace
 
 ModelInstance::ModelInstance(Model* model, Scheduler* scheduler, size_t index, std::string name,
@@ -112,6 +127,10 @@ Status ModelInstance::Warmup() {
 }
 
 void ModelInstance::Execute(std::vector<RequestPtr>& batch) {
+  // Requests cancelled while they waited never reach the backend (Triton
+  // checks at the same point). The rest run as a smaller batch.
+  DropCancelled(batch, model_->name());
+  if (batch.empty()) return;
   std::vector<InferdRequest*> handles;
   std::vector<uint64_t> enqueue_ns;
   uint64_t batch_size = 0;

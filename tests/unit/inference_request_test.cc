@@ -33,6 +33,25 @@ TEST(InferenceRequest, MisalignedInputsAreCopiedAlignedOnce) {
   EXPECT_EQ(r.keep_alive.size(), kept);
 }
 
+TEST(InferenceRequest, AStepIsCancelledWithItsEnsembleRequestNotTheOtherWayRound) {
+  auto client = std::make_shared<InferenceRequest>();
+  auto step = std::make_shared<InferenceRequest>();
+  auto nested_step = std::make_shared<InferenceRequest>();
+  step->cancelled_with = client;
+  nested_step->cancelled_with = step;
+  EXPECT_FALSE(nested_step->IsCancelled());
+  nested_step->Cancel();  // a step's own cancellation stays its own
+  EXPECT_TRUE(nested_step->IsCancelled());
+  EXPECT_FALSE(step->IsCancelled());
+  EXPECT_FALSE(client->IsCancelled());
+  auto other = std::make_shared<InferenceRequest>();
+  other->cancelled_with = step;
+  client->Cancel();
+  EXPECT_TRUE(step->IsCancelled());
+  EXPECT_TRUE(other->IsCancelled());  // two levels down
+  EXPECT_FALSE(std::make_shared<InferenceRequest>()->IsCancelled());
+}
+
 TEST(LogThrottle, LetsOneThroughPerIntervalAndCountsTheRest) {
   LogThrottle throttle(std::chrono::hours(1));
   uint64_t suppressed = 99;

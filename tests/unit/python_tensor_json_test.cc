@@ -55,10 +55,12 @@ TEST(PythonTensorJson, DataTypeNamesRoundTrip) {
 
 TEST(PythonTensorJson, ErrorCodesFollowTritonsTritonError) {
   for (InferdErrorCode code : {INFERD_ERROR_INTERNAL, INFERD_ERROR_NOT_FOUND, INFERD_ERROR_INVALID_ARG,
-                               INFERD_ERROR_UNAVAILABLE, INFERD_ERROR_UNSUPPORTED, INFERD_ERROR_ALREADY_EXISTS}) {
+                               INFERD_ERROR_UNAVAILABLE, INFERD_ERROR_UNSUPPORTED, INFERD_ERROR_ALREADY_EXISTS,
+                               INFERD_ERROR_CANCELLED}) {
     EXPECT_EQ(ErrorCodeFromTriton(TritonCodeFromError(code)), code);
   }
-  EXPECT_EQ(ErrorCodeFromTriton(7), INFERD_ERROR_UNKNOWN);  // CANCELLED
+  EXPECT_EQ(ErrorCodeFromTriton(7), INFERD_ERROR_CANCELLED);
+  EXPECT_EQ(ErrorCodeFromTriton(8), INFERD_ERROR_UNKNOWN);
   EXPECT_EQ(ErrorCodeFromTriton(-5), INFERD_ERROR_UNKNOWN);
 }
 

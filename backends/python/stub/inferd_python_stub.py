@@ -348,6 +348,9 @@ class Runtime:
             if fd is not None:
                 os.close(fd)
 
+    def is_cancelled(self, handle):
+        return bool(self.channel.call({"type": "is_cancelled", "request": handle}).get("cancelled"))
+
     def log(self, level, message):
         self.channel.post({"type": "log", "level": level, "message": str(message)})
 

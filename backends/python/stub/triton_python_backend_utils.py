@@ -183,7 +183,8 @@ class InferenceResponseSender:
             raise
 
     def is_cancelled(self):
-        return False
+        """True once the client cancelled the request (asks the server)."""
+        return _server().is_cancelled(self._handle)
 
 
 class InferenceRequest:
@@ -240,7 +241,11 @@ class InferenceRequest:
         return self._model_name
 
     def is_cancelled(self):
-        return False
+        """True once the client cancelled the request (asks the server); a
+        request this model built (BLS) is never cancelled."""
+        if self._handle is None:
+            return False
+        return _server().is_cancelled(self._handle)
 
     def get_response_sender(self):
         if self._handle is None:

@@ -109,6 +109,12 @@ class EnsembleRun : public std::enable_shared_from_this<EnsembleRun> {
     if (draining_) return;
     draining_ = true;
     while (!to_launch_.empty() && !failed_) {
+      if (request_->IsCancelled()) {  // Triton checks between steps too
+        Fail(Status::Cancelled("ensemble '" + graph_->name + "' was cancelled before step " +
+                               std::to_string(to_launch_.front()) + " (model '" +
+                               graph_->steps[to_launch_.front()].model_name + "')"));
+        break;
+      }
       const size_t step = to_launch_.front();
       to_launch_.pop_front();
       RequestPtr r;
@@ -144,6 +150,7 @@ class EnsembleRun : public std::enable_shared_from_this<EnsembleRun> {
     r->correlation_id = request_->correlation_id;
     r->accepts_many_responses = true;  // a decoupled step's responses each go on
     r->ensemble_depth = request_->ensemble_depth + 1;
+    r->cancelled_with = request_;  // a step still queued is dropped when the ensemble request is cancelled
     for (size_t i = 0; i < step.inputs.size(); ++i) {
       const auto& [model_input, tensor] = step.inputs[i];
       const TensorValue& value = tensors_.at(tensor);

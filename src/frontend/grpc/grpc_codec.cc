@@ -216,6 +216,7 @@ grpc::Status ToGrpcStatus(const Status& status) {
     case Status::Code::kAlreadyExists: code = StatusCode::ALREADY_EXISTS; break;
     case Status::Code::kResourceExhausted: code = StatusCode::RESOURCE_EXHAUSTED; break;
     case Status::Code::kPermissionDenied: code = StatusCode::PERMISSION_DENIED; break;
+    case Status::Code::kCancelled: code = StatusCode::CANCELLED; break;
     default: code = StatusCode::INTERNAL; break;
   }
   // Every rejected call passes here: visible with --log-verbose=1, as in Triton.

@@ -373,10 +373,22 @@ class AsyncInferCall {
   // Waits for the next ModelInfer call on `cq`.
   static void Listen(GrpcServer::Service* service, grpc::ServerCompletionQueue* cq) {
     auto* call = new AsyncInferCall(service, cq);
+    // gRPC says when the call is over, and whether the client cancelled it,
+    // with a second tag: the call's address with its low bit set.
+    call->ctx_.AsyncNotifyWhenDone(reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(call) | 1));
     service->RequestModelInfer(&call->ctx_, &call->request_message_, &call->writer_, cq, cq, call);
   }
 
-  // The queue delivered this call's tag.
+  // The queue delivered one of this call's tags. Every tag of a call comes
+  // on its own queue, which one thread polls: these never run concurrently.
+  static void Dispatch(void* tag, bool ok) {
+    const auto bits = reinterpret_cast<uintptr_t>(tag);
+    auto* call = reinterpret_cast<AsyncInferCall*>(bits & ~uintptr_t{1});
+    if (bits & 1) call->Done();
+    else call->Proceed(ok);
+  }
+
+ private:
   void Proceed(bool ok) {
     if (listening_ && ok) {
       listening_ = false;
@@ -387,10 +399,22 @@ class AsyncInferCall {
     // is visible here even to tools that cannot see gRPC's own locking.
     answered_.load(std::memory_order_acquire);
     if (trace_) trace_->Stamp("GRPC_SEND_END", NowNs());
-    delete this;  // shut down before a call came, or the answer is sent
+    // Shut down before a call came (gRPC then never sends the done tag), or
+    // the answer is sent: gone once the done tag came too.
+    finish_seen_ = true;
+    if (listening_ || done_seen_) delete this;
   }
 
- private:
+  // The call is over: answered, or cancelled by the client (or its deadline),
+  // in which case the request, if the core still has it, is cancelled.
+  void Done() {
+    done_seen_ = true;
+    if (ctx_.IsCancelled()) {
+      if (auto request = request_.lock()) request->Cancel();
+    }
+    if (finish_seen_) delete this;
+  }
+
   AsyncInferCall(GrpcServer::Service* service, grpc::ServerCompletionQueue* cq)
       : service_(service), cq_(cq), listen_ns_(NowNs()), writer_(&ctx_) {}
 
@@ -425,6 +449,7 @@ class AsyncInferCall {
         FinishOnce(&response_message_, grpc::Status::OK);
       };
       Status st = ParseModelInferRequest(request_message_, request.get());
+      request_ = request;
       if (!st.ok()) service_->core()->Reject(request, st);
       else service_->core()->Infer(request);
     } catch (const std::exception& e) {
@@ -443,6 +468,8 @@ class AsyncInferCall {
   GrpcServer::Service* service_;
   grpc::ServerCompletionQueue* cq_;
   bool listening_ = true;
+  bool finish_seen_ = false, done_seen_ = false;  // the two tags of a call that started
+  std::weak_ptr<InferenceRequest> request_;  // to cancel it while the core has it
   const uint64_t listen_ns_;  // when the call began to be waited for
   std::shared_ptr<RequestTrace> trace_;  // set, for a traced request, before the answer is sent
   std::atomic<bool> answered_{false};
@@ -558,7 +585,7 @@ Status GrpcServer::Start() {
     infer_threads_.emplace_back([queue = cq.get()] {
       void* tag;
       bool ok;
-      while (queue->Next(&tag, &ok)) static_cast<AsyncInferCall*>(tag)->Proceed(ok);
+      while (queue->Next(&tag, &ok)) AsyncInferCall::Dispatch(tag, ok);
     });
   }
   LOG_INFO("Started GRPCInferenceService at {}:{}{}", options_.address, bound_port_,

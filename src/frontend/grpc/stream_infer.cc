@@ -93,23 +93,29 @@ void StreamInferReactor::HandleRequest(std::shared_ptr<inference::ModelInferRequ
         out = std::make_unique<inference::ModelStreamInferResponse>();
         out->set_error_message(std::string("encoding the response failed: ") + e.what());
       }
-      Send(std::move(out), final, bytes, response->request->trace);
+      Send(std::move(out), final, bytes, response->request->trace, response->request.get());
     };
     Status st = ParseModelInferRequest(*message, request.get());
     request->keep_alive.push_back(message);  // raw inputs point into it
     if (!st.ok()) return core_->Reject(request, st);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      in_core_.insert(request.get());
+      if (cancelled_) request->Cancel();
+    }
     core_->Infer(request);
   } catch (const std::exception& e) {
     // Before the core took the request (Infer and Reject never throw): answer it here.
     auto out = std::make_unique<inference::ModelStreamInferResponse>();
     out->set_error_message(std::string("request failed: ") + e.what());
     out->mutable_infer_response()->set_id(message->id());
-    Send(std::move(out), true, bytes, nullptr);
+    Send(std::move(out), true, bytes, nullptr, nullptr);
   }
 }
 
 void StreamInferReactor::Send(std::unique_ptr<inference::ModelStreamInferResponse> message,
-                              bool final, uint64_t request_bytes, std::shared_ptr<RequestTrace> trace) {
+                              bool final, uint64_t request_bytes, std::shared_ptr<RequestTrace> trace,
+                              const InferenceRequest* request) {
   const uint64_t bytes = message ? message->ByteSizeLong() : 0;
   Next next;
   {
@@ -121,6 +127,7 @@ void StreamInferReactor::Send(std::unique_ptr<inference::ModelStreamInferRespons
     if (final) {
       --outstanding_;
       buffered_bytes_ -= request_bytes;
+      in_core_.erase(const_cast<InferenceRequest*>(request));
     }
     next = Advance();
   }
@@ -174,6 +181,13 @@ void StreamInferReactor::Perform(const Next& next) {
   if (next.read) StartNextRead();
   if (next.write) StartWrite(next.write);
   else if (next.finish) Finish(grpc::Status::OK);
+}
+
+void StreamInferReactor::OnCancel() {
+  std::lock_guard<std::mutex> lock(mu_);
+  cancelled_ = true;
+  if (!in_core_.empty()) LOG_VERBOSE("grpc stream cancelled: {} request(s) in flight cancelled", in_core_.size());
+  for (InferenceRequest* r : in_core_) r->Cancel();
 }
 
 void StreamInferReactor::OnDone() {

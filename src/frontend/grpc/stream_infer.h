@@ -22,6 +22,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <unordered_set>
 
 #include "core/server.h"
 #include "core/trace.h"
@@ -41,6 +42,9 @@ class StreamInferReactor
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
+  // The client cancelled the stream (or it broke): every request of it the
+  // core still has is cancelled (InferenceRequest::Cancel).
+  void OnCancel() override;
   void OnDone() override;  // deletes the reactor
 
  private:
@@ -50,8 +54,10 @@ class StreamInferReactor
   // Queues a message (null: nothing to send) from the response callback of a
   // request; `final` ends that request.
   // `request_bytes` is the size of the request it answers, released with the final one.
+  // `request` is the request answered; its final response takes it off the
+  // in-flight set.
   void Send(std::unique_ptr<inference::ModelStreamInferResponse> message, bool final, uint64_t request_bytes,
-            std::shared_ptr<RequestTrace> trace);
+            std::shared_ptr<RequestTrace> trace, const InferenceRequest* request);
   // Called with mu_ held: starts the next write, resumes reading, or decides
   // to finish. The caller then performs what it decided, with mu_ released.
   struct Next {
@@ -77,6 +83,10 @@ class StreamInferReactor
   std::deque<Outgoing> queue_;  // guarded by mu_
   Outgoing writing_;            // guarded by mu_
   int64_t outstanding_ = 0;  // requests without a final response; guarded by mu_
+  // The requests handed to the core and not finally answered (each is alive
+  // until its final response, which removes it first); guarded by mu_.
+  std::unordered_set<InferenceRequest*> in_core_;
+  bool cancelled_ = false;  // guarded by mu_
   // Bytes of requests in flight plus responses queued or being written; guarded by mu_.
   uint64_t buffered_bytes_ = 0;
   uint64_t writing_bytes_ = 0;  // the share of the response being written; guarded by mu_

@@ -30,6 +30,7 @@ beast_http::status HttpStatusOf(Status::Code code) {
     case Status::Code::kAlreadyExists: return beast_http::status::bad_request;
     case Status::Code::kResourceExhausted: return beast_http::status::payload_too_large;
     case Status::Code::kPermissionDenied: return beast_http::status::forbidden;
+    case Status::Code::kCancelled: return beast_http::status::bad_request;  // Triton's choice too
     default: return beast_http::status::internal_server_error;
   }
 }
