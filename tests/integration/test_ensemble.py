@@ -66,6 +66,17 @@ class TritonPythonModel:
 
 
 
+# Triton's repeat backend: each value of IN comes back in a response of its own.
+REPEAT_CONFIG = """
+name: "repeat_int32"
+backend: "repeat"
+max_batch_size: 0
+model_transaction_policy { decoupled: true }
+input [{ name: "IN" data_type: TYPE_INT32 dims: [-1] }, { name: "DELAY" data_type: TYPE_UINT32 dims: [-1] }]
+output [{ name: "OUT" data_type: TYPE_INT32 dims: [1] }, { name: "IDX" data_type: TYPE_UINT32 dims: [1] }]
+"""
+
+
 def ensemble_config(name, inputs, outputs, steps, max_batch_size=8, extra=""):
     """config.pbtxt of an ensemble. inputs/outputs: (name, TYPE_X, dims);
     steps: (model, {model input: ensemble tensor}, {model output: ensemble tensor})."""
@@ -101,6 +112,10 @@ def add_composing_models(repo):
     write_model(repo, "id_int32", identity_config("id_int32", [("INPUT0", "TYPE_INT32", [1])]))
     write_model(repo, "id_bytes", identity_config("id_bytes", [("INPUT0", "TYPE_STRING", [-1])], max_batch_size=8))
     write_model(repo, "square_int32", SQUARE_CONFIG)
+    write_model(repo, "repeat_int32", REPEAT_CONFIG)
+    write_model(repo, "id_int32_batched", identity_config(
+        "id_int32_batched", [("INPUT0", "TYPE_INT32", [1])], max_batch_size=8,
+        extra="dynamic_batching { max_queue_delay_microseconds: 2000 }"))
 
 
 def add_ensembles(repo):
@@ -133,6 +148,17 @@ def add_ensembles(repo):
         "square_chain", [("IN", "TYPE_INT32", [1])], [("OUT", "TYPE_INT32", [1])],
         [("square_int32", {"IN": "IN"}, {"OUT": "squared"}),
          ("id_int32", {"INPUT0": "squared"}, {"OUTPUT0": "OUT"})], max_batch_size=0))
+    write_model(repo, "repeat_chain", ensemble_config(
+        "repeat_chain", [("IN", "TYPE_INT32", [-1]), ("DELAY", "TYPE_UINT32", [-1])], [("OUT", "TYPE_INT32", [1])],
+        [("repeat_int32", {"IN": "IN", "DELAY": "DELAY"}, {"OUT": "value"}),
+         ("id_int32", {"INPUT0": "value"}, {"OUTPUT0": "copied"}),
+         ("id_int32", {"INPUT0": "copied"}, {"OUTPUT0": "OUT"})], max_batch_size=0))
+    for name, cap in (("repeat_batched", ""), ("repeat_capped", "max_inflight_requests: 1 ")):
+        write_model(repo, name, ensemble_config(
+            name, [("IN", "TYPE_INT32", [-1]), ("DELAY", "TYPE_UINT32", [-1])], [("OUT", "TYPE_INT32", [1])],
+            [("repeat_int32", {"IN": "IN", "DELAY": "DELAY"}, {"OUT": "value"}),
+             ("id_int32_batched", {"INPUT0": "value"}, {"OUTPUT0": "OUT"})],
+            max_batch_size=0).replace("ensemble_scheduling { ", "ensemble_scheduling { " + cap))
     write_model(repo, "nested", ensemble_config(
         "nested", [("INPUT", FP, [-1])], [("OUTPUT", FP, [-1])],
         [("chain3", {"INPUT": "INPUT"}, {"OUTPUT": "inner"}),
@@ -293,6 +319,53 @@ def test_a_decoupled_step_feeds_each_of_its_responses_on(ensemble_server):
     inp.set_data_from_numpy(np.array([2], dtype=np.int32))
     expect_error(httpclient.InferenceServerClient(ensemble_server.url).infer, "square_chain", [inp],
                  contains=["decoupled", "ModelStreamInfer"])
+
+
+def stream_values(srv, model, count):
+    """Streams IN = 0..count-1 (no delays) to a repeat ensemble; returns the OUT values answered."""
+    answers = queue.Queue()
+    client = grpcclient.InferenceServerClient(srv.grpc_url)
+    client.start_stream(callback=lambda result, error: answers.put((result, error)))
+    try:
+        inp = grpcclient.InferInput("IN", [count], "INT32")
+        inp.set_data_from_numpy(np.arange(count, dtype=np.int32))
+        delay = grpcclient.InferInput("DELAY", [count], "UINT32")
+        delay.set_data_from_numpy(np.zeros(count, dtype=np.uint32))  # back to back
+        client.async_stream_infer(model, [inp, delay], enable_empty_final_response=True)
+        values = []
+        while True:
+            result, error = answers.get(timeout=30)
+            assert error is None, error.message()
+            if result.get_response().outputs:
+                values.append(int(result.as_numpy("OUT")[0]))
+            if result.get_response().parameters["triton_final_response"].bool_param:
+                return values
+    finally:
+        client.stop_stream()
+        client.close()
+
+
+def test_each_response_of_a_decoupled_step_feeds_the_next_step_with_its_own_values(ensemble_server):
+    # 1000 responses arrive back to back from the repeat model's thread while
+    # other threads send earlier ones on: every value must reach the next
+    # steps once (none lost to a later response, none sent twice).
+    assert sorted(stream_values(ensemble_server, "repeat_chain", 1000)) == list(range(1000))
+
+
+def test_max_inflight_requests_caps_each_steps_requests_in_flight(ensemble_server):
+    def executions_and_inferences(run):
+        before = stats_of(ensemble_server, "id_int32_batched")
+        assert sorted(run()) == list(range(200))
+        after = stats_of(ensemble_server, "id_int32_batched")
+        return (after["execution_count"] - before["execution_count"],
+                after["inference_count"] - before["inference_count"])
+
+    # Without a cap the repeat model's 200 responses queue at the batching
+    # step together and run in batches; with max_inflight_requests: 1 one at a time.
+    executions, inferences = executions_and_inferences(lambda: stream_values(ensemble_server, "repeat_batched", 200))
+    assert inferences == 200 and executions < 200
+    executions, inferences = executions_and_inferences(lambda: stream_values(ensemble_server, "repeat_capped", 200))
+    assert inferences == 200 and executions == 200
 
 
 def test_an_ensemble_can_be_a_step_of_another(ensemble_server):

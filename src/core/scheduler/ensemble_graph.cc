@@ -189,6 +189,7 @@ Status BuildEnsembleGraph(const inference::ModelConfig& e, const ComposingConfig
   EnsembleGraph g;
   g.name = e.name();
   g.batching = e.max_batch_size() > 0;
+  g.max_inflight_requests = e.ensemble_scheduling().max_inflight_requests();
   const std::string ensemble = "ensemble '" + e.name() + "'";
   const bool batching = e.max_batch_size() > 0;
   // What each ensemble tensor is, as first seen: the ensemble's own inputs

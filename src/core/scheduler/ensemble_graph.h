@@ -65,6 +65,10 @@ struct EnsembleGraph {
   // A step's model is decoupled: the ensemble answers each request with
   // several responses (and is decoupled itself, as on Triton).
   bool decoupled = false;
+  // ensemble_scheduling.max_inflight_requests: at most this many requests of
+  // one step in flight per ensemble request; the others wait in the run, in
+  // order (0: no limit).
+  uint32_t max_inflight_requests = 0;
 };
 
 // The composing model's final config (after its backend's auto-complete), or

@@ -39,6 +39,8 @@ class EnsembleRun : public std::enable_shared_from_this<EnsembleRun> {
     std::unique_lock<std::mutex> lock(mu_);
     start_ns_ = NowNs();
     model_ = request_->model;
+    waiting_.resize(graph_->steps.size());
+    step_in_flight_.assign(graph_->steps.size(), 0);
     ChooseSteps();
     std::vector<std::string> written;
     for (const InputTensor& in : request_->inputs) {
@@ -100,34 +102,44 @@ class EnsembleRun : public std::enable_shared_from_this<EnsembleRun> {
         if (complete) ready.insert(s);
       }
     }
-    to_launch_.insert(to_launch_.end(), ready.begin(), ready.end());
+    // Built now, from the tensors as they are now: a decoupled step's next
+    // response may replace them before the request is sent.
+    for (size_t s : ready) {
+      try {
+        waiting_[s].push_back(StepRequest(s));
+        ++waiting_count_;
+      } catch (const std::exception& e) {  // out of memory: this ensemble request fails
+        return Fail(Status::Internal(StepLabel(s) + ": " + e.what()));
+      }
+    }
   }
 
-  // Sends the queued steps, one thread at a time: a step answered at once
-  // queues its successors here instead of recursing.
+  // Sends the step requests that wait, one thread at a time (a step answered
+  // at once queues its successors here instead of recursing), each step at
+  // most max_inflight_requests at a time when the config limits it.
   void Drain(std::unique_lock<std::mutex>& lock) {
     if (draining_) return;
     draining_ = true;
-    while (!to_launch_.empty() && !failed_) {
-      if (request_->IsCancelled()) {  // Triton checks between steps too
-        Fail(Status::Cancelled("ensemble '" + graph_->name + "' was cancelled before step " +
-                               std::to_string(to_launch_.front()) + " (model '" +
-                               graph_->steps[to_launch_.front()].model_name + "')"));
-        break;
+    for (bool sent = true; sent && !failed_;) {
+      sent = false;
+      for (size_t step = 0; step < waiting_.size() && !failed_; ++step) {
+        if (waiting_[step].empty()) continue;
+        if (graph_->max_inflight_requests > 0 && step_in_flight_[step] >= graph_->max_inflight_requests) continue;
+        if (request_->IsCancelled()) {  // Triton checks between steps too
+          Fail(Status::Cancelled("ensemble '" + graph_->name + "' was cancelled before step " + std::to_string(step) +
+                                 " (model '" + graph_->steps[step].model_name + "')"));
+          break;
+        }
+        RequestPtr r = std::move(waiting_[step].front());
+        waiting_[step].pop_front();
+        --waiting_count_;
+        ++in_flight_;
+        ++step_in_flight_[step];
+        lock.unlock();
+        serving_->Infer(r);
+        lock.lock();
+        sent = true;
       }
-      const size_t step = to_launch_.front();
-      to_launch_.pop_front();
-      RequestPtr r;
-      try {
-        r = StepRequest(step);
-      } catch (const std::exception& e) {
-        Fail(Status::Internal(StepLabel(step) + ": " + e.what()));
-        break;
-      }
-      ++in_flight_;
-      lock.unlock();
-      serving_->Infer(r);
-      lock.lock();
     }
     draining_ = false;
     MaybeFinish();
@@ -185,6 +197,7 @@ class EnsembleRun : public std::enable_shared_from_this<EnsembleRun> {
     std::unique_lock<std::mutex> lock(mu_);
     if (response->final) {
       --in_flight_;
+      --step_in_flight_[index];
       // What this step's composing model charged it, summed for the ensemble.
       const InferenceRequest& step_request = *response->request;
       compute_input_ns_ += step_request.compute_input_ns;
@@ -255,14 +268,15 @@ class EnsembleRun : public std::enable_shared_from_this<EnsembleRun> {
   void Fail(const Status& status) {
     if (failed_) return;
     failed_ = true;
-    to_launch_.clear();
+    for (auto& requests : waiting_) requests.clear();
+    waiting_count_ = 0;
     request_->RespondError(status);  // the steps still running are ignored
   }
 
   // The answer, once no step runs or waits. Sent under mu_ so that the final
   // response of a decoupled ensemble follows every earlier one.
   void MaybeFinish() {
-    if (finished_ || in_flight_ > 0 || !to_launch_.empty() || draining_) return;
+    if (finished_ || in_flight_ > 0 || waiting_count_ > 0 || draining_) return;
     finished_ = true;
     // Answered already: a step failed, or an exit that could not wait
     // (--exit-timeout-secs) answered every request in flight.
@@ -302,7 +316,11 @@ class EnsembleRun : public std::enable_shared_from_this<EnsembleRun> {
   std::vector<bool> needed_;         // per step: leads to an asked-for output
   std::vector<std::string> wanted_;  // the ensemble outputs to answer with
   std::map<std::string, TensorValue> tensors_;
-  std::deque<size_t> to_launch_;
+  // Per step: its requests built and not sent yet (each with the tensors of
+  // the moment its inputs were complete), and those sent and not finally answered.
+  std::vector<std::deque<RequestPtr>> waiting_;
+  std::vector<uint32_t> step_in_flight_;
+  size_t waiting_count_ = 0;
   std::vector<std::deque<TensorValue>> waves_;  // decoupled: per wanted output, produced and not yet answered
   size_t in_flight_ = 0;  // steps sent and not finally answered
   bool draining_ = false, failed_ = false, finished_ = false;
