@@ -344,6 +344,7 @@ Status Server::LoadLocated(const std::string& name, const ModelLocation& locatio
       slot.reason.clear();
       slot.composing = ComposingModelNames(slot.versions.begin()->second->config());
       slot.loaded_as_dependency = false;  // a composing model's loader marks it after this
+      slot.down_for_composing = false;
     } else {
       slot.reason = st.message();
       slot.state = slot.versions.empty() ? "UNAVAILABLE" : "READY";
@@ -377,10 +378,68 @@ Status Server::LoadModel(const std::string& name, const LoadOverrides& overrides
   if (it == scan.models.end()) {
     return Status::NotFound("failed to load model '" + name + "': it is not in any model repository");
   }
-  return LoadLocated(name, it->second, overrides);
+  INFERD_RETURN_IF_ERROR(LoadLocated(name, it->second, overrides));
+  RecheckEnsemblesComposing(name);
+  return Status::Ok();
 }
 
 Status Server::UnloadModel(const std::string& name, bool unload_dependents) {
+  Status st = UnloadVersions(name, unload_dependents);
+  RecheckEnsemblesComposing(name);
+  return st;
+}
+
+void Server::RecheckEnsemblesComposing(const std::string& changed, uint32_t level) {
+  if (level >= kMaxEnsembleNesting) return;
+  bool serves = false;
+  std::vector<std::string> dependents;
+  {
+    std::shared_lock lock(mu_);
+    auto it = models_.find(changed);
+    serves = it != models_.end() && !it->second.versions.empty();
+    for (const auto& [name, slot] : models_) {
+      const bool candidate = !slot.versions.empty() || (serves && slot.down_for_composing);
+      if (candidate && slot.composing.count(changed) > 0) dependents.push_back(name);
+    }
+  }
+  if (dependents.empty()) return;
+  const RepositoryScan scan = serves ? ScanRepositories(options_.repositories) : RepositoryScan{};
+  for (const std::string& ensemble : dependents) {
+    Status st = Status::Unavailable("composing model '" + changed + "' is not serving");
+    if (serves) {
+      auto location = scan.models.find(ensemble);
+      if (location == scan.models.end()) {
+        st = Status::NotFound("ensemble '" + ensemble + "' is no longer in any model repository");
+      } else {
+        bool dependency = false;
+        {
+          std::shared_lock lock(mu_);
+          dependency = models_[ensemble].loaded_as_dependency;
+        }
+        LOG_INFO("model '{}' changed: loading ensemble '{}' again, which composes it", changed, ensemble);
+        st = LoadLocated(ensemble, location->second, {});
+        std::unique_lock lock(mu_);
+        models_[ensemble].loaded_as_dependency = dependency;
+      }
+    }
+    if (st.ok()) {
+      RecheckEnsemblesComposing(ensemble, level + 1);  // one that was down may bring its own dependents back
+      continue;
+    }
+    LOG_WARNING("ensemble '{}' stops serving: {}", ensemble, st.message());
+    UnloadVersions(ensemble, false);
+    {
+      std::unique_lock lock(mu_);
+      ModelSlot& slot = models_[ensemble];
+      slot.state = "UNAVAILABLE";
+      slot.reason = st.message();
+      slot.down_for_composing = true;
+    }
+    RecheckEnsemblesComposing(ensemble, level + 1);
+  }
+}
+
+Status Server::UnloadVersions(const std::string& name, bool unload_dependents) {
   std::vector<std::shared_ptr<Model>> old;
   std::set<std::string> composing;
   {
@@ -390,11 +449,13 @@ Status Server::UnloadModel(const std::string& name, bool unload_dependents) {
       if (it != models_.end() && it->second.state != "UNLOADING") {
         it->second.state = "UNAVAILABLE";
         it->second.reason = "unloaded";
+        it->second.down_for_composing = false;  // asked to stay down
       }
       return Status::Ok();  // nothing is serving: already unloaded
     }
     for (auto& [v, model] : it->second.versions) old.push_back(model);
     it->second.versions.clear();
+    it->second.down_for_composing = false;
     it->second.state = "UNLOADING";
     it->second.reason = "unloaded";
     composing = it->second.composing;
@@ -414,7 +475,7 @@ Status Server::UnloadModel(const std::string& name, bool unload_dependents) {
         keep = keep || (!other_slot.versions.empty() && other_slot.composing.count(model) > 0);
       }
     }
-    if (!keep) INFERD_RETURN_IF_ERROR(UnloadModel(model, true));
+    if (!keep) INFERD_RETURN_IF_ERROR(UnloadVersions(model, true));
   }
   return Status::Ok();
 }
@@ -482,7 +543,7 @@ void Server::PollRepositories() {
       if (auto slot = models_.find(name); slot != models_.end()) loaded_fingerprint = slot->second.fingerprint;
     }
     if (loaded_fingerprint.empty() || loaded_fingerprint != FolderFingerprint(location.path)) {
-      LoadLocated(name, location, {});
+      if (LoadLocated(name, location, {}).ok()) RecheckEnsemblesComposing(name);
     }
   }
   for (const auto& [name, reason] : scan.conflicts) {

@@ -100,7 +100,8 @@ class Server : public ServingModels {
   Status LoadModel(const std::string& name, const LoadOverrides& overrides = {});
   // Stops serving `name`; what it accepted is still answered. With
   // `unload_dependents`, an ensemble's composing models that were loaded only
-  // for it (and serve no other ensemble) are unloaded too, as on Triton.
+  // for it (and serve no other ensemble) are unloaded too, as on Triton. An
+  // ensemble that composes `name` stops serving too (UNAVAILABLE, naming it).
   Status UnloadModel(const std::string& name, bool unload_dependents = false);
   // Poll mode: loads new and changed models, unloads removed ones.
   void PollRepositories();
@@ -147,6 +148,9 @@ class Server : public ServingModels {
     std::set<std::string> composing;
     // Loaded because an ensemble needed it, not asked for on its own.
     bool loaded_as_dependency = false;
+    // An ensemble the re-check took down because a composing model went or
+    // changed incompatibly: it comes back when that model serves again.
+    bool down_for_composing = false;
   };
   // Builds every version `name` serves, READY, without touching models_.
   Status BuildVersions(const std::string& name, const ModelLocation& location,
@@ -155,6 +159,16 @@ class Server : public ServingModels {
   // Load/unload steps shared by the API, start-up and polling.
   Status LoadLocated(const std::string& name, const ModelLocation& location,
                      const LoadOverrides& overrides);
+  // UnloadModel without the re-check of the ensembles that compose `name`.
+  Status UnloadVersions(const std::string& name, bool unload_dependents);
+  // After `changed` was loaded, reloaded or unloaded, as Triton re-evaluates
+  // dependents: each serving ensemble that composes it is loaded again
+  // (checked against the composing configs as they are now) when `changed`
+  // serves, and otherwise, or when that check fails, stops serving
+  // (UNAVAILABLE, with the reason in the index); then the ensembles that
+  // compose those, at most kMaxEnsembleNesting levels up. An ensemble taken
+  // down this way is tried again when `changed` serves again.
+  void RecheckEnsemblesComposing(const std::string& changed, uint32_t level = 0);
   // Before an ensemble loads: loads each composing model that is not serving
   // (nested ensembles first), so the ensemble is ready only when they are.
   Status LoadComposingModels(const inference::ModelConfig& ensemble);

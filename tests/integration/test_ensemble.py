@@ -615,3 +615,43 @@ def test_a_composing_model_reloaded_under_load_fails_no_request(explicit_server)
     assert failures == []
     assert answered[0] > 0
     client.unload_model("chain3", unload_dependents=True)
+
+
+def test_a_serving_ensemble_follows_its_composing_models(explicit_server):
+    client = client_for(explicit_server, "http")
+    x = np.ones((1, 3), dtype=np.float32)
+
+    def chain3_answers():
+        np.testing.assert_array_equal(client.infer("chain3", [fp32_input(httpclient, "INPUT", x)]).as_numpy("OUTPUT"), x)
+
+    def id_b_config(datatype):
+        return json.dumps({"name": "id_b", "backend": "identity", "max_batch_size": 8,
+                           "input": [{"name": "INPUT0", "data_type": datatype, "dims": [-1]}],
+                           "output": [{"name": "OUTPUT0", "data_type": datatype, "dims": [-1]}]})
+
+    client.load_model("chain3")
+    chain3_answers()
+    # A composing model reloaded with a config the ensemble cannot use takes it down, saying why...
+    client.load_model("id_b", config=id_b_config("TYPE_INT32"))
+    assert not client.is_model_ready("chain3")
+    [entry] = index_entries(client, "chain3")
+    assert entry["state"] == "UNAVAILABLE" and "id_b" in entry["reason"] and "TYPE_INT32" in entry["reason"], entry
+    # ... and it comes back with a config it can use.
+    client.load_model("id_b", config=id_b_config("TYPE_FP32"))
+    assert client.is_model_ready("chain3")
+    chain3_answers()
+    # A composing model unloaded takes the ensemble down too; loaded again, it brings it back.
+    client.unload_model("id_a")
+    assert not client.is_model_ready("chain3")
+    [entry] = index_entries(client, "chain3")
+    assert entry["state"] == "UNAVAILABLE" and "composing model 'id_a' is not serving" in entry["reason"], entry
+    client.load_model("id_a")
+    assert client.is_model_ready("chain3")
+    chain3_answers()
+    # An ensemble unloaded on purpose stays down whatever its models do.
+    client.unload_model("chain3")
+    client.unload_model("id_a")
+    client.load_model("id_a")
+    assert not client.is_model_ready("chain3")
+    client.unload_model("id_a")
+    client.unload_model("id_b")
