@@ -42,6 +42,7 @@ class EnsembleRun : public std::enable_shared_from_this<EnsembleRun> {
     waiting_.resize(graph_->steps.size());
     step_in_flight_.assign(graph_->steps.size(), 0);
     ChooseSteps();
+    CountReaders();
     std::vector<std::string> written;
     for (const InputTensor& in : request_->inputs) {
       TensorValue& t = tensors_[in.name];
@@ -88,6 +89,28 @@ class EnsembleRun : public std::enable_shared_from_this<EnsembleRun> {
     }
   }
 
+  // How many step inputs will still read each tensor (each step runs once in
+  // an ensemble without decoupled steps): a tensor nobody reads any more is
+  // let go as soon as its last reader's request is built, as Triton does,
+  // so the response holding it goes once those requests are done.
+  void CountReaders() {
+    if (graph_->decoupled) return;  // a decoupled step writes its tensors again and again
+    for (size_t s = 0; s < graph_->steps.size(); ++s) {
+      if (!needed_[s]) continue;
+      for (const auto& [model_input, tensor] : graph_->steps[s].inputs) ++readers_left_[tensor];
+    }
+    // The answer reads the outputs at the end.
+    for (const std::string& output : wanted_) readers_left_[output] += 1;
+  }
+
+  void ReleaseInputsOf(size_t step) {
+    if (graph_->decoupled) return;
+    for (const auto& [model_input, tensor] : graph_->steps[step].inputs) {
+      auto left = readers_left_.find(tensor);
+      if (left != readers_left_.end() && --left->second == 0) tensors_.erase(tensor);
+    }
+  }
+
   // Queues the needed steps that read one of `written` and now have all
   // their inputs (each once, in step order).
   void Trigger(const std::vector<std::string>& written) {
@@ -108,6 +131,7 @@ class EnsembleRun : public std::enable_shared_from_this<EnsembleRun> {
       try {
         waiting_[s].push_back(StepRequest(s));
         ++waiting_count_;
+        ReleaseInputsOf(s);
       } catch (const std::exception& e) {  // out of memory: this ensemble request fails
         return Fail(Status::Internal(StepLabel(s) + ": " + e.what()));
       }
@@ -316,6 +340,7 @@ class EnsembleRun : public std::enable_shared_from_this<EnsembleRun> {
   std::vector<bool> needed_;         // per step: leads to an asked-for output
   std::vector<std::string> wanted_;  // the ensemble outputs to answer with
   std::map<std::string, TensorValue> tensors_;
+  std::map<std::string, uint32_t> readers_left_;  // see CountReaders
   // Per step: its requests built and not sent yet (each with the tensors of
   // the moment its inputs were complete), and those sent and not finally answered.
   std::vector<std::deque<RequestPtr>> waiting_;
