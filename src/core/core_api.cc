@@ -262,6 +262,7 @@ InferdError* ResponseSend(InferdResponse* r, uint32_t flags, InferdError* error)
     if (error) {
       response->status = StatusFromBackendError(error);
       response->outputs.clear();
+      if (response->final) response->request->failure_reason = FailureReason::kBackend;
     }
     if (ModelInstance::DeferIfExecuting(response)) return nullptr;
     auto request = response->request;
@@ -282,6 +283,7 @@ InferdError* RequestRespondError(InferdRequest* r, InferdError* error) noexcept 
     }
     auto response = std::make_unique<InferenceResponse>(request->shared_from_this());
     response->status = st.ok() ? Status::Internal("backend answered with an empty error") : st;
+    request->failure_reason = FailureReason::kBackend;
     if (ModelInstance::DeferIfExecuting(response)) return nullptr;
     request->Respond(std::move(response));
     return nullptr;

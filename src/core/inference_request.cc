@@ -172,7 +172,11 @@ void InferenceRequest::Respond(std::unique_ptr<InferenceResponse> response) {
     model->CompleteResponse(*this, response.get());
   }
   place_shared_memory_outputs();
-  if (model) model->stats().RecordRequestEnd(*this, response->status.ok(), NowNs());
+  if (model) {
+    const FailureReason reason =
+        response->status.code() == Status::Code::kCancelled ? FailureReason::kCanceled : failure_reason;
+    model->stats().RecordRequestEnd(*this, response->status.ok(), reason, NowNs());
+  }
   if (trace) {
     const uint64_t now = NowNs();
     trace->Stamp("INFER_RESPONSE_COMPLETE", now);
@@ -197,7 +201,8 @@ InferenceRequest::~InferenceRequest() {
   if (model) model->ForgetInFlight(*this);
 }
 
-void InferenceRequest::RespondError(const Status& status) {
+void InferenceRequest::RespondError(const Status& status, FailureReason reason) {
+  failure_reason = reason;
   auto response = std::make_unique<InferenceResponse>(shared_from_this());
   response->status = status;
   Respond(std::move(response));

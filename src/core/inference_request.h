@@ -18,6 +18,7 @@
 #include "core/abi_handles.h"
 #include "core/inference_response.h"
 #include "core/shared_memory.h"
+#include "core/stats.h"
 #include "inferd/backend.h"
 
 namespace inferd {
@@ -90,6 +91,10 @@ class InferenceRequest : public InferdRequest,
   // How many ensembles this request is a step of (0: a client's request);
   // bounded, so ensembles that compose each other cannot recurse forever.
   uint32_t ensemble_depth = 0;
+  // Why it failed, for the failure metric's reason label, set by whoever
+  // fails it (a scheduler: rejected; the backend ABI: backend); a CANCELLED
+  // answer always counts as canceled.
+  FailureReason failure_reason = FailureReason::kOther;
   // A step's ensemble request: the step is cancelled with it. The chain is
   // at most kMaxEnsembleNesting long.
   std::shared_ptr<const InferenceRequest> cancelled_with;
@@ -159,8 +164,9 @@ class InferenceRequest : public InferdRequest,
   // (later ones are dropped and logged). Requests live in shared_ptrs: a
   // response keeps its request (and so the input memory) alive.
   void Respond(std::unique_ptr<InferenceResponse> response);
-  // A final response carrying only `status`.
-  void RespondError(const Status& status);
+  // A final response carrying only `status`; `reason` labels the failure.
+  void RespondError(const Status& status, FailureReason reason);
+  void RespondError(const Status& status) { RespondError(status, failure_reason); }
   bool answered() const { return answered_.load(); }
 
   // Cancellation, as Triton has it: a frontend whose client cancelled the

@@ -96,7 +96,9 @@ void ModelInstance::Run(std::promise<Status>* initialized) {
     } catch (const std::exception& e) {
       // Nothing may end this thread early: the batch is answered, the next one runs.
       LOG_ERROR("instance {}: execution failed: {}", name_, e.what());
-      for (auto& r : batch) r->RespondError(Status::Internal("execution failed: " + std::string(e.what())));
+      for (auto& r : batch) {
+        r->RespondError(Status::Internal("execution failed: " + std::string(e.what())), FailureReason::kBackend);
+      }
     }
     batch.clear();
     if (limit_handle_ != 0) limiter_->Release(limit_handle_);
@@ -186,7 +188,8 @@ void ModelInstance::Execute(std::vector<RequestPtr>& batch) {
     if (r->answered() || backend_owns_answers) continue;
     r->RespondError(st.ok() ? Status::Internal("backend of model '" + model_->name() +
                                                "' returned without answering the request")
-                            : st);
+                            : st,
+                    FailureReason::kBackend);
   }
   batch.clear();
 }

@@ -56,11 +56,21 @@ void ModelStats::RecordEnsembleExecution(uint64_t batch_size, uint64_t queue_ns,
   AddRequestTimes(queue_ns, input_ns, infer_ns, output_ns, now);
 }
 
-void ModelStats::RecordRequestEnd(const InferenceRequest& request, bool success,
+const char* FailureReasonName(FailureReason reason) {
+  switch (reason) {
+    case FailureReason::kRejected: return "REJECTED";
+    case FailureReason::kCanceled: return "CANCELED";
+    case FailureReason::kBackend: return "BACKEND";
+    default: return "OTHER";
+  }
+}
+
+void ModelStats::RecordRequestEnd(const InferenceRequest& request, bool success, FailureReason reason,
                                   uint64_t now_ns) {
   const uint64_t ns = now_ns > request.receive_ns ? now_ns - request.receive_ns : 0;
   std::lock_guard<std::mutex> lock(mu_);
   (success ? s_.success : s_.fail).Add(ns);
+  if (!success) ++s_.fail_by_reason[static_cast<size_t>(reason)];
   if (success && summaries_) {
     (*summaries_)[static_cast<size_t>(LatencyKind::kRequest)].Add(now_ns, ns / 1e3);
   }

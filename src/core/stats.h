@@ -2,8 +2,8 @@
 // (perf_analyzer and dashboards read them): cumulative counts and durations.
 #pragma once
 
-#include <cstdint>
 #include <array>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -25,12 +25,20 @@ struct BatchStat {
   StatDuration compute_input, compute_infer, compute_output;
 };
 
+// Why a request failed, as Triton labels nv_inference_request_failure:
+// REJECTED (a scheduler's queue was full or its timeout passed), CANCELED,
+// BACKEND (the model answered with an error) and OTHER.
+enum class FailureReason : uint8_t { kRejected, kCanceled, kBackend, kOther };
+constexpr size_t kFailureReasons = 4;
+const char* FailureReasonName(FailureReason reason);  // "REJECTED", ...
+
 // A consistent copy of the counters at one moment.
 struct ModelStatsSnapshot {
   uint64_t last_inference_ms = 0;  // wall clock, ms since the epoch
   uint64_t inference_count = 0;    // inferences: the batch dims summed over requests
   uint64_t execution_count = 0;    // backend executions (batches)
   StatDuration success, fail, queue, compute_input, compute_infer, compute_output;
+  std::array<uint64_t, kFailureReasons> fail_by_reason{};  // fail.count split by FailureReason
   StatDuration cache_hit, cache_miss;
   std::map<uint64_t, BatchStat> batch_stats;  // by executed batch size
 };
@@ -75,8 +83,8 @@ class ModelStats {
   // queue statistics, as Triton counts it (queue_ns: arrival to lookup).
   void RecordCacheHit(uint64_t ns, uint64_t queue_ns, uint64_t now_ns);
   void RecordCacheMiss(uint64_t ns);
-  // A request got its final response.
-  void RecordRequestEnd(const InferenceRequest& request, bool success, uint64_t now_ns);
+  // A request got its final response; `reason` says why when it failed.
+  void RecordRequestEnd(const InferenceRequest& request, bool success, FailureReason reason, uint64_t now_ns);
 
   ModelStatsSnapshot Snapshot() const;
 

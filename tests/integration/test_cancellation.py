@@ -38,6 +38,9 @@ class TritonPythonModel:
             if seconds < 0:
                 responses.append(pb_utils.InferenceResponse([pb_utils.Tensor("OUT", np.array([self.last], np.float32))]))
                 continue
+            if seconds > 1000:
+                responses.append(pb_utils.InferenceResponse(error=pb_utils.TritonError("too long a wait")))
+                continue
             pb_utils.Logger.log_warn("waiter: waiting")
             deadline = time.monotonic() + seconds
             cancelled = request.is_cancelled()
@@ -146,6 +149,11 @@ def cancel_server(inferd_bin, tmp_path_factory):
         (d / "1" / "model.py").write_text(textwrap.dedent(code))
     write_model(repo, "copy", identity_config("copy", [("INPUT0", "TYPE_FP32", [1])]))
     write_model(repo, "sleep_then_copy", ENSEMBLE)
+    # One request runs a second, one waits, a third at a time is refused.
+    write_model(repo, "queue_of_one", identity_config(
+        "queue_of_one", [("INPUT0", "TYPE_FP32", [1])], max_batch_size=1,
+        extra="""dynamic_batching { default_queue_policy { max_queue_size: 1 } }
+                 parameters { key: "execute_delay_ms" value { string_value: "1000" } }"""))
     with InferdServer(inferd_bin, [repo], log_dir=tmp_path_factory.mktemp("cancellation_logs"), tag="cancel") as srv:
         yield srv
 
@@ -278,4 +286,58 @@ def test_a_grpc_deadline_that_passes_cancels_the_request(cancel_server):
         client.infer("waiter", [seconds_input(grpcclient, 30)], client_timeout=0.5)
     assert "deadline" in str(raised.value).lower()
     assert ask_http(cancel_server, "waiter", -1) == 1.0  # the model saw it, well before its 30 s
+    client.close()
+
+
+def failures_by_reason(srv, model):
+    with urllib.request.urlopen(f"http://{srv.metrics_url}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    counts = {}
+    for line in text.splitlines():
+        if line.startswith("nv_inference_request_failure{") and f'model="{model}"' in line:
+            reason = line.split('reason="', 1)[1].split('"', 1)[0]
+            counts[reason] = float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+def test_failures_are_counted_by_reason_as_on_triton(cancel_server):
+    assert set(failures_by_reason(cancel_server, "waiter")) == {"REJECTED", "CANCELED", "BACKEND", "OTHER"}
+    # BACKEND: the model answered with an error; OTHER: the server refused the input.
+    before = failures_by_reason(cancel_server, "waiter")
+    http = httpclient.InferenceServerClient(cancel_server.url)
+    with pytest.raises(Exception, match="too long a wait"):
+        http.infer("waiter", [seconds_input(httpclient, 5000)])
+    wrong = httpclient.InferInput("SECONDS", [2], "FP32")
+    wrong.set_data_from_numpy(np.array([1, 2], np.float32))
+    with pytest.raises(Exception):
+        http.infer("waiter", [wrong])
+    # CANCELED: a call cancelled while its model ran (the model answered CANCELLED).
+    client = grpcclient.InferenceServerClient(cancel_server.grpc_url)
+    answers = queue.Queue()
+    waits = cancel_server.log_text().count("waiter: waiting")
+    call = client.async_infer("waiter", [seconds_input(grpcclient, 30)], lambda result, error: answers.put(error))
+    started(cancel_server, "waiter: waiting", waits + 1)
+    call.cancel()
+    answers.get(timeout=30)
+    wait_for(lambda: failures_by_reason(cancel_server, "waiter")["CANCELED"] == before["CANCELED"] + 1, "CANCELED")
+    after = failures_by_reason(cancel_server, "waiter")
+    assert after == {"REJECTED": before["REJECTED"], "CANCELED": before["CANCELED"] + 1,
+                     "BACKEND": before["BACKEND"] + 1, "OTHER": before["OTHER"] + 1}, (before, after)
+    # REJECTED: a queue that holds one request refuses a third at once.
+    before = failures_by_reason(cancel_server, "queue_of_one")
+
+    def one():
+        i = grpcclient.InferInput("INPUT0", [1, 1], "FP32")
+        i.set_data_from_numpy(np.ones((1, 1), np.float32))
+        return i
+
+    results = queue.Queue()
+    client.async_infer("queue_of_one", [one()], lambda result, error: results.put(error))
+    time.sleep(0.3)  # running
+    client.async_infer("queue_of_one", [one()], lambda result, error: results.put(error))
+    time.sleep(0.3)  # waiting
+    with pytest.raises(Exception, match="full"):
+        client.infer("queue_of_one", [one()])
+    assert [results.get(timeout=30), results.get(timeout=30)] == [None, None]
+    assert failures_by_reason(cancel_server, "queue_of_one")["REJECTED"] == before["REJECTED"] + 1
     client.close()

@@ -165,13 +165,18 @@ def test_every_loaded_model_and_version_has_labelled_samples(metrics_server):
         want = {("m_count", "1"), ("m_idle", "1"), ("m_slow", "1"),
                 ("m_versions", "1"), ("m_versions", "2")}
         assert got == want, (name, got)
-        assert all(set(l) == {"model", "version"} for l in labels), (name, labels)
+        # Failures carry Triton's reason label too, one series per reason.
+        extra = {"reason"} if name == "nv_inference_request_failure" else set()
+        assert all(set(l) == {"model", "version"} | extra for l in labels), (name, labels)
+        if extra:
+            assert {l["reason"] for l in labels} == {"REJECTED", "CANCELED", "BACKEND", "OTHER"}
 
 
 def test_unused_model_is_all_zero(metrics_server):
     page = scrape(metrics_server)
     for name in PER_MODEL_COUNTERS + DURATION_COUNTERS + ["nv_inference_pending_request_count"]:
-        assert page.model(name, "m_idle") == 0, name
+        labels = {"reason": "OTHER"} if name == "nv_inference_request_failure" else {}
+        assert page.model(name, "m_idle", **labels) == 0, name
 
 
 def test_cpu_and_process_metrics(metrics_server):
@@ -216,10 +221,13 @@ def test_counters_equal_the_traffic(metrics_server):
 
     page = scrape(metrics_server)
     page.raw_line("nv_inference_request_success", 7, model="m_count", version="1")
-    page.raw_line("nv_inference_request_failure", 3, model="m_count", version="1")
+    # Wrong shapes are refused by the core: Triton's reason OTHER; each reason has its series.
+    page.raw_line("nv_inference_request_failure", 3, model="m_count", reason="OTHER", version="1")
+    for reason in ("REJECTED", "CANCELED", "BACKEND"):
+        page.raw_line("nv_inference_request_failure", 0, model="m_count", reason=reason, version="1")
     page.raw_line("nv_inference_count", sum(batches), model="m_count", version="1")
     assert page.model("nv_inference_request_success", "m_count") == 7
-    assert page.model("nv_inference_request_failure", "m_count") == 3
+    assert page.model("nv_inference_request_failure", "m_count", reason="OTHER") == 3
     assert page.model("nv_inference_count", "m_count") == sum(batches)
     assert page.model("nv_inference_exec_count", "m_count") == len(batches)
     assert page.model("nv_inference_pending_request_count", "m_count") == 0
@@ -322,7 +330,7 @@ def test_summary_latencies(start_server, make_repo):
     assert page.model("nv_inference_request_summary_us_sum", "m") > 0
     # counters stay on by default
     assert page.model("nv_inference_request_success", "m") == 5
-    assert page.model("nv_inference_request_failure", "m") == 2
+    assert page.model("nv_inference_request_failure", "m", reason="OTHER") == 2
     assert page.has_family("nv_inference_request_duration_us")
 
 
@@ -361,7 +369,7 @@ def test_counter_latencies_false(start_server, make_repo):
     for name in DURATION_COUNTERS:
         assert not page.has_family(name), f"{name} present with counter_latencies=false"
     assert page.model("nv_inference_request_success", "m") == 2
-    assert page.model("nv_inference_request_failure", "m") == 1
+    assert page.model("nv_inference_request_failure", "m", reason="OTHER") == 1
     assert page.model("nv_inference_pending_request_count", "m") == 0
 
 

@@ -26,7 +26,8 @@ bool Compatible(const InferenceRequest& a, const InferenceRequest& b,
 void AnswerTimedOut(std::vector<RequestPtr>& rejected) {
   for (auto& r : rejected) {
     r->RespondError(Status::Unavailable("request timeout expired: the request waited in the queue of model '" +
-                                        r->model_name + "' longer than its timeout"));
+                                        r->model_name + "' longer than its timeout"),
+                    FailureReason::kRejected);
   }
   rejected.clear();
 }

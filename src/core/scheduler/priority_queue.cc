@@ -51,6 +51,7 @@ Status PriorityQueue::Push(RequestPtr r, uint64_t now) {
   }
   Level& l = LevelOf(level);
   if (l.policy.max_queue_size > 0 && l.live.size() + l.delayed.size() >= l.policy.max_queue_size) {
+    r->failure_reason = FailureReason::kRejected;  // the caller answers it with this status
     return Status::Unavailable("the queue of model '" + r->model_name + "'" +
                                (levels_.size() > 1 ? " at priority " + std::to_string(level) : "") +
                                " is full (max_queue_size " + std::to_string(l.policy.max_queue_size) + ")");

@@ -138,9 +138,16 @@ std::string MetricsEndpoint::Render() const {
   per_model("nv_inference_request_success", "counter",
             "Number of successful inference requests, all batch sizes",
             [](const Row& r) { return r.s.success.count; });
-  per_model("nv_inference_request_failure", "counter",
-            "Number of failed inference requests, all batch sizes",
-            [](const Row& r) { return r.s.fail.count; });
+  // One series per failure reason, each present from the start (Triton 2.51;
+  // dashboards and Triton's QA read them by reason).
+  p.Family("nv_inference_request_failure", "counter", "Number of failed inference requests, all batch sizes");
+  for (const auto& r : rows) {
+    for (size_t reason = 0; reason < kFailureReasons; ++reason) {
+      Labels labels = r.labels;
+      labels.insert(labels.begin() + 1, {"reason", FailureReasonName(static_cast<FailureReason>(reason))});
+      p.Sample("nv_inference_request_failure", labels, r.s.fail_by_reason[reason]);
+    }
+  }
   per_model("nv_inference_count", "counter",
             "Number of inferences performed (does not include cached requests)",
             [](const Row& r) { return r.s.inference_count; });
