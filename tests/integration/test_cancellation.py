@@ -149,6 +149,10 @@ def cancel_server(inferd_bin, tmp_path_factory):
         (d / "1" / "model.py").write_text(textwrap.dedent(code))
     write_model(repo, "copy", identity_config("copy", [("INPUT0", "TYPE_FP32", [1])]))
     write_model(repo, "sleep_then_copy", ENSEMBLE)
+    write_model(repo, "slow_sequence", identity_config(
+        "slow_sequence", [("INPUT0", "TYPE_FP32", [1])], max_batch_size=1,
+        extra="""sequence_batching { direct { } max_sequence_idle_microseconds: 10000000 }
+                 parameters { key: "execute_delay_ms" value { string_value: "1500" } }"""))
     # One request runs a second, one waits, a third at a time is refused.
     write_model(repo, "queue_of_one", identity_config(
         "queue_of_one", [("INPUT0", "TYPE_FP32", [1])], max_batch_size=1,
@@ -340,4 +344,36 @@ def test_failures_are_counted_by_reason_as_on_triton(cancel_server):
         client.infer("queue_of_one", [one()])
     assert [results.get(timeout=30), results.get(timeout=30)] == [None, None]
     assert failures_by_reason(cancel_server, "queue_of_one")["REJECTED"] == before["REJECTED"] + 1
+    client.close()
+
+
+def test_cancelling_a_waiting_request_of_a_sequence_cancels_the_whole_sequence(cancel_server):
+    # As on Triton (its QA L0_request_cancellation): the sequence's other
+    # waiting requests are answered CANCELLED too, and the sequence ends.
+    client = grpcclient.InferenceServerClient(cancel_server.grpc_url)
+
+    def one():
+        i = grpcclient.InferInput("INPUT0", [1, 1], "FP32")
+        i.set_data_from_numpy(np.ones((1, 1), np.float32))
+        return i
+
+    before = failures_by_reason(cancel_server, "slow_sequence")
+    answers = queue.Queue()
+    client.async_infer("slow_sequence", [one()], lambda result, error: answers.put(("start", error)),
+                       sequence_id=7, sequence_start=True)
+    time.sleep(0.3)  # running, for 1.5 s
+    waiting = [client.async_infer("slow_sequence", [one()], lambda result, error, i=i: answers.put((i, error)),
+                                  sequence_id=7) for i in range(2)]
+    time.sleep(0.3)
+    waiting[0].cancel()
+    got = dict(answers.get(timeout=30) for _ in range(3))
+    assert got["start"] is None
+    assert got[0] is not None  # cancelled by its client
+    assert got[1] is not None and got[1].status() == "StatusCode.CANCELLED" and "sequence 7" in got[1].message(), got[1]
+    wait_for(lambda: failures_by_reason(cancel_server, "slow_sequence")["CANCELED"] == before["CANCELED"] + 2,
+             "both waiting requests to count as cancelled")
+    # The sequence is over: only a START continues its id.
+    with pytest.raises(Exception, match="START"):
+        client.infer("slow_sequence", [one()], sequence_id=7)
+    client.infer("slow_sequence", [one()], sequence_id=7, sequence_start=True, sequence_end=True)
     client.close()

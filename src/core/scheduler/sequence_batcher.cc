@@ -143,7 +143,58 @@ void SequenceBatcher::AddState(Sequence& s, InferenceRequest& r) const {
 SequenceBatcher::SequenceBatcher(SequenceBatcherOptions options)
     : options_(std::move(options)),
       live_per_instance_(options_.instances, 0),
-      running_(options_.instances) {}
+      running_(options_.instances),
+      reaper_([this] { ReapLoop(); }) {}
+
+SequenceBatcher::~SequenceBatcher() {
+  Stop();
+  if (reaper_.joinable()) reaper_.join();
+}
+
+void SequenceBatcher::ReapLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopped_) {
+    reaper_cv_.wait_for(lock, std::chrono::milliseconds(kReapIntervalMs));
+    if (stopped_) break;
+    std::set<std::string> cancelled_ids;
+    for (const auto& [id, s] : sequences_) {
+      for (const RequestPtr& r : s.waiting) {
+        if (r->IsCancelled()) {
+          cancelled_ids.insert(id);
+          break;
+        }
+      }
+    }
+    for (const RequestPtr& r : backlog_)
+      if (r->IsCancelled()) cancelled_ids.insert(SequenceId(*r));
+    if (cancelled_ids.empty()) continue;
+    std::vector<RequestPtr> cancelled;
+    for (const std::string& id : cancelled_ids) {
+      if (auto seq = sequences_.find(id); seq != sequences_.end()) {
+        for (RequestPtr& r : seq->second.waiting) cancelled.push_back(std::move(r));
+        seq->second.waiting.clear();
+        seq->second.ended = true;  // released once a request of it that runs is done
+      }
+      for (auto it = backlog_.begin(); it != backlog_.end();) {
+        if (SequenceId(**it) != id) {
+          ++it;
+          continue;
+        }
+        cancelled.push_back(std::move(*it));
+        it = backlog_.erase(it);
+      }
+    }
+    Release(Now());
+    lock.unlock();
+    cv_.notify_all();  // freed slots may let the backlog in
+    for (const RequestPtr& r : cancelled) {
+      r->RespondError(Status::Cancelled("sequence " + SequenceId(*r) + " of model '" + r->model_name +
+                                        "' was cancelled (a request of it was cancelled while it waited)"));
+    }
+    cancelled.clear();
+    lock.lock();
+  }
+}
 
 uint64_t SequenceBatcher::Now() const { return options_.clock ? options_.clock() : NowNs(); }
 
@@ -376,6 +427,7 @@ void SequenceBatcher::Stop() {
     Release(Now());
   }
   cv_.notify_all();
+  reaper_cv_.notify_all();
 }
 
 }  // namespace inferd

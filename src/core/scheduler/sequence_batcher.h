@@ -29,6 +29,12 @@
 //    1 s) is released; a later request of it that is not a start is refused.
 //    When every slot of every instance is taken, a new sequence waits for one.
 //
+//  - Cancellation (Triton's): a request of a sequence cancelled while it
+//    waits (queued, or in the backlog of new sequences) cancels the whole
+//    sequence: a reaper thread answers every waiting request of it CANCELLED
+//    within kReapIntervalMs, and the sequence ends (only a START continues
+//    its id).
+//
 //  - Implicit state: see SequenceStateSpec.
 //
 // Not built (rejected at load, naming the field): iterative_sequence.
@@ -42,6 +48,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/datatype.h"
@@ -89,7 +96,10 @@ Status SequenceBatcherOptionsFromConfig(const inference::ModelConfig& config, si
 
 class SequenceBatcher : public Scheduler {
  public:
+  static constexpr int kReapIntervalMs = 250;
+
   explicit SequenceBatcher(SequenceBatcherOptions options);
+  ~SequenceBatcher() override;
 
   Status Enqueue(RequestPtr request) override;
   bool NextBatch(std::vector<RequestPtr>* batch) override { return NextBatchFor(0, batch); }
@@ -123,6 +133,8 @@ class SequenceBatcher : public Scheduler {
   // Moves the oldest waiting request of `count` ready sequences of `instance`
   // out. Requires mu_.
   void FormBatch(size_t instance, size_t count, std::vector<RequestPtr>* batch);
+  // The reaper thread: cancels the sequences with a cancelled request waiting.
+  void ReapLoop();
 
   const SequenceBatcherOptions options_;
 
@@ -135,6 +147,8 @@ class SequenceBatcher : public Scheduler {
   // New sequences waiting for a free slot, in arrival order.
   std::deque<RequestPtr> backlog_;             // guarded by mu_
   bool stopped_ = false;                       // guarded by mu_
+  std::condition_variable reaper_cv_;          // wakes the reaper only to stop
+  std::thread reaper_;                         // last: it uses everything above
 };
 
 }  // namespace inferd

@@ -186,7 +186,8 @@ void StreamInferReactor::Perform(const Next& next) {
 void StreamInferReactor::OnCancel() {
   std::lock_guard<std::mutex> lock(mu_);
   cancelled_ = true;
-  if (!in_core_.empty()) LOG_VERBOSE("grpc stream cancelled: {} request(s) in flight cancelled", in_core_.size());
+  LOG_VERBOSE("Cancellation notification received for ModelStreamInfer stream: {} request(s) in flight cancelled",
+              in_core_.size());
   for (InferenceRequest* r : in_core_) r->Cancel();
 }
 
