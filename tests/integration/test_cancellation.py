@@ -195,14 +195,27 @@ def started(srv, line, count):
     wait_for(lambda: srv.log_text().count(line) >= count, f"{count} x '{line}' in the log")
 
 
+def cancel_while_waiting(srv, client):
+    """Sends the waiter a 30 s wait, cancels the call once the model waits;
+    returns the error the client got."""
+    answers = queue.Queue()
+    waits = srv.log_text().count("waiter: waiting")
+    call = client.async_infer("waiter", [seconds_input(grpcclient, 30)], lambda result, error: answers.put(error))
+    started(srv, "waiter: waiting", waits + 1)
+    call.cancel()
+    return answers.get(timeout=30)
+
+
+def one_by_one():
+    """A [1, 1] FP32 input INPUT0, for the batching C identity models."""
+    i = grpcclient.InferInput("INPUT0", [1, 1], "FP32")
+    i.set_data_from_numpy(np.ones((1, 1), np.float32))
+    return i
+
+
 def test_a_cancelled_grpc_call_reaches_the_running_python_model(cancel_server):
     client = grpcclient.InferenceServerClient(cancel_server.grpc_url)
-    answers = queue.Queue()
-    waits = cancel_server.log_text().count("waiter: waiting")
-    call = client.async_infer("waiter", [seconds_input(grpcclient, 30)], lambda result, error: answers.put(error))
-    started(cancel_server, "waiter: waiting", waits + 1)
-    call.cancel()
-    error = answers.get(timeout=30)
+    error = cancel_while_waiting(cancel_server, client)
     assert error is not None and "cancel" in str(error).lower()
     # The model saw the cancellation (else it waits 30 s and answers 0).
     assert ask_http(cancel_server, "waiter", -1) == 1.0
@@ -317,31 +330,20 @@ def test_failures_are_counted_by_reason_as_on_triton(cancel_server):
         http.infer("waiter", [wrong])
     # CANCELED: a call cancelled while its model ran (the model answered CANCELLED).
     client = grpcclient.InferenceServerClient(cancel_server.grpc_url)
-    answers = queue.Queue()
-    waits = cancel_server.log_text().count("waiter: waiting")
-    call = client.async_infer("waiter", [seconds_input(grpcclient, 30)], lambda result, error: answers.put(error))
-    started(cancel_server, "waiter: waiting", waits + 1)
-    call.cancel()
-    answers.get(timeout=30)
+    cancel_while_waiting(cancel_server, client)
     wait_for(lambda: failures_by_reason(cancel_server, "waiter")["CANCELED"] == before["CANCELED"] + 1, "CANCELED")
     after = failures_by_reason(cancel_server, "waiter")
     assert after == {"REJECTED": before["REJECTED"], "CANCELED": before["CANCELED"] + 1,
                      "BACKEND": before["BACKEND"] + 1, "OTHER": before["OTHER"] + 1}, (before, after)
     # REJECTED: a queue that holds one request refuses a third at once.
     before = failures_by_reason(cancel_server, "queue_of_one")
-
-    def one():
-        i = grpcclient.InferInput("INPUT0", [1, 1], "FP32")
-        i.set_data_from_numpy(np.ones((1, 1), np.float32))
-        return i
-
     results = queue.Queue()
-    client.async_infer("queue_of_one", [one()], lambda result, error: results.put(error))
+    client.async_infer("queue_of_one", [one_by_one()], lambda result, error: results.put(error))
     time.sleep(0.3)  # running
-    client.async_infer("queue_of_one", [one()], lambda result, error: results.put(error))
+    client.async_infer("queue_of_one", [one_by_one()], lambda result, error: results.put(error))
     time.sleep(0.3)  # waiting
     with pytest.raises(Exception, match="full"):
-        client.infer("queue_of_one", [one()])
+        client.infer("queue_of_one", [one_by_one()])
     assert [results.get(timeout=30), results.get(timeout=30)] == [None, None]
     assert failures_by_reason(cancel_server, "queue_of_one")["REJECTED"] == before["REJECTED"] + 1
     client.close()
@@ -351,18 +353,12 @@ def test_cancelling_a_waiting_request_of_a_sequence_cancels_the_whole_sequence(c
     # As on Triton (its QA L0_request_cancellation): the sequence's other
     # waiting requests are answered CANCELLED too, and the sequence ends.
     client = grpcclient.InferenceServerClient(cancel_server.grpc_url)
-
-    def one():
-        i = grpcclient.InferInput("INPUT0", [1, 1], "FP32")
-        i.set_data_from_numpy(np.ones((1, 1), np.float32))
-        return i
-
     before = failures_by_reason(cancel_server, "slow_sequence")
     answers = queue.Queue()
-    client.async_infer("slow_sequence", [one()], lambda result, error: answers.put(("start", error)),
+    client.async_infer("slow_sequence", [one_by_one()], lambda result, error: answers.put(("start", error)),
                        sequence_id=7, sequence_start=True)
     time.sleep(0.3)  # running, for 1.5 s
-    waiting = [client.async_infer("slow_sequence", [one()], lambda result, error, i=i: answers.put((i, error)),
+    waiting = [client.async_infer("slow_sequence", [one_by_one()], lambda result, error, i=i: answers.put((i, error)),
                                   sequence_id=7) for i in range(2)]
     time.sleep(0.3)
     waiting[0].cancel()
@@ -374,6 +370,6 @@ def test_cancelling_a_waiting_request_of_a_sequence_cancels_the_whole_sequence(c
              "both waiting requests to count as cancelled")
     # The sequence is over: only a START continues its id.
     with pytest.raises(Exception, match="START"):
-        client.infer("slow_sequence", [one()], sequence_id=7)
-    client.infer("slow_sequence", [one()], sequence_id=7, sequence_start=True, sequence_end=True)
+        client.infer("slow_sequence", [one_by_one()], sequence_id=7)
+    client.infer("slow_sequence", [one_by_one()], sequence_id=7, sequence_start=True, sequence_end=True)
     client.close()
