@@ -136,6 +136,14 @@ QA_FILES = [
                "test_decoupled_infer", "test_decoupled_cancellation", "test_decoupled_timeout",
                "test_non_decoupled_streaming_multi_response")),
            restart_per_test=True, timeout=120),
+    # L0_request_cancellation/test.sh: cancellation from gRPC clients reaches the schedulers
+    # (the C++ unit test and the TorchScript implicit-state test are not run here)
+    QaFile("L0_request_cancellation/grpc_cancellation_test.py", "request_cancellation_grpc", ("--log-verbose=1",),
+           skip_tests={"GrpcCancellationTest.test_grpc_async_infer_cancellation_at_step_start": (
+               "needs Triton's test-only hook TRITONSERVER_DELAY_GRPC_PROCESS")},
+           restart_per_test=True, timeout=120),
+    QaFile("L0_request_cancellation/scheduler_test.py", "request_cancellation_scheduler", ("--log-verbose=2",),
+           timeout=300),
     # L0_logging/test.sh "Test Python client library", then log_format_test.py (pytest), which
     # starts "tritonserver" on log_models itself, 12 times, and checks every log line's format
     QaFile("L0_logging/logging_endpoint_test.py", "log_models"),

@@ -224,6 +224,29 @@ class QaRepos:
         text = re.sub(r"(?m)^model_transaction_policy.*\n", "", text).replace("repeat_int32", "repeat_int32_non_decoupled")
         (nd / "config.pbtxt").write_text(text)
 
+    def _build_request_cancellation_grpc(self, dest):
+        # qa/L0_request_cancellation/test.sh, "gRPC cancellation tests"
+        _identity(dest, "custom_identity_int32", "TYPE_INT32", 1024, "instance_group [{ kind: KIND_CPU }]\n", 10000)
+
+    def _build_request_cancellation_scheduler(self, dest):
+        # qa/L0_request_cancellation/test.sh, "End-to-end scheduler tests"
+        one = "instance_group [{ count: 1 kind: KIND_CPU }]\n"
+        _identity(dest, "dynamic_batch", "TYPE_FP32", 2, one + "dynamic_batching { max_queue_delay_microseconds: 600000 }\n", 6000)
+        _identity(dest, "sequence_direct", "TYPE_FP32", 1,
+                  one + "sequence_batching { direct { } max_sequence_idle_microseconds: 6000000 }\n", 6000)
+        _identity(dest, "sequence_oldest", "TYPE_FP32", 1,
+                  one + "sequence_batching { oldest { max_candidate_sequences: 1 } "
+                  "max_sequence_idle_microseconds: 6000000 }\n", 6000)
+        steps = ",\n".join(
+            f'{{ model_name: "dynamic_batch" model_version: -1 input_map {{ key: "INPUT0" value: "{i}" }} '
+            f'output_map {{ key: "OUTPUT0" value: "{o}" }} }}' for i, o in (("INPUT0", "out"), ("out", "OUTPUT0")))
+        (dest / "ensemble_model" / "1").mkdir(parents=True)
+        (dest / "ensemble_model" / "config.pbtxt").write_text(
+            'name: "ensemble_model"\nplatform: "ensemble"\nmax_batch_size: 1\n'
+            'input [{ name: "INPUT0" data_type: TYPE_FP32 dims: [ -1 ] }]\n'
+            'output [{ name: "OUTPUT0" data_type: TYPE_FP32 dims: [ -1 ] }]\n'
+            f"ensemble_scheduling {{ step [\n{steps}\n] }}\n")
+
     def _dyna_models(self, dest, phase_b):
         # qa/L0_dyna_sequence_batcher/test.sh (BACKENDS=onnx): copy every model, add 'count: 1';
         # before the batching tests: max_candidate_sequences:4, max_queue_delay_microseconds:5000000
@@ -246,6 +269,16 @@ class QaRepos:
     def identity_model(self, name):
         """A generated identity model's folder (L0_model_config copies model.onnx from it)."""
         return self.generated("identity") / name
+
+
+def _identity(dest, name, datatype, max_batch_size, extra, delay_ms):
+    """An identity-backend model INPUT0 -> OUTPUT0 [-1] that sleeps delay_ms per execution."""
+    (dest / name / "1").mkdir(parents=True)
+    (dest / name / "config.pbtxt").write_text(
+        f'name: "{name}"\nbackend: "identity"\nmax_batch_size: {max_batch_size}\n'
+        f'input [{{ name: "INPUT0" data_type: {datatype} dims: [ -1 ] }}]\n'
+        f'output [{{ name: "OUTPUT0" data_type: {datatype} dims: [ -1 ] }}]\n' + extra +
+        f'parameters [{{ key: "execute_delay_ms" value: {{ string_value: "{delay_ms}" }} }}]\n')
 
 
 def _cpu_only(config):
