@@ -414,7 +414,8 @@ void Server::RecheckEnsemblesComposing(const std::string& changed, uint32_t leve
         bool dependency = false;
         {
           std::shared_lock lock(mu_);
-          dependency = models_[ensemble].loaded_as_dependency;
+          auto slot = models_.find(ensemble);
+          dependency = slot != models_.end() && slot->second.loaded_as_dependency;
         }
         LOG_INFO("model '{}' changed: loading ensemble '{}' again, which composes it", changed, ensemble);
         st = LoadLocated(ensemble, location->second, {});
