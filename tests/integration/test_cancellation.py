@@ -1,9 +1,10 @@
 """Request cancellation, as Triton has it: a gRPC client that cancels a call
 (async_infer's cancel(), or stop_stream(cancel_requests=True)) cancels its
 requests in the server. A request still queued is answered CANCELLED and
-never runs; one that runs is told (a Python model's request.is_cancelled()
-and response_sender.is_cancelled()); an ensemble sends no further step.
-HTTP has no way to cancel (as on Triton)."""
+never runs (a waiting request of a sequence takes its whole sequence with
+it); one that runs is told (a Python model's request.is_cancelled() and
+response_sender.is_cancelled()); an ensemble sends no further step. Failures
+are counted by reason on /metrics. HTTP has no way to cancel (as on Triton)."""
 
 import json
 import queue
@@ -18,9 +19,10 @@ import tritonclient.http as httpclient
 
 from support import identity_config, write_model
 
-# Waits up to SECONDS for its request to be cancelled; answers OUT = [1] when
-# it was (so the client, gone, never sees it) and [0] when not. A negative
-# SECONDS asks instead whether the previous request saw its cancellation.
+# Waits up to SECONDS for its request to be cancelled; answers CANCELLED when
+# it was (the client is gone by then) and OUT = [0] when not. A negative
+# SECONDS asks instead whether the previous request saw its cancellation
+# (OUT = [1]); over 1000 is answered with an error of the model's own.
 WAITER = '''
 import time
 import numpy as np
