@@ -9,6 +9,7 @@ import socket
 import subprocess
 import textwrap
 import time
+import urllib.request
 from pathlib import Path
 
 import ml_dtypes
@@ -584,3 +585,9 @@ def json_error_body(status, body, contains=()):
 
 def index_entries(client, name):
     return [e for e in client.get_model_repository_index() if e.get("name") == name]
+
+
+def stats_of(srv, model):
+    """The model's entry in /v2/models/<model>/stats (its first version's)."""
+    with urllib.request.urlopen(f"http://{srv.url}/v2/models/{model}/stats", timeout=10) as r:
+        return json.loads(r.read())["model_stats"][0]

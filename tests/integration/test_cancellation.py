@@ -6,7 +6,6 @@ it); one that runs is told (a Python model's request.is_cancelled() and
 response_sender.is_cancelled()); an ensemble sends no further step. Failures
 are counted by reason on /metrics. HTTP has no way to cancel (as on Triton)."""
 
-import json
 import queue
 import textwrap
 import time
@@ -17,7 +16,7 @@ import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 
-from support import identity_config, write_model
+from support import identity_config, stats_of, write_model
 
 # Waits up to SECONDS for its request to be cancelled; answers CANCELLED when
 # it was (the client is gone by then) and OUT = [0] when not. A negative
@@ -169,10 +168,6 @@ def seconds_input(module, value):
     i.set_data_from_numpy(np.array([value], np.float32))
     return i
 
-
-def stats_of(srv, model):
-    with urllib.request.urlopen(f"http://{srv.url}/v2/models/{model}/stats", timeout=10) as r:
-        return json.loads(r.read())["model_stats"][0]
 
 
 def wait_for(condition, what, timeout=30):

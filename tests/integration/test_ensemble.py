@@ -18,7 +18,8 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from support import SQUARE_CONFIG, expect_server_error, fp32_identity, identity_config, index_entries, write_model
+from support import (SQUARE_CONFIG, expect_server_error, fp32_identity, identity_config, index_entries, stats_of,
+                     write_model)
 
 # Triton's python_backend add_sub example, batching.
 ADD_SUB = '''
@@ -198,10 +199,6 @@ def expect_error(fn, *args, contains=(), **kwargs):
     for text in contains:
         assert text.lower() in message.lower(), f"{text!r} not in {message!r}"
 
-
-def stats_of(srv, model):
-    with urllib.request.urlopen(f"http://{srv.url}/v2/models/{model}/stats", timeout=10) as r:
-        return json.loads(r.read())["model_stats"][0]
 
 
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
