@@ -65,14 +65,16 @@ SEQ_SKIPS = {
                                                      "(custom_sequence_int32) with allow_ragged_batch",
     "SequenceBatcherRequestTimeoutTest.*": "needs Triton's custom 'sequence' test backend "
                                            "(custom_sequence_int32_timeout)",
-    "SequenceBatcherPreserveOrderingTest.*": PYTHON_BACKEND,
+    "SequenceBatcherPreserveOrderingTest.*": "run on its own repository (preserve_ordering)",
 }
 
 
-def _seq(variant, repo, no_batching, instances, implicit=False):
+def _seq(variant, repo, no_batching, instances, implicit=False, ensembles=False):
     env = dict(SEQ_ENV, NO_BATCHING="1" if no_batching else "0", MODEL_INSTANCES=str(instances))
     if implicit:
         env["IMPLICIT_STATE"] = "1"
+    if ensembles:
+        env["ENSEMBLES"] = "1"
     return QaFile("L0_sequence_batcher/sequence_batcher_test.py", repo, ("--log-verbose=1",), env,
                   skip_tests=SEQ_SKIPS, restart_per_test=True, variant=variant, timeout=120)
 
@@ -111,6 +113,17 @@ QA_FILES = [
     _seq("onnx, models2: max_batch_size 2, 2 instances", "sequence_models2", False, 2),
     _seq("onnx, models4: max_batch_size 1, 4 instances", "sequence_models4", False, 4),
     _seq("onnx, IMPLICIT_STATE=1, models1", "implicit_models1", False, 1, implicit=True),
+    # ... and with ENSEMBLES=1 (test.sh's default): every test also runs on the simple_, sequence_
+    # and fan_ ensembles over each model, their sequence controls passed to the composing model
+    _seq("onnx, ENSEMBLES=1, models0", "ensemble_sequence_models0", True, 4, ensembles=True),
+    _seq("onnx, ENSEMBLES=1, models1", "ensemble_sequence_models1", False, 1, ensembles=True),
+    _seq("onnx, ENSEMBLES=1, models2", "ensemble_sequence_models2", False, 2, ensembles=True),
+    _seq("onnx, ENSEMBLES=1, models4", "ensemble_sequence_models4", False, 4, ensembles=True),
+    # ... and its SequenceBatcherPreserveOrderingTest, on the python_models/sequence_py copies
+    QaFile("L0_sequence_batcher/sequence_batcher_test.py", "preserve_ordering", ("--log-verbose=1",),
+           dict(SEQ_ENV, BACKENDS="python", NO_BATCHING="0", MODEL_INSTANCES="1"),
+           tests=("SequenceBatcherPreserveOrderingTest",),
+           variant="python, preserve_ordering", timeout=300),
     # L0_dyna_sequence_batcher/test.sh, BACKENDS=onnx: two phases on two repositories
     QaFile("L0_dyna_sequence_batcher/dyna_sequence_batcher_test.py", "dyna_nobatch", (),
            {"BACKENDS": "onnx", "IMPLICIT_STATE": "0", "NO_BATCHING": "1"},

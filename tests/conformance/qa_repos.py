@@ -28,6 +28,9 @@ GENERATORS = {  # key -> the script and its flags (as gen_qa_model_repository ru
     # ONNX models, and the nop models they compose
     "model_ensembles": ["gen_qa_models.py", "--ensemble"],
     "sequence": ["gen_qa_sequence_models.py", "--onnx"],
+    # qa_ensemble_model_repository/qa_sequence_model_repository: the simple_,
+    # sequence_ and fan_ ensembles over the sequence models, and their nop models
+    "sequence_ensembles": ["gen_qa_sequence_models.py", "--ensemble"],
     "implicit": ["gen_qa_implicit_models.py", "--onnx"],
     "dyna_sequence": ["gen_qa_dyna_sequence_models.py", "--onnx"],
     "scalar": ["gen_qa_ort_scalar_models.py"],
@@ -153,13 +156,27 @@ class QaRepos:
                          "    preferred_batch_size: [ 8 ]\n    default_queue_policy {\n"
                          "        max_queue_size: 1\n    }\n}\n")
 
-    def _sequence_models(self, dest, key, dtypes, max_batch, count):
-        # qa/L0_sequence_batcher/test.sh, BACKENDS=onnx, ENSEMBLES=0:
+    def _sequence_models(self, dest, key, dtypes, max_batch, count, ensembles=False):
+        # qa/L0_sequence_batcher/test.sh, BACKENDS=onnx:
         #   models1/2/4: <backend>_sequence_<dtype>, max_batch_size 4/2/1, instance count 1/2/4
         #   models0: <backend>_nobatch_sequence_<dtype>, instance count 4
-        for dtype in dtypes:
-            name = f"onnx_sequence_{dtype}" if max_batch else f"onnx_nobatch_sequence_{dtype}"
-            self._copy(key, [name], dest)
+        # With ENSEMBLES=1 also the ensembles over them from
+        # qa_ensemble_model_repository/qa_sequence_model_repository
+        # (*_<backend>_sequence_<dtype>, none for bool), edited by the same sed lines, and
+        # that repository's nop_* models with an empty version folder (create_nop_version_dir;
+        # test.sh moves them to KIND_GPU, which stays KIND_CPU here).
+        kind = "sequence" if max_batch else "nobatch_sequence"
+        names = [(key, f"onnx_{kind}_{dtype}") for dtype in dtypes]
+        if ensembles:
+            src = self.generated("sequence_ensembles")
+            names += [("sequence_ensembles", d.name) for dtype in dtypes if dtype != "bool"
+                      for d in sorted(src.glob(f"*_onnx_{kind}_{dtype}"))]
+            nops = sorted(d.name for d in src.glob("nop_*"))
+            self._copy("sequence_ensembles", nops, dest)
+            for nop in nops:
+                (dest / nop / "1").mkdir(exist_ok=True)
+        for src_key, name in names:
+            self._copy(src_key, [name], dest)
             cfg = dest / name / "config.pbtxt"
             text = cfg.read_text()
             if max_batch:
@@ -178,6 +195,37 @@ class QaRepos:
 
     def _build_sequence_models4(self, dest):
         self._sequence_models(dest, "sequence", ["int32", "bool"], 1, 4)
+
+    def _build_ensemble_sequence_models0(self, dest):
+        self._sequence_models(dest, "sequence", ["int32", "bool"], 0, 4, ensembles=True)
+
+    def _build_ensemble_sequence_models1(self, dest):
+        self._sequence_models(dest, "sequence", ["int32", "bool"], 4, 1, ensembles=True)
+
+    def _build_ensemble_sequence_models2(self, dest):
+        self._sequence_models(dest, "sequence", ["int32", "bool"], 2, 2, ensembles=True)
+
+    def _build_ensemble_sequence_models4(self, dest):
+        self._sequence_models(dest, "sequence", ["int32", "bool"], 1, 4, ensembles=True)
+
+    def _build_preserve_ordering(self, dest):
+        # qa/L0_sequence_batcher/test.sh, SequenceBatcherPreserveOrderingTest: python_models/sequence_py
+        # as seqpy_{no_,}preserve_ordering_{decoupled,nondecoupled}, preserve_ordering set True in
+        # the second, and 'model_transaction_policy { decoupled: true }' appended for decoupled.
+        # (test.sh's sed is anchored at the line start and the setting is indented, so on Triton
+        # both stay False; here the preserving ones really preserve, the stronger check.)
+        base = self.server_repo / "qa" / "python_models" / "sequence_py"
+        for mode in ("decoupled", "nondecoupled"):
+            for preserve in (False, True):
+                model = dest / f"seqpy_{'' if preserve else 'no_'}preserve_ordering_{mode}"
+                (model / "1").mkdir(parents=True)
+                shutil.copy(base / "model.py", model / "1" / "model.py")
+                text = (base / "config.pbtxt").read_text()
+                if preserve:
+                    text = re.sub(r"(?m)^(\s*)preserve_ordering: False", r"\1preserve_ordering: True", text)
+                if mode == "decoupled":
+                    text += "\nmodel_transaction_policy { decoupled: true }\n"
+                (model / "config.pbtxt").write_text(text)
 
     def _build_implicit_models1(self, dest):
         # IMPLICIT_STATE=1: qa_sequence_implicit_model_repository, onnx dtypes "object int32 bool"

@@ -182,7 +182,7 @@ def test_the_ocr_pipeline_refuses_a_corrupt_image_with_400(examples):
     inp = httpclient.InferInput("IMAGE", [1], "BYTES")
     inp.set_data_from_numpy(np.array([b"\x89PNG\r\n\x1a\n not really"], dtype=np.object_))
     expect_server_error(examples.infer, "ocr", [inp], status=400,
-                        contains=["step 0 (model 'ocr_preprocess')", "IMAGE is not an image"])
+                        contains=["in ensemble 'ocr', ", "IMAGE is not an image", "(step 0, model 'ocr_preprocess')"])
     assert examples.is_model_ready("ocr")
 
 

@@ -230,7 +230,11 @@ class EnsembleRun : public std::enable_shared_from_this<EnsembleRun> {
     }
     if (failed_) return MaybeFinish();
     if (!response->status.ok()) {
-      Fail(response->status.Prefixed(StepLabel(index) + ": "));
+      // Triton's words ("in ensemble 'E', " + the composing model's message: its QA matches
+      // the start), then which step failed, which Triton does not say.
+      const Status& failed = response->status;
+      Fail(Status(failed.code(), "in ensemble '" + graph_->name + "', " + failed.message() + " (step " +
+                                     std::to_string(index) + ", model '" + graph_->steps[index].model_name + "')"));
       return MaybeFinish();
     }
     const EnsembleStep& step = graph_->steps[index];
