@@ -568,6 +568,7 @@ int main(int argc, char** argv) {
     mo.thread_count = 1;
     mo.max_input_size = 1 << 20;
     mo.service_name = "metrics service";
+    mo.thread_name = "metrics-io";
     mo.idle_timeout_secs = f.http.idle_timeout_secs;
     mo.header_timeout_secs = f.http.header_timeout_secs;
     mo.body_timeout_secs = f.http.body_timeout_secs;

@@ -6,6 +6,7 @@
 #include "common/logging.h"
 #include "core/classification.h"
 #include "core/core_api.h"
+#include "core/inline_execution.h"
 #include "core/model_config_parse.h"
 #include "core/model_instance.h"
 #include "core/model_warmup.h"
@@ -89,6 +90,10 @@ Status Model::Load(const ModelLoadSpec& spec, BackendRegistry* backends,
       }
     }
   }
+  // A GPU instance's thread holds its device context; the rate limiter hands
+  // out executions in its own order: both keep every execution on its instance thread.
+  model->lends_instances_ = spec.rate_limiter == nullptr;
+  for (const auto& instance : model->instances_) model->lends_instances_ &= !instance->gpu();
   LOG_INFO("{} is READY ({} backend, {} instance(s))", label, c.backend(), model->instances_.size());
   *out = std::move(model);
   return Status::Ok();
@@ -277,6 +282,7 @@ Status Model::Enqueue(const RequestPtr& request) {
     if (in_flight_head_) in_flight_head_->in_flight_prev_ = request.get();
     in_flight_head_ = request.get();
   }
+  if (TryExecuteInline(request)) return Status::Ok();
   Status st = scheduler_->Enqueue(request);
   if (!st.ok()) {
     ForgetInFlight(*request);
@@ -287,6 +293,44 @@ Status Model::Enqueue(const RequestPtr& request) {
     }
   }
   return st;
+}
+
+namespace {
+// Executions longer than this stay on the instance threads even when one is
+// idle: a frontend thread running one cannot read or answer anything else
+// meanwhile. Cheap models (the ones a thread hand-off costs most) are far below.
+constexpr uint64_t kInlineExecutionMaxNs = 500'000;
+}  // namespace
+
+void Model::NoteExecution(uint64_t ns) {
+  // An average over roughly the last 8 executions; racing updates lose one
+  // sample at worst, which an estimate can afford.
+  const uint64_t old = recent_execution_ns_.load(std::memory_order_relaxed);
+  const uint64_t next = old == UINT64_MAX ? ns : old - old / 8 + ns / 8;
+  recent_execution_ns_.store(next, std::memory_order_relaxed);
+}
+
+bool Model::TryExecuteInline(const RequestPtr& request) {
+  if (!lends_instances_ || recent_execution_ns_.load(std::memory_order_relaxed) > kInlineExecutionMaxNs) {
+    return false;
+  }
+  InlineExecutionBudget* budget = InlineExecutionScope::Current();
+  if (budget == nullptr || !budget->TryTake()) return false;
+  size_t index = 0;
+  if (!scheduler_->ClaimIdleInstance(&index)) {
+    budget->Give();
+    return false;
+  }
+  request->enqueue_ns = NowNs();
+  {
+    // What the model calls from inside the execution (BLS, an ensemble's
+    // next step) goes through the schedulers, not inline on this thread.
+    InlineExecutionScope none(nullptr);
+    instances_[index]->ExecuteLent(request);
+  }
+  scheduler_->ReleaseInstance(index);
+  budget->Give();
+  return true;
 }
 
 }  // namespace inferd

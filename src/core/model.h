@@ -118,6 +118,10 @@ class Model : public InferdModel, public std::enable_shared_from_this<Model> {
   // answers it.
   Status Enqueue(const RequestPtr& request);
 
+  // An instance reports how long an execution took; the model keeps a
+  // running average of the last few (for inline execution). Any thread.
+  void NoteExecution(uint64_t ns);
+
   // The last steps of a successful final response, whatever the protocol:
   // classification of the outputs asked for with a class count, then storing
   // it in the response cache after a miss.
@@ -142,6 +146,12 @@ class Model : public InferdModel, public std::enable_shared_from_this<Model> {
   static Status LoadEnsemble(const std::shared_ptr<Model>& model, const std::string& label);
   // Reads the label_filename of each output.
   Status ReadLabels();
+  // Runs `request` on the calling thread (see core/inline_execution.h) when
+  // the thread may, one of its instances is idle with nothing queued, and the
+  // model's executions are short enough not to hold a frontend thread; then
+  // returns true, the request answered or in the backend's hands. False: the
+  // request was not touched.
+  bool TryExecuteInline(const RequestPtr& request);
 
   ModelLoadSpec spec_;
   inference::ModelConfig config_;
@@ -153,6 +163,10 @@ class Model : public InferdModel, public std::enable_shared_from_this<Model> {
   std::unique_ptr<ResponseOrderer> orderer_;
   ResponseCache* cache_ = nullptr;  // not owned: the server's
   std::vector<std::unique_ptr<ModelInstance>> instances_;
+  bool lends_instances_ = false;  // at load: CPU instances, no rate limiter
+  // Running average of execution time; the maximum until the first one, so
+  // a model runs inline only once it has shown it is quick.
+  std::atomic<uint64_t> recent_execution_ns_{UINT64_MAX};
   ModelStats stats_;
   std::map<std::string, std::vector<std::string>> labels_;  // by output name
   std::atomic<bool> retiring_{false};

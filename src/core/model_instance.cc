@@ -1,6 +1,7 @@
 #include "core/model_instance.h"
 
 #include "common/logging.h"
+#include "common/thread_name.h"
 #include "core/inference_request.h"
 #include "core/model.h"
 #include "core/model_warmup.h"
@@ -67,6 +68,7 @@ bool ModelInstance::DeferIfExecuting(std::unique_ptr<InferenceResponse>& respons
 }
 
 void ModelInstance::Run(std::promise<Status>* initialized) {
+  NameThisThread("i:" + name_);
   const BackendLibrary& lib = model_->backend();
   Status st = lib.InstanceInitialize(this);
   if (!st.ok()) {
@@ -91,21 +93,30 @@ void ModelInstance::Run(std::promise<Status>* initialized) {
   while (scheduler_->NextBatchFor(index_, &batch)) {
     // Waiting for the rate limiter counts as queue time: the execution has not started.
     if (limit_handle_ != 0) limiter_->Acquire(limit_handle_);
-    try {
-      Execute(batch);
-    } catch (const std::exception& e) {
-      // Nothing may end this thread early: the batch is answered, the next one runs.
-      LOG_ERROR("instance {}: execution failed: {}", name_, e.what());
-      for (auto& r : batch) {
-        r->RespondError(Status::Internal("execution failed: " + std::string(e.what())), FailureReason::kBackend);
-      }
-    }
-    batch.clear();
+    ExecuteAnswered(batch);
     if (limit_handle_ != 0) limiter_->Release(limit_handle_);
   }
 
   st = lib.InstanceFinalize(this);
   if (!st.ok()) LOG_WARNING("instance {} finalize: {}", name_, st.message());
+}
+
+void ModelInstance::ExecuteAnswered(std::vector<RequestPtr>& batch) {
+  try {
+    Execute(batch);
+  } catch (const std::exception& e) {
+    // Nothing may end the calling thread early: the batch is answered, the next one runs.
+    LOG_ERROR("instance {}: execution failed: {}", name_, e.what());
+    for (auto& r : batch) {
+      r->RespondError(Status::Internal("execution failed: " + std::string(e.what())), FailureReason::kBackend);
+    }
+  }
+  batch.clear();
+}
+
+void ModelInstance::ExecuteLent(const RequestPtr& request) {
+  std::vector<RequestPtr> batch{request};
+  ExecuteAnswered(batch);
 }
 
 Status ModelInstance::Warmup() {
@@ -159,6 +170,7 @@ void ModelInstance::Execute(std::vector<RequestPtr>& batch) {
   Status st = model_->backend().InstanceExecute(this, handles.data(), static_cast<uint32_t>(handles.size()));
   times.end_ns = NowNs();
   t_deferred = nullptr;
+  model_->NoteExecution(times.end_ns - times.start_ns);
 
   const bool reported = reported_input_end_ns >= times.start_ns &&
                         reported_infer_end_ns >= reported_input_end_ns &&

@@ -47,6 +47,11 @@ class ModelInstance : public InferdInstance {
   uint64_t reported_input_end_ns = 0;
   uint64_t reported_infer_end_ns = 0;
 
+  // Runs `request` alone on the calling thread while the scheduler has lent
+  // this instance to it (Scheduler::ClaimIdleInstance): the same execution as
+  // on the instance thread, answered whatever happens.
+  void ExecuteLent(const RequestPtr& request);
+
   // Final responses sent on an instance thread during Execute wait here until
   // the execution's statistics are recorded, so a client that reads the
   // statistics after its answer always sees its own execution.
@@ -55,6 +60,8 @@ class ModelInstance : public InferdInstance {
  private:
   void Run(std::promise<Status>* initialized);
   void Execute(std::vector<RequestPtr>& batch);
+  // Execute, answering the batch when it throws (nothing may end the caller).
+  void ExecuteAnswered(std::vector<RequestPtr>& batch);
   // Runs the config's model_warmup samples on this instance (before READY).
   Status Warmup();
 

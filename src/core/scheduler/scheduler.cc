@@ -27,7 +27,7 @@ Status CreateScheduler(const inference::ModelConfig& config, size_t instances,
     return Status::Ok();
   }
   if (!config.has_dynamic_batching()) {
-    *out = std::make_unique<FifoScheduler>();
+    *out = std::make_unique<FifoScheduler>(instances);
     return Status::Ok();
   }
   const auto& db = config.dynamic_batching();

@@ -3,6 +3,7 @@
 // decides which requests run together; it knows nothing of backends.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <vector>
 
@@ -34,6 +35,17 @@ class Scheduler {
 
   // Stops accepting; queued requests are still handed out by NextBatch.
   virtual void Stop() = 0;
+
+  // Lends an idle instance to the caller's thread (inline execution, see
+  // core/inline_execution.h): when nothing is queued and an instance waits in
+  // NextBatchFor, marks it lent and returns true with its index. A lent
+  // instance takes no batch (and does not end on Stop) until ReleaseInstance.
+  // Schedulers that form batches or keep state per instance never lend.
+  virtual bool ClaimIdleInstance(size_t* instance) {
+    (void)instance;
+    return false;
+  }
+  virtual void ReleaseInstance(size_t instance) { (void)instance; }
 };
 
 // The scheduler the config asks for: the dynamic batcher with

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "common/logging.h"
+#include "common/thread_name.h"
 #include "core/trace.h"
 #include "frontend/grpc/grpc_codec.h"
 #include "frontend/grpc/stream_infer.h"
@@ -395,9 +396,13 @@ class AsyncInferCall {
       Listen(service_, cq_);  // the next call, before this one runs
       return Run();
     }
-    // Pairs with the release in on_response: what the answering thread wrote
-    // is visible here even to tools that cannot see gRPC's own locking.
-    answered_.load(std::memory_order_acquire);
+    // The answering thread's Finish call (which reads the message while it
+    // serializes it) is over before the call goes: gRPC may deliver the tag
+    // before Finish returns. The acquire also makes what that thread wrote
+    // visible to tools that cannot see gRPC's own locking.
+    if (!listening_) {
+      while (!finish_returned_.load(std::memory_order_acquire)) std::this_thread::yield();
+    }
     if (trace_) trace_->Stamp("GRPC_SEND_END", NowNs());
     // Shut down before a call came (gRPC then never sends the done tag), or
     // the answer is sent: gone once the done tag came too.
@@ -465,6 +470,7 @@ class AsyncInferCall {
     if (answered_.exchange(true, std::memory_order_acq_rel)) return;
     if (message) writer_.Finish(*message, status, this);
     else writer_.FinishWithError(status, this);
+    finish_returned_.store(true, std::memory_order_release);
   }
 
   GrpcServer::Service* service_;
@@ -475,6 +481,7 @@ class AsyncInferCall {
   const uint64_t listen_ns_;  // when the call began to be waited for
   std::shared_ptr<RequestTrace> trace_;  // set, for a traced request, before the answer is sent
   std::atomic<bool> answered_{false};
+  std::atomic<bool> finish_returned_{false};  // the answering thread is out of Finish
   grpc::ServerContext ctx_;
   inference::ModelInferRequest request_message_;
   inference::ModelInferResponse response_message_;
@@ -581,10 +588,15 @@ Status GrpcServer::Start() {
                                " (the address is in use or invalid)");
   }
   bound_port_ = static_cast<uint16_t>(selected_port);
+  inline_budget_ = std::make_unique<InlineExecutionBudget>(infer_threads);
   for (auto& cq : infer_queues_) {
     // A few calls wait on each queue, so that a burst is taken at once.
     for (int i = 0; i < 4; ++i) AsyncInferCall::Listen(service_.get(), cq.get());
-    infer_threads_.emplace_back([queue = cq.get()] {
+    infer_threads_.emplace_back([queue = cq.get(), budget = inline_budget_.get()] {
+      // A quick model with an idle instance may run on the thread that read
+      // its request (core/inline_execution.h).
+      NameThisThread("grpc-infer");
+      InlineExecutionScope inline_execution(budget);
       void* tag;
       bool ok;
       while (queue->Next(&tag, &ok)) AsyncInferCall::Dispatch(tag, ok);

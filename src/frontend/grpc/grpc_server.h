@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "core/inline_execution.h"
 #include "core/server.h"
 #include "frontend/restricted_api.h"
 
@@ -82,6 +83,7 @@ class GrpcServer {
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> infer_queues_;
   std::vector<std::thread> infer_threads_;
+  std::unique_ptr<InlineExecutionBudget> inline_budget_;  // for the infer threads
   uint16_t bound_port_ = 0;
 };
 

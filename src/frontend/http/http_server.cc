@@ -11,6 +11,8 @@
 #include <set>
 
 #include "common/logging.h"
+#include "common/thread_name.h"
+#include "core/inline_execution.h"
 #include "frontend/http/http_api.h"
 #include "frontend/http/infer_codec.h"
 
@@ -62,6 +64,8 @@ struct HttpServer::Impl {
   std::vector<std::thread> threads;
   // Requests read whose response is not yet written.
   std::atomic<int64_t> in_flight{0};
+  // How many I/O threads may run a model's execution at once (all but one).
+  std::unique_ptr<InlineExecutionBudget> inline_budget;
   std::mutex sessions_mu;
   std::set<std::weak_ptr<Session>, std::owner_less<std::weak_ptr<Session>>> sessions;  // guarded
 };
@@ -182,9 +186,10 @@ class Session : public std::enable_shared_from_this<Session> {
         LOG_ERROR("http: a request was answered twice; the second answer is dropped");
         return;
       }
-      // May run on an instance thread: hop to the connection's executor.
-      asio::post(self->stream_.get_executor(),
-                 [self, response = std::move(response)]() mutable { self->Write(std::move(response)); });
+      // On this connection's strand (the handler answered at once, or ran the
+      // model inline) the write starts here; from an instance thread it hops over.
+      asio::dispatch(self->stream_.get_executor(),
+                     [self, response = std::move(response)]() mutable { self->Write(std::move(response)); });
     };
     // The handler answers exactly once. If it throws, the client gets an
     // internal error instead (or, had it answered already, the guard above
@@ -349,7 +354,16 @@ Status HttpServer::Start() {
   impl_->Sweep();
   int threads = o.thread_count > 0 ? o.thread_count
                                    : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
-  for (int i = 0; i < threads; ++i) impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+  // A quick model with an idle instance may run on the I/O thread that read
+  // its request (core/inline_execution.h).
+  impl_->inline_budget = std::make_unique<InlineExecutionBudget>(threads);
+  for (int i = 0; i < threads; ++i) {
+    impl_->threads.emplace_back([this] {
+      NameThisThread(impl_->options.thread_name);
+      InlineExecutionScope inline_execution(impl_->inline_budget.get());
+      impl_->ioc.run();
+    });
+  }
   LOG_INFO("Started {} at {}:{} ({} threads)", o.service_name, o.address, bound_port_, threads);
   return Status::Ok();
 }

@@ -23,6 +23,7 @@ struct HttpOptions {
   int thread_count = 0;                    // 0: one per core, at least 2
   uint64_t max_input_size = 64ull << 20;   // bytes; larger bodies get 413
   std::string service_name = "HTTPService";  // for the log
+  std::string thread_name = "http-io";       // the I/O threads' (common/thread_name.h)
   bool reuse_port = false;                 // SO_REUSEPORT (--reuse-http-port)
   // Connection deadlines in seconds (0: none), so that no client holds a
   // connection (a file descriptor, its buffers) by going quiet or slow:
