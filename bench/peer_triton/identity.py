@@ -1,0 +1,76 @@
+"""inferd beside a real Triton 2.51 on the same native model, in one run: the
+1x16 FP32 identity on inferd's C identity backend and on Triton's own
+(built by bench/peer_triton/build-identity-backend), each server started once,
+driven by Triton's perf_analyzer over HTTP and gRPC at concurrency 1 and 8.
+Runs alternate (inferd, Triton, inferd, ...) so the machine's drift reaches
+both alike.
+
+Prints, per row, each server's CPU time per completed request (utime+stime of
+the server process over the requests its statistics counted) and the median
+of the per-round ratios inferd/Triton: issue 16's table. The load generator
+shares the machine's cores: read the servers against each other, not as
+absolutes.
+    scripts/install-triton
+    export $(bench/peer_triton/build-identity-backend <folder of r24.10 checkouts> | tail -1)
+    .venv/bin/python bench/peer_triton/identity.py [--rounds 5] [--seconds 3]
+"""
+import argparse
+import contextlib
+import os
+import statistics
+import sys
+from pathlib import Path
+
+import tritonclient.http as httpclient
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchlib import (IDENTITY_CONFIG, IDENTITY_MODEL, cpu_seconds, model_successes,  # noqa: E402
+                      perf_analyzer_row, serving_repository, triton_server_command)
+
+ROWS = [("http", 1), ("http", 8), ("grpc", 1), ("grpc", 8)]
+
+
+def measure(proc, urls, protocol, concurrency, seconds):
+    """(server CPU us per request, requests/s, p50 us) of one perf_analyzer run."""
+    client = httpclient.InferenceServerClient(urls["http"])
+    cpu0, n0 = cpu_seconds(proc.pid), model_successes(client)
+    rate, p50 = perf_analyzer_row(IDENTITY_MODEL, protocol, urls[protocol], concurrency, seconds)
+    cpu1, n1 = cpu_seconds(proc.pid), model_successes(client)
+    return (cpu1 - cpu0) / max(1, n1 - n0) * 1e6, rate, p50
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=int, default=3, help="perf_analyzer window length")
+    args = ap.parse_args()
+    if triton_server_command("/", {}) is None:
+        sys.exit("Triton is not installed: scripts/install-triton")
+    if not os.environ.get("TRITON_IDENTITY_BACKEND"):
+        sys.exit("set TRITON_IDENTITY_BACKEND (bench/peer_triton/build-identity-backend prints it)")
+    models = {IDENTITY_MODEL: (IDENTITY_CONFIG, None)}
+    runs = {}  # (server, protocol, concurrency) -> [measure() per round]
+    with contextlib.ExitStack() as stack:
+        servers = {name: stack.enter_context(serving_repository(name, models)) for name in ("inferd", "triton")}
+        for proc, urls in servers.values():  # warm-up, not counted
+            perf_analyzer_row(IDENTITY_MODEL, "http", urls["http"], 1, 1)
+        for r in range(args.rounds):
+            print(f"round {r + 1}/{args.rounds}", flush=True)
+            for protocol, concurrency in ROWS:
+                for name, (proc, urls) in servers.items():
+                    runs.setdefault((name, protocol, concurrency), []).append(
+                        measure(proc, urls, protocol, concurrency, args.seconds))
+    median = statistics.median
+    print(f"\nidentity 1x16 FP32, perf_analyzer, medians of {args.rounds} rounds of {args.seconds} s windows")
+    print(f"{'row':9} {'inferd us/req':>13} {'triton us/req':>13} {'inferd/triton':>13} "
+          f"{'inferd req/s':>12} {'triton req/s':>12} {'inferd p50':>10} {'triton p50':>10}")
+    for protocol, concurrency in ROWS:
+        mine, theirs = runs[("inferd", protocol, concurrency)], runs[("triton", protocol, concurrency)]
+        ratio = median(a[0] / b[0] for a, b in zip(mine, theirs))
+        print(f"{protocol} c{concurrency:<4} {median(m[0] for m in mine):13.1f} {median(t[0] for t in theirs):13.1f} "
+              f"{ratio:13.2f} {median(m[1] for m in mine):12.0f} {median(t[1] for t in theirs):12.0f} "
+              f"{median(m[2] for m in mine):10.0f} {median(t[2] for t in theirs):10.0f}")
+
+
+if __name__ == "__main__":
+    main()
