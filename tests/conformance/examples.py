@@ -128,8 +128,9 @@ SKIPS = {
                                      "inferd has system shared memory only",
     "simple_grpc_cudashm_client.py": "CUDA shared memory: needs a GPU and a CUDA build of the server; "
                                      "inferd has system shared memory only",
-    "ensemble_image_client.py": "needs the preprocess_inception_ensemble ensemble (DALI preprocessing + "
-                                "inception_graphdef); inferd has no ensemble scheduler yet (issue 15)",
+    "ensemble_image_client.py": "needs the preprocess_inception_ensemble ensemble, whose steps are a DALI "
+                                "pipeline and inception_graphdef (TensorFlow): inferd runs ensembles, "
+                                "not those two backends",
 }
 
 
