@@ -169,7 +169,6 @@ def seconds_input(module, value):
     return i
 
 
-
 def wait_for(condition, what, timeout=30):
     deadline = time.monotonic() + timeout
     while not condition():

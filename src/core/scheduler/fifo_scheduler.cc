@@ -25,15 +25,22 @@ Status FifoScheduler::Enqueue(RequestPtr request) {
   return Status::Ok();
 }
 
-std::condition_variable* FifoScheduler::PickIdleToWake() {
+FifoScheduler::Waiter* FifoScheduler::FreeIdle(size_t* index) {
   for (size_t i = 0; i < instances_; ++i) {
     Waiter& w = waiters_[i];
     if (w.idle && !w.woken && !w.lent) {
-      w.woken = true;
-      return &w.cv;
+      if (index) *index = i;
+      return &w;
     }
   }
   return nullptr;
+}
+
+std::condition_variable* FifoScheduler::PickIdleToWake() {
+  Waiter* w = FreeIdle(nullptr);
+  if (!w) return nullptr;
+  w->woken = true;
+  return &w->cv;
 }
 
 bool FifoScheduler::NextBatchFor(size_t instance, std::vector<RequestPtr>* batch) {
@@ -65,15 +72,10 @@ bool FifoScheduler::ClaimIdleInstance(size_t* instance) {
   std::lock_guard<std::mutex> lock(mu_);
   // Queued requests go first: lending now would overtake them.
   if (stopped_ || !queue_.empty()) return false;
-  for (size_t i = 0; i < instances_; ++i) {
-    Waiter& w = waiters_[i];
-    if (w.idle && !w.woken && !w.lent) {
-      w.lent = true;
-      *instance = i;
-      return true;
-    }
-  }
-  return false;
+  Waiter* w = FreeIdle(instance);
+  if (!w) return false;
+  w->lent = true;
+  return true;
 }
 
 void FifoScheduler::ReleaseInstance(size_t instance) {

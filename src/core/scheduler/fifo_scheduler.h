@@ -34,7 +34,10 @@ class FifoScheduler : public Scheduler {
     bool woken = false;  // notified for a queued request, not yet running
     bool lent = false;   // lent to another thread: takes nothing
   };
-  // An idle instance that is neither lent nor already woken, marked woken:
+  // An instance waiting idle that is neither lent nor already woken (and its
+  // index, if `index`), or null. Requires mu_.
+  Waiter* FreeIdle(size_t* index);
+  // FreeIdle's instance, marked woken:
   // the caller notifies it (after unlocking mu_). Null when there is none:
   // busy instances come back to the queue on their own.
   std::condition_variable* PickIdleToWake();
