@@ -24,6 +24,14 @@ using tcp = asio::ip::tcp;
 
 class Session;
 
+// A connection's socket runs its handlers on a strand of its own, named here by
+// its concrete type. Behind asio's type-erased any_io_executor (what
+// beast::tcp_stream and a plain tcp::socket carry) every operation's work guard
+// and handler dispatch copied the strand into a fresh heap block: nine
+// allocations per request.
+using ConnectionStrand = asio::strand<asio::io_context::executor_type>;
+using ConnectionSocket = asio::basic_stream_socket<tcp, ConnectionStrand>;
+
 int64_t SteadyNowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -78,17 +86,17 @@ struct HttpServer::Impl {
 // not a timer operation, so the request path pays nothing for it.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, HttpServer::Impl* server)
-      : stream_(std::move(socket)), server_(server) {}
+  Session(ConnectionSocket socket, HttpServer::Impl* server)
+      : socket_(std::move(socket)), server_(server) {}
 
   void Start() { Read(); }
 
   // Closes the socket from the session's own executor.
   void Close() {
-    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
       beast::error_code ec;
-      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-      self->stream_.close();
+      self->socket_.shutdown(tcp::socket::shutdown_both, ec);
+      self->socket_.close(ec);
     });
   }
 
@@ -118,7 +126,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadSome() {
-    beast_http::async_read_some(stream_, buffer_, *parser_,
+    beast_http::async_read_some(socket_, buffer_, *parser_,
                                 [self = shared_from_this()](beast::error_code ec, size_t) {
                                   self->OnReadSome(ec);
                                 });
@@ -188,7 +196,7 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       // On this connection's strand (the handler answered at once, or ran the
       // model inline) the write starts here; from an instance thread it hops over.
-      asio::dispatch(self->stream_.get_executor(),
+      asio::dispatch(self->socket_.get_executor(),
                      [self, response = std::move(response)]() mutable { self->Write(std::move(response)); });
     };
     // The handler answers exactly once. If it throws, the client gets an
@@ -212,7 +220,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // "100 Continue", then the body is read.
   void SendContinue() {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-    asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+    asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
                       [self = shared_from_this()](beast::error_code ec, size_t) {
                         if (ec) return self->Shutdown();
                         self->ReadSome();
@@ -236,7 +244,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto res = std::make_shared<HttpResponse>(std::move(response));
     if (close_after_write_) res->keep_alive(false);
     SetDeadline(server_->options.body_timeout_secs);
-    beast_http::async_write(stream_, *res,
+    beast_http::async_write(socket_, *res,
                             [self = shared_from_this(), res](beast::error_code ec, size_t) {
                               self->server_->in_flight--;
                               if (ec || !res->keep_alive()) return self->Shutdown();
@@ -247,10 +255,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void Shutdown() {
     SetDeadline(0);
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
   }
 
-  beast::tcp_stream stream_;
+  ConnectionSocket socket_;
   HttpServer::Impl* server_;
   beast::flat_buffer buffer_;
   std::optional<beast_http::request_parser<beast_http::string_body>> parser_;
@@ -265,7 +273,7 @@ class Session : public std::enable_shared_from_this<Session> {
 };
 
 void HttpServer::Impl::Accept() {
-  acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+  acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, ConnectionSocket socket) {
     if (!acceptor.is_open()) return;  // StopAccepting() closed it
     if (ec == asio::error::operation_aborted) return;
     if (ec) {
