@@ -62,19 +62,23 @@ class DepthLimited {
 
 // Parses `text` into `doc`. On failure returns false with `error` saying
 // where and why ("at offset 12: Missing a comma..." or the depth limit).
-inline bool ParseJson(std::string_view text, rapidjson::Document* doc, std::string* error,
-                      int max_depth = kMaxJsonDepth) {
+// `Document` is rapidjson::Document or another GenericDocument over UTF-8
+// (JsonScratch::Document); `reader_stack`, when given, is where the parser
+// keeps the strings it decodes (else the heap).
+template <typename Document, typename StackAllocator = rapidjson::CrtAllocator>
+bool ParseJson(std::string_view text, Document* doc, std::string* error, int max_depth = kMaxJsonDepth,
+               StackAllocator* reader_stack = nullptr) {
   rapidjson::MemoryStream ms(text.data(), text.size());
   rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(ms);
-  rapidjson::Reader reader;
+  rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>, StackAllocator> reader(reader_stack);
   bool too_deep = false;
-  auto generate = [&](rapidjson::Document& handler) {
-    json_detail::DepthLimited<rapidjson::Document> limited(handler, max_depth);
+  auto generate = [&](Document& handler) {
+    json_detail::DepthLimited<Document> limited(handler, max_depth);
     // NaN, Infinity and -Infinity are read as numbers, as Triton reads them.
     // Strings must be UTF-8 (JSON's rule): what a request names is echoed
     // back in error bodies and logs, which must stay valid JSON and text.
     constexpr unsigned kFlags = rapidjson::kParseNanAndInfFlag | rapidjson::kParseValidateEncodingFlag;
-    const bool ok = !reader.Parse<kFlags>(in, limited).IsError();
+    const bool ok = !reader.template Parse<kFlags>(in, limited).IsError();
     too_deep = limited.too_deep();
     return ok;
   };

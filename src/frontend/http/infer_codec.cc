@@ -13,6 +13,7 @@
 #include "common/aligned.h"
 #include "common/half.h"
 #include "common/json_parse.h"
+#include "common/json_scratch.h"
 #include "common/logging.h"
 
 namespace inferd::http {
@@ -411,9 +412,10 @@ Status ParseInferRequest(std::shared_ptr<const std::string> body,
     }
     json_len = *header_length;
   }
-  rapidjson::Document doc;
+  JsonScratch scratch;  // the document lives in this thread's reused buffers
+  JsonScratch::Document doc(&scratch.values(), JsonScratch::kDocumentStackBytes, &scratch.stack());
   std::string error;
-  if (!ParseJson(std::string_view(b.data(), json_len), &doc, &error)) {
+  if (!ParseJson(std::string_view(b.data(), json_len), &doc, &error, kMaxJsonDepth, &scratch.stack())) {
     return Status::InvalidArg("the inference request is not valid JSON: " + error);
   }
   if (!doc.IsObject()) return Status::InvalidArg("the inference request must be a JSON object");
@@ -482,13 +484,12 @@ void EncodeInferResponse(const InferenceResponse& response, EncodedResponse* out
   const InferenceRequest& req = *response.request;
   auto all = req.parameters.find("binary_data_output");
   const bool all_binary = all != req.parameters.end() && all->second == "true";
-  rapidjson::StringBuffer sb;
+  JsonScratch scratch;  // the text is built in this thread's reused buffers
+  JsonScratch::StringBuffer sb(&scratch.values());
   // NaN and +-Inf outputs are written as NaN / Infinity / -Infinity, as
   // Triton writes them (and Python's json reads them); without the flag the
   // writer would leave the element out and the body would not parse.
-  rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>, rapidjson::UTF8<>, rapidjson::CrtAllocator,
-                    rapidjson::kWriteNanAndInfFlag>
-      w(sb);
+  JsonScratch::Writer<rapidjson::kWriteNanAndInfFlag> w(sb, &scratch.stack());
   w.StartObject();
   w.Key("model_name");
   w.String(req.model_name.c_str());
