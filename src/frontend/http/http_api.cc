@@ -1,6 +1,7 @@
 #include "frontend/http/http_api.h"
 
 #include <algorithm>
+#include <boost/container/small_vector.hpp>
 #include <charconv>
 #include <optional>
 #include <thread>
@@ -51,8 +52,12 @@ HttpResponse Empty(beast_http::status code, const HttpRequest& req) {
   return res;
 }
 
-std::vector<std::string_view> Split(std::string_view path) {
-  std::vector<std::string_view> parts;
+// A request path's segments; inline for the depths the API has (at most 7:
+// /v2/models/M/versions/V/trace/setting), so splitting does not allocate.
+using PathParts = boost::container::small_vector<std::string_view, 8>;
+
+PathParts Split(std::string_view path) {
+  PathParts parts;
   size_t q = path.find('?');
   if (q != std::string_view::npos) path = path.substr(0, q);
   size_t start = 0;
@@ -72,7 +77,7 @@ bool ParseVersion(std::string_view s, int64_t* out) {
 
 // The API group of a path, as Triton groups its endpoints (for
 // --http-restricted-api); none for a path no endpoint has.
-std::optional<ApiGroup> GroupOf(const std::vector<std::string_view>& parts) {
+std::optional<ApiGroup> GroupOf(const PathParts& parts) {
   if (parts.empty() || parts[0] != "v2") return std::nullopt;
   if (parts.size() == 1) return ApiGroup::kMetadata;
   const std::string_view area = parts[1];
