@@ -377,7 +377,7 @@ class AsyncInferCall {
     // gRPC says when the call is over, and whether the client cancelled it,
     // with a second tag: the call's address with its low bit set.
     call->ctx_.AsyncNotifyWhenDone(reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(call) | 1));
-    service->RequestModelInfer(&call->ctx_, &call->request_message_, &call->writer_, cq, cq, call);
+    service->RequestModelInfer(&call->ctx_, call->request_message_, &call->writer_, cq, cq, call);
   }
 
   // The queue delivered one of this call's tags. Every tag of a call comes
@@ -425,6 +425,13 @@ class AsyncInferCall {
   AsyncInferCall(GrpcServer::Service* service, grpc::ServerCompletionQueue* cq)
       : service_(service), cq_(cq), listen_ns_(NowNs()), writer_(&ctx_) {}
 
+  static google::protobuf::ArenaOptions ArenaInBlock(char* block, size_t size) {
+    google::protobuf::ArenaOptions options;
+    options.initial_block = block;
+    options.initial_block_size = size;
+    return options;
+  }
+
   void Run() {
     if (service_->compression() != GRPC_COMPRESS_LEVEL_NONE) {
       ctx_.set_compression_level(service_->compression());
@@ -448,14 +455,14 @@ class AsyncInferCall {
         }
         if (!response->status.ok()) return FinishOnce(nullptr, ToGrpcStatus(response->status));
         try {
-          EncodeModelInferResponse(*response, &response_message_);
+          EncodeModelInferResponse(*response, response_message_);
         } catch (const std::exception& e) {
           return FinishOnce(nullptr, grpc::Status(grpc::StatusCode::INTERNAL,
                                                   std::string("encoding the response failed: ") + e.what()));
         }
-        FinishOnce(&response_message_, grpc::Status::OK);
+        FinishOnce(response_message_, grpc::Status::OK);
       };
-      Status st = ParseModelInferRequest(request_message_, request.get());
+      Status st = ParseModelInferRequest(*request_message_, request.get());
       request_ = request;
       if (!st.ok()) service_->core()->Reject(request, st);
       else service_->core()->Infer(request);
@@ -483,8 +490,17 @@ class AsyncInferCall {
   std::atomic<bool> answered_{false};
   std::atomic<bool> finish_returned_{false};  // the answering thread is out of Finish
   grpc::ServerContext ctx_;
-  inference::ModelInferRequest request_message_;
-  inference::ModelInferResponse response_message_;
+  // The request and response messages are built in an arena whose first
+  // block is part of this call: parsing a request and encoding its answer
+  // (tens of small messages, repeated fields and strings) then costs no heap
+  // allocation until they outgrow the block. The arena frees both messages.
+  static constexpr size_t kArenaBlockBytes = 4096;
+  alignas(16) char arena_block_[kArenaBlockBytes];
+  google::protobuf::Arena arena_{ArenaInBlock(arena_block_, kArenaBlockBytes)};
+  inference::ModelInferRequest* request_message_ =
+      google::protobuf::Arena::CreateMessage<inference::ModelInferRequest>(&arena_);
+  inference::ModelInferResponse* response_message_ =
+      google::protobuf::Arena::CreateMessage<inference::ModelInferResponse>(&arena_);
   grpc::ServerAsyncResponseWriter<inference::ModelInferResponse> writer_;
 };
 
