@@ -171,7 +171,8 @@ struct DecodedSpan {
 };
 
 Status ParseInput(const Value& in, size_t index, const std::string& body, size_t* binary_offset,
-                  InferenceRequest* request, AlignedBytes* decoded, std::vector<DecodedSpan>* spans) {
+                  InferenceRequest* request, std::shared_ptr<AlignedBytes>* decode_buffer,
+                  std::vector<DecodedSpan>* spans) {
   const std::string where = "input #" + std::to_string(index);
   if (!in.IsObject()) return Status::InvalidArg(where + " must be a JSON object");
   auto name = in.FindMember("name");
@@ -250,6 +251,9 @@ Status ParseInput(const Value& in, size_t index, const std::string& body, size_t
                 ShapeToString(t.shape), elements, count);
     return Status::InvalidArg("Unable to parse 'data': Shape does not match true shape of 'data' field");
   }
+  // The buffer is made for the first JSON input: binary requests need none.
+  if (!*decode_buffer) *decode_buffer = std::make_shared<AlignedBytes>(MakeAlignedBytes());
+  AlignedBytes* decoded = decode_buffer->get();
   // Each input starts on an aligned offset (the buffer itself is aligned):
   // backends are promised aligned input data.
   decoded->resize(AlignUp(decoded->size()));
@@ -453,13 +457,13 @@ Status ParseInferRequest(std::shared_ptr<const std::string> body,
   if (inputs == doc.MemberEnd() || !inputs->value.IsArray()) {
     return Status::InvalidArg("the inference request must have an 'inputs' array");
   }
-  auto decoded = std::make_shared<AlignedBytes>(MakeAlignedBytes());
+  std::shared_ptr<AlignedBytes> decoded;  // JSON inputs' bytes, if any
   size_t binary_offset = json_len;
   std::vector<DecodedSpan> spans;
   size_t index = 0;
   for (const auto& in : inputs->value.GetArray()) {
     INFERD_RETURN_IF_ERROR(
-        ParseInput(in, index++, b, &binary_offset, request, decoded.get(), &spans));
+        ParseInput(in, index++, b, &binary_offset, request, &decoded, &spans));
   }
   if (binary_offset != b.size()) {
     return Status::InvalidArg("the request body has " + std::to_string(b.size() - json_len) +
@@ -470,7 +474,7 @@ Status ParseInferRequest(std::shared_ptr<const std::string> body,
     request->inputs[span.input].AddBuffer(decoded->data() + span.offset, span.size);
   }
   request->keep_alive.push_back(body);
-  request->keep_alive.push_back(decoded);
+  if (decoded) request->keep_alive.push_back(decoded);
   if (auto outputs = doc.FindMember("outputs"); outputs != doc.MemberEnd()) {
     INFERD_RETURN_IF_ERROR(ParseOutputs(outputs->value, request));
   }

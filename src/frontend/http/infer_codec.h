@@ -3,6 +3,7 @@
 // bytes, then raw tensor bytes in input order).
 #pragma once
 
+#include <boost/container/small_vector.hpp>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,7 +39,8 @@ struct EncodedResponse {
   std::optional<size_t> header_length;
   // The binary outputs' bytes, to be sent after `body` in this order. They
   // point into the response's outputs (not copied): valid while those live.
-  std::vector<std::string_view> binary;
+  // Inline for up to four outputs: no allocation for the common answers.
+  boost::container::small_vector<std::string_view, 4> binary;
 };
 
 // Serializes a successful response; outputs go as binary data where the

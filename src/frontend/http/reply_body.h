@@ -10,6 +10,7 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/message.hpp>
+#include <boost/container/small_vector.hpp>
 #include <boost/optional.hpp>
 #include <cstdint>
 #include <memory>
@@ -22,7 +23,8 @@ namespace inferd::http {
 struct ReplyBody {
   struct value_type {
     std::string text;
-    std::vector<boost::asio::const_buffer> tail;
+    // Inline for up to four ranges (an answer's binary outputs): no allocation.
+    boost::container::small_vector<boost::asio::const_buffer, 4> tail;
     std::shared_ptr<const void> owner;  // owns the memory `tail` points into
     // Let go once the answer has been written (or dropped): a traced
     // request stamps its send end here.
@@ -39,7 +41,8 @@ struct ReplyBody {
   // Hands Beast the whole body as one buffer sequence; nothing is copied.
   class writer {
    public:
-    using const_buffers_type = std::vector<boost::asio::const_buffer>;
+    // The text and the tail ranges; inline (no allocation) for up to five.
+    using const_buffers_type = boost::container::small_vector<boost::asio::const_buffer, 5>;
 
     template <bool isRequest, class Fields>
     writer(const boost::beast::http::header<isRequest, Fields>&, const value_type& body) : body_(body) {}
