@@ -132,7 +132,8 @@ namespace {
 void TraceOutputs(RequestTrace& trace, const InferenceResponse& response) {
   if (!trace.tensors() || !response.status.ok()) return;
   for (const OutputTensor& out : response.outputs) {
-    trace.AddTensor("TENSOR_BACKEND_OUTPUT", out.name, out.datatype, out.shape, {{out.begin(), out.byte_size}});
+    const std::pair<const char*, uint64_t> whole{out.begin(), out.byte_size};
+    trace.AddTensor("TENSOR_BACKEND_OUTPUT", out.name, out.datatype, out.shape, {&whole, 1});
   }
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <boost/container/small_vector.hpp>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -34,12 +35,16 @@ struct SharedMemoryRef {
   uint64_t byte_size = 0;
 };
 
+// Where a tensor's bytes lie, in order. Nearly always one piece, kept inline:
+// no allocation for it.
+using TensorPieces = boost::container::small_vector<std::pair<const char*, uint64_t>, 1>;
+
 struct InputTensor {
   std::string name;
   DataType datatype = INFERD_TYPE_INVALID;
   std::vector<int64_t> shape;
   // Pieces of the data, in order; they stay valid while the request lives.
-  std::vector<std::pair<const char*, uint64_t>> buffers;
+  TensorPieces buffers;
   uint64_t byte_size = 0;  // sum of the buffers
   // Set by a frontend instead of buffers; the core turns it into a buffer
   // (AttachSharedMemory).
@@ -99,14 +104,15 @@ class InferenceRequest : public InferdRequest,
   // at most kMaxEnsembleNesting long.
   std::shared_ptr<const InferenceRequest> cancelled_with;
 
-  // Owns whatever the input views point into.
-  std::vector<std::shared_ptr<const void>> keep_alive;
+  // Owns whatever the input views point into (a frontend's body and decode
+  // buffer: inline room for two).
+  boost::container::small_vector<std::shared_ptr<const void>, 2> keep_alive;
   ResponseCallback on_response;
 
   // ---- Filled by the core ----
   std::shared_ptr<Model> model;            // set when the request is accepted
   int64_t served_version = -1;             // the version that runs it
-  std::vector<std::string> output_names;   // what the backend writes
+  boost::container::small_vector<std::string, 4> output_names;  // what the backend writes
   uint64_t batch_size = 1;                 // the batch dimension, or 1
   uint64_t receive_ns = 0;                 // arrival at the frontend
   uint64_t enqueue_ns = 0;                 // handed to the scheduler

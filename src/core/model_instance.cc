@@ -1,5 +1,7 @@
 #include "core/model_instance.h"
 
+#include <boost/container/small_vector.hpp>
+
 #include "common/logging.h"
 #include "common/thread_name.h"
 #include "core/inference_request.h"
@@ -9,8 +11,14 @@
 
 namespace inferd {
 namespace {
+// What one execution keeps per request: inline for batches of up to 8, so
+// executing the usual small batch allocates nothing for its bookkeeping.
+template <typename T>
+using PerRequest = boost::container::small_vector<T, 8>;
+using DeferredResponses = PerRequest<std::unique_ptr<InferenceResponse>>;
+
 // The responses being held back on this thread while a batch executes.
-thread_local std::vector<std::unique_ptr<InferenceResponse>>* t_deferred = nullptr;
+thread_local DeferredResponses* t_deferred = nullptr;
 
 // Answers the cancelled requests of `batch` (CANCELLED) and takes them out.
 void DropCancelled(std::vector<RequestPtr>& batch, const std::string& model) {
@@ -125,7 +133,7 @@ Status ModelInstance::Warmup() {
   for (auto& r : requests) {
     auto answer = std::make_shared<Status>(Status::Internal("no answer"));
     r->on_response = [answer](std::unique_ptr<InferenceResponse> res) { *answer = res->status; };
-    std::vector<std::unique_ptr<InferenceResponse>> deferred;
+    DeferredResponses deferred;
     r->AlignInputBuffers();
     t_deferred = &deferred;
     InferdRequest* handle = r.get();
@@ -144,8 +152,8 @@ void ModelInstance::Execute(std::vector<RequestPtr>& batch) {
   // checks at the same point). The rest run as a smaller batch.
   DropCancelled(batch, model_->name());
   if (batch.empty()) return;
-  std::vector<InferdRequest*> handles;
-  std::vector<uint64_t> enqueue_ns;
+  PerRequest<InferdRequest*> handles;
+  PerRequest<uint64_t> enqueue_ns;
   uint64_t batch_size = 0;
   handles.reserve(batch.size());
   enqueue_ns.reserve(batch.size());
@@ -162,7 +170,7 @@ void ModelInstance::Execute(std::vector<RequestPtr>& batch) {
     }
   }
 
-  std::vector<std::unique_ptr<InferenceResponse>> deferred;
+  DeferredResponses deferred;
   t_deferred = &deferred;
   reported_input_end_ns = reported_infer_end_ns = 0;
   ExecutionTimes times;

@@ -161,7 +161,7 @@ Status MakeWarmupRequests(const inference::ModelConfig& c, const std::string& mo
       r->model_name = c.name();
       r->batch_size = batching ? w.batch_size() : 1;
       r->inputs = inputs;
-      r->keep_alive = owners;
+      r->keep_alive.assign(owners.begin(), owners.end());
       for (const auto& out : c.output()) r->output_names.push_back(out.name());
       requests->push_back(std::move(r));
     }

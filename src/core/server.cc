@@ -711,7 +711,7 @@ void StartTrace(const InferenceRequest& request) {
   trace.Stamp("REQUEST_START", request.receive_ns ? request.receive_ns : NowNs());
   if (trace.tensors()) {
     for (const InputTensor& in : request.inputs) {
-      trace.AddTensor("TENSOR_QUEUE_INPUT", in.name, in.datatype, in.shape, in.buffers);
+      trace.AddTensor("TENSOR_QUEUE_INPUT", in.name, in.datatype, in.shape, {in.buffers.data(), in.buffers.size()});
     }
   }
 }

@@ -318,7 +318,7 @@ void RequestTrace::Stamp(const char* name, uint64_t ns) {
 
 void RequestTrace::AddTensor(const char* activity, const std::string& name, InferdDataType datatype,
                              const std::vector<int64_t>& shape,
-                             const std::vector<std::pair<const char*, uint64_t>>& pieces) {
+                             std::span<const std::pair<const char*, uint64_t>> pieces) {
   // A larger tensor than the trace takes is not gathered at all: its data
   // stays empty (BYTES elements have no fixed size: 16 MiB of them at most).
   uint64_t total = 0;

@@ -43,6 +43,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -106,7 +107,7 @@ class RequestTrace {
   // A tensor, for the TENSORS level: `activity` is TENSOR_QUEUE_INPUT or
   // TENSOR_BACKEND_OUTPUT; `pieces` hold its bytes in order.
   void AddTensor(const char* activity, const std::string& name, InferdDataType datatype,
-                 const std::vector<int64_t>& shape, const std::vector<std::pair<const char*, uint64_t>>& pieces);
+                 const std::vector<int64_t>& shape, std::span<const std::pair<const char*, uint64_t>> pieces);
   // The client's W3C traceparent, which the OpenTelemetry spans continue.
   void SetTraceparent(const std::string& traceparent);
   // The request ended: what the trace says it was.

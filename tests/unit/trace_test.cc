@@ -122,14 +122,15 @@ TEST(Trace, TensorsAreTextAndBounded) {
     TraceManager m(s);
     auto trace = m.Sample("m");
     ASSERT_NE(trace, nullptr);
+    using Pieces = std::vector<std::pair<const char*, uint64_t>>;
     const int32_t ints[3] = {-1, 0, 7};
     trace->AddTensor("TENSOR_QUEUE_INPUT", "I", INFERD_TYPE_INT32, {3},
-                     {{reinterpret_cast<const char*>(ints), 4}, {reinterpret_cast<const char*>(ints) + 4, 8}});
+                     Pieces{{reinterpret_cast<const char*>(ints), 4}, {reinterpret_cast<const char*>(ints) + 4, 8}});
     const std::string strings = std::string("\x02\0\0\0ok\x01\0\0\0\xff", 11);
-    trace->AddTensor("TENSOR_QUEUE_INPUT", "S", INFERD_TYPE_BYTES, {2}, {{strings.data(), strings.size()}});
+    trace->AddTensor("TENSOR_QUEUE_INPUT", "S", INFERD_TYPE_BYTES, {2}, Pieces{{strings.data(), strings.size()}});
     const std::vector<float> big(kMaxTracedElements + 1, 1.0f);
     trace->AddTensor("TENSOR_BACKEND_OUTPUT", "B", INFERD_TYPE_FP32, {static_cast<int64_t>(big.size())},
-                     {{reinterpret_cast<const char*>(big.data()), big.size() * 4}});
+                     Pieces{{reinterpret_cast<const char*>(big.data()), big.size() * 4}});
     trace->End("m", 1, "r");
   }  // the trace, then the file, are written and closed
   FILE* f = std::fopen(path.c_str(), "r");

@@ -18,7 +18,7 @@ namespace {
 struct TensorValue {
   DataType datatype = INFERD_TYPE_INVALID;
   std::vector<int64_t> shape;
-  std::vector<std::pair<const char*, uint64_t>> buffers;
+  TensorPieces buffers;
   uint64_t batch = 0;  // the batch it was produced with; 0: by a side that does not batch
   std::shared_ptr<const void> owner;
   // Set when a step produced it: the output inside the response `owner` holds.
