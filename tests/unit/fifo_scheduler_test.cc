@@ -33,6 +33,11 @@ bool Eventually(Pred pred) {
   return false;
 }
 
+// Borrows an instance as soon as one waits idle (its thread may not be there yet).
+bool ClaimWhenIdle(FifoScheduler& s, size_t* index) {
+  return Eventually([&] { return s.ClaimIdleInstance(index); });
+}
+
 // An instance thread that records what it was handed.
 struct Instance {
   Instance(FifoScheduler* s, size_t index) : scheduler(s) {
@@ -97,7 +102,7 @@ TEST(FifoScheduler, ALentInstanceTakesNoRequestUntilItIsReleased) {
   FifoScheduler s(1);
   Instance instance(&s, 0);
   size_t index = 0;
-  ASSERT_TRUE(Eventually([&] { return s.ClaimIdleInstance(&index); }));
+  ASSERT_TRUE(ClaimWhenIdle(s, &index));
   ASSERT_TRUE(s.Enqueue(Request("queued")).ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_TRUE(instance.Ran().empty()) << "the lent instance ran a request while lent";
@@ -113,7 +118,7 @@ TEST(FifoScheduler, WithAnInstanceLentAnotherTakesTheQueue) {
   FifoScheduler s(2);
   Instance first(&s, 0), second(&s, 1);
   size_t lent = 0;
-  ASSERT_TRUE(Eventually([&] { return s.ClaimIdleInstance(&lent); }));
+  ASSERT_TRUE(ClaimWhenIdle(s, &lent));
   // Several wake-ups, some of which may reach the lent thread: each request must still run.
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(s.Enqueue(Request(std::to_string(i))).ok());
   Instance& other = lent == 0 ? second : first;
@@ -127,7 +132,7 @@ TEST(FifoScheduler, StopWaitsForALentInstanceToComeBack) {
   FifoScheduler s(1);
   Instance instance(&s, 0);
   size_t index = 0;
-  ASSERT_TRUE(Eventually([&] { return s.ClaimIdleInstance(&index); }));
+  ASSERT_TRUE(ClaimWhenIdle(s, &index));
   s.Stop();
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   // Its thread would finalize the backend instance the borrower is using.
