@@ -664,6 +664,33 @@ def test_a_slow_model_is_not_a_slow_client(impatient):
     np.testing.assert_array_equal(c.infer("slow", [make_input("INPUT0", x)]).as_numpy("OUTPUT0"), x)
 
 
+def test_a_client_that_never_reads_its_answer_is_cut_off(impatient):
+    # 16 MiB back, far more than the sockets' buffers hold: the server's write
+    # stalls, and the 1 s deadline for the client taking its answer closes the
+    # connection instead of holding it, and the answer, for ever.
+    n = 4 * 1024 * 1024  # FP32 elements
+    header = json.dumps({"inputs": [{"name": "INPUT0", "datatype": "FP32", "shape": [1, n],
+                                     "parameters": {"binary_data_size": 4 * n}}],
+                         "outputs": [{"name": "OUTPUT0", "parameters": {"binary_data": True}}]}).encode()
+    body = header + bytes(4 * n)
+    head = (f"POST /v2/models/echo/infer HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+            f"Inference-Header-Content-Length: {len(header)}\r\n\r\n").encode()
+    received = 0
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", impatient.port))
+        s.sendall(head + body)
+        time.sleep(4)  # the server writes what fits, stalls, and its deadline passes
+        s.settimeout(15)
+        try:
+            while chunk := s.recv(1 << 20):
+                received += len(chunk)
+        except ConnectionResetError:
+            pass
+    assert received < 4 * n, f"all of the answer ({received} bytes) came: the stalled connection was kept"
+    assert_survived(impatient)
+
+
 def test_a_stream_that_never_reads_does_not_grow_the_server(survives):
     if sanitizer_of(survives.binary):
         pytest.skip("resident memory means little under a sanitizer's allocator")
