@@ -85,10 +85,10 @@ def model_successes(client, model=IDENTITY_MODEL):
 
 
 @contextlib.contextmanager
-def identity_server(pin_core=None, binary=BIN, model=IDENTITY_MODEL, config=IDENTITY_CONFIG):
+def identity_server(pin_core=None, binary=BIN, model=IDENTITY_MODEL, config=IDENTITY_CONFIG, extra_args=()):
     """Yields (process, {"http": url, "grpc": url}) of an inferd (`binary`)
     serving `model` (by default the identity model), optionally pinned to one
-    core; stops it after."""
+    core, with `extra_args` on its command line; stops it after."""
     with tempfile.TemporaryDirectory() as repo:
         (Path(repo) / model / "1").mkdir(parents=True)
         (Path(repo) / model / "config.pbtxt").write_text(config)
@@ -97,7 +97,7 @@ def identity_server(pin_core=None, binary=BIN, model=IDENTITY_MODEL, config=IDEN
         server = subprocess.Popen(
             [*pin, binary, f"--model-repository={repo}", f"--http-port={http_port}",
              "--http-address=127.0.0.1", f"--grpc-port={grpc_port}", "--grpc-address=127.0.0.1",
-             f"--metrics-port={metrics_port}", "--log-info=false"])
+             f"--metrics-port={metrics_port}", "--log-info=false", *extra_args])
         urls = {"http": f"127.0.0.1:{http_port}", "grpc": f"127.0.0.1:{grpc_port}"}
         try:
             client = httpclient.InferenceServerClient(urls["http"])

@@ -274,6 +274,10 @@ void AddFlags(CLI::App& app, Flags& f) {
       ->multi_option_policy(all);
   app.add_option("--reuse-grpc-port", g.reuse_port,
                  "Let other processes bind the gRPC port too (SO_REUSEPORT; default false)");
+  app.add_option("--grpc-transport", g.transport,
+                 "gRPC server: grpcpp (grpc++, the default) or nghttp2 (inferd's own HTTP/2 server: "
+                 "less CPU per call; no TLS or ModelStreamInfer yet)")
+      ->check(CLI::IsMember({"grpcpp", "nghttp2"}));
   app.add_option("--grpc-infer-response-compression-level", g.infer_response_compression_level,
                  "Compression of infer responses: none, low, medium, high (default none)")
       ->check(CLI::IsMember({"none", "low", "medium", "high"}));

@@ -4,6 +4,7 @@ inferd process wrapper, and assertion helpers used by the test modules."""
 import http.client
 import atexit
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -330,8 +331,17 @@ class InferdServer:
             + [f"--http-port={self.port}", "--http-address=127.0.0.1",
                f"--grpc-port={self.grpc_port}", "--grpc-address=127.0.0.1",
                f"--metrics-port={self.metrics_port}"]
+            + self._transport_args()
             + self.extra_args
         )
+
+    def _transport_args(self):
+        # INFERD_GRPC_TRANSPORT=nghttp2 runs a suite against inferd's own
+        # HTTP/2 gRPC server (a test that names a transport keeps its own).
+        transport = os.environ.get("INFERD_GRPC_TRANSPORT")
+        if not transport or any(a.startswith("--grpc-transport") for a in self.extra_args):
+            return []
+        return [f"--grpc-transport={transport}"]
 
     def log_text(self):
         try:

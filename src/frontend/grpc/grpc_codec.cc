@@ -466,4 +466,24 @@ void FillLogSettingsResponse(const LogSettings& s, inference::LogSettingsRespons
   settings["log_format"].set_string_param(LogFormatName(s.format));
 }
 
+bool WantsFinalFlags(const inference::ModelInferRequest& request) {
+  auto flag = request.parameters().find("triton_enable_empty_final_response");
+  return flag != request.parameters().end() && flag->second.bool_param();
+}
+
+bool EncodeStreamInferResponse(const InferenceResponse& response, bool flag_final,
+                               inference::ModelStreamInferResponse* out) {
+  if (!response.status.ok()) {
+    out->set_error_message(response.status.message());
+    out->mutable_infer_response()->set_id(response.request->id);
+    return true;
+  }
+  if (response.final && response.outputs.empty() && !flag_final) return false;
+  EncodeModelInferResponse(response, out->mutable_infer_response());
+  if (flag_final) {
+    (*out->mutable_infer_response()->mutable_parameters())["triton_final_response"].set_bool_param(response.final);
+  }
+  return true;
+}
+
 }  // namespace inferd::grpc_frontend

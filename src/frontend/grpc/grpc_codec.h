@@ -47,6 +47,16 @@ void FillLogSettingsResponse(const LogSettings& settings, inference::LogSettings
 
 void EncodeModelInferResponse(const InferenceResponse& response, inference::ModelInferResponse* out);
 
+// ModelStreamInfer: whether the request asks for every response to be flagged
+// final or not ("triton_enable_empty_final_response"), and for an empty final
+// response when the model ends without one.
+bool WantsFinalFlags(const inference::ModelInferRequest& request);
+// The stream message for `response` (an error becomes error_message; the
+// stream goes on); false when there is nothing to send: a final response
+// without outputs that only marks the end, to a client without final flags.
+bool EncodeStreamInferResponse(const InferenceResponse& response, bool flag_final,
+                               inference::ModelStreamInferResponse* out);
+
 void FillModelMetadata(const Model& model, const std::vector<int64_t>& versions,
                        inference::ModelMetadataResponse* out);
 void FillModelStatistics(const std::vector<std::shared_ptr<Model>>& models,

@@ -16,6 +16,8 @@
 #include "common/thread_name.h"
 #include "core/trace.h"
 #include "frontend/grpc/grpc_codec.h"
+#include "frontend/grpc/rpc_handlers.h"
+#include "frontend/grpc_h2/h2_grpc_server.h"
 #include "frontend/grpc/stream_infer.h"
 #include "grpc_service.grpc.pb.h"
 #include "health.grpc.pb.h"
@@ -30,10 +32,6 @@ ServerUnaryReactor* Done(CallbackServerContext* ctx, const grpc::Status& status)
   auto* reactor = ctx->DefaultReactor();
   reactor->Finish(status);
   return reactor;
-}
-
-ServerUnaryReactor* Done(CallbackServerContext* ctx, const Status& status) {
-  return Done(ctx, ToGrpcStatus(status));
 }
 
 Status ReadFile(const std::string& path, const char* flag, std::string* out) {
@@ -86,286 +84,129 @@ using ServiceBase = svc::WithCallbackMethod_ServerLive<
 class GrpcServer::Service final : public ServiceBase {
  public:
   Service(Server* core, grpc_compression_level level, const RestrictedApis& restricted)
-      : core_(core), compression_(level) {
-    for (size_t g = 0; g < kApiGroupCount; ++g) {
-      if (const auto* rule = restricted.RuleFor(static_cast<ApiGroup>(g))) {
-        // Triton's metadata key; gRPC metadata keys are lower case on the wire.
-        std::string key = "triton-grpc-protocol-" + rule->key;
-        for (char& ch : key) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        restricted_[g] = RestrictedApis::Rule{std::move(key), rule->value};
-      }
-    }
-  }
+      : handlers_(core, restricted), compression_(level) {}
 
   // OK, or PERMISSION_DENIED when `group` is restricted and the call lacks
   // its metadata (--grpc-restricted-protocol).
   grpc::Status Allowed(const grpc::ServerContextBase& ctx, ApiGroup group) const {
-    const auto& rule = restricted_[static_cast<size_t>(group)];
-    if (!rule) return grpc::Status::OK;
     const auto& metadata = ctx.client_metadata();
-    auto it = metadata.find(grpc::string_ref(rule->key));
-    if (it != metadata.end() && it->second == grpc::string_ref(rule->value)) return grpc::Status::OK;
-    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                        "This protocol is restricted, expecting header '" + rule->key + "'");
-  }
-
-  ServerUnaryReactor* ServerLive(CallbackServerContext* ctx, const inference::ServerLiveRequest*,
-                                 inference::ServerLiveResponse* res) override {
-    return Guard(ctx, ApiGroup::kHealth, [&]() -> ServerUnaryReactor* {
-      res->set_live(core_->Live());
-      return Done(ctx, grpc::Status::OK);
+    return handlers_.Allowed(group, [&](std::string_view key) -> std::optional<std::string_view> {
+      auto it = metadata.find(grpc::string_ref(key.data(), key.size()));
+      if (it == metadata.end()) return std::nullopt;
+      return std::string_view(it->second.data(), it->second.size());
     });
   }
 
-  ServerUnaryReactor* ServerReady(CallbackServerContext* ctx, const inference::ServerReadyRequest*,
-                                  inference::ServerReadyResponse* res) override {
-    return Guard(ctx, ApiGroup::kHealth, [&]() -> ServerUnaryReactor* {
-      res->set_ready(core_->Ready());
-      return Done(ctx, grpc::Status::OK);
-    });
+  ServerUnaryReactor* ServerLive(CallbackServerContext* ctx, const inference::ServerLiveRequest* req,
+      inference::ServerLiveResponse* res) override {
+    return Unary(ctx, ApiGroup::kHealth, &RpcHandlers::ServerLive, *req, res);
   }
-
+  ServerUnaryReactor* ServerReady(CallbackServerContext* ctx, const inference::ServerReadyRequest* req,
+      inference::ServerReadyResponse* res) override {
+    return Unary(ctx, ApiGroup::kHealth, &RpcHandlers::ServerReady, *req, res);
+  }
   ServerUnaryReactor* ModelReady(CallbackServerContext* ctx, const inference::ModelReadyRequest* req,
-                                 inference::ModelReadyResponse* res) override {
-    return Guard(ctx, ApiGroup::kHealth, [&]() -> ServerUnaryReactor* {
-      std::shared_ptr<Model> model;
-      res->set_ready(Lookup(req->name(), req->version(), &model).ok());
-      return Done(ctx, grpc::Status::OK);
-    });
+      inference::ModelReadyResponse* res) override {
+    return Unary(ctx, ApiGroup::kHealth, &RpcHandlers::ModelReady, *req, res);
   }
-
-  ServerUnaryReactor* ServerMetadata(CallbackServerContext* ctx, const inference::ServerMetadataRequest*,
-                                     inference::ServerMetadataResponse* res) override {
-    return Guard(ctx, ApiGroup::kMetadata, [&]() -> ServerUnaryReactor* {
-      res->set_name(core_->options().id);
-      res->set_version(INFERD_VERSION);
-      for (const auto& e : ServerExtensions()) res->add_extensions(e);
-      return Done(ctx, grpc::Status::OK);
-    });
+  ServerUnaryReactor* ServerMetadata(CallbackServerContext* ctx, const inference::ServerMetadataRequest* req,
+      inference::ServerMetadataResponse* res) override {
+    return Unary(ctx, ApiGroup::kMetadata, &RpcHandlers::ServerMetadata, *req, res);
   }
-
   ServerUnaryReactor* ModelMetadata(CallbackServerContext* ctx, const inference::ModelMetadataRequest* req,
-                                    inference::ModelMetadataResponse* res) override {
-    return Guard(ctx, ApiGroup::kMetadata, [&]() -> ServerUnaryReactor* {
-      std::shared_ptr<Model> model;
-      Status st = Lookup(req->name(), req->version(), &model);
-      if (!st.ok()) return Done(ctx, st);
-      std::vector<int64_t> versions;
-      for (const auto& m : core_->LoadedModels(req->name())) versions.push_back(m->version());
-      FillModelMetadata(*model, versions, res);
-      return Done(ctx, grpc::Status::OK);
-    });
+      inference::ModelMetadataResponse* res) override {
+    return Unary(ctx, ApiGroup::kMetadata, &RpcHandlers::ModelMetadata, *req, res);
   }
-
   ServerUnaryReactor* ModelConfig(CallbackServerContext* ctx, const inference::ModelConfigRequest* req,
-                                  inference::ModelConfigResponse* res) override {
-    return Guard(ctx, ApiGroup::kModelConfig, [&]() -> ServerUnaryReactor* {
-      std::shared_ptr<Model> model;
-      Status st = Lookup(req->name(), req->version(), &model);
-      if (!st.ok()) return Done(ctx, st);
-      *res->mutable_config() = model->config();
-      return Done(ctx, grpc::Status::OK);
-    });
+      inference::ModelConfigResponse* res) override {
+    return Unary(ctx, ApiGroup::kModelConfig, &RpcHandlers::ModelConfig, *req, res);
+  }
+  ServerUnaryReactor* ModelStatistics(CallbackServerContext* ctx, const inference::ModelStatisticsRequest* req,
+      inference::ModelStatisticsResponse* res) override {
+    return Unary(ctx, ApiGroup::kStatistics, &RpcHandlers::ModelStatistics, *req, res);
+  }
+  ServerUnaryReactor* RepositoryIndex(CallbackServerContext* ctx, const inference::RepositoryIndexRequest* req,
+      inference::RepositoryIndexResponse* res) override {
+    return Unary(ctx, ApiGroup::kModelRepository, &RpcHandlers::RepositoryIndex, *req, res);
+  }
+  ServerUnaryReactor* RepositoryModelLoad(CallbackServerContext* ctx, const inference::RepositoryModelLoadRequest* req,
+      inference::RepositoryModelLoadResponse* res) override {
+    return Unary(ctx, ApiGroup::kModelRepository, &RpcHandlers::RepositoryModelLoad, *req, res);
+  }
+  ServerUnaryReactor* RepositoryModelUnload(CallbackServerContext* ctx, const inference::RepositoryModelUnloadRequest* req,
+      inference::RepositoryModelUnloadResponse* res) override {
+    return Unary(ctx, ApiGroup::kModelRepository, &RpcHandlers::RepositoryModelUnload, *req, res);
+  }
+  ServerUnaryReactor* SystemSharedMemoryStatus(CallbackServerContext* ctx, const inference::SystemSharedMemoryStatusRequest* req,
+      inference::SystemSharedMemoryStatusResponse* res) override {
+    return Unary(ctx, ApiGroup::kSharedMemory, &RpcHandlers::SystemSharedMemoryStatus, *req, res);
+  }
+  ServerUnaryReactor* SystemSharedMemoryRegister(CallbackServerContext* ctx, const inference::SystemSharedMemoryRegisterRequest* req,
+      inference::SystemSharedMemoryRegisterResponse* res) override {
+    return Unary(ctx, ApiGroup::kSharedMemory, &RpcHandlers::SystemSharedMemoryRegister, *req, res);
+  }
+  ServerUnaryReactor* SystemSharedMemoryUnregister(CallbackServerContext* ctx, const inference::SystemSharedMemoryUnregisterRequest* req,
+      inference::SystemSharedMemoryUnregisterResponse* res) override {
+    return Unary(ctx, ApiGroup::kSharedMemory, &RpcHandlers::SystemSharedMemoryUnregister, *req, res);
+  }
+  ServerUnaryReactor* CudaSharedMemoryStatus(CallbackServerContext* ctx, const inference::CudaSharedMemoryStatusRequest* req,
+      inference::CudaSharedMemoryStatusResponse* res) override {
+    return Unary(ctx, ApiGroup::kSharedMemory, &RpcHandlers::CudaSharedMemoryStatus, *req, res);
+  }
+  ServerUnaryReactor* CudaSharedMemoryRegister(CallbackServerContext* ctx, const inference::CudaSharedMemoryRegisterRequest* req,
+      inference::CudaSharedMemoryRegisterResponse* res) override {
+    return Unary(ctx, ApiGroup::kSharedMemory, &RpcHandlers::CudaSharedMemoryRegister, *req, res);
+  }
+  ServerUnaryReactor* CudaSharedMemoryUnregister(CallbackServerContext* ctx, const inference::CudaSharedMemoryUnregisterRequest* req,
+      inference::CudaSharedMemoryUnregisterResponse* res) override {
+    return Unary(ctx, ApiGroup::kSharedMemory, &RpcHandlers::CudaSharedMemoryUnregister, *req, res);
+  }
+  ServerUnaryReactor* TraceSetting(CallbackServerContext* ctx, const inference::TraceSettingRequest* req,
+      inference::TraceSettingResponse* res) override {
+    return Unary(ctx, ApiGroup::kTrace, &RpcHandlers::TraceSetting, *req, res);
+  }
+  ServerUnaryReactor* LogSettings(CallbackServerContext* ctx, const inference::LogSettingsRequest* req,
+      inference::LogSettingsResponse* res) override {
+    return Unary(ctx, ApiGroup::kLogging, &RpcHandlers::LogSettings, *req, res);
   }
 
-  ServerUnaryReactor* ModelStatistics(CallbackServerContext* ctx,
-                                      const inference::ModelStatisticsRequest* req,
-                                      inference::ModelStatisticsResponse* res) override {
-    return Guard(ctx, ApiGroup::kStatistics, [&]() -> ServerUnaryReactor* {
-      std::vector<std::shared_ptr<Model>> models;
-      if (req->name().empty()) {
-        models = core_->LoadedModels();
-      } else {
-        std::shared_ptr<Model> model;
-        Status st = Lookup(req->name(), req->version(), &model);
-        if (!st.ok()) return Done(ctx, st);
-        models = req->version().empty() ? core_->LoadedModels(req->name())
-                                        : std::vector<std::shared_ptr<Model>>{model};
-      }
-      FillModelStatistics(models, res);
-      return Done(ctx, grpc::Status::OK);
-    });
-  }
+  Server* core() const { return handlers_.core(); }
+  RpcHandlers& handlers() { return handlers_; }
+  grpc_compression_level compression() const { return compression_; }
 
-  ServerUnaryReactor* RepositoryIndex(CallbackServerContext* ctx,
-                                      const inference::RepositoryIndexRequest* req,
-                                      inference::RepositoryIndexResponse* res) override {
-    return Guard(ctx, ApiGroup::kModelRepository, [&]() -> ServerUnaryReactor* {
-      for (const auto& e : core_->RepositoryIndex()) {
-        if (req->ready() && e.state != "READY") continue;
-        auto* m = res->add_models();
-        m->set_name(e.name);
-        m->set_version(e.version);
-        m->set_state(e.state);
-        m->set_reason(e.reason);
-      }
-      return Done(ctx, grpc::Status::OK);
-    });
-  }
-
-  ServerUnaryReactor* RepositoryModelLoad(CallbackServerContext* ctx,
-                                          const inference::RepositoryModelLoadRequest* req,
-                                          inference::RepositoryModelLoadResponse*) override {
-    return Guard(ctx, ApiGroup::kModelRepository, [&]() -> ServerUnaryReactor* {
-      LoadOverrides overrides;
-      Status st = ParseLoadParameters(req->parameters(), &overrides);
-      if (!st.ok()) return Done(ctx, st);
-      auto* reactor = ctx->DefaultReactor();
-      core_->LoadModelAsync(req->model_name(), std::move(overrides),
-                            [reactor](const Status& s) { reactor->Finish(ToGrpcStatus(s)); });
-      return reactor;
-    });
-  }
-
-  ServerUnaryReactor* RepositoryModelUnload(CallbackServerContext* ctx,
-                                            const inference::RepositoryModelUnloadRequest* req,
-                                            inference::RepositoryModelUnloadResponse*) override {
-    return Guard(ctx, ApiGroup::kModelRepository, [&]() -> ServerUnaryReactor* {
-      LoadOverrides parameters;
-      Status st = ParseLoadParameters(req->parameters(), &parameters);
-      if (!st.ok()) return Done(ctx, st);
-      auto* reactor = ctx->DefaultReactor();
-      core_->UnloadModelAsync(req->model_name(), parameters.unload_dependents,
-                              [reactor](const Status& s) { reactor->Finish(ToGrpcStatus(s)); });
-      return reactor;
-    });
-  }
-
-  Server* core() const { return core_; }
-
-  // Every unary RPC runs through here: the restriction check, then `body`,
-  // with any exception it throws turned into INTERNAL for that call. (A body
-  // that answers asynchronously hands its reactor over only as its last step.)
-  template <typename Body>
-  ServerUnaryReactor* Guard(CallbackServerContext* ctx, ApiGroup group, Body&& body) {
+  // Every unary RPC runs through here: the restriction check, then the
+  // handler (rpc_handlers.h), which answers once, now or later; an exception
+  // it throws before answering becomes INTERNAL for that call.
+  template <typename Request, typename Response>
+  ServerUnaryReactor* Unary(CallbackServerContext* ctx, ApiGroup group,
+                            void (RpcHandlers::*handler)(const Request&, Response*, const RpcDone&),
+                            const Request& req, Response* res) {
     grpc::Status allowed = Allowed(*ctx, group);
     if (!allowed.ok()) return Done(ctx, allowed);
+    auto* reactor = ctx->DefaultReactor();
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    RpcDone done = [reactor, answered](const grpc::Status& status) {
+      if (!answered->exchange(true)) reactor->Finish(status);
+    };
     try {
-      return body();
+      (handlers_.*handler)(req, res, done);
     } catch (const std::exception& e) {
       LOG_ERROR("grpc: {} failed: {}", ApiGroupName(group), e.what());
-      return Done(ctx, grpc::Status(grpc::StatusCode::INTERNAL, std::string("request failed: ") + e.what()));
+      done(grpc::Status(grpc::StatusCode::INTERNAL, std::string("request failed: ") + e.what()));
     }
+    return reactor;
   }
-  grpc_compression_level compression() const { return compression_; }
 
   grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>*
   ModelStreamInfer(CallbackServerContext* ctx) override {
     if (compression_ != GRPC_COMPRESS_LEVEL_NONE) ctx->set_compression_level(compression_);
     // A restricted stream ends before any message is read.
-    return new StreamInferReactor(core_, Allowed(*ctx, ApiGroup::kInference), Traceparent(*ctx));
-  }
-
-  ServerUnaryReactor* SystemSharedMemoryStatus(CallbackServerContext* ctx,
-                                               const inference::SystemSharedMemoryStatusRequest* req,
-                                               inference::SystemSharedMemoryStatusResponse* res) override {
-    return Guard(ctx, ApiGroup::kSharedMemory, [&]() -> ServerUnaryReactor* {
-      std::vector<SharedMemoryRegionInfo> regions;
-      Status st = core_->shared_memory().GetStatus(req->name(), &regions);
-      if (!st.ok()) return Done(ctx, st);
-      for (const auto& r : regions) {
-        auto& out = (*res->mutable_regions())[r.name];
-        out.set_name(r.name);
-        out.set_key(r.key);
-        out.set_offset(r.offset);
-        out.set_byte_size(r.byte_size);
-      }
-      return Done(ctx, grpc::Status::OK);
-    });
-  }
-  ServerUnaryReactor* SystemSharedMemoryRegister(CallbackServerContext* ctx,
-                                                 const inference::SystemSharedMemoryRegisterRequest* req,
-                                                 inference::SystemSharedMemoryRegisterResponse*) override {
-    return Guard(ctx, ApiGroup::kSharedMemory, [&]() -> ServerUnaryReactor* {
-      return Done(ctx, core_->shared_memory().Register(req->name(), req->key(), req->offset(),
-                                                       req->byte_size()));
-    });
-  }
-  ServerUnaryReactor* SystemSharedMemoryUnregister(
-      CallbackServerContext* ctx, const inference::SystemSharedMemoryUnregisterRequest* req,
-      inference::SystemSharedMemoryUnregisterResponse*) override {
-    return Guard(ctx, ApiGroup::kSharedMemory, [&]() -> ServerUnaryReactor* {
-      if (req->name().empty()) core_->shared_memory().UnregisterAll();
-      else core_->shared_memory().Unregister(req->name());
-      return Done(ctx, grpc::Status::OK);
-    });
-  }
-  // This build has no CUDA: nothing can be registered, so nothing is listed
-  // or removed.
-  ServerUnaryReactor* CudaSharedMemoryStatus(CallbackServerContext* ctx,
-                                             const inference::CudaSharedMemoryStatusRequest* req,
-                                             inference::CudaSharedMemoryStatusResponse*) override {
-    return Guard(ctx, ApiGroup::kSharedMemory, [&]() -> ServerUnaryReactor* {
-      if (req->name().empty()) return Done(ctx, grpc::Status::OK);
-      return Done(ctx, Status::NotFound("Unable to find cuda shared memory region: '" + req->name() + "'"));
-    });
-  }
-  ServerUnaryReactor* CudaSharedMemoryRegister(CallbackServerContext* ctx,
-                                               const inference::CudaSharedMemoryRegisterRequest* req,
-                                               inference::CudaSharedMemoryRegisterResponse*) override {
-    return Guard(ctx, ApiGroup::kSharedMemory, [&]() -> ServerUnaryReactor* {
-      return Done(ctx, Status::InvalidArg(CudaSharedMemoryRefusal(req->name())));
-    });
-  }
-  ServerUnaryReactor* CudaSharedMemoryUnregister(CallbackServerContext* ctx,
-                                                 const inference::CudaSharedMemoryUnregisterRequest*,
-                                                 inference::CudaSharedMemoryUnregisterResponse*) override {
-    return Guard(ctx, ApiGroup::kSharedMemory, [&]() -> ServerUnaryReactor* {
-      return Done(ctx, grpc::Status::OK);
-    });
-  }
-  ServerUnaryReactor* TraceSetting(CallbackServerContext* ctx, const inference::TraceSettingRequest* req,
-                                   inference::TraceSettingResponse* res) override {
-    return Guard(ctx, ApiGroup::kTrace, [&]() -> ServerUnaryReactor* {
-      const std::string& model = req->model_name();
-      std::shared_ptr<Model> found;
-      if (!model.empty() && !core_->GetModel(model, -1, &found).ok()) {
-        return Done(ctx, Status::InvalidArg("Request for unknown model : " + model));  // Triton's words
-      }
-      // An empty list clears a setting, as in Triton.
-      std::vector<TraceSettingChange> changes;
-      for (const auto& [name, setting] : req->settings()) {
-        if (setting.value().empty()) {
-          changes.emplace_back(name, std::nullopt);
-        } else {
-          changes.emplace_back(name, std::vector<std::string>(setting.value().begin(), setting.value().end()));
-        }
-      }
-      if (!changes.empty()) {
-        Status st = core_->traces().Update(model, changes);
-        if (!st.ok()) return Done(ctx, st);
-      }
-      for (const auto& [name, values] : TraceSettingFields(core_->traces().Get(model))) {
-        auto& out = (*res->mutable_settings())[name];
-        for (const auto& value : values) out.add_value(value);
-      }
-      return Done(ctx, grpc::Status::OK);
-    });
-  }
-  ServerUnaryReactor* LogSettings(CallbackServerContext* ctx, const inference::LogSettingsRequest* req,
-                                  inference::LogSettingsResponse* res) override {
-    return Guard(ctx, ApiGroup::kLogging, [&]() -> ServerUnaryReactor* {
-      ::inferd::LogSettings settings = CurrentLogSettings();
-      Status st = ApplyLogSettingsRequest(*req, &settings);
-      if (!st.ok()) return Done(ctx, st);
-      UpdateLogSettings(settings);
-      FillLogSettingsResponse(CurrentLogSettings(), res);
-      return Done(ctx, grpc::Status::OK);
-    });
+    return new StreamInferReactor(core(), Allowed(*ctx, ApiGroup::kInference), Traceparent(*ctx));
   }
 
  private:
-  Status Lookup(const std::string& name, const std::string& version_text,
-                std::shared_ptr<Model>* model) const {
-    int64_t version = -1;
-    INFERD_RETURN_IF_ERROR(ParseModelVersion(name, version_text, &version));
-    return core_->GetModel(name, version, model);
-  }
-
-  Server* core_;
+  RpcHandlers handlers_;
   const grpc_compression_level compression_;
-  // Per group: the metadata key (lower case) and value a call must carry.
-  std::array<std::optional<RestrictedApis::Rule>, kApiGroupCount> restricted_;
 };
 
 // One ModelInfer call on a completion queue: listening for a call, then
@@ -505,27 +346,16 @@ class AsyncInferCall {
   grpc::ServerAsyncResponseWriter<inference::ModelInferResponse> writer_;
 };
 
-// grpc.health.v1.Health, which Triton serves too and Kubernetes' gRPC probes
-// call. Check answers SERVING while the server is ready (as Triton, which
-// asks ServerIsReady) and NOT_SERVING otherwise, for the server ("") and for
-// GRPCInferenceService by name; any other service name is NOT_FOUND, as the
-// protocol says. It sits in the 'health' group of --grpc-restricted-protocol.
-// Watch is not served (UNIMPLEMENTED, as in Triton).
+// grpc.health.v1.Health (RpcHandlers::HealthCheck). It sits in the 'health'
+// group of --grpc-restricted-protocol. Watch is not served (UNIMPLEMENTED, as
+// in Triton).
 class GrpcServer::HealthService final : public grpc::health::v1::Health::CallbackService {
  public:
   explicit HealthService(GrpcServer::Service* inference) : inference_(inference) {}
 
   ServerUnaryReactor* Check(CallbackServerContext* ctx, const grpc::health::v1::HealthCheckRequest* req,
                             grpc::health::v1::HealthCheckResponse* res) override {
-    return inference_->Guard(ctx, ApiGroup::kHealth, [&]() -> ServerUnaryReactor* {
-      if (!req->service().empty() && req->service() != svc::service_full_name()) {
-        return Done(ctx, grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                      "unknown service '" + req->service() + "'"));
-      }
-      res->set_status(inference_->core()->Ready() ? grpc::health::v1::HealthCheckResponse::SERVING
-                                                  : grpc::health::v1::HealthCheckResponse::NOT_SERVING);
-      return Done(ctx, grpc::Status::OK);
-    });
+    return inference_->Unary(ctx, ApiGroup::kHealth, &RpcHandlers::HealthCheck, *req, res);
   }
 
  private:
@@ -549,8 +379,12 @@ Status GrpcServer::Start() {
     return Status::InvalidArg("--grpc-infer-response-compression-level must be none, low, medium "
                               "or high, not '" + options_.infer_response_compression_level + "'");
   }
-  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
   const GrpcSslOptions& ssl = options_.ssl;
+  if (options_.transport == "nghttp2") return StartH2(level);
+  if (options_.transport != "grpcpp") {
+    return Status::InvalidArg("--grpc-transport must be grpcpp or nghttp2, not '" + options_.transport + "'");
+  }
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
   if (ssl.use_ssl) {
     grpc::SslServerCredentialsOptions o(ssl.mutual
                                             ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
@@ -630,7 +464,35 @@ Status GrpcServer::Start() {
   return Status::Ok();
 }
 
+Status GrpcServer::StartH2(int level) {
+  if (options_.ssl.use_ssl) {
+    return Status::InvalidArg("--grpc-transport=nghttp2 does not serve TLS yet: use --grpc-transport=grpcpp "
+                              "with --grpc-use-ssl");
+  }
+  grpc_h2::H2GrpcOptions o;
+  o.address = options_.address;
+  o.port = options_.port;
+  o.thread_count = options_.infer_thread_count;
+  o.max_message_size = options_.max_message_size;
+  o.reuse_port = options_.reuse_port;
+  o.compress_infer_responses = level != GRPC_COMPRESS_LEVEL_NONE;
+  o.restricted = options_.restricted;
+  h2_ = std::make_unique<grpc_h2::H2GrpcServer>(core_, std::move(o));
+  Status st = h2_->Start();
+  if (!st.ok()) {
+    h2_.reset();
+    return st;
+  }
+  bound_port_ = h2_->port();
+  return Status::Ok();
+}
+
 void GrpcServer::Stop(std::chrono::milliseconds drain) {
+  if (h2_) {
+    h2_->Stop(drain);
+    h2_.reset();
+    return;
+  }
   if (!server_) return;
   server_->Shutdown(std::chrono::system_clock::now() + drain);
   server_->Wait();

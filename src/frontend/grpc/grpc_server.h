@@ -21,6 +21,10 @@ class Server;
 class ServerCompletionQueue;
 }
 
+namespace inferd::grpc_h2 {
+class H2GrpcServer;
+}
+
 namespace inferd::grpc_frontend {
 
 struct GrpcSslOptions {
@@ -56,6 +60,9 @@ struct GrpcOptions {
   int max_connection_age_ms = 0;
   int max_connection_age_grace_ms = 0;
   RestrictedApis restricted;  // --grpc-restricted-protocol
+  // --grpc-transport: "grpcpp" (grpc++'s server) or "nghttp2" (inferd's own
+  // HTTP/2 server, frontend/grpc_h2; no TLS or ModelStreamInfer yet).
+  std::string transport = "grpcpp";
 };
 
 class GrpcServer {
@@ -76,6 +83,8 @@ class GrpcServer {
   class HealthService;
 
  private:
+  Status StartH2(int compression_level);
+
   Server* core_;
   GrpcOptions options_;
   std::unique_ptr<Service> service_;
@@ -84,6 +93,7 @@ class GrpcServer {
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> infer_queues_;
   std::vector<std::thread> infer_threads_;
   std::unique_ptr<InlineExecutionBudget> inline_budget_;  // for the infer threads
+  std::unique_ptr<grpc_h2::H2GrpcServer> h2_;  // --grpc-transport=nghttp2
   uint16_t bound_port_ = 0;
 };
 

@@ -59,10 +59,7 @@ void StreamInferReactor::OnReadDone(bool ok) {
 
 void StreamInferReactor::HandleRequest(std::shared_ptr<inference::ModelInferRequest> message,
                                        uint64_t bytes, uint64_t read_start_ns) {
-  // With this parameter the client wants every response flagged final or not,
-  // and an empty final response when the model ends without one.
-  auto flag = message->parameters().find("triton_enable_empty_final_response");
-  const bool flag_final = flag != message->parameters().end() && flag->second.bool_param();
+  const bool flag_final = WantsFinalFlags(*message);
   std::shared_ptr<InferenceRequest> request;
   try {
     request = std::make_shared<InferenceRequest>();
@@ -77,18 +74,7 @@ void StreamInferReactor::HandleRequest(std::shared_ptr<inference::ModelInferRequ
       std::unique_ptr<inference::ModelStreamInferResponse> out;
       try {
         out = std::make_unique<inference::ModelStreamInferResponse>();
-        if (!response->status.ok()) {
-          out->set_error_message(response->status.message());
-          out->mutable_infer_response()->set_id(response->request->id);
-        } else if (final && response->outputs.empty() && !flag_final) {
-          out.reset();  // only marks the end: nothing to send
-        } else {
-          EncodeModelInferResponse(*response, out->mutable_infer_response());
-          if (flag_final) {
-            (*out->mutable_infer_response()->mutable_parameters())["triton_final_response"]
-                .set_bool_param(final);
-          }
-        }
+        if (!EncodeStreamInferResponse(*response, flag_final, out.get())) out.reset();
       } catch (const std::exception& e) {
         out = std::make_unique<inference::ModelStreamInferResponse>();
         out->set_error_message(std::string("encoding the response failed: ") + e.what());

@@ -1,0 +1,162 @@
+#include "frontend/grpc_h2/h2_grpc_server.h"
+
+#include <sys/socket.h>
+
+#include <boost/asio.hpp>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "common/logging.h"
+#include "common/thread_name.h"
+#include "core/inline_execution.h"
+#include "frontend/grpc_h2/h2_connection.h"
+
+namespace inferd::grpc_h2 {
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+
+namespace {
+
+// Accept failures that mean "out of a resource": the pending connection stays
+// queued and would fail again at once, so accepting waits a little.
+bool IsResourceShortage(const error_code& ec) {
+  return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+         ec == asio::error::no_memory || ec.value() == ENFILE;
+}
+
+uint64_t ConnectionBudget(int max_message_size) {
+  const uint64_t max = static_cast<uint64_t>(std::max(max_message_size, 0));
+  return std::max<uint64_t>(4 * max, 256ull << 20);
+}
+
+}  // namespace
+
+struct H2GrpcServer::Impl {
+  Impl(Server* core, H2GrpcOptions options)
+      : context{core, options, grpc_frontend::RpcHandlers(core, options.restricted),
+                ConnectionBudget(options.max_message_size)},
+        acceptor(asio::make_strand(ioc)), accept_backoff(acceptor.get_executor()) {}
+
+  void Accept();
+
+  H2Context context;
+  asio::io_context ioc;
+  // Keeps the I/O threads running while every call waits for the core.
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  tcp::acceptor acceptor;  // on a strand of its own
+  asio::steady_timer accept_backoff;
+  LogThrottle accept_log{std::chrono::seconds(10)};
+  std::vector<std::thread> threads;
+  std::unique_ptr<InlineExecutionBudget> inline_budget;
+  std::mutex connections_mu;
+  std::set<std::weak_ptr<Connection>, std::owner_less<std::weak_ptr<Connection>>> connections;  // guarded
+};
+
+void H2GrpcServer::Impl::Accept() {
+  acceptor.async_accept(asio::make_strand(ioc), [this](const error_code& ec, ConnectionSocket socket) {
+    if (!acceptor.is_open() || ec == asio::error::operation_aborted) return;
+    if (ec) {
+      uint64_t suppressed = 0;
+      if (accept_log.Allow(&suppressed)) {
+        LOG_WARNING("GRPCInferenceService accept: {}{}", ec.message(),
+                    suppressed ? " (" + std::to_string(suppressed) + " more since the last report)" : "");
+      }
+      if (IsResourceShortage(ec)) {
+        accept_backoff.expires_after(std::chrono::milliseconds(100));
+        accept_backoff.async_wait([this](const error_code& wait_ec) {
+          if (!wait_ec) Accept();  // cancelled: Stop closed the acceptor
+        });
+        return;
+      }
+    } else {
+      error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      auto connection = std::make_shared<Connection>(std::move(socket), &context);
+      {
+        std::lock_guard<std::mutex> lock(connections_mu);
+        std::erase_if(connections, [](const std::weak_ptr<Connection>& c) { return c.expired(); });
+        connections.insert(connection);
+      }
+      asio::dispatch(connection->executor(), [connection] { connection->Start(); });
+    }
+    Accept();
+  });
+}
+
+H2GrpcServer::H2GrpcServer(Server* core, H2GrpcOptions options)
+    : impl_(std::make_unique<Impl>(core, std::move(options))) {}
+
+H2GrpcServer::~H2GrpcServer() { Stop(std::chrono::milliseconds(0)); }
+
+Status H2GrpcServer::Start() {
+  const auto& o = impl_->context.options;
+  error_code ec;
+  auto address = asio::ip::make_address(o.address, ec);
+  if (ec) return Status::InvalidArg("invalid --grpc-address '" + o.address + "': " + ec.message());
+  tcp::endpoint endpoint(address, o.port);
+  auto& acceptor = impl_->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec && o.reuse_port) {
+    const int on = 1;
+    if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
+      ec.assign(errno, boost::system::system_category());
+    }
+  }
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::Unavailable("cannot listen for gRPC on " + o.address + ":" + std::to_string(o.port) + ": " +
+                               ec.message());
+  }
+  bound_port_ = acceptor.local_endpoint().port();
+  impl_->work.emplace(impl_->ioc.get_executor());
+  impl_->Accept();
+  const int threads = o.thread_count > 0 ? o.thread_count
+                                         : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+  // A quick model with an idle instance may run on the I/O thread that read
+  // its request (core/inline_execution.h).
+  impl_->inline_budget = std::make_unique<InlineExecutionBudget>(threads);
+  for (int i = 0; i < threads; ++i) {
+    impl_->threads.emplace_back([this] {
+      NameThisThread("grpc-io");
+      InlineExecutionScope inline_execution(impl_->inline_budget.get());
+      impl_->ioc.run();
+    });
+  }
+  LOG_INFO("Started GRPCInferenceService at {}:{} (HTTP/2 on nghttp2, {} threads)", o.address, bound_port_,
+           threads);
+  return Status::Ok();
+}
+
+void H2GrpcServer::Stop(std::chrono::milliseconds drain) {
+  if (impl_->threads.empty()) return;
+  asio::post(impl_->acceptor.get_executor(), [impl = impl_.get()] {
+    error_code ignored;
+    impl->acceptor.close(ignored);
+    impl->accept_backoff.cancel();
+  });
+  std::vector<std::shared_ptr<Connection>> open;
+  {
+    std::lock_guard<std::mutex> lock(impl_->connections_mu);
+    for (const auto& weak : impl_->connections)
+      if (auto c = weak.lock()) open.push_back(std::move(c));
+  }
+  for (auto& c : open) c->GoAway();
+  const auto deadline = std::chrono::steady_clock::now() + drain;
+  while (impl_->context.calls_in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  for (auto& c : open) c->Close();
+  open.clear();
+  impl_->work.reset();
+  impl_->ioc.stop();
+  for (auto& t : impl_->threads) t.join();
+  impl_->threads.clear();
+}
+
+}  // namespace inferd::grpc_h2

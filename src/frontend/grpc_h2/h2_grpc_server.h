@@ -1,0 +1,67 @@
+// inference.GRPCInferenceService on inferd's own HTTP/2 server (nghttp2 for
+// the HTTP/2 framing, Asio for the sockets), chosen with
+// --grpc-transport=nghttp2. grpc++ runs no code on this path: a call is read,
+// parsed and answered by the I/O thread that owns its connection, and a quick
+// model may execute on that thread too (core/inline_execution.h), so a call
+// costs no hand-off between gRPC's threads and ours.
+//
+// What it serves: every unary RPC (rpc_handlers.h), grpc.health.v1.Health/Check,
+// and ModelInfer; gRPC message framing, grpc-status/grpc-message trailers
+// (trailers-only answers for errors before any message), grpc-timeout
+// deadlines (the request is cancelled and the call ends DEADLINE_EXCEEDED),
+// grpc-encoding gzip/deflate for requests and, with
+// --grpc-infer-response-compression-level, for infer responses, the
+// restricted-protocol metadata, the maximum message size (RESOURCE_EXHAUSTED
+// before a larger message is buffered), and HTTP/2 flow control.
+// Not yet: ModelStreamInfer, TLS, server reflection, keepalive pings of the
+// server's own (the client's are answered). Those answer UNIMPLEMENTED, or the
+// server refuses to start with TLS options, saying so.
+//
+// Bounds, against a hostile client: at most kMaxConcurrentStreams calls per
+// connection (HTTP/2 SETTINGS; nghttp2 refuses more), request bytes held per
+// connection (received, or in the core awaiting an answer) at most
+// max(4 × the maximum message size, 256 MiB) (calls past that fail
+// RESOURCE_EXHAUSTED), the client preface due within 10 s, header lists of at
+// most 64 KiB, and nghttp2's own limits on PING/SETTINGS floods, CONTINUATION
+// frames and stream resets.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "core/server.h"
+#include "frontend/restricted_api.h"
+
+namespace inferd::grpc_h2 {
+
+struct H2GrpcOptions {
+  std::string address = "0.0.0.0";
+  uint16_t port = 8001;
+  int thread_count = 0;  // 0: one per core, at least 2
+  int max_message_size = 64 << 20;
+  bool reuse_port = false;
+  bool compress_infer_responses = false;  // when the client accepts gzip or deflate
+  RestrictedApis restricted;
+};
+
+class H2GrpcServer {
+ public:
+  H2GrpcServer(Server* core, H2GrpcOptions options);
+  ~H2GrpcServer();
+
+  Status Start();
+  // Stops accepting, tells every client to go (GOAWAY), waits up to `drain`
+  // for the calls in flight, then closes every connection.
+  void Stop(std::chrono::milliseconds drain);
+  uint16_t port() const { return bound_port_; }
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+  uint16_t bound_port_ = 0;
+};
+
+}  // namespace inferd::grpc_h2
