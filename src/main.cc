@@ -275,8 +275,8 @@ void AddFlags(CLI::App& app, Flags& f) {
   app.add_option("--reuse-grpc-port", g.reuse_port,
                  "Let other processes bind the gRPC port too (SO_REUSEPORT; default false)");
   app.add_option("--grpc-transport", g.transport,
-                 "gRPC server: grpcpp (grpc++, the default) or nghttp2 (inferd's own HTTP/2 server: "
-                 "less CPU per call; no TLS or ModelStreamInfer yet)")
+                 "gRPC server: nghttp2 (inferd's own HTTP/2 server, the default) or grpcpp (grpc++'s "
+                 "server, which costs about twice the CPU per call)")
       ->check(CLI::IsMember({"grpcpp", "nghttp2"}));
   app.add_option("--grpc-infer-response-compression-level", g.infer_response_compression_level,
                  "Compression of infer responses: none, low, medium, high (default none)")

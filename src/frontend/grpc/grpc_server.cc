@@ -465,17 +465,29 @@ Status GrpcServer::Start() {
 }
 
 Status GrpcServer::StartH2(int level) {
-  if (options_.ssl.use_ssl) {
-    return Status::InvalidArg("--grpc-transport=nghttp2 does not serve TLS yet: use --grpc-transport=grpcpp "
-                              "with --grpc-use-ssl");
-  }
   grpc_h2::H2GrpcOptions o;
+  const GrpcSslOptions& ssl = options_.ssl;
+  if (ssl.use_ssl) {
+    o.use_tls = true;
+    o.mutual = ssl.mutual;
+    INFERD_RETURN_IF_ERROR(ReadFile(ssl.server_key, "--grpc-server-key", &o.server_key_pem));
+    INFERD_RETURN_IF_ERROR(ReadFile(ssl.server_cert, "--grpc-server-cert", &o.server_cert_pem));
+    if (!ssl.root_cert.empty()) {
+      INFERD_RETURN_IF_ERROR(ReadFile(ssl.root_cert, "--grpc-root-cert", &o.root_cert_pem));
+    } else if (ssl.mutual) {
+      return Status::InvalidArg("--grpc-use-ssl-mutual needs --grpc-root-cert");
+    }
+  }
   o.address = options_.address;
   o.port = options_.port;
   o.thread_count = options_.infer_thread_count;
   o.max_message_size = options_.max_message_size;
   o.reuse_port = options_.reuse_port;
   o.compress_infer_responses = level != GRPC_COMPRESS_LEVEL_NONE;
+  o.keepalive_time_ms = options_.keepalive.keepalive_time_ms;
+  o.keepalive_timeout_ms = options_.keepalive.keepalive_timeout_ms;
+  o.max_connection_age_ms = options_.max_connection_age_ms;
+  o.max_connection_age_grace_ms = options_.max_connection_age_grace_ms;
   o.restricted = options_.restricted;
   h2_ = std::make_unique<grpc_h2::H2GrpcServer>(core_, std::move(o));
   Status st = h2_->Start();

@@ -1,8 +1,12 @@
-// The KServe v2 gRPC endpoint (inference.GRPCInferenceService). ModelInfer
-// runs on completion queues polled by a fixed set of threads of ours; the
-// other RPCs on grpc++'s callback API (gRPC's own fixed pool). Never a thread
-// per call: inference runs on the model instances and its answer finishes the
-// call from there.
+// The KServe v2 gRPC endpoint (inference.GRPCInferenceService), on one of two
+// transports (--grpc-transport):
+//  - nghttp2, the default: inferd's own HTTP/2 server (frontend/grpc_h2);
+//  - grpcpp: grpc++'s server. ModelInfer runs on completion queues polled by
+//    a fixed set of threads of ours; the other RPCs on grpc++'s callback API
+//    (gRPC's own fixed pool).
+// Never a thread per call: inference runs on the model instances and its
+// answer finishes the call from there. Both transports answer the other RPCs
+// with the same handlers (rpc_handlers.h).
 #pragma once
 
 #include <chrono>
@@ -60,9 +64,10 @@ struct GrpcOptions {
   int max_connection_age_ms = 0;
   int max_connection_age_grace_ms = 0;
   RestrictedApis restricted;  // --grpc-restricted-protocol
-  // --grpc-transport: "grpcpp" (grpc++'s server) or "nghttp2" (inferd's own
-  // HTTP/2 server, frontend/grpc_h2; no TLS or ModelStreamInfer yet).
-  std::string transport = "grpcpp";
+  // --grpc-transport: "nghttp2" (inferd's own HTTP/2 server,
+  // frontend/grpc_h2: less than half grpc++'s CPU per call) or "grpcpp"
+  // (grpc++'s server, the one before it, kept as a fallback).
+  std::string transport = "nghttp2";
 };
 
 class GrpcServer {

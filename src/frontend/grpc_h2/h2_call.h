@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/container/small_vector.hpp>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,9 +31,13 @@ inline google::protobuf::ArenaOptions ArenaInBlock(char* block, size_t size) {
 }
 
 struct Call {
-  enum class Kind { kUnknown, kUnary, kInfer, kStreamInfer };
+  // kReflection: ServerReflectionInfo, a stream answered message by message.
+  enum class Kind { kUnknown, kUnary, kInfer, kStreamInfer, kReflection };
 
   explicit Call(int32_t id, uint64_t now_ns) : stream_id(id), start_ns(now_ns) {}
+
+  // Any number of messages each way (the others carry one request message).
+  bool streaming() const { return kind == Kind::kStreamInfer || kind == Kind::kReflection; }
 
   const int32_t stream_id;
   const uint64_t start_ns;  // the request's first header arrived
@@ -93,6 +98,18 @@ struct Call {
   size_t withheld_bytes = 0;      // received while paused, not yet given back to the client's window
   bool pumping = false;           // inside PumpStream (an inline answer must not re-enter it)
   std::vector<std::weak_ptr<InferenceRequest>> in_core;  // cancelled when the stream breaks
+  // Answers in the order the core produced them (any thread appends, the
+  // strand drains): a hop per answer could reorder them, as answers of one
+  // request may come from several threads (an ensemble's steps).
+  struct StreamAnswer {
+    std::string message;  // framed; empty: nothing to send
+    bool final;
+    uint64_t request_bytes;
+    std::shared_ptr<RequestTrace> trace;
+  };
+  std::mutex answers_mu;
+  std::vector<StreamAnswer> answers;  // guarded by answers_mu
+  bool drain_scheduled = false;       // guarded by answers_mu
 };
 
 }  // namespace inferd::grpc_h2

@@ -7,6 +7,7 @@
 #include "frontend/grpc/grpc_codec.h"
 #include "frontend/grpc/stream_infer.h"
 #include "frontend/grpc_h2/grpc_wire.h"
+#include "frontend/grpc_h2/server_reflection.h"
 #include "grpc_service.pb.h"
 
 namespace inferd::grpc_h2 {
@@ -25,6 +26,8 @@ constexpr auto kPrefaceTimeout = std::chrono::seconds(10);
 constexpr size_t kMaxPendingWriteBytes = 4 << 20;
 constexpr std::string_view kInferPath = "/inference.GRPCInferenceService/ModelInfer";
 constexpr std::string_view kStreamInferPath = "/inference.GRPCInferenceService/ModelStreamInfer";
+constexpr std::string_view kReflectionV1AlphaPath = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
+constexpr std::string_view kReflectionV1Path = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo";
 
 nghttp2_nv Header(std::string_view name, std::string_view value) {
   return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
@@ -83,13 +86,37 @@ std::string FramedStreamError(const std::string& text, const std::string& id) {
 }  // namespace
 
 Connection::Connection(ConnectionSocket socket, H2Context* context)
-    : socket_(std::move(socket)), context_(context), preface_timer_(socket_.get_executor()) {}
+    : strand_(socket.get_executor()), socket_(std::move(socket)), context_(context), preface_timer_(strand_),
+      keepalive_timer_(strand_), age_timer_(strand_) {
+  if (context_->tls) tls_ = std::make_unique<TlsStream>(std::move(socket_), *context_->tls);
+}
 
 Connection::~Connection() {
   if (session_) nghttp2_session_del(session_);
 }
 
 void Connection::Start() {
+  // The client has kPrefaceTimeout for its TLS handshake and HTTP/2 preface.
+  preface_timer_.expires_after(kPrefaceTimeout);
+  preface_timer_.async_wait([self = shared_from_this()](const error_code& ec) {
+    if (!ec && !self->preface_seen_) {
+      LOG_VERBOSE("grpc: a client sent no HTTP/2 preface within {} s; closed", kPrefaceTimeout.count());
+      self->CloseNow();
+    }
+  });
+  if (!tls_) return StartSession();
+  tls_->async_handshake(asio::ssl::stream_base::server, [self = shared_from_this()](const error_code& ec) {
+    if (self->closed_) return;
+    if (ec) {
+      // A plaintext client, an untrusted certificate, no "h2" in ALPN, ...
+      LOG_VERBOSE("grpc: TLS handshake failed: {}", ec.message());
+      return self->CloseNow();
+    }
+    self->StartSession();
+  });
+}
+
+void Connection::StartSession() {
   nghttp2_session_callbacks* callbacks;
   if (nghttp2_session_callbacks_new(&callbacks) != 0) return CloseNow();
   nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, &OnBeginHeaders);
@@ -123,23 +150,56 @@ void Connection::Start() {
   };
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, 16 << 20);
-  preface_timer_.expires_after(kPrefaceTimeout);
-  preface_timer_.async_wait([self = shared_from_this()](const error_code& ec) {
-    if (!ec && !self->preface_seen_) {
-      LOG_VERBOSE("grpc: a client sent no HTTP/2 preface within {} s; closed", kPrefaceTimeout.count());
-      self->CloseNow();
-    }
-  });
+  KeepAlive();
+  if (context_->options.max_connection_age_ms > 0) AgeOut(false);
   Flush();
   Read();
 }
 
+void Connection::KeepAlive() {
+  const auto& o = context_->options;
+  if (o.keepalive_time_ms <= 0) return;
+  keepalive_timer_.expires_after(std::chrono::milliseconds(o.keepalive_time_ms));
+  keepalive_timer_.async_wait([self = shared_from_this()](const error_code& ec) {
+    if (ec || self->closed_) return;
+    nghttp2_submit_ping(self->session_, NGHTTP2_FLAG_NONE, nullptr);
+    self->ping_unanswered_ = true;
+    self->Flush();
+    self->keepalive_timer_.expires_after(
+        std::chrono::milliseconds(std::max(1, self->context_->options.keepalive_timeout_ms)));
+    self->keepalive_timer_.async_wait([self](const error_code& wait_ec) {
+      if (wait_ec || self->closed_) return;
+      if (self->ping_unanswered_) {
+        LOG_VERBOSE("grpc: a client did not answer a keepalive PING within {} ms; closed",
+                    self->context_->options.keepalive_timeout_ms);
+        return self->CloseNow();
+      }
+      self->KeepAlive();
+    });
+  });
+}
+
+void Connection::AgeOut(bool grace_passed) {
+  const auto& o = context_->options;
+  age_timer_.expires_after(std::chrono::milliseconds(grace_passed ? std::max(0, o.max_connection_age_grace_ms)
+                                                                  : o.max_connection_age_ms));
+  age_timer_.async_wait([self = shared_from_this(), grace_passed](const error_code& ec) {
+    if (ec || self->closed_) return;
+    if (grace_passed) return self->CloseNow();
+    // Clients reconnect on GOAWAY; calls already open finish within the grace.
+    nghttp2_submit_goaway(self->session_, NGHTTP2_FLAG_NONE,
+                          nghttp2_session_get_last_proc_stream_id(self->session_), NGHTTP2_NO_ERROR, nullptr, 0);
+    self->Flush();
+    if (self->context_->options.max_connection_age_grace_ms > 0) self->AgeOut(true);
+  });
+}
+
 void Connection::Close() {
-  asio::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->CloseNow(); });
+  asio::dispatch(strand_, [self = shared_from_this()] { self->CloseNow(); });
 }
 
 void Connection::GoAway() {
-  asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
+  asio::dispatch(strand_, [self = shared_from_this()] {
     if (self->closed_ || !self->session_) return;
     nghttp2_submit_goaway(self->session_, NGHTTP2_FLAG_NONE,
                           nghttp2_session_get_last_proc_stream_id(self->session_), NGHTTP2_NO_ERROR, nullptr, 0);
@@ -190,6 +250,7 @@ int Connection::OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream_id
 int Connection::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
   auto* self = Self(user_data);
   self->preface_seen_ = true;  // nghttp2 checked the preface before any frame
+  if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK)) self->ping_unanswered_ = false;
   if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
   Call* call = self->Find(frame->hd.stream_id);
   if (!call) return 0;
@@ -262,6 +323,7 @@ void Connection::ReadHeader(Call& call, std::string_view name, std::string_view 
   if (name == ":path") {
     if (value == kInferPath) call.kind = Call::Kind::kInfer;
     else if (value == kStreamInferPath) call.kind = Call::Kind::kStreamInfer;
+    else if (value == kReflectionV1AlphaPath || value == kReflectionV1Path) call.kind = Call::Kind::kReflection;
     else if ((call.unary = grpc_frontend::FindUnaryRpc(value))) call.kind = Call::Kind::kUnary;
     else call.unknown_path = std::string(value.substr(0, 256));
   } else if (name == ":method") {
@@ -315,7 +377,7 @@ void Connection::ReadBody(Call& call, std::string_view data) {
                                      std::to_string(max) + ")"));
     }
     const size_t total = kMessagePrefixBytes + size_t{prefix->length};
-    if (call.kind != Call::Kind::kStreamInfer && call.scan_offset > 0) {
+    if (!call.streaming() && call.scan_offset > 0) {
       return Refuse(call, Status(StatusCode::INTERNAL, "protocol violation: a unary call carries one message"));
     }
     if (call.body.size() - call.scan_offset < total) {
@@ -325,7 +387,7 @@ void Connection::ReadBody(Call& call, std::string_view data) {
     call.scan_offset += total;
     complete = true;
   }
-  if (complete && call.kind == Call::Kind::kStreamInfer) Queue(call);
+  if (complete && call.streaming()) Queue(call);
 }
 
 void Connection::Queue(Call& call) {
@@ -350,7 +412,10 @@ bool Connection::Check(Call& call) {
     Refuse(call, Status(StatusCode::UNIMPLEMENTED, "grpc-encoding '" + call.encoding_name + "' is not supported"));
     return false;
   }
-  if (call.kind == Call::Kind::kUnary) call.response_encoding.reset();  // only inference answers are compressed
+  if (call.kind == Call::Kind::kUnary || call.kind == Call::Kind::kReflection) {
+    call.response_encoding.reset();  // only inference answers are compressed
+  }
+  if (call.kind == Call::Kind::kReflection) return true;  // in no API group, as on Triton
   const ApiGroup group = call.kind == Call::Kind::kUnary ? call.unary->group : ApiGroup::kInference;
   Status allowed = context_->handlers.Allowed(group, [&](std::string_view key) -> std::optional<std::string_view> {
     for (const auto& [k, v] : call.restricted_metadata)
@@ -380,7 +445,11 @@ bool Connection::TakePayload(Call& call, std::string_view framed, std::string* i
   ::inferd::Status st = http::Decompress(call.request_encoding, std::string(*payload),
                                          static_cast<size_t>(context_->options.max_message_size), inflated);
   if (!st.ok()) {
-    Refuse(call, Status(StatusCode::RESOURCE_EXHAUSTED, "the compressed request message: " + st.message()));
+    // Over the limit once inflated is RESOURCE_EXHAUSTED; a message that does
+    // not inflate is INTERNAL, as gRPC has them.
+    const bool too_large = st.message().find("exceeds") != std::string::npos;
+    Refuse(call, Status(too_large ? StatusCode::RESOURCE_EXHAUSTED : StatusCode::INTERNAL,
+                        "the compressed request message: " + st.message()));
     return false;
   }
   *payload = *inflated;
@@ -394,13 +463,13 @@ void Connection::Run(const std::shared_ptr<Call>& call) {
   if (!c.started) {
     c.started = true;
     if (!Check(c)) return;
-    if (c.kind != Call::Kind::kUnary) {
+    if (c.kind == Call::Kind::kInfer || c.kind == Call::Kind::kStreamInfer) {
       c.counted = true;
       context_->calls_in_flight.fetch_add(1, std::memory_order_relaxed);
     }
     StartDeadline(call);
   }
-  if (c.kind == Call::Kind::kStreamInfer) return PumpStream(call);
+  if (c.streaming()) return PumpStream(call);
   if (!c.request_ended || c.responded.load()) return;
   if (!c.body.empty() && c.scan_offset != c.body.size()) {
     return Refuse(c, Status(StatusCode::INTERNAL, "the request ended inside its message"));
@@ -419,12 +488,12 @@ void Connection::Run(const std::shared_ptr<Call>& call) {
 // DEADLINE_EXCEEDED (answers that come later are dropped).
 void Connection::StartDeadline(const std::shared_ptr<Call>& call) {
   if (!call->timeout_ns) return;
-  call->deadline.emplace(socket_.get_executor());
+  call->deadline.emplace(strand_);
   call->deadline->expires_after(std::chrono::nanoseconds(*call->timeout_ns));
   call->deadline->async_wait([self = shared_from_this(), weak = std::weak_ptr<Call>(call)](const error_code& ec) {
     auto expired = weak.lock();
     if (ec || !expired || expired->finished || expired->closed) return;
-    if (expired->kind != Call::Kind::kStreamInfer && expired->responded.exchange(true)) return;
+    if (!expired->streaming() && expired->responded.exchange(true)) return;
     if (auto request = expired->request.lock()) request->Cancel();
     for (const auto& weak_request : expired->in_core)
       if (auto request = weak_request.lock()) request->Cancel();
@@ -517,7 +586,8 @@ void Connection::PumpStream(const std::shared_ptr<Call>& call) {
     c.body_offset += total;
     c.charged_bytes -= total;
     buffered_bytes_ -= total;
-    StartStreamRequest(call, payload, total);
+    if (c.kind == Call::Kind::kReflection) Send(c, FramedBytes(AnswerReflection(payload)));
+    else StartStreamRequest(call, payload, total);
   }
   c.pumping = false;
   if (c.body_offset == c.body.size()) {
@@ -566,7 +636,7 @@ void Connection::StartStreamRequest(const std::shared_ptr<Call>& call, std::stri
       } catch (const std::exception& e) {
         framed = FramedStreamError(std::string("encoding the response failed: ") + e.what(), response->request->id);
       }
-      self->RespondOnStream(call, std::move(framed), response->final, bytes, std::move(trace));
+      self->RespondOnStream(call, Call::StreamAnswer{std::move(framed), response->final, bytes, std::move(trace)});
     };
     ::inferd::Status st = grpc_frontend::ParseModelInferRequest(*message, request.get());
     request->keep_alive.push_back(message);  // raw inputs point into it
@@ -587,37 +657,55 @@ void Connection::Respond(std::shared_ptr<Call> call, std::string message, Status
   if (call->responded.exchange(true, std::memory_order_acq_rel)) return;  // the deadline answered it
   // On this connection's strand (an inline execution, or a handler that
   // answered at once) it is answered here; from another thread it hops over.
-  asio::dispatch(socket_.get_executor(), [self = shared_from_this(), call = std::move(call),
+  asio::dispatch(strand_, [self = shared_from_this(), call = std::move(call),
                                           message = std::move(message), status = std::move(status)]() mutable {
-    if (!message.empty()) self->Send(*call, message);
+    if (!message.empty()) self->Send(*call, std::move(message));
     self->Finish(*call, std::move(status));
     if (!self->in_recv_) self->Flush();
   });
 }
 
-void Connection::RespondOnStream(std::shared_ptr<Call> call, std::string message, bool final,
-                                 uint64_t request_bytes, std::shared_ptr<RequestTrace> trace) {
-  asio::dispatch(socket_.get_executor(), [self = shared_from_this(), call = std::move(call),
-                                          message = std::move(message), final, request_bytes,
-                                          trace = std::move(trace)] {
-    Call& c = *call;
-    if (!message.empty()) self->Send(c, message);
-    if (trace) trace->Stamp("GRPC_SEND_END", NowNs());
-    if (final) {
-      --c.outstanding;
-      c.request_bytes -= request_bytes;
-      if (c.in_core.size() > 64 && c.in_core.size() > 2 * static_cast<size_t>(c.outstanding)) {
-        std::erase_if(c.in_core, [](const std::weak_ptr<InferenceRequest>& r) { return r.expired(); });
-      }
-      if (!c.pumping) self->PumpStream(call);
-    }
-    if (!self->in_recv_) self->Flush();
-  });
+void Connection::RespondOnStream(const std::shared_ptr<Call>& call, Call::StreamAnswer answer) {
+  bool schedule = false;
+  {
+    std::lock_guard<std::mutex> lock(call->answers_mu);
+    call->answers.push_back(std::move(answer));
+    schedule = !std::exchange(call->drain_scheduled, true);
+  }
+  if (schedule) asio::dispatch(strand_, [self = shared_from_this(), call] { self->DrainStream(call); });
 }
 
-void Connection::Send(Call& call, std::string_view framed) {
+void Connection::DrainStream(const std::shared_ptr<Call>& call) {
+  Call& c = *call;
+  std::vector<Call::StreamAnswer> answers;
+  {
+    std::lock_guard<std::mutex> lock(c.answers_mu);
+    answers.swap(c.answers);
+    c.drain_scheduled = false;
+  }
+  bool any_final = false;
+  for (auto& answer : answers) {
+    if (!answer.message.empty()) Send(c, std::move(answer.message));
+    if (answer.trace) answer.trace->Stamp("GRPC_SEND_END", NowNs());
+    if (answer.final) {
+      any_final = true;
+      --c.outstanding;
+      c.request_bytes -= answer.request_bytes;
+    }
+  }
+  if (any_final) {
+    if (c.in_core.size() > 64 && c.in_core.size() > 2 * static_cast<size_t>(c.outstanding)) {
+      std::erase_if(c.in_core, [](const std::weak_ptr<InferenceRequest>& r) { return r.expired(); });
+    }
+    if (!c.pumping) PumpStream(call);
+  }
+  if (!in_recv_) Flush();
+}
+
+void Connection::Send(Call& call, std::string framed) {
   if (call.finished || call.closed || closed_) return;
-  call.out.append(framed);
+  if (call.out.empty()) call.out = std::move(framed);  // no copy for the usual single answer
+  else call.out.append(framed);
   StartOrResume(call);
 }
 
@@ -646,7 +734,7 @@ void Connection::Finish(Call& call, Status status) {
 }
 
 void Connection::Refuse(Call& call, Status status) {
-  if (call.kind != Call::Kind::kStreamInfer && call.responded.exchange(true)) return;
+  if (!call.streaming() && call.responded.exchange(true)) return;
   Finish(call, std::move(status));
 }
 
@@ -695,7 +783,7 @@ void Connection::EndCall(Call& call, uint32_t http2_error) {
                   cancelled);
     }
   }
-  Finish(call, Status(StatusCode::CANCELLED, "the stream closed"));  // releases and uncounts; sends nothing
+  if (!call.finished) Finish(call, Status(StatusCode::CANCELLED, "the stream closed"));  // releases, uncounts; sends nothing
 }
 
 // --- socket I/O ---
@@ -707,16 +795,19 @@ void Connection::Read() {
     return;
   }
   reading_ = true;
-  socket_.async_read_some(asio::buffer(in_), [self = shared_from_this()](const error_code& ec, size_t n) {
+  auto done = [self = shared_from_this()](const error_code& ec, size_t n) {
     self->reading_ = false;
     self->OnRead(ec, n);
-  });
+  };
+  if (tls_) tls_->async_read_some(asio::buffer(in_), std::move(done));
+  else socket_.async_read_some(asio::buffer(in_), std::move(done));
 }
 
 void Connection::OnRead(const error_code& ec, size_t n) {
   if (closed_) return;
   if (ec) {
-    if (ec != asio::error::eof && ec != asio::error::connection_reset && ec != asio::error::operation_aborted) {
+    if (ec != asio::error::eof && ec != asio::error::connection_reset && ec != asio::error::operation_aborted &&
+        ec != asio::ssl::error::stream_truncated) {
       LOG_VERBOSE("grpc read: {}", ec.message());
     }
     return CloseNow();
@@ -764,9 +855,9 @@ void Connection::Flush() {
   if (write_in_flight_ || pending_.empty()) return;
   writing_.swap(pending_);
   write_in_flight_ = true;
-  asio::async_write(socket_, asio::buffer(writing_), [self = shared_from_this()](const error_code& ec, size_t) {
-    self->OnWrite(ec);
-  });
+  auto done = [self = shared_from_this()](const error_code& ec, size_t) { self->OnWrite(ec); };
+  if (tls_) asio::async_write(*tls_, asio::buffer(writing_), std::move(done));
+  else asio::async_write(socket_, asio::buffer(writing_), std::move(done));
 }
 
 void Connection::OnWrite(const error_code& ec) {
@@ -797,9 +888,11 @@ void Connection::CloseNow() {
   if (closed_) return;
   closed_ = true;
   preface_timer_.cancel();
+  keepalive_timer_.cancel();
+  age_timer_.cancel();
   error_code ignored;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  Lowest().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  Lowest().close(ignored);
   // Every open call ends: what the core still has of it is cancelled.
   auto calls = std::move(calls_);
   calls_.clear();

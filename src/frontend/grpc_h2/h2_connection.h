@@ -10,6 +10,7 @@
 #include <utility>
 #include <atomic>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -24,6 +25,7 @@ namespace inferd::grpc_h2 {
 
 using ConnectionStrand = boost::asio::strand<boost::asio::io_context::executor_type>;
 using ConnectionSocket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, ConnectionStrand>;
+using TlsStream = boost::asio::ssl::stream<ConnectionSocket>;
 
 // What the connections of one server share.
 struct H2Context {
@@ -32,6 +34,7 @@ struct H2Context {
   grpc_frontend::RpcHandlers handlers;
   uint64_t connection_budget_bytes;  // request bytes one connection may hold
   std::atomic<int64_t> calls_in_flight{0};  // ModelInfer calls and streams not yet answered
+  std::unique_ptr<boost::asio::ssl::context> tls{};  // null: plaintext (h2c)
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -39,13 +42,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection(ConnectionSocket socket, H2Context* context);
   ~Connection();
 
-  // Starts the session: our SETTINGS, then reading.
+  // Starts the session (after the TLS handshake, with TLS): our SETTINGS,
+  // then reading.
   void Start();
   // Closes the socket (any thread); the calls it has in the core are cancelled.
   void Close();
   // GOAWAY (any thread): no new calls; the open ones are finished.
   void GoAway();
-  ConnectionStrand executor() { return socket_.get_executor(); }
+  ConnectionStrand executor() { return strand_; }
 
  private:
   // nghttp2's callbacks (inside mem_recv / mem_send).
@@ -77,10 +81,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The answer of a unary call or ModelInfer, from any thread, once:
   // `message` is the framed response (empty: none), `status` the call's.
   void Respond(std::shared_ptr<Call> call, std::string message, grpc::Status status);
-  // One ModelStreamInfer response, from any thread.
-  void RespondOnStream(std::shared_ptr<Call> call, std::string message, bool final, uint64_t request_bytes,
-                       std::shared_ptr<RequestTrace> trace);
-  void Send(Call& call, std::string_view framed);
+  // One ModelStreamInfer response, from any thread; sent in the order of
+  // these calls.
+  void RespondOnStream(const std::shared_ptr<Call>& call, Call::StreamAnswer answer);
+  void DrainStream(const std::shared_ptr<Call>& call);
+  void Send(Call& call, std::string framed);  // taken whole when nothing else waits
   void Finish(Call& call, grpc::Status status);
   void Refuse(Call& call, grpc::Status status);  // a call that is not served
   void StartOrResume(Call& call);
@@ -88,15 +93,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void EndCall(Call& call, uint32_t http2_error);
 
   // Socket I/O.
+  void StartSession();
+  void KeepAlive();     // the next PING, after keepalive_time_ms
+  void AgeOut(bool grace_passed);  // GOAWAY at the age, close after the grace
+  ConnectionSocket& Lowest() { return tls_ ? tls_->next_layer() : socket_; }
   void Read();
   void OnRead(const boost::system::error_code& ec, size_t n);
   void Flush();  // what nghttp2 has to send, to the socket
   void OnWrite(const boost::system::error_code& ec);
   void CloseNow();
 
-  ConnectionSocket socket_;
+  ConnectionStrand strand_;  // the socket's: every handler of the connection runs on it
+  ConnectionSocket socket_;  // moved into tls_ with TLS
+  std::unique_ptr<TlsStream> tls_;
   H2Context* context_;
   boost::asio::steady_timer preface_timer_;
+  boost::asio::steady_timer keepalive_timer_;  // our PINGs
+  boost::asio::steady_timer age_timer_;        // --grpc-max-connection-age
+  bool ping_unanswered_ = false;
   nghttp2_session* session_ = nullptr;
   std::array<uint8_t, 16384> in_;
   std::string pending_;  // produced while a write is in flight

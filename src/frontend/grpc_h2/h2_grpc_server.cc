@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -26,6 +27,42 @@ namespace {
 bool IsResourceShortage(const error_code& ec) {
   return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
          ec == asio::error::no_memory || ec.value() == ENFILE;
+}
+
+// ALPN: the server speaks "h2" only (gRPC clients always offer it).
+int SelectH2(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
+             void*) {
+  static const unsigned char kH2[] = {2, 'h', '2'};
+  unsigned char* selected = nullptr;
+  if (SSL_select_next_proto(&selected, outlen, kH2, sizeof kH2, in, inlen) != OPENSSL_NPN_NEGOTIATED) {
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  }
+  *out = selected;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+// The TLS context of --grpc-use-ssl: TLS 1.2 or later, the server's
+// certificate and key, and for mutual TLS the CA that client certificates
+// must chain to.
+Status MakeTlsContext(const H2GrpcOptions& o, std::unique_ptr<asio::ssl::context>* out) {
+  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  error_code ec;
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use,
+                   ec);
+  ctx->use_certificate_chain(asio::buffer(o.server_cert_pem), ec);
+  if (ec) return Status::InvalidArg("--grpc-server-cert: not a usable PEM certificate: " + ec.message());
+  ctx->use_private_key(asio::buffer(o.server_key_pem), asio::ssl::context::pem, ec);
+  if (ec) return Status::InvalidArg("--grpc-server-key: not a usable PEM key: " + ec.message());
+  if (!o.root_cert_pem.empty()) {
+    ctx->add_certificate_authority(asio::buffer(o.root_cert_pem), ec);
+    if (ec) return Status::InvalidArg("--grpc-root-cert: not a usable PEM certificate: " + ec.message());
+  }
+  if (o.mutual) ctx->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert, ec);
+  SSL_CTX_set_alpn_select_cb(ctx->native_handle(), &SelectH2, nullptr);
+  *out = std::move(ctx);
+  return Status::Ok();
 }
 
 uint64_t ConnectionBudget(int max_message_size) {
@@ -94,6 +131,7 @@ H2GrpcServer::~H2GrpcServer() { Stop(std::chrono::milliseconds(0)); }
 
 Status H2GrpcServer::Start() {
   const auto& o = impl_->context.options;
+  if (o.use_tls) INFERD_RETURN_IF_ERROR(MakeTlsContext(o, &impl_->context.tls));
   error_code ec;
   auto address = asio::ip::make_address(o.address, ec);
   if (ec) return Status::InvalidArg("invalid --grpc-address '" + o.address + "': " + ec.message());
@@ -128,8 +166,8 @@ Status H2GrpcServer::Start() {
       impl_->ioc.run();
     });
   }
-  LOG_INFO("Started GRPCInferenceService at {}:{} (HTTP/2 on nghttp2, {} threads)", o.address, bound_port_,
-           threads);
+  LOG_INFO("Started GRPCInferenceService at {}:{} (HTTP/2 on nghttp2, {} threads{})", o.address, bound_port_,
+           threads, o.use_tls ? (o.mutual ? ", mutual TLS" : ", TLS") : "");
   return Status::Ok();
 }
 

@@ -6,16 +6,17 @@
 // costs no hand-off between gRPC's threads and ours.
 //
 // What it serves: every unary RPC (rpc_handlers.h), grpc.health.v1.Health/Check,
-// and ModelInfer; gRPC message framing, grpc-status/grpc-message trailers
+// ModelInfer and ModelStreamInfer; gRPC message framing, grpc-status/grpc-message trailers
 // (trailers-only answers for errors before any message), grpc-timeout
 // deadlines (the request is cancelled and the call ends DEADLINE_EXCEEDED),
 // grpc-encoding gzip/deflate for requests and, with
 // --grpc-infer-response-compression-level, for infer responses, the
 // restricted-protocol metadata, the maximum message size (RESOURCE_EXHAUSTED
 // before a larger message is buffered), and HTTP/2 flow control.
-// Not yet: ModelStreamInfer, TLS, server reflection, keepalive pings of the
-// server's own (the client's are answered). Those answer UNIMPLEMENTED, or the
-// server refuses to start with TLS options, saying so.
+// TLS and mutual TLS with ALPN h2 (OpenSSL through Asio), server reflection
+// (v1alpha and v1, for grpcurl), keepalive pings and a maximum connection age.
+// Not yet: the ping-strike limits on clients' own pings (nghttp2 answers
+// them and bounds the answers it queues).
 //
 // Bounds, against a hostile client: at most kMaxConcurrentStreams calls per
 // connection (HTTP/2 SETTINGS; nghttp2 refuses more), request bytes held per
@@ -43,6 +44,19 @@ struct H2GrpcOptions {
   int max_message_size = 64 << 20;
   bool reuse_port = false;
   bool compress_infer_responses = false;  // when the client accepts gzip or deflate
+  // --grpc-keepalive-time/-timeout: a PING every keepalive_time_ms; the
+  // connection is closed when its ACK is not back within keepalive_timeout_ms.
+  int keepalive_time_ms = 7200000;
+  int keepalive_timeout_ms = 20000;
+  // --grpc-max-connection-age(-grace): 0 is no limit. Past the age a
+  // connection gets GOAWAY; past the grace too it is closed.
+  int max_connection_age_ms = 0;
+  int max_connection_age_grace_ms = 0;
+  // TLS (ALPN "h2"): PEM contents, not paths. `mutual` requires and verifies
+  // a client certificate signed by `root_cert_pem`.
+  bool use_tls = false;
+  bool mutual = false;
+  std::string server_cert_pem, server_key_pem, root_cert_pem;
   RestrictedApis restricted;
 };
 
