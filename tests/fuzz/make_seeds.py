@@ -186,9 +186,51 @@ def parameters():
         "counter_latencies=false", "summary_max_age_ms=1000"]) + "\n")
 
 
+def grpc_h2():
+    """Client frames after the HTTP/2 preface (the harness sends the preface)."""
+    import h2.config
+    import h2.connection
+
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+    def connection(calls, **kw):
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        conn.initiate_connection()
+        for path, message, extra in calls:
+            stream = conn.get_next_available_stream_id()
+            conn.send_headers(stream, [(":method", "POST"), (":scheme", "http"), (":path", path),
+                                       (":authority", "x"), ("content-type", "application/grpc"),
+                                       ("te", "trailers"), *extra])
+            conn.send_data(stream, struct.pack(">BI", 0, len(message)) + message, end_stream=True)
+        if kw.get("ping"):
+            conn.ping(b"12345678")
+        data = conn.data_to_send()
+        assert data.startswith(preface)
+        return data[len(preface):]
+
+    svc = "/inference.GRPCInferenceService/"
+    m = service_pb2.ModelInferRequest(model_name="m", id="1")
+    t = m.inputs.add(name="INPUT0", datatype="FP32", shape=[1, 4])
+    m.raw_input_contents.append(struct.pack("<4f", 1, 2, 3, 4))
+    infer = m.SerializeToString()
+    write("grpc_h2", "live", connection([(svc + "ServerLive", b"", [])]))
+    write("grpc_h2", "infer", connection([(svc + "ModelInfer", infer, [("grpc-timeout", "5S")])]))
+    write("grpc_h2", "stream", connection([(svc + "ModelStreamInfer", infer + b"", [])], ping=True))
+    write("grpc_h2", "two_calls", connection([
+        (svc + "ModelMetadata", service_pb2.ModelMetadataRequest(name="m").SerializeToString(), []),
+        (svc + "RepositoryIndex", b"", [("triton-grpc-protocol-k", "v")])]))
+    write("grpc_h2", "reflection", connection([
+        ("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", b"\x3a\x00", []),
+        ("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+         b"\x22\x1einference.GRPCInferenceService", [])]))
+    write("grpc_h2", "gzip", connection([(svc + "ServerReady", b"", [("grpc-encoding", "gzip")])]))
+    del t
+
+
 if __name__ == "__main__":
     http_infer()
     grpc_infer()
+    grpc_h2()
     request_bodies()
     model_config()
     bytes_tensor_seeds()
