@@ -1,6 +1,5 @@
 #include "frontend/grpc_h2/h2_grpc_server.h"
 
-#include <sys/socket.h>
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -14,6 +13,7 @@
 #include "common/thread_name.h"
 #include "core/inline_execution.h"
 #include "frontend/grpc_h2/h2_connection.h"
+#include "frontend/tcp_listen.h"
 
 namespace inferd::grpc_h2 {
 namespace asio = boost::asio;
@@ -21,13 +21,6 @@ using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 
 namespace {
-
-// Accept failures that mean "out of a resource": the pending connection stays
-// queued and would fail again at once, so accepting waits a little.
-bool IsResourceShortage(const error_code& ec) {
-  return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
-         ec == asio::error::no_memory || ec.value() == ENFILE;
-}
 
 // ALPN: the server speaks "h2" only (gRPC clients always offer it).
 int SelectH2(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
@@ -132,25 +125,8 @@ H2GrpcServer::~H2GrpcServer() { Stop(std::chrono::milliseconds(0)); }
 Status H2GrpcServer::Start() {
   const auto& o = impl_->context.options;
   if (o.use_tls) INFERD_RETURN_IF_ERROR(MakeTlsContext(o, &impl_->context.tls));
-  error_code ec;
-  auto address = asio::ip::make_address(o.address, ec);
-  if (ec) return Status::InvalidArg("invalid --grpc-address '" + o.address + "': " + ec.message());
-  tcp::endpoint endpoint(address, o.port);
   auto& acceptor = impl_->acceptor;
-  acceptor.open(endpoint.protocol(), ec);
-  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec && o.reuse_port) {
-    const int on = 1;
-    if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
-      ec.assign(errno, boost::system::system_category());
-    }
-  }
-  if (!ec) acceptor.bind(endpoint, ec);
-  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Status::Unavailable("cannot listen for gRPC on " + o.address + ":" + std::to_string(o.port) + ": " +
-                               ec.message());
-  }
+  INFERD_RETURN_IF_ERROR(ListenOn(acceptor, o.address, o.port, o.reuse_port, "gRPC"));
   bound_port_ = acceptor.local_endpoint().port();
   impl_->work.emplace(impl_->ioc.get_executor());
   impl_->Accept();

@@ -1,11 +1,9 @@
 #include "frontend/http/http_server.h"
 
-#include <sys/socket.h>
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <cerrno>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -15,6 +13,7 @@
 #include "core/inline_execution.h"
 #include "frontend/http/http_api.h"
 #include "frontend/http/infer_codec.h"
+#include "frontend/tcp_listen.h"
 
 namespace inferd::http {
 namespace asio = boost::asio;
@@ -36,13 +35,6 @@ int64_t SteadyNowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-// Accept failures that mean "out of a resource" (file descriptors, kernel
-// memory): the pending connection stays queued and would fail again at once.
-bool IsResourceShortage(const beast::error_code& ec) {
-  return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
-         ec == asio::error::no_memory || ec.value() == ENFILE;
 }
 
 constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
@@ -337,25 +329,8 @@ HttpServer::~HttpServer() { Stop(std::chrono::milliseconds(0)); }
 
 Status HttpServer::Start() {
   auto& o = impl_->options;
-  beast::error_code ec;
-  auto address = asio::ip::make_address(o.address, ec);
-  if (ec) return Status::InvalidArg("invalid address '" + o.address + "': " + ec.message());
-  tcp::endpoint endpoint(address, o.port);
   auto& acceptor = impl_->acceptor;
-  acceptor.open(endpoint.protocol(), ec);
-  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec && o.reuse_port) {
-    const int on = 1;
-    if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
-      ec.assign(errno, beast::system_category());
-    }
-  }
-  if (!ec) acceptor.bind(endpoint, ec);
-  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Status::Unavailable("cannot listen for " + o.service_name + " on " + o.address + ":" +
-                               std::to_string(o.port) + ": " + ec.message());
-  }
+  INFERD_RETURN_IF_ERROR(ListenOn(acceptor, o.address, o.port, o.reuse_port, o.service_name));
   bound_port_ = acceptor.local_endpoint().port();
   impl_->work.emplace(impl_->ioc.get_executor());
   impl_->Accept();
