@@ -48,13 +48,25 @@ uint16_t ServerPort() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint16_t port = ServerPort();
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) __builtin_trap();
+  int fd = -1;
+  for (int attempt = 0; fd < 0; ++attempt) {
+    if (attempt == 200) __builtin_trap();  // 2 s: the server stopped accepting
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return 0;
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      close(fd);  // (ephemeral ports may run short for a moment)
+      fd = -1;
+      usleep(10000);
+    }
+  }
+  // Closed with a reset at the end: thousands of connections a second would
+  // otherwise leave the loopback's ports in TIME_WAIT until none is left.
+  const linger reset{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
   static const char kPreface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
   std::string bytes(kPreface, sizeof kPreface - 1);
   bytes.append(reinterpret_cast<const char*>(data), size);
