@@ -58,6 +58,10 @@ Status MakeTlsContext(const H2GrpcOptions& o, std::unique_ptr<asio::ssl::context
   return Status::Ok();
 }
 
+int ThreadCount(int configured) {
+  return configured > 0 ? configured : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
 uint64_t ConnectionBudget(int max_message_size) {
   const uint64_t max = static_cast<uint64_t>(std::max(max_message_size, 0));
   return std::max<uint64_t>(4 * max, 256ull << 20);
@@ -65,19 +69,32 @@ uint64_t ConnectionBudget(int max_message_size) {
 
 }  // namespace
 
+// One event loop per I/O thread: a connection belongs to one loop, whose
+// thread alone reads, parses, runs (inline) and answers its calls. With one
+// loop shared by all threads, Asio woke a second thread to wait on epoll
+// whenever the first took an event, a context switch per event (issue 16:
+// "one event loop per I/O thread").
+std::vector<std::unique_ptr<asio::io_context>> MakeLoops(int count) {
+  std::vector<std::unique_ptr<asio::io_context>> loops;
+  for (int i = 0; i < count; ++i) loops.push_back(std::make_unique<asio::io_context>(1));
+  return loops;
+}
+
 struct H2GrpcServer::Impl {
   Impl(Server* core, H2GrpcOptions options)
       : context{core, options, grpc_frontend::RpcHandlers(core, options.restricted),
                 ConnectionBudget(options.max_message_size)},
-        acceptor(asio::make_strand(ioc)), accept_backoff(acceptor.get_executor()) {}
+        loops(MakeLoops(ThreadCount(options.thread_count))),
+        acceptor(asio::make_strand(*loops[0])), accept_backoff(acceptor.get_executor()) {}
 
   void Accept();
 
   H2Context context;
-  asio::io_context ioc;
-  // Keeps the I/O threads running while every call waits for the core.
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
-  tcp::acceptor acceptor;  // on a strand of its own
+  std::vector<std::unique_ptr<asio::io_context>> loops;
+  size_t next_loop = 0;  // on the acceptor's strand: connections go round the loops
+  // Keep the I/O threads running while every call waits for the core.
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  tcp::acceptor acceptor;  // on a strand of loop 0
   asio::steady_timer accept_backoff;
   LogThrottle accept_log{std::chrono::seconds(10)};
   std::vector<std::thread> threads;
@@ -87,7 +104,8 @@ struct H2GrpcServer::Impl {
 };
 
 void H2GrpcServer::Impl::Accept() {
-  acceptor.async_accept(asio::make_strand(ioc), [this](const error_code& ec, ConnectionSocket socket) {
+  asio::io_context& loop = *loops[next_loop++ % loops.size()];
+  acceptor.async_accept(asio::make_strand(loop), [this](const error_code& ec, ConnectionSocket socket) {
     if (!acceptor.is_open() || ec == asio::error::operation_aborted) return;
     if (ec) {
       uint64_t suppressed = 0;
@@ -128,18 +146,17 @@ Status H2GrpcServer::Start() {
   auto& acceptor = impl_->acceptor;
   INFERD_RETURN_IF_ERROR(ListenOn(acceptor, o.address, o.port, o.reuse_port, "gRPC"));
   bound_port_ = acceptor.local_endpoint().port();
-  impl_->work.emplace(impl_->ioc.get_executor());
+  for (auto& loop : impl_->loops) impl_->work.push_back(asio::make_work_guard(*loop));
   impl_->Accept();
-  const int threads = o.thread_count > 0 ? o.thread_count
-                                         : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+  const int threads = static_cast<int>(impl_->loops.size());
   // A quick model with an idle instance may run on the I/O thread that read
   // its request (core/inline_execution.h).
   impl_->inline_budget = std::make_unique<InlineExecutionBudget>(threads);
   for (int i = 0; i < threads; ++i) {
-    impl_->threads.emplace_back([this] {
+    impl_->threads.emplace_back([this, loop = impl_->loops[i].get()] {
       NameThisThread("grpc-io");
       InlineExecutionScope inline_execution(impl_->inline_budget.get());
-      impl_->ioc.run();
+      loop->run();
     });
   }
   LOG_INFO("Started GRPCInferenceService at {}:{} (HTTP/2 on nghttp2, {} threads{})", o.address, bound_port_,
@@ -167,8 +184,8 @@ void H2GrpcServer::Stop(std::chrono::milliseconds drain) {
   }
   for (auto& c : open) c->Close();
   open.clear();
-  impl_->work.reset();
-  impl_->ioc.stop();
+  impl_->work.clear();
+  for (auto& loop : impl_->loops) loop->stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
 }
