@@ -1,7 +1,8 @@
 // inference.GRPCInferenceService on inferd's own HTTP/2 server (nghttp2 for
-// the HTTP/2 framing, Asio for the sockets), chosen with
-// --grpc-transport=nghttp2. grpc++ runs no code on this path: a call is read,
-// parsed and answered by the I/O thread that owns its connection, and a quick
+// the HTTP/2 framing, Asio for the sockets and TLS), --grpc-transport=nghttp2
+// (the default). grpc++ runs no code on this path: each I/O thread runs an
+// event loop of its own, a connection belongs to one loop, and a call is read,
+// parsed and answered by that loop's thread, and a quick
 // model may execute on that thread too (core/inline_execution.h), so a call
 // costs no hand-off between gRPC's threads and ours.
 //
@@ -18,13 +19,16 @@
 // Not yet: the ping-strike limits on clients' own pings (nghttp2 answers
 // them and bounds the answers it queues).
 //
-// Bounds, against a hostile client: at most kMaxConcurrentStreams calls per
-// connection (HTTP/2 SETTINGS; nghttp2 refuses more), request bytes held per
-// connection (received, or in the core awaiting an answer) at most
-// max(4 × the maximum message size, 256 MiB) (calls past that fail
-// RESOURCE_EXHAUSTED), the client preface due within 10 s, header lists of at
-// most 64 KiB, and nghttp2's own limits on PING/SETTINGS floods, CONTINUATION
-// frames and stream resets.
+// Bounds, against a hostile client: 256 concurrent calls per connection
+// (HTTP/2 SETTINGS; nghttp2 refuses more), request bytes being received on a
+// connection (not yet handed to the core) at most max(4 × the maximum message
+// size, 256 MiB) (calls past that fail RESOURCE_EXHAUSTED), a ModelStreamInfer
+// stream's requests in flight and unsent answers (stream_infer.h's budget;
+// past it the stream's window stays shut), the client preface (and TLS
+// handshake) due within 10 s, header lists of at most 64 KiB, reading paused
+// while 4 MiB wait to be written, and nghttp2's own limits on PING/SETTINGS
+// floods, CONTINUATION frames and stream resets. Not bounded yet: how long an
+// idle connection may stay (until an unanswered keepalive PING).
 #pragma once
 
 #include <chrono>
