@@ -98,80 +98,89 @@ class GrpcServer::Service final : public ServiceBase {
   }
 
   ServerUnaryReactor* ServerLive(CallbackServerContext* ctx, const inference::ServerLiveRequest* req,
-      inference::ServerLiveResponse* res) override {
+                                 inference::ServerLiveResponse* res) override {
     return Unary(ctx, ApiGroup::kHealth, &RpcHandlers::ServerLive, *req, res);
   }
   ServerUnaryReactor* ServerReady(CallbackServerContext* ctx, const inference::ServerReadyRequest* req,
-      inference::ServerReadyResponse* res) override {
+                                  inference::ServerReadyResponse* res) override {
     return Unary(ctx, ApiGroup::kHealth, &RpcHandlers::ServerReady, *req, res);
   }
   ServerUnaryReactor* ModelReady(CallbackServerContext* ctx, const inference::ModelReadyRequest* req,
-      inference::ModelReadyResponse* res) override {
+                                 inference::ModelReadyResponse* res) override {
     return Unary(ctx, ApiGroup::kHealth, &RpcHandlers::ModelReady, *req, res);
   }
   ServerUnaryReactor* ServerMetadata(CallbackServerContext* ctx, const inference::ServerMetadataRequest* req,
-      inference::ServerMetadataResponse* res) override {
+                                     inference::ServerMetadataResponse* res) override {
     return Unary(ctx, ApiGroup::kMetadata, &RpcHandlers::ServerMetadata, *req, res);
   }
   ServerUnaryReactor* ModelMetadata(CallbackServerContext* ctx, const inference::ModelMetadataRequest* req,
-      inference::ModelMetadataResponse* res) override {
+                                    inference::ModelMetadataResponse* res) override {
     return Unary(ctx, ApiGroup::kMetadata, &RpcHandlers::ModelMetadata, *req, res);
   }
   ServerUnaryReactor* ModelConfig(CallbackServerContext* ctx, const inference::ModelConfigRequest* req,
-      inference::ModelConfigResponse* res) override {
+                                  inference::ModelConfigResponse* res) override {
     return Unary(ctx, ApiGroup::kModelConfig, &RpcHandlers::ModelConfig, *req, res);
   }
-  ServerUnaryReactor* ModelStatistics(CallbackServerContext* ctx, const inference::ModelStatisticsRequest* req,
-      inference::ModelStatisticsResponse* res) override {
+  ServerUnaryReactor* ModelStatistics(CallbackServerContext* ctx,
+                                      const inference::ModelStatisticsRequest* req,
+                                      inference::ModelStatisticsResponse* res) override {
     return Unary(ctx, ApiGroup::kStatistics, &RpcHandlers::ModelStatistics, *req, res);
   }
-  ServerUnaryReactor* RepositoryIndex(CallbackServerContext* ctx, const inference::RepositoryIndexRequest* req,
-      inference::RepositoryIndexResponse* res) override {
+  ServerUnaryReactor* RepositoryIndex(CallbackServerContext* ctx,
+                                      const inference::RepositoryIndexRequest* req,
+                                      inference::RepositoryIndexResponse* res) override {
     return Unary(ctx, ApiGroup::kModelRepository, &RpcHandlers::RepositoryIndex, *req, res);
   }
-  ServerUnaryReactor* RepositoryModelLoad(CallbackServerContext* ctx, const inference::RepositoryModelLoadRequest* req,
-      inference::RepositoryModelLoadResponse* res) override {
+  ServerUnaryReactor* RepositoryModelLoad(CallbackServerContext* ctx,
+                                          const inference::RepositoryModelLoadRequest* req,
+                                          inference::RepositoryModelLoadResponse* res) override {
     return Unary(ctx, ApiGroup::kModelRepository, &RpcHandlers::RepositoryModelLoad, *req, res);
   }
-  ServerUnaryReactor* RepositoryModelUnload(CallbackServerContext* ctx, const inference::RepositoryModelUnloadRequest* req,
-      inference::RepositoryModelUnloadResponse* res) override {
+  ServerUnaryReactor* RepositoryModelUnload(CallbackServerContext* ctx,
+                                            const inference::RepositoryModelUnloadRequest* req,
+                                            inference::RepositoryModelUnloadResponse* res) override {
     return Unary(ctx, ApiGroup::kModelRepository, &RpcHandlers::RepositoryModelUnload, *req, res);
   }
-  ServerUnaryReactor* SystemSharedMemoryStatus(CallbackServerContext* ctx, const inference::SystemSharedMemoryStatusRequest* req,
-      inference::SystemSharedMemoryStatusResponse* res) override {
+  ServerUnaryReactor* SystemSharedMemoryStatus(CallbackServerContext* ctx,
+                                               const inference::SystemSharedMemoryStatusRequest* req,
+                                               inference::SystemSharedMemoryStatusResponse* res) override {
     return Unary(ctx, ApiGroup::kSharedMemory, &RpcHandlers::SystemSharedMemoryStatus, *req, res);
   }
-  ServerUnaryReactor* SystemSharedMemoryRegister(CallbackServerContext* ctx, const inference::SystemSharedMemoryRegisterRequest* req,
-      inference::SystemSharedMemoryRegisterResponse* res) override {
+  ServerUnaryReactor* SystemSharedMemoryRegister(CallbackServerContext* ctx,
+                                                 const inference::SystemSharedMemoryRegisterRequest* req,
+                                                 inference::SystemSharedMemoryRegisterResponse* res) override {
     return Unary(ctx, ApiGroup::kSharedMemory, &RpcHandlers::SystemSharedMemoryRegister, *req, res);
   }
-  ServerUnaryReactor* SystemSharedMemoryUnregister(CallbackServerContext* ctx, const inference::SystemSharedMemoryUnregisterRequest* req,
-      inference::SystemSharedMemoryUnregisterResponse* res) override {
+  ServerUnaryReactor* SystemSharedMemoryUnregister(CallbackServerContext* ctx,
+                                                   const inference::SystemSharedMemoryUnregisterRequest* req,
+                                                   inference::SystemSharedMemoryUnregisterResponse* res) override {
     return Unary(ctx, ApiGroup::kSharedMemory, &RpcHandlers::SystemSharedMemoryUnregister, *req, res);
   }
-  ServerUnaryReactor* CudaSharedMemoryStatus(CallbackServerContext* ctx, const inference::CudaSharedMemoryStatusRequest* req,
-      inference::CudaSharedMemoryStatusResponse* res) override {
+  ServerUnaryReactor* CudaSharedMemoryStatus(CallbackServerContext* ctx,
+                                             const inference::CudaSharedMemoryStatusRequest* req,
+                                             inference::CudaSharedMemoryStatusResponse* res) override {
     return Unary(ctx, ApiGroup::kSharedMemory, &RpcHandlers::CudaSharedMemoryStatus, *req, res);
   }
-  ServerUnaryReactor* CudaSharedMemoryRegister(CallbackServerContext* ctx, const inference::CudaSharedMemoryRegisterRequest* req,
-      inference::CudaSharedMemoryRegisterResponse* res) override {
+  ServerUnaryReactor* CudaSharedMemoryRegister(CallbackServerContext* ctx,
+                                               const inference::CudaSharedMemoryRegisterRequest* req,
+                                               inference::CudaSharedMemoryRegisterResponse* res) override {
     return Unary(ctx, ApiGroup::kSharedMemory, &RpcHandlers::CudaSharedMemoryRegister, *req, res);
   }
-  ServerUnaryReactor* CudaSharedMemoryUnregister(CallbackServerContext* ctx, const inference::CudaSharedMemoryUnregisterRequest* req,
-      inference::CudaSharedMemoryUnregisterResponse* res) override {
+  ServerUnaryReactor* CudaSharedMemoryUnregister(CallbackServerContext* ctx,
+                                                 const inference::CudaSharedMemoryUnregisterRequest* req,
+                                                 inference::CudaSharedMemoryUnregisterResponse* res) override {
     return Unary(ctx, ApiGroup::kSharedMemory, &RpcHandlers::CudaSharedMemoryUnregister, *req, res);
   }
   ServerUnaryReactor* TraceSetting(CallbackServerContext* ctx, const inference::TraceSettingRequest* req,
-      inference::TraceSettingResponse* res) override {
+                                   inference::TraceSettingResponse* res) override {
     return Unary(ctx, ApiGroup::kTrace, &RpcHandlers::TraceSetting, *req, res);
   }
   ServerUnaryReactor* LogSettings(CallbackServerContext* ctx, const inference::LogSettingsRequest* req,
-      inference::LogSettingsResponse* res) override {
+                                  inference::LogSettingsResponse* res) override {
     return Unary(ctx, ApiGroup::kLogging, &RpcHandlers::LogSettings, *req, res);
   }
 
   Server* core() const { return handlers_.core(); }
-  RpcHandlers& handlers() { return handlers_; }
   grpc_compression_level compression() const { return compression_; }
 
   // Every unary RPC runs through here: the restriction check, then the
