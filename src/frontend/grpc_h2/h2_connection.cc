@@ -208,17 +208,22 @@ void Connection::GoAway() {
 }
 
 // --- nghttp2 callbacks ---
+// Each is a function-try-block: an exception (only bad_alloc can come from
+// these bodies) must not unwind through nghttp2's C frames; failing the
+// callback makes mem_recv fail, and OnRead then closes the connection.
 
-int Connection::OnBeginHeaders(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+int Connection::OnBeginHeaders(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) try {
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
   auto call = std::make_shared<Call>(frame->hd.stream_id, NowNs());
   nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, call.get());
   Self(user_data)->calls_.emplace(frame->hd.stream_id, std::move(call));
   return 0;
+} catch (...) {
+  return NGHTTP2_ERR_CALLBACK_FAILURE;  // nothing may unwind through nghttp2 (C): the connection ends
 }
 
 int Connection::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
-                         const uint8_t* value, size_t valuelen, uint8_t, void* user_data) {
+                         const uint8_t* value, size_t valuelen, uint8_t, void* user_data) try {
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
   auto* self = Self(user_data);
   Call* call = self->Find(frame->hd.stream_id);
@@ -227,10 +232,12 @@ int Connection::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uin
   if (call->header_bytes > kMaxHeaderListBytes) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // resets the stream
   self->ReadHeader(*call, View(name, namelen), View(value, valuelen));
   return 0;
+} catch (...) {
+  return NGHTTP2_ERR_CALLBACK_FAILURE;  // nothing may unwind through nghttp2 (C): the connection ends
 }
 
 int Connection::OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream_id, const uint8_t* data, size_t len,
-                            void* user_data) {
+                            void* user_data) try {
   auto* self = Self(user_data);
   // The connection's window reopens at once, whatever the stream: one stream
   // that waits must not stop the others.
@@ -245,9 +252,11 @@ int Connection::OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream_id
     nghttp2_session_consume_stream(session, stream_id, len);
   }
   return 0;
+} catch (...) {
+  return NGHTTP2_ERR_CALLBACK_FAILURE;  // nothing may unwind through nghttp2 (C): the connection ends
 }
 
-int Connection::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+int Connection::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user_data) try {
   auto* self = Self(user_data);
   self->preface_seen_ = true;  // nghttp2 checked the preface before any frame
   if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK)) self->ping_unanswered_ = false;
@@ -259,9 +268,11 @@ int Connection::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* 
   // once; a unary call runs once its message is complete.
   if (frame->hd.type == NGHTTP2_HEADERS || call->request_ended) self->Queue(*call);
   return 0;
+} catch (...) {
+  return NGHTTP2_ERR_CALLBACK_FAILURE;  // nothing may unwind through nghttp2 (C): the connection ends
 }
 
-int Connection::OnFrameSend(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+int Connection::OnFrameSend(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) try {
   if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
   if (!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) return 0;
   Call* call = Self(user_data)->Find(frame->hd.stream_id);
@@ -271,9 +282,11 @@ int Connection::OnFrameSend(nghttp2_session* session, const nghttp2_frame* frame
     nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
   }
   return 0;
+} catch (...) {
+  return NGHTTP2_ERR_CALLBACK_FAILURE;  // nothing may unwind through nghttp2 (C): the connection ends
 }
 
-int Connection::OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t http2_error, void* user_data) {
+int Connection::OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t http2_error, void* user_data) try {
   auto* self = Self(user_data);
   auto it = self->calls_.find(stream_id);
   if (it == self->calls_.end()) return 0;
@@ -281,10 +294,12 @@ int Connection::OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t http
   self->calls_.erase(it);
   self->EndCall(*call, http2_error);
   return 0;
+} catch (...) {
+  return NGHTTP2_ERR_CALLBACK_FAILURE;  // nothing may unwind through nghttp2 (C): the connection ends
 }
 
 ssize_t Connection::ReadOut(nghttp2_session* session, int32_t stream_id, uint8_t* buf, size_t length,
-                            uint32_t* data_flags, nghttp2_data_source* source, void*) {
+                            uint32_t* data_flags, nghttp2_data_source* source, void*) try {
   auto* call = static_cast<Call*>(source->ptr);
   const size_t available = call->out.size() - call->out_offset;
   const size_t n = std::min(length, available);
@@ -310,6 +325,8 @@ ssize_t Connection::ReadOut(nghttp2_session* session, int32_t stream_id, uint8_t
     return NGHTTP2_ERR_DEFERRED;
   }
   return static_cast<ssize_t>(n);
+} catch (...) {
+  return NGHTTP2_ERR_CALLBACK_FAILURE;  // nothing may unwind through nghttp2 (C): the connection ends
 }
 
 // --- reading calls ---

@@ -156,7 +156,16 @@ Status H2GrpcServer::Start() {
     impl_->threads.emplace_back([this, loop = impl_->loops[i].get()] {
       NameThisThread("grpc-io");
       InlineExecutionScope inline_execution(impl_->inline_budget.get());
-      loop->run();
+      // A handler that throws (only bad_alloc can, on this path) leaves run();
+      // the loop goes on rather than the exception ending the process.
+      for (;;) {
+        try {
+          loop->run();
+          return;
+        } catch (const std::exception& e) {
+          LOG_ERROR("grpc: an I/O handler failed: {}", e.what());
+        }
+      }
     });
   }
   LOG_INFO("Started GRPCInferenceService at {}:{} (HTTP/2 on nghttp2, {} threads{})", o.address, bound_port_,
