@@ -664,10 +664,21 @@ def test_a_slow_model_is_not_a_slow_client(impatient):
     np.testing.assert_array_equal(c.infer("slow", [make_input("INPUT0", x)]).as_numpy("OUTPUT0"), x)
 
 
-def test_a_client_that_never_reads_its_answer_is_cut_off(impatient):
+@pytest.fixture(scope="module")
+def unhurried_reader(inferd_bin, tmp_path_factory):
+    # A 4 s body deadline: time enough for a sanitizer build to read a 16 MiB
+    # body (TSan in CI took over 1 s and cut the request off mid-body).
+    repo = build_attack_repository(tmp_path_factory.mktemp("unhurried_repo"))
+    with InferdServer(inferd_bin, [repo], ["--http-body-timeout-secs=4"],
+                      log_dir=tmp_path_factory.mktemp("unhurried_log"), tag="unhurried") as srv:
+        yield srv
+
+
+def test_a_client_that_never_reads_its_answer_is_cut_off(unhurried_reader):
     # 16 MiB back, far more than the sockets' buffers hold: the server's write
-    # stalls, and the 1 s deadline for the client taking its answer closes the
+    # stalls, and the 4 s deadline for the client taking its answer closes the
     # connection instead of holding it, and the answer, for ever.
+    impatient = unhurried_reader
     n = 4 * 1024 * 1024  # FP32 elements
     header = json.dumps({"inputs": [{"name": "INPUT0", "datatype": "FP32", "shape": [1, n],
                                      "parameters": {"binary_data_size": 4 * n}}],
@@ -680,7 +691,7 @@ def test_a_client_that_never_reads_its_answer_is_cut_off(impatient):
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         s.connect(("127.0.0.1", impatient.port))
         s.sendall(head + body)
-        time.sleep(4)  # the server writes what fits, stalls, and its deadline passes
+        time.sleep(7)  # the server writes what fits, stalls, and its deadline passes
         s.settimeout(15)
         try:
             while chunk := s.recv(1 << 20):
