@@ -210,12 +210,12 @@ def grpc_h2():
 
     svc = "/inference.GRPCInferenceService/"
     m = service_pb2.ModelInferRequest(model_name="m", id="1")
-    t = m.inputs.add(name="INPUT0", datatype="FP32", shape=[1, 4])
+    m.inputs.add(name="INPUT0", datatype="FP32", shape=[1, 4])
     m.raw_input_contents.append(struct.pack("<4f", 1, 2, 3, 4))
     infer = m.SerializeToString()
     write("grpc_h2", "live", connection([(svc + "ServerLive", b"", [])]))
     write("grpc_h2", "infer", connection([(svc + "ModelInfer", infer, [("grpc-timeout", "5S")])]))
-    write("grpc_h2", "stream", connection([(svc + "ModelStreamInfer", infer + b"", [])], ping=True))
+    write("grpc_h2", "stream", connection([(svc + "ModelStreamInfer", infer, [])], ping=True))
     write("grpc_h2", "two_calls", connection([
         (svc + "ModelMetadata", service_pb2.ModelMetadataRequest(name="m").SerializeToString(), []),
         (svc + "RepositoryIndex", b"", [("triton-grpc-protocol-k", "v")])]))
@@ -224,7 +224,6 @@ def grpc_h2():
         ("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
          b"\x22\x1einference.GRPCInferenceService", [])]))
     write("grpc_h2", "gzip", connection([(svc + "ServerReady", b"", [("grpc-encoding", "gzip")])]))
-    del t
 
 
 if __name__ == "__main__":
