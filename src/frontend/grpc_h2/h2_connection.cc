@@ -67,6 +67,18 @@ std::string Framed(const google::protobuf::Message& message, const std::optional
   return framed;
 }
 
+// A core request read from `call` now, for Triton's trace stamps read from
+// `read_start_ns` (0: now, as for each message of a stream).
+std::shared_ptr<InferenceRequest> NewRequest(const Call& call, uint64_t read_start_ns) {
+  auto request = std::make_shared<InferenceRequest>();
+  request->receive_ns = NowNs();
+  request->frontend = InferenceRequest::Frontend::kGrpc;
+  request->read_start_ns = read_start_ns != 0 ? read_start_ns : request->receive_ns;
+  request->read_end_ns = request->receive_ns;
+  request->traceparent = call.traceparent;
+  return request;
+}
+
 std::string FramedBytes(std::string_view message) {
   std::string framed(kMessagePrefixBytes + message.size(), '\0');
   WriteMessagePrefix(false, static_cast<uint32_t>(message.size()), framed.data());
@@ -530,12 +542,7 @@ void Connection::StartInfer(const std::shared_ptr<Call>& call, std::string_view 
   call->scan_offset = 0;
   Release(*call);
   try {
-    auto request = std::make_shared<InferenceRequest>();
-    request->receive_ns = NowNs();
-    request->frontend = InferenceRequest::Frontend::kGrpc;
-    request->read_start_ns = call->start_ns;
-    request->read_end_ns = request->receive_ns;
-    request->traceparent = call->traceparent;
+    auto request = NewRequest(*call, call->start_ns);
     // The call (and its arena, where raw inputs point) lives until the
     // request is answered.
     request->on_response = [self = shared_from_this(), call](std::unique_ptr<InferenceResponse> response) {
@@ -631,12 +638,7 @@ void Connection::StartStreamRequest(const std::shared_ptr<Call>& call, std::stri
   ++call->outstanding;
   call->request_bytes += bytes;
   try {
-    auto request = std::make_shared<InferenceRequest>();
-    request->receive_ns = NowNs();
-    request->frontend = InferenceRequest::Frontend::kGrpc;
-    request->read_start_ns = request->receive_ns;
-    request->read_end_ns = request->receive_ns;
-    request->traceparent = call->traceparent;
+    auto request = NewRequest(*call, 0);
     request->accepts_many_responses = true;
     request->on_response = [self = shared_from_this(), call, flag_final,
                             bytes](std::unique_ptr<InferenceResponse> response) {
