@@ -13,6 +13,7 @@
 #include "common/thread_name.h"
 #include "core/inline_execution.h"
 #include "frontend/grpc_h2/h2_connection.h"
+#include "frontend/event_loops.h"
 #include "frontend/tcp_listen.h"
 
 namespace inferd::grpc_h2 {
@@ -58,10 +59,6 @@ Status MakeTlsContext(const H2GrpcOptions& o, std::unique_ptr<asio::ssl::context
   return Status::Ok();
 }
 
-int ThreadCount(int configured) {
-  return configured > 0 ? configured : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
-}
-
 uint64_t ConnectionBudget(int max_message_size) {
   const uint64_t max = static_cast<uint64_t>(std::max(max_message_size, 0));
   return std::max<uint64_t>(4 * max, 256ull << 20);
@@ -69,28 +66,17 @@ uint64_t ConnectionBudget(int max_message_size) {
 
 }  // namespace
 
-// One event loop per I/O thread: a connection belongs to one loop, whose
-// thread alone reads, parses, runs (inline) and answers its calls. With one
-// loop shared by all threads, Asio woke a second thread to wait on epoll
-// whenever the first took an event, a context switch per event (issue 16:
-// "one event loop per I/O thread").
-std::vector<std::unique_ptr<asio::io_context>> MakeLoops(int count) {
-  std::vector<std::unique_ptr<asio::io_context>> loops;
-  for (int i = 0; i < count; ++i) loops.push_back(std::make_unique<asio::io_context>(1));
-  return loops;
-}
-
 struct H2GrpcServer::Impl {
   Impl(Server* core, H2GrpcOptions options)
       : context{core, options, grpc_frontend::RpcHandlers(core, options.restricted),
                 ConnectionBudget(options.max_message_size)},
-        loops(MakeLoops(ThreadCount(options.thread_count))),
+        loops(MakeEventLoops(IoThreadCount(options.thread_count))),
         acceptor(asio::make_strand(*loops[0])), accept_backoff(acceptor.get_executor()) {}
 
   void Accept();
 
   H2Context context;
-  std::vector<std::unique_ptr<asio::io_context>> loops;
+  std::vector<std::unique_ptr<asio::io_context>> loops;  // one per I/O thread (frontend/event_loops.h)
   size_t next_loop = 0;  // on the acceptor's strand: connections go round the loops
   // Keep the I/O threads running while every call waits for the core.
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;

@@ -13,6 +13,7 @@
 #include "core/inline_execution.h"
 #include "frontend/http/http_api.h"
 #include "frontend/http/infer_codec.h"
+#include "frontend/event_loops.h"
 #include "frontend/tcp_listen.h"
 
 namespace inferd::http {
@@ -42,8 +43,9 @@ constexpr auto kSweepInterval = std::chrono::milliseconds(500);
 
 struct HttpServer::Impl {
   Impl(HttpHandler h, HttpOptions opts)
-      : options(std::move(opts)), handler(std::move(h)), acceptor(asio::make_strand(ioc)),
-        accept_backoff(acceptor.get_executor()), sweeper(asio::make_strand(ioc)) {}
+      : options(std::move(opts)), handler(std::move(h)), loops(MakeEventLoops(IoThreadCount(options.thread_count))),
+        acceptor(asio::make_strand(*loops[0])), accept_backoff(acceptor.get_executor()),
+        sweeper(asio::make_strand(*loops[0])) {}
 
   void Accept();
   // Every kSweepInterval: closes the connections whose deadline passed.
@@ -51,10 +53,11 @@ struct HttpServer::Impl {
 
   HttpOptions options;
   HttpHandler handler;
-  asio::io_context ioc;
-  // Keeps the I/O threads running while a request waits for the core (no
+  std::vector<std::unique_ptr<asio::io_context>> loops;  // one per I/O thread (frontend/event_loops.h)
+  size_t next_loop = 0;  // on the acceptor's strand: connections go round the loops
+  // Keep the I/O threads running while a request waits for the core (no
   // socket operation is pending then); released once everything is written.
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
   // On a strand of its own: its completion handlers and StopAccepting's close
   // run one at a time, whichever I/O threads run them.
   tcp::acceptor acceptor;
@@ -265,7 +268,8 @@ class Session : public std::enable_shared_from_this<Session> {
 };
 
 void HttpServer::Impl::Accept() {
-  acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, ConnectionSocket socket) {
+  asio::io_context& loop = *loops[next_loop++ % loops.size()];
+  acceptor.async_accept(asio::make_strand(loop), [this](beast::error_code ec, ConnectionSocket socket) {
     if (!acceptor.is_open()) return;  // StopAccepting() closed it
     if (ec == asio::error::operation_aborted) return;
     if (ec) {
@@ -332,19 +336,18 @@ Status HttpServer::Start() {
   auto& acceptor = impl_->acceptor;
   INFERD_RETURN_IF_ERROR(ListenOn(acceptor, o.address, o.port, o.reuse_port, o.service_name));
   bound_port_ = acceptor.local_endpoint().port();
-  impl_->work.emplace(impl_->ioc.get_executor());
+  for (auto& loop : impl_->loops) impl_->work.push_back(asio::make_work_guard(*loop));
   impl_->Accept();
   impl_->Sweep();
-  int threads = o.thread_count > 0 ? o.thread_count
-                                   : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+  const int threads = static_cast<int>(impl_->loops.size());
   // A quick model with an idle instance may run on the I/O thread that read
   // its request (core/inline_execution.h).
   impl_->inline_budget = std::make_unique<InlineExecutionBudget>(threads);
   for (int i = 0; i < threads; ++i) {
-    impl_->threads.emplace_back([this] {
+    impl_->threads.emplace_back([this, loop = impl_->loops[i].get()] {
       NameThisThread(impl_->options.thread_name);
       InlineExecutionScope inline_execution(impl_->inline_budget.get());
-      impl_->ioc.run();
+      loop->run();
     });
   }
   LOG_INFO("Started {} at {}:{} ({} threads)", o.service_name, o.address, bound_port_, threads);
@@ -372,8 +375,8 @@ void HttpServer::Stop(std::chrono::milliseconds drain) {
       if (auto s = weak.lock()) s->Close();
   }
   asio::post(impl_->sweeper.get_executor(), [impl = impl_.get()] { impl->sweeper.cancel(); });
-  impl_->work.reset();
-  impl_->ioc.stop();
+  impl_->work.clear();
+  for (auto& loop : impl_->loops) loop->stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
 }
