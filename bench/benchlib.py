@@ -125,7 +125,8 @@ def triton_server_command(repo, ports):
     env = dict(os.environ)
     env["LD_LIBRARY_PATH"] = f"{TRITON_VENV / 'triton-lib'}:{site / 'nvidia_pytriton.libs'}"
     argv = [str(site / "pytriton/tritonserver/bin/tritonserver"), f"--model-repository={repo}",
-            f"--backend-directory={TRITON_VENV / 'triton-backends'}", "--log-info=false",
+            f"--backend-directory={TRITON_VENV / 'triton-backends'}",
+            f"--cache-directory={site / 'pytriton/tritonserver/caches'}", "--log-info=false",
             "--http-address=127.0.0.1", "--grpc-address=127.0.0.1",
             *(f"--{k}-port={v}" for k, v in ports.items())]
     return argv, env
@@ -161,9 +162,10 @@ def server_stats(client, model):
 
 
 @contextlib.contextmanager
-def serving_repository(name, models):
+def serving_repository(name, models, extra_args=()):
     """Yields (process, {"http", "grpc"} urls) of inferd (name "inferd") or
-    Triton serving `models`: {model: (config text, model.py text or None)}.
+    Triton serving `models`: {model: (config text, model.py text or None)},
+    with `extra_args` on its command line.
     On Triton, a model on the identity backend gets Triton's own C identity
     (TRITON_IDENTITY_BACKEND, a folder with libtriton_identity.so) in its
     version folder, where Triton looks first."""
@@ -176,15 +178,16 @@ def serving_repository(name, models):
             elif name == "triton" and 'backend: "identity"' in config:
                 (Path(repo) / model / "1" / "libtriton_identity.so").symlink_to(
                     Path(os.environ["TRITON_IDENTITY_BACKEND"]) / "libtriton_identity.so")
-        with serving(name, repo, list(models)) as served:
+        with serving(name, repo, list(models), extra_args) as served:
             yield served
 
 
 @contextlib.contextmanager
-def serving(name, repo, models):
+def serving(name, repo, models, extra_args=()):
     """Yields (process, {"http", "grpc"} urls) of inferd (name "inferd") or
-    Triton serving the repository folder `repo` on free loopback ports, once
-    every model named in `models` is ready; stops it after."""
+    Triton serving the repository folder `repo` on free loopback ports, with
+    `extra_args` on its command line, once every model named in `models` is
+    ready; stops it after."""
     ports = {k: free_port() for k in ("http", "grpc", "metrics")}
     env = None
     if name == "inferd":
@@ -193,7 +196,7 @@ def serving(name, repo, models):
                 "--http-address=127.0.0.1", "--grpc-address=127.0.0.1"]
     else:
         argv, env = triton_server_command(repo, ports)
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([*argv, *extra_args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     urls = {k: f"127.0.0.1:{ports[k]}" for k in ("http", "grpc")}
     try:
         client = httpclient.InferenceServerClient(urls["http"])
@@ -207,4 +210,8 @@ def serving(name, repo, models):
         yield proc, urls
     finally:
         proc.terminate()
-        proc.wait()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # Triton 2.51 with the response cache on did not exit on SIGTERM
+            proc.kill()
+            proc.wait()

@@ -1,7 +1,9 @@
 """inferd beside a real Triton 2.51 on the same native model, in one run: the
 1x16 FP32 identity on inferd's C identity backend and on Triton's own
 (built by bench/peer_triton/build-identity-backend), each server started once,
-driven by Triton's perf_analyzer over HTTP and gRPC at concurrency 1 and 8.
+driven by Triton's perf_analyzer over HTTP and gRPC at concurrency 1 and 8,
+and over HTTP at concurrency 1 with the response cache answering (the same
+identity with response_cache enabled; every request after the first hits).
 Runs alternate (inferd, Triton, inferd, ...) so the machine's drift reaches
 both alike.
 
@@ -27,15 +29,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchlib import (IDENTITY_CONFIG, IDENTITY_MODEL, cpu_seconds, model_successes,  # noqa: E402
                       perf_analyzer_row, serving_repository, triton_server_command)
 
-ROWS = [("http", 1), ("http", 8), ("grpc", 1), ("grpc", 8)]
+# The same identity with the response cache on: perf_analyzer sends the same
+# input every time, so every request after the first is a cache hit.
+CACHED_MODEL = "identity_cached"
+CACHED_CONFIG = IDENTITY_CONFIG + "response_cache { enable: true }\n"
+CACHE_ARGS = ["--cache-config=local,size=1048576"]
+# (protocol, concurrency, model, label)
+ROWS = [("http", 1, IDENTITY_MODEL, ""), ("http", 8, IDENTITY_MODEL, ""), ("grpc", 1, IDENTITY_MODEL, ""),
+        ("grpc", 8, IDENTITY_MODEL, ""), ("http", 1, CACHED_MODEL, " cache hit")]
 
 
-def measure(proc, urls, protocol, concurrency, seconds):
+def measure(proc, urls, protocol, concurrency, model, seconds):
     """(server CPU us per request, requests/s, p50 us) of one perf_analyzer run."""
     client = httpclient.InferenceServerClient(urls["http"])
-    cpu0, n0 = cpu_seconds(proc.pid), model_successes(client)
-    rate, p50 = perf_analyzer_row(IDENTITY_MODEL, protocol, urls[protocol], concurrency, seconds)
-    cpu1, n1 = cpu_seconds(proc.pid), model_successes(client)
+    cpu0, n0 = cpu_seconds(proc.pid), model_successes(client, model)
+    rate, p50 = perf_analyzer_row(model, protocol, urls[protocol], concurrency, seconds)
+    cpu1, n1 = cpu_seconds(proc.pid), model_successes(client, model)
     return (cpu1 - cpu0) / max(1, n1 - n0) * 1e6, rate, p50
 
 
@@ -48,26 +57,28 @@ def main():
         sys.exit("Triton is not installed: scripts/install-triton")
     if not os.environ.get("TRITON_IDENTITY_BACKEND"):
         sys.exit("set TRITON_IDENTITY_BACKEND (bench/peer_triton/build-identity-backend prints it)")
-    models = {IDENTITY_MODEL: (IDENTITY_CONFIG, None)}
+    models = {IDENTITY_MODEL: (IDENTITY_CONFIG, None), CACHED_MODEL: (CACHED_CONFIG, None)}
     runs = {}  # (server, protocol, concurrency) -> [measure() per round]
     with contextlib.ExitStack() as stack:
-        servers = {name: stack.enter_context(serving_repository(name, models)) for name in ("inferd", "triton")}
-        for proc, urls in servers.values():  # warm-up, not counted
-            perf_analyzer_row(IDENTITY_MODEL, "http", urls["http"], 1, 1)
+        servers = {name: stack.enter_context(serving_repository(name, models, CACHE_ARGS))
+                   for name in ("inferd", "triton")}
+        for proc, urls in servers.values():  # warm-up (and the cache's first entry), not counted
+            for model in models:
+                perf_analyzer_row(model, "http", urls["http"], 1, 1)
         for r in range(args.rounds):
             print(f"round {r + 1}/{args.rounds}", flush=True)
-            for protocol, concurrency in ROWS:
+            for row in ROWS:
                 for name, (proc, urls) in servers.items():
-                    runs.setdefault((name, protocol, concurrency), []).append(
-                        measure(proc, urls, protocol, concurrency, args.seconds))
+                    runs.setdefault((name, row), []).append(measure(proc, urls, *row[:3], args.seconds))
     median = statistics.median
     print(f"\nidentity 1x16 FP32, perf_analyzer, medians of {args.rounds} rounds of {args.seconds} s windows")
-    print(f"{'row':9} {'inferd us/req':>13} {'triton us/req':>13} {'inferd/triton':>13} "
+    print(f"{'row':18} {'inferd us/req':>13} {'triton us/req':>13} {'inferd/triton':>13} "
           f"{'inferd req/s':>12} {'triton req/s':>12} {'inferd p50':>10} {'triton p50':>10}")
-    for protocol, concurrency in ROWS:
-        mine, theirs = runs[("inferd", protocol, concurrency)], runs[("triton", protocol, concurrency)]
+    for row in ROWS:
+        protocol, concurrency, _, label = row
+        mine, theirs = runs[("inferd", row)], runs[("triton", row)]
         ratio = median(a[0] / b[0] for a, b in zip(mine, theirs))
-        print(f"{protocol} c{concurrency:<4} {median(m[0] for m in mine):13.1f} {median(t[0] for t in theirs):13.1f} "
+        print(f"{f'{protocol} c{concurrency}{label}':18} {median(m[0] for m in mine):13.1f} {median(t[0] for t in theirs):13.1f} "
               f"{ratio:13.2f} {median(m[1] for m in mine):12.0f} {median(t[1] for t in theirs):12.0f} "
               f"{median(m[2] for m in mine):10.0f} {median(t[2] for t in theirs):10.0f}")
 
