@@ -58,7 +58,7 @@ def main():
     if not os.environ.get("TRITON_IDENTITY_BACKEND"):
         sys.exit("set TRITON_IDENTITY_BACKEND (bench/peer_triton/build-identity-backend prints it)")
     models = {IDENTITY_MODEL: (IDENTITY_CONFIG, None), CACHED_MODEL: (CACHED_CONFIG, None)}
-    runs = {}  # (server, protocol, concurrency) -> [measure() per round]
+    runs = {}  # (server, row of ROWS) -> [measure() per round]
     with contextlib.ExitStack() as stack:
         servers = {name: stack.enter_context(serving_repository(name, models, CACHE_ARGS))
                    for name in ("inferd", "triton")}
