@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "common/logging.h"
-#include "common/thread_name.h"
 #include "core/inline_execution.h"
 #include "frontend/grpc_h2/h2_connection.h"
 #include "frontend/event_loops.h"
@@ -139,20 +138,8 @@ Status H2GrpcServer::Start() {
   // its request (core/inline_execution.h).
   impl_->inline_budget = std::make_unique<InlineExecutionBudget>(threads);
   for (int i = 0; i < threads; ++i) {
-    impl_->threads.emplace_back([this, loop = impl_->loops[i].get()] {
-      NameThisThread("grpc-io");
-      InlineExecutionScope inline_execution(impl_->inline_budget.get());
-      // A handler that throws (only bad_alloc can, on this path) leaves run();
-      // the loop goes on rather than the exception ending the process.
-      for (;;) {
-        try {
-          loop->run();
-          return;
-        } catch (const std::exception& e) {
-          LOG_ERROR("grpc: an I/O handler failed: {}", e.what());
-        }
-      }
-    });
+    impl_->threads.emplace_back(
+        [this, loop = impl_->loops[i].get()] { RunIoThread(*loop, "grpc-io", impl_->inline_budget.get()); });
   }
   LOG_INFO("Started GRPCInferenceService at {}:{} (HTTP/2 on nghttp2, {} threads{})", o.address, bound_port_,
            threads, o.use_tls ? (o.mutual ? ", mutual TLS" : ", TLS") : "");

@@ -9,7 +9,6 @@
 #include <set>
 
 #include "common/logging.h"
-#include "common/thread_name.h"
 #include "core/inline_execution.h"
 #include "frontend/http/http_api.h"
 #include "frontend/http/infer_codec.h"
@@ -344,11 +343,8 @@ Status HttpServer::Start() {
   // its request (core/inline_execution.h).
   impl_->inline_budget = std::make_unique<InlineExecutionBudget>(threads);
   for (int i = 0; i < threads; ++i) {
-    impl_->threads.emplace_back([this, loop = impl_->loops[i].get()] {
-      NameThisThread(impl_->options.thread_name);
-      InlineExecutionScope inline_execution(impl_->inline_budget.get());
-      loop->run();
-    });
+    impl_->threads.emplace_back(
+        [this, loop = impl_->loops[i].get()] { RunIoThread(*loop, impl_->options.thread_name, impl_->inline_budget.get()); });
   }
   LOG_INFO("Started {} at {}:{} ({} threads)", o.service_name, o.address, bound_port_, threads);
   return Status::Ok();
