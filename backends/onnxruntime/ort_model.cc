@@ -332,16 +332,22 @@ bool ParseModelSpec(const char* config_json, const std::string& version_dir, Mod
       } else if (key == "enable_mem_pattern") {
         if (!numeric) return need_number();
         s.mem_pattern = n != 0;
-      } else if (key == "session.intra_op.allow_spinning" || key == "session.inter_op.allow_spinning") {
+      } else if (key == "session.intra_op.allow_spinning" || key == "session.inter_op.allow_spinning" ||
+                 key == "session.force_spinning_stop") {
         // ONNX Runtime's own names. Idle pool threads spin by default: with
         // several models sharing few cores (an ensemble's steps), that spinning
-        // takes the CPU the busy ones need. Only these two session entries are
-        // taken; others could name files for ONNX Runtime to read or write.
+        // takes the CPU the busy ones need (see SessionSettings). Only these
+        // session entries are taken; others could name files for ONNX Runtime
+        // to read or write.
         if (!numeric || (n != 0 && n != 1)) {
           *error = "onnxruntime: parameter '" + key + "' must be 0 or 1, got '" + value + "'";
           return false;
         }
-        (key == "session.intra_op.allow_spinning" ? s.intra_op_spinning : s.inter_op_spinning) = static_cast<int>(n);
+        if (key == "session.force_spinning_stop") {
+          s.force_spinning_stop = n == 1;
+        } else {
+          (key == "session.intra_op.allow_spinning" ? s.intra_op_spinning : s.inter_op_spinning) = static_cast<int>(n);
+        }
       }
       // Other keys belong to other components (and Triton ignores unknown ones too).
     }
@@ -414,6 +420,7 @@ Ort::SessionOptions MakeSessionOptions(const SessionSettings& s, int device_id) 
   if (!s.mem_pattern) o.DisableMemPattern();
   if (s.intra_op_spinning >= 0) o.AddConfigEntry("session.intra_op.allow_spinning", s.intra_op_spinning ? "1" : "0");
   if (s.inter_op_spinning >= 0) o.AddConfigEntry("session.inter_op.allow_spinning", s.inter_op_spinning ? "1" : "0");
+  o.AddConfigEntry("session.force_spinning_stop", s.force_spinning_stop ? "1" : "0");
   if (s.use_tensorrt) {
     OrtTensorRTProviderOptions trt{};
     trt.device_id = device_id;

@@ -39,6 +39,12 @@ struct SessionSettings {
   // idle pool threads sleep at once, 1 spins.
   int intra_op_spinning = -1;
   int inter_op_spinning = -1;
+  // ONNX Runtime's session.force_spinning_stop: pool threads stop spinning as
+  // soon as the last Run returns, instead of spinning on for a while after it.
+  // On by default here (ONNX Runtime and Triton leave it off): between runs a
+  // server's cores belong to its I/O threads and its other instances, which
+  // spinning pool threads would slow; within a run they still spin.
+  bool force_spinning_stop = true;
   bool use_cuda = false;  // GPU instance and CUDA provider present
   bool use_tensorrt = false;
   bool trt_fp16 = false;

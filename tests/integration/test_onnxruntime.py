@@ -390,6 +390,23 @@ def test_spinning_of_onnxruntime_threads_is_a_session_parameter(start_server, ma
     assert "session.intra_op.allow_spinning" in entry["reason"] and "must be 0 or 1" in entry["reason"]
 
 
+def test_spinning_after_a_run_is_a_session_parameter(start_server, make_repo):
+    # session.force_spinning_stop is on unless a config turns it off; 0 and 1 only.
+    repo = make_repo()
+    stop = 'platform: "onnxruntime_onnx"\nparameters {{ key: "session.force_spinning_stop" value {{ string_value: "{}" }} }}\n'
+    _onnx_model(repo, "keeps_spinning", stop.format("0"))
+    _onnx_model(repo, "stops", stop.format("1"))
+    _onnx_model(repo, "unclear", stop.format("-1"))
+    srv = start_server([repo], ["--strict-readiness=false"])
+    c = httpclient.InferenceServerClient(srv.url)
+    x = np.zeros((1, 64), np.float32)
+    for model in ("keeps_spinning", "stops"):
+        assert infer(c, model, "pixels", x, "probabilities").shape == (1, 10)
+    assert not c.is_model_ready("unclear")
+    (entry,) = index_entries(c, "unclear")
+    assert "session.force_spinning_stop" in entry["reason"] and "must be 0 or 1" in entry["reason"]
+
+
 def test_auto_complete_disabled_needs_a_config(start_server, make_repo):
     repo = make_repo()
     _onnx_model(repo, "bare")
