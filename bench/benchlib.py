@@ -5,6 +5,7 @@ import csv
 import io
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -19,11 +20,15 @@ TEXT_RECOGNITION = ROOT / "examples/model_repository/text_recognition/1/model.on
 
 
 def text_recognition_config(intra_op_threads, extra=""):
+    """text_recognition with max_batch_size 8 and `intra_op_threads` per
+    session, plus `extra`; one instance unless `extra` has an instance_group
+    (without one, an ONNX model on CPU gets two, as on Triton)."""
+    instances = "" if "instance_group" in extra else "instance_group [{ count: 1 kind: KIND_CPU }]\n"
     return ('platform: "onnxruntime_onnx"\nmax_batch_size: 8\n'
             'input [{ name: "x" data_type: TYPE_FP32 dims: [3, 48, -1] }]\n'
             'output [{ name: "softmax_11.tmp_0" data_type: TYPE_FP32 dims: [-1, 6625] }]\n'
             f'parameters {{ key: "intra_op_thread_count" value {{ string_value: "{intra_op_threads}" }} }}\n'
-            + extra)
+            + instances + extra)
 
 
 @contextlib.contextmanager
@@ -141,17 +146,29 @@ def tree_cpu(pid):
     return total
 
 
-def perf_analyzer_row(model, protocol, url, concurrency, seconds):
-    """(requests/s, p50 latency us) of Triton's perf_analyzer against `model`."""
+def perf_analyzer_row(model, protocol, url, concurrency, seconds, extra_args=()):
+    """(requests/s, p50 latency us) of Triton's perf_analyzer against `model`,
+    with `extra_args` (such as --shape) on its command line."""
     with tempfile.NamedTemporaryFile(suffix=".csv") as f:
         run = subprocess.run(
             [LOAD_TOOLS["perf_analyzer"], "-m", model, "-i", protocol, "-u", url,
              f"--concurrency-range={concurrency}", "-p", str(seconds * 1000), "-s", "1000", "-r", "3",
-             "-f", f.name], capture_output=True, text=True, timeout=300)
+             "-f", f.name, *extra_args], capture_output=True, text=True, timeout=300)
         if run.returncode != 0:
             sys.exit(f"perf_analyzer failed:\n{run.stdout[-2000:]}{run.stderr[-2000:]}")
         row = next(csv.DictReader(io.StringIO(Path(f.name).read_text())))
     return float(row["Inferences/Second"]), float(row["p50 latency"])
+
+
+def peer_medians(runs, row):
+    """For one row of a side-by-side run, where runs[(server, row)] lists a
+    tuple of figures per round for "inferd" and "triton": the median of the
+    per-round ratios inferd/Triton of the first figure, then the median of
+    each figure for inferd, then for Triton."""
+    mine, theirs = runs[("inferd", row)], runs[("triton", row)]
+    ratio = statistics.median(a[0] / b[0] for a, b in zip(mine, theirs))
+    return (ratio, [statistics.median(figure) for figure in zip(*mine)],
+            [statistics.median(figure) for figure in zip(*theirs)])
 
 
 def server_stats(client, model):
@@ -164,19 +181,34 @@ def server_stats(client, model):
 @contextlib.contextmanager
 def serving_repository(name, models, extra_args=()):
     """Yields (process, {"http", "grpc"} urls) of inferd (name "inferd") or
-    Triton serving `models`: {model: (config text, model.py text or None)},
-    with `extra_args` on its command line.
+    Triton serving `models`: {model: (config text, content)}, where content
+    is a model.py text, the Path of a model.onnx, or None; with `extra_args`
+    on its command line.
     On Triton, a model on the identity backend gets Triton's own C identity
     (TRITON_IDENTITY_BACKEND, a folder with libtriton_identity.so) in its
-    version folder, where Triton looks first."""
-    with tempfile.TemporaryDirectory() as repo:
-        for model, (config, code) in models.items():
-            (Path(repo) / model / "1").mkdir(parents=True)
-            (Path(repo) / model / "config.pbtxt").write_text(config)
-            if code:
-                (Path(repo) / model / "1" / "model.py").write_text(code)
-            elif name == "triton" and 'backend: "identity"' in config:
-                (Path(repo) / model / "1" / "libtriton_identity.so").symlink_to(
+    version folder, where Triton looks first. Triton's onnxruntime backend
+    (TRITON_ONNXRUNTIME_BACKEND) cannot be loaded that way by two models (its
+    loader is a process-wide singleton): when set, it joins Triton's
+    backend directory instead, beside the Python backend."""
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = Path(tmp) / "models"
+        if name == "triton" and os.environ.get("TRITON_ONNXRUNTIME_BACKEND"):
+            backends = Path(tmp) / "backends"
+            backends.mkdir()
+            for b in (TRITON_VENV / "triton-backends").iterdir():
+                (backends / b.name).symlink_to(b)
+            (backends / "onnxruntime").symlink_to(os.environ["TRITON_ONNXRUNTIME_BACKEND"])
+            extra_args = [*extra_args, f"--backend-directory={backends}"]
+        for model, (config, content) in models.items():
+            version = repo / model / "1"
+            version.mkdir(parents=True)
+            (repo / model / "config.pbtxt").write_text(config)
+            if isinstance(content, Path):
+                (version / "model.onnx").symlink_to(content)
+            elif content:
+                (version / "model.py").write_text(content)
+            if name == "triton" and 'backend: "identity"' in config:
+                (version / "libtriton_identity.so").symlink_to(
                     Path(os.environ["TRITON_IDENTITY_BACKEND"]) / "libtriton_identity.so")
         with serving(name, repo, list(models), extra_args) as served:
             yield served

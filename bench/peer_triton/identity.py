@@ -1,6 +1,6 @@
 """inferd beside a real Triton 2.51 on the same native model, in one run: the
 1x16 FP32 identity on inferd's C identity backend and on Triton's own
-(built by bench/peer_triton/build-identity-backend), each server started once,
+(built by bench/peer_triton/build-backends), each server started once,
 driven by Triton's perf_analyzer over HTTP and gRPC at concurrency 1 and 8,
 and over HTTP at concurrency 1 with the response cache answering (the same
 identity with response_cache enabled; every request after the first hits).
@@ -13,13 +13,12 @@ of the per-round ratios inferd/Triton: issue 16's table. The load generator
 shares the machine's cores: read the servers against each other, not as
 absolutes.
     scripts/install-triton
-    export $(bench/peer_triton/build-identity-backend <folder of r24.10 checkouts> | tail -1)
+    export $(bench/peer_triton/build-backends <folder of r24.10 checkouts> | tail -1)
     .venv/bin/python bench/peer_triton/identity.py [--rounds 5] [--seconds 3]
 """
 import argparse
 import contextlib
 import os
-import statistics
 import sys
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import tritonclient.http as httpclient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchlib import (IDENTITY_CONFIG, IDENTITY_MODEL, cpu_seconds, model_successes,  # noqa: E402
-                      perf_analyzer_row, serving_repository, triton_server_command)
+                      peer_medians, perf_analyzer_row, serving_repository, triton_server_command)
 
 # The same identity with the response cache on: perf_analyzer sends the same
 # input every time, so every request after the first is a cache hit.
@@ -56,7 +55,7 @@ def main():
     if triton_server_command("/", {}) is None:
         sys.exit("Triton is not installed: scripts/install-triton")
     if not os.environ.get("TRITON_IDENTITY_BACKEND"):
-        sys.exit("set TRITON_IDENTITY_BACKEND (bench/peer_triton/build-identity-backend prints it)")
+        sys.exit("set TRITON_IDENTITY_BACKEND (bench/peer_triton/build-backends prints it)")
     models = {IDENTITY_MODEL: (IDENTITY_CONFIG, None), CACHED_MODEL: (CACHED_CONFIG, None)}
     runs = {}  # (server, row of ROWS) -> [measure() per round]
     with contextlib.ExitStack() as stack:
@@ -70,17 +69,14 @@ def main():
             for row in ROWS:
                 for name, (proc, urls) in servers.items():
                     runs.setdefault((name, row), []).append(measure(proc, urls, *row[:3], args.seconds))
-    median = statistics.median
     print(f"\nidentity 1x16 FP32, perf_analyzer, medians of {args.rounds} rounds of {args.seconds} s windows")
     print(f"{'row':18} {'inferd us/req':>13} {'triton us/req':>13} {'inferd/triton':>13} "
           f"{'inferd req/s':>12} {'triton req/s':>12} {'inferd p50':>10} {'triton p50':>10}")
     for row in ROWS:
         protocol, concurrency, _, label = row
-        mine, theirs = runs[("inferd", row)], runs[("triton", row)]
-        ratio = median(a[0] / b[0] for a, b in zip(mine, theirs))
-        print(f"{f'{protocol} c{concurrency}{label}':18} {median(m[0] for m in mine):13.1f} {median(t[0] for t in theirs):13.1f} "
-              f"{ratio:13.2f} {median(m[1] for m in mine):12.0f} {median(t[1] for t in theirs):12.0f} "
-              f"{median(m[2] for m in mine):10.0f} {median(t[2] for t in theirs):10.0f}")
+        ratio, mine, theirs = peer_medians(runs, row)
+        print(f"{f'{protocol} c{concurrency}{label}':18} {mine[0]:13.1f} {theirs[0]:13.1f} {ratio:13.2f} "
+              f"{mine[1]:12.0f} {theirs[1]:12.0f} {mine[2]:10.0f} {theirs[2]:10.0f}")
 
 
 if __name__ == "__main__":
