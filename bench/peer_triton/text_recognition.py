@@ -26,19 +26,15 @@ import tritonclient.http as httpclient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchlib import (TEXT_RECOGNITION, cpu_seconds, peer_medians, perf_analyzer_row,  # noqa: E402
-                      serving_repository, triton_server_command)
+                      serving_repository, text_recognition_config, triton_server_command)
 
 
 def config(instances, threads, batching, delay_us):
     """The model's config; the same text for both servers."""
-    text = ('platform: "onnxruntime_onnx"\nmax_batch_size: 8\n'
-            'input [{ name: "x" data_type: TYPE_FP32 dims: [3, 48, -1] }]\n'
-            'output [{ name: "softmax_11.tmp_0" data_type: TYPE_FP32 dims: [-1, 6625] }]\n'
-            f'instance_group [{{ count: {instances} kind: KIND_CPU }}]\n'
-            f'parameters {{ key: "intra_op_thread_count" value {{ string_value: "{threads}" }} }}\n')
+    extra = f"instance_group [{{ count: {instances} kind: KIND_CPU }}]\n"
     if batching:
-        text += f"dynamic_batching {{ max_queue_delay_microseconds: {delay_us} }}\n"
-    return text
+        extra += f"dynamic_batching {{ max_queue_delay_microseconds: {delay_us} }}\n"
+    return text_recognition_config(threads, extra)
 
 
 def counts(client, model):
