@@ -46,6 +46,13 @@ std::string DefaultBackendDirectory() {
   return ec ? "backends" : (exe.parent_path() / "backends").string();
 }
 
+// Triton's backend adapter, built beside the executable as lib/libtritonserver.so.
+std::string DefaultTritonAdapter() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? "" : (exe.parent_path() / "lib" / "libtritonserver.so").string();
+}
+
 struct Flags {
   inferd::ServerOptions server;
   inferd::http::HttpOptions http;
@@ -508,6 +515,7 @@ int main(int argc, char** argv) {
   }
   f.server.auto_complete = !(f.disable_auto_complete || f.strict_model_config);
   if (f.server.backend_directory.empty()) f.server.backend_directory = DefaultBackendDirectory();
+  f.server.triton_adapter = DefaultTritonAdapter();
   f.server.gpu_count = CountGpus();
   f.http.port = static_cast<uint16_t>(f.http_port);
   f.grpc.port = static_cast<uint16_t>(f.grpc_port);

@@ -58,7 +58,7 @@ extern "C" {
 #endif
 
 #define INFERD_BACKEND_API_VERSION_MAJOR 1
-#define INFERD_BACKEND_API_VERSION_MINOR 5
+#define INFERD_BACKEND_API_VERSION_MINOR 6
 #define INFERD_BACKEND_API_VERSION \
   ((INFERD_BACKEND_API_VERSION_MAJOR << 16) | INFERD_BACKEND_API_VERSION_MINOR)
 
@@ -116,6 +116,14 @@ typedef enum InferdMetricKind {
   INFERD_METRIC_COUNTER = 0, /* only goes up */
   INFERD_METRIC_GAUGE = 1    /* any value */
 } InferdMetricKind;
+
+/* Since 1.6: the types of response parameters (Triton's numbering). */
+typedef enum InferdParameterType {
+  INFERD_PARAMETER_STRING = 0, /* value: const char* (NUL-terminated UTF-8) */
+  INFERD_PARAMETER_INT = 1,    /* value: const int64_t* */
+  INFERD_PARAMETER_BOOL = 2,   /* value: const int* (0 or 1) */
+  INFERD_PARAMETER_DOUBLE = 3  /* value: const double* (finite) */
+} InferdParameterType;
 
 typedef struct InferdError InferdError;         /* NULL always means success */
 typedef struct InferdModel InferdModel;         /* one loaded version of a model */
@@ -332,6 +340,29 @@ typedef struct InferdCoreApi {
    * and stop early, answering with that code. Cheap (an atomic load), safe
    * from any thread until the request's final response. */
   int (*RequestIsCancelled)(const InferdRequest* request);
+
+  /* ---- Since 1.6 ---- */
+  /* The backend library file the server found for the model (absolute
+   * path). For a model served by Triton's backend adapter, the
+   * libtriton_<name>.so the adapter is to load. Borrowed; valid while the
+   * model lives. */
+  const char* (*ModelBackendLibraryPath)(const InferdModel* model);
+  /* Every --backend-config setting that applies to the model's backend, as
+   * the text of a JSON object of strings: the global ones, overridden by
+   * the backend's own. "{}" when none. Borrowed; valid while the model lives. */
+  const char* (*ModelBackendConfigJson)(const InferdModel* model);
+  /* 1 when a Log call at `level` would be written now (--log-verbose,
+   * --log-info, ... and their changes through the logging API), else 0: lets
+   * a backend skip building lines nobody reads. */
+  int (*LogIsEnabled)(InferdLogLevel level);
+  /* A parameter of the response, sent with it as Triton sends a backend's
+   * response parameters: the "parameters" object of the HTTP response, the
+   * parameters map of the gRPC one. `name` and a string value are copied;
+   * setting a name again replaces its value. At most 64 per response, names
+   * up to 256 bytes, string values up to 64 KiB; not named
+   * "triton_final_response" (the server's). */
+  InferdError* (*ResponseSetParameter)(InferdResponse* response, const char* name,
+                                       InferdParameterType type, const void* value);
 } InferdCoreApi;
 
 /* ---- Entry points a backend exports (looked up with dlsym) ----

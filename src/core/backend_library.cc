@@ -14,11 +14,18 @@ std::vector<std::string> BackendLibraryCandidates(const std::string& model_dir, 
                                                   const std::string& backend,
                                                   const std::string& runtime,
                                                   const std::string& backend_dir) {
-  const std::string file = runtime.empty() ? "libinferd_" + backend + ".so" : runtime;
+  std::vector<std::string> files;
+  if (runtime.empty()) {
+    files = {"libinferd_" + backend + ".so", "libtriton_" + backend + ".so"};
+  } else {
+    files = {runtime};
+  }
+  std::vector<fs::path> folders = {fs::path(model_dir) / std::to_string(version), fs::path(model_dir)};
+  if (!backend_dir.empty()) folders.push_back(fs::path(backend_dir) / backend);
   std::vector<std::string> out;
-  out.push_back((fs::path(model_dir) / std::to_string(version) / file).string());
-  out.push_back((fs::path(model_dir) / file).string());
-  if (!backend_dir.empty()) out.push_back((fs::path(backend_dir) / backend / file).string());
+  for (const auto& folder : folders) {
+    for (const auto& file : files) out.push_back((folder / file).string());
+  }
   return out;
 }
 
@@ -101,25 +108,46 @@ BackendLibrary::~BackendLibrary() {
   if (handle_) dlclose(handle_);
 }
 
+Status BackendRegistry::OpenOnce(const std::string& path, std::shared_ptr<BackendLibrary>* out) {
+  if (auto it = open_.find(path); it != open_.end()) {
+    *out = it->second;
+    return Status::Ok();
+  }
+  INFERD_RETURN_IF_ERROR(BackendLibrary::Open(path, api_, out));
+  open_[path] = *out;
+  return Status::Ok();
+}
+
 Status BackendRegistry::Find(const std::vector<std::string>& candidates, const std::string& model,
-                             std::shared_ptr<BackendLibrary>* out) {
+                             std::shared_ptr<BackendLibrary>* out, std::string* file) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& path : candidates) {
     std::error_code ec;
     if (!fs::is_regular_file(path, ec)) continue;
     const std::string key = fs::canonical(path, ec).string();
-    if (auto it = open_.find(key); it != open_.end()) {
-      *out = it->second;
-      return Status::Ok();
+    *file = key;
+    const bool triton = fs::path(key).filename().string().rfind("libtriton_", 0) == 0;
+    if (!triton) {
+      Status st = OpenOnce(key, out);
+      // A `runtime` file built for Triton needs libtritonserver.so, which
+      // only the adapter provides.
+      if (st.ok() || triton_adapter_.empty() ||
+          st.message().find("libtritonserver.so") == std::string::npos) {
+        return st;
+      }
     }
-    INFERD_RETURN_IF_ERROR(BackendLibrary::Open(key, api_, out));
-    open_[key] = *out;
-    return Status::Ok();
+    if (triton_adapter_.empty() || !fs::is_regular_file(triton_adapter_, ec)) {
+      return Status::Unavailable("backend library " + key +
+                                 " was built for Triton, and this inferd has no Triton backend adapter (" +
+                                 (triton_adapter_.empty() ? std::string("none configured") : triton_adapter_ + " is missing") +
+                                 ")");
+    }
+    return OpenOnce(fs::canonical(triton_adapter_, ec).string(), out);
   }
   std::string tried;
   for (const auto& c : candidates) tried += (tried.empty() ? "" : ", ") + c;
-  const std::string file = candidates.empty() ? "" : fs::path(candidates.front()).filename().string();
-  return Status::NotFound("unable to find backend library '" + file + "' for model '" + model +
+  const std::string first = candidates.empty() ? "" : fs::path(candidates.front()).filename().string();
+  return Status::NotFound("unable to find backend library '" + first + "' for model '" + model +
                           "' (backend library not found; looked for " + tried + ")");
 }
 

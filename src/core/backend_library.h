@@ -18,7 +18,8 @@ namespace inferd {
 
 // The library file for `backend` in search order, as Triton searches:
 //   <model_dir>/<version>/<file>, <model_dir>/<file>, <backend_dir>/<backend>/<file>
-// where <file> is `runtime` when given, else libinferd_<backend>.so.
+// where <file> is `runtime` when given, else libinferd_<backend>.so and then,
+// in the same folder, libtriton_<backend>.so (a backend built for Triton).
 std::vector<std::string> BackendLibraryCandidates(const std::string& model_dir, int64_t version,
                                                   const std::string& backend,
                                                   const std::string& runtime,
@@ -61,16 +62,23 @@ class BackendLibrary {
 // Opens each library file once and keeps it.
 class BackendRegistry {
  public:
-  explicit BackendRegistry(const InferdCoreApi* api) : api_(api) {}
+  // `triton_adapter`: the library (libtritonserver.so) that runs backends
+  // built for Triton; empty when this build has none.
+  explicit BackendRegistry(const InferdCoreApi* api, std::string triton_adapter = "")
+      : api_(api), triton_adapter_(std::move(triton_adapter)) {}
 
-  // The first existing candidate, opened (or the already open one). When none
-  // exists, the error is Triton's "unable to find backend library '<file>' for
-  // model '<model>'", followed by the paths tried.
+  // The first existing candidate, opened (or the already open one), and its
+  // path in `file`. A Triton backend (libtriton_*.so, or a file that needs
+  // libtritonserver.so) opens the Triton adapter instead, which then loads
+  // `file` itself. When none exists, the error is Triton's "unable to find
+  // backend library '<file>' for model '<model>'", followed by the paths tried.
   Status Find(const std::vector<std::string>& candidates, const std::string& model,
-              std::shared_ptr<BackendLibrary>* out);
+              std::shared_ptr<BackendLibrary>* out, std::string* file);
 
  private:
+  Status OpenOnce(const std::string& path, std::shared_ptr<BackendLibrary>* out);  // holds mu_
   const InferdCoreApi* api_;
+  const std::string triton_adapter_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<BackendLibrary>> open_;  // guarded by mu_
 };

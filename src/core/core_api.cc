@@ -4,6 +4,7 @@
 #include <rapidjson/writer.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -11,6 +12,7 @@
 #include <string_view>
 
 #include "common/logging.h"
+#include "common/utf8.h"
 #include "core/inference_request.h"
 #include "core/model.h"
 #include "core/model_instance.h"
@@ -188,6 +190,89 @@ const char* RequestParametersJson(const InferdRequest* r) noexcept {
   return json.empty() ? "{}" : json.c_str();
 }
 int RequestIsCancelled(const InferdRequest* r) noexcept { return AsRequest(r)->IsCancelled() ? 1 : 0; }
+
+int LogIsEnabled(InferdLogLevel level) noexcept {
+  switch (level) {
+    case INFERD_LOG_VERBOSE: return VerboseEnabled() ? 1 : 0;
+    case INFERD_LOG_INFO: return CurrentLogSettings().info ? 1 : 0;
+    case INFERD_LOG_WARN: return CurrentLogSettings().warning ? 1 : 0;
+    case INFERD_LOG_ERROR: return CurrentLogSettings().error ? 1 : 0;
+  }
+  return 0;
+}
+
+InferdError* ResponseSetParameter(InferdResponse* r, const char* name, InferdParameterType type,
+                                  const void* value) noexcept {
+  constexpr size_t kMaxParameters = 64, kMaxNameBytes = 256, kMaxStringBytes = 64 * 1024;
+  if (r == nullptr || name == nullptr || value == nullptr) {
+    return NewError(INFERD_ERROR_INVALID_ARG, "ResponseSetParameter: null argument");
+  }
+  const size_t name_bytes = strnlen(name, kMaxNameBytes + 1);
+  if (name_bytes == 0 || name_bytes > kMaxNameBytes || !IsValidUtf8(std::string_view(name, name_bytes))) {
+    return NewError(INFERD_ERROR_INVALID_ARG, "ResponseSetParameter: a name is 1 to 256 bytes of UTF-8");
+  }
+  if (std::string_view(name, name_bytes) == "triton_final_response") {
+    return NewError(INFERD_ERROR_INVALID_ARG, "ResponseSetParameter: 'triton_final_response' is the server's");
+  }
+  try {
+    ResponseParameter p;
+    p.name.assign(name, name_bytes);
+    switch (type) {
+      case INFERD_PARAMETER_STRING: {
+        const char* text = static_cast<const char*>(value);
+        const size_t bytes = strnlen(text, kMaxStringBytes + 1);
+        if (bytes > kMaxStringBytes || !IsValidUtf8(std::string_view(text, bytes))) {
+          return NewError(INFERD_ERROR_INVALID_ARG,
+                          ("ResponseSetParameter '" + p.name + "': a string value is up to 64 KiB of UTF-8").c_str());
+        }
+        p.type = ResponseParameter::Type::kString;
+        p.text.assign(text, bytes);
+        break;
+      }
+      case INFERD_PARAMETER_INT:
+        p.type = ResponseParameter::Type::kInt;
+        p.integer = *static_cast<const int64_t*>(value);
+        break;
+      case INFERD_PARAMETER_BOOL:
+        p.type = ResponseParameter::Type::kBool;
+        p.boolean = *static_cast<const int*>(value) != 0;
+        break;
+      case INFERD_PARAMETER_DOUBLE:
+        p.type = ResponseParameter::Type::kDouble;
+        p.number = *static_cast<const double*>(value);
+        if (!std::isfinite(p.number)) {
+          return NewError(INFERD_ERROR_INVALID_ARG,
+                          ("ResponseSetParameter '" + p.name + "': a double value must be finite").c_str());
+        }
+        break;
+      default:
+        return NewError(INFERD_ERROR_INVALID_ARG, "ResponseSetParameter: unknown parameter type");
+    }
+    auto& list = AsResponse(r)->parameters;
+    for (auto& existing : list) {
+      if (existing.name == p.name) {
+        existing = std::move(p);
+        return nullptr;
+      }
+    }
+    if (list.size() >= kMaxParameters) {
+      return NewError(INFERD_ERROR_INVALID_ARG, "ResponseSetParameter: at most 64 parameters per response");
+    }
+    list.push_back(std::move(p));
+    return nullptr;
+  } catch (...) {
+    return ErrorFromException("ResponseSetParameter");
+  }
+}
+
+const char* ModelBackendLibraryPath(const InferdModel* m) noexcept { return AsModel(m)->backend_file().c_str(); }
+const char* ModelBackendConfigJson(const InferdModel* m) noexcept {
+  try {
+    return AsModel(m)->backend_config_json().c_str();
+  } catch (...) {
+    return "{}";  // out of memory building it
+  }
+}
 const char* RequestParameter(const InferdRequest* r, const char* key) noexcept {
   if (key == nullptr) return nullptr;
   const auto& params = AsRequest(r)->parameters;
@@ -519,6 +604,7 @@ const InferdCoreApi kApi = {
     Infer, InferResultError, InferResultOutputCount, InferResultOutput, InferResultDelete,
     RequestParametersJson,
     RequestIsCancelled,
+    ModelBackendLibraryPath, ModelBackendConfigJson, LogIsEnabled, ResponseSetParameter,
 };
 
 }  // namespace

@@ -30,6 +30,16 @@ struct OutputTensor {
   const char* begin() const { return data.get(); }
 };
 
+// A response parameter a backend set (InferdCoreApi.ResponseSetParameter).
+struct ResponseParameter {
+  enum class Type { kString, kInt, kBool, kDouble } type = Type::kString;
+  std::string name;
+  std::string text;  // kString
+  int64_t integer = 0;
+  bool boolean = false;
+  double number = 0;
+};
+
 // Also an InferdInferResult: the handle a backend gets for a response to its
 // in-process request (InferdCoreApi.Infer).
 class InferenceResponse : public InferdResponse, public InferdInferResult {
@@ -41,6 +51,7 @@ class InferenceResponse : public InferdResponse, public InferdInferResult {
   bool final = true;
   bool from_cache = false;  // outputs copied from the response cache (already final)
   std::vector<OutputTensor> outputs;
+  std::vector<ResponseParameter> parameters;  // in the order first set
 
   OutputTensor* AddOutput(std::string name, DataType type, std::vector<int64_t> shape,
                           uint64_t byte_size);

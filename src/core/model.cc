@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <filesystem>
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include "common/logging.h"
 #include "core/classification.h"
 #include "core/core_api.h"
@@ -39,7 +42,7 @@ Status Model::Load(const ModelLoadSpec& spec, BackendRegistry* backends,
       backends
           ->Find(BackendLibraryCandidates(spec.library_dir, spec.version, c.backend(),
                                           c.runtime(), spec.backend_directory),
-                 c.name(), &model->backend_)
+                 c.name(), &model->backend_, &model->backend_file_)
           .Prefixed(label + ": backend '" + c.backend() + "': "));
 
   model->in_initialize = true;
@@ -206,6 +209,29 @@ const std::string* Model::BackendConfigValue(const std::string& key) const {
     if (auto it = settings->second.find(key); it != settings->second.end()) return &it->second;
   }
   return nullptr;
+}
+
+const std::string& Model::backend_config_json() const {
+  std::call_once(backend_config_json_once_, [this] {
+    std::map<std::string, std::string> merged;
+    if (spec_.backend_config) {
+      for (const std::string& backend : {std::string(), config_.backend()}) {
+        auto settings = spec_.backend_config->find(backend);
+        if (settings == spec_.backend_config->end()) continue;
+        for (const auto& [key, value] : settings->second) merged[key] = value;
+      }
+    }
+    rapidjson::StringBuffer text;
+    rapidjson::Writer<rapidjson::StringBuffer> writer(text);
+    writer.StartObject();
+    for (const auto& [key, value] : merged) {
+      writer.Key(key.c_str(), static_cast<rapidjson::SizeType>(key.size()));
+      writer.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
+    }
+    writer.EndObject();
+    backend_config_json_ = text.GetString();
+  });
+  return backend_config_json_;
 }
 
 Status Model::SetConfigFromBackend(const std::string& json) {

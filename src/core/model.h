@@ -74,6 +74,12 @@ class Model : public InferdModel, public std::enable_shared_from_this<Model> {
   // null when absent.
   const std::string* BackendConfigValue(const std::string& key) const;
   const BackendLibrary& backend() const { return *backend_; }
+  // The backend library file found for the model (for a Triton backend, its
+  // libtriton_<name>.so, which the adapter in backend() loads).
+  const std::string& backend_file() const { return backend_file_; }
+  // Every --backend-config setting for this model's backend (the global ones
+  // overridden by its own) as a JSON object of strings.
+  const std::string& backend_config_json() const;
   ModelStats& stats() { return stats_; }
   const ModelStats& stats() const { return stats_; }
   bool decoupled() const { return config_.model_transaction_policy().decoupled(); }
@@ -158,6 +164,9 @@ class Model : public InferdModel, public std::enable_shared_from_this<Model> {
   std::string config_json_;
   std::string version_dir_;
   std::shared_ptr<BackendLibrary> backend_;
+  std::string backend_file_;
+  mutable std::once_flag backend_config_json_once_;
+  mutable std::string backend_config_json_;
   bool backend_model_initialized_ = false;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<ResponseOrderer> orderer_;

@@ -62,6 +62,7 @@ bool ResponseCache::Lookup(const std::string& key, InferenceResponse* response) 
   ++counters_.hits;
   lru_.splice(lru_.begin(), lru_, it->second);
   for (const auto& o : it->second->outputs) response->outputs.push_back(Copy(o));
+  response->parameters = it->second->parameters;
   return true;
 }
 
@@ -73,6 +74,8 @@ void ResponseCache::Insert(const std::string& key, const InferenceResponse& resp
     entry.outputs.push_back(Copy(o));
     entry.bytes += o.byte_size + o.name.size();
   }
+  entry.parameters = response.parameters;
+  for (const auto& p : response.parameters) entry.bytes += p.name.size() + p.text.size() + sizeof(p);
   if (entry.bytes > capacity_) return;  // would never fit
   std::lock_guard<std::mutex> lock(mu_);
   if (index_.count(key)) return;  // another request stored it meanwhile

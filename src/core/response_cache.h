@@ -49,6 +49,7 @@ class ResponseCache {
   struct Entry {
     std::string key;
     std::vector<OutputTensor> outputs;
+    std::vector<ResponseParameter> parameters;
     uint64_t bytes = 0;
   };
   void EvictUntilFits(uint64_t incoming);  // requires mu_

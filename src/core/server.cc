@@ -32,7 +32,7 @@ const std::vector<std::string>& ServerExtensions() {
 }
 
 Server::Server(ServerOptions options)
-    : options_(std::move(options)), backends_(CoreApi()), traces_(options_.trace) {
+    : options_(std::move(options)), backends_(CoreApi(), options_.triton_adapter), traces_(options_.trace) {
   if (options_.cache_bytes > 0) cache_ = std::make_unique<ResponseCache>(options_.cache_bytes);
   if (options_.rate_limit) rate_limiter_ = std::make_unique<RateLimiter>(options_.rate_limit_resources);
   retire_thread_ = std::thread([this] { RetireLoop(); });

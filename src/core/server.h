@@ -38,6 +38,9 @@ struct ServerOptions {
   ModelControlMode control_mode = ModelControlMode::kNone;
   std::vector<std::string> load_models;  // explicit mode: names to load at start ("*" = all)
   std::string backend_directory;
+  // The library that runs backends built for Triton (libtriton_<name>.so):
+  // inferd's libtritonserver.so. Empty: such backends are refused.
+  std::string triton_adapter;
   bool auto_complete = true;
   bool exit_on_error = false;     // Start() fails when any model fails to load
   bool strict_readiness = true;   // ready only when every model is READY

@@ -10,15 +10,20 @@ namespace inferd {
 namespace {
 
 TEST(BackendLibrary, SearchOrderIsVersionThenModelThenBackendDirectory) {
+  // In each folder inferd's own backend first, then one built for Triton.
   auto c = BackendLibraryCandidates("/repo/m", 3, "onnxruntime", "", "/opt/backends");
-  ASSERT_EQ(c.size(), 3u);
+  ASSERT_EQ(c.size(), 6u);
   EXPECT_EQ(c[0], "/repo/m/3/libinferd_onnxruntime.so");
-  EXPECT_EQ(c[1], "/repo/m/libinferd_onnxruntime.so");
-  EXPECT_EQ(c[2], "/opt/backends/onnxruntime/libinferd_onnxruntime.so");
+  EXPECT_EQ(c[1], "/repo/m/3/libtriton_onnxruntime.so");
+  EXPECT_EQ(c[2], "/repo/m/libinferd_onnxruntime.so");
+  EXPECT_EQ(c[3], "/repo/m/libtriton_onnxruntime.so");
+  EXPECT_EQ(c[4], "/opt/backends/onnxruntime/libinferd_onnxruntime.so");
+  EXPECT_EQ(c[5], "/opt/backends/onnxruntime/libtriton_onnxruntime.so");
 }
 
 TEST(BackendLibrary, RuntimeNamesAnotherFile) {
   auto c = BackendLibraryCandidates("/repo/m", 1, "identity", "libcustom.so", "/b");
+  ASSERT_EQ(c.size(), 3u);
   EXPECT_EQ(c[0], "/repo/m/1/libcustom.so");
   EXPECT_EQ(c[2], "/b/identity/libcustom.so");
 }
@@ -28,11 +33,13 @@ TEST(BackendLibrary, OpensTheRealIdentityBackendOnceAndShares) {
   auto candidates = BackendLibraryCandidates("/nonexistent/m", 1, "identity", "",
                                              INFERD_IDENTITY_BACKEND_DIR);
   std::shared_ptr<BackendLibrary> a, b;
-  Status st = registry.Find(candidates, "m", &a);
+  std::string file;
+  Status st = registry.Find(candidates, "m", &a, &file);
   ASSERT_TRUE(st.ok()) << st.message();
-  ASSERT_TRUE(registry.Find(candidates, "m", &b).ok());
+  ASSERT_TRUE(registry.Find(candidates, "m", &b, &file).ok());
   EXPECT_EQ(a.get(), b.get());
   EXPECT_NE(a->path().find("libinferd_identity.so"), std::string::npos) << a->path();
+  EXPECT_EQ(file, a->path());
 }
 
 TEST(BackendLibrary, AnExceptionEscapingABackendCallBecomesAnError) {
@@ -55,7 +62,8 @@ TEST(BackendLibrary, AnExceptionEscapingABackendCallBecomesAnError) {
 TEST(BackendLibrary, MissingBackendListsEveryPlaceLooked) {
   BackendRegistry registry(CoreApi());
   std::shared_ptr<BackendLibrary> lib;
-  Status st = registry.Find(BackendLibraryCandidates("/nope/m", 1, "ghost", "", "/nope/b"), "m", &lib);
+  std::string file;
+  Status st = registry.Find(BackendLibraryCandidates("/nope/m", 1, "ghost", "", "/nope/b"), "m", &lib, &file);
   ASSERT_FALSE(st.ok());
   // Triton's words first (its QA greps them), then where inferd looked.
   EXPECT_EQ(st.message().rfind("unable to find backend library 'libinferd_ghost.so' for model 'm'", 0), 0u)

@@ -131,5 +131,29 @@ TEST(InferCodec, EncodesJsonAndBinaryOutputs) {
   EXPECT_EQ(out.binary[0], "\x07\x08");
 }
 
+TEST(InferCodec, EncodesResponseParametersWithTheirTypes) {
+  auto req = std::make_shared<InferenceRequest>();
+  req->model_name = "m";
+  InferenceResponse res(req);
+  ResponseParameter s, i, b, d;
+  s.name = "s";
+  s.text = "caf\xc3\xa9 \"q\"";
+  i.type = ResponseParameter::Type::kInt;
+  i.name = "i";
+  i.integer = -42;
+  b.type = ResponseParameter::Type::kBool;
+  b.name = "b";
+  b.boolean = true;
+  d.type = ResponseParameter::Type::kDouble;
+  d.name = "d";
+  d.number = 0.5;
+  res.parameters = {s, i, b, d};
+  EncodedResponse out;
+  EncodeInferResponse(res, &out);
+  EXPECT_NE(out.body.find("\"parameters\":{\"s\":\"caf\xc3\xa9 \\\"q\\\"\",\"i\":-42,\"b\":true,\"d\":0.5}"),
+            std::string::npos)
+      << out.body;
+}
+
 }  // namespace
 }  // namespace inferd::http

@@ -45,6 +45,22 @@ TEST(ResponseCache, HitReturnsACopyOfWhatWasStored) {
   EXPECT_NE(hit.outputs[0].data.get(), answer.outputs[0].data.get());
 }
 
+TEST(ResponseCache, AHitCarriesTheResponseParametersToo) {
+  ResponseCache cache(1 << 20);
+  auto r = Request("abcd", {4});
+  const std::string key = ResponseCache::Key(*r, "m", 1);
+  InferenceResponse answer(r);
+  Answer(&answer, "wxyz");
+  answer.parameters.emplace_back().name = "p";
+  answer.parameters.back().text = "v";
+  cache.Insert(key, answer);
+  InferenceResponse hit(r);
+  ASSERT_TRUE(cache.Lookup(key, &hit));
+  ASSERT_EQ(hit.parameters.size(), 1u);
+  EXPECT_EQ(hit.parameters[0].name, "p");
+  EXPECT_EQ(hit.parameters[0].text, "v");
+}
+
 TEST(ResponseCache, KeyCoversModelVersionBytesShapeTypeAndOutputs) {
   auto base = Request("abcd", {4});
   const std::string key = ResponseCache::Key(*base, "m", 1);

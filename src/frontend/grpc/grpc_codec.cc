@@ -368,6 +368,15 @@ void EncodeModelInferResponse(const InferenceResponse& response, inference::Mode
   out->set_model_name(req.model_name);
   out->set_model_version(std::to_string(req.served_version));
   out->set_id(req.id);
+  for (const auto& p : response.parameters) {
+    auto& value = (*out->mutable_parameters())[p.name];
+    switch (p.type) {
+      case ResponseParameter::Type::kString: value.set_string_param(p.text); break;
+      case ResponseParameter::Type::kInt: value.set_int64_param(p.integer); break;
+      case ResponseParameter::Type::kBool: value.set_bool_param(p.boolean); break;
+      case ResponseParameter::Type::kDouble: value.set_double_param(p.number); break;
+    }
+  }
   for (const auto& o : response.outputs) {
     auto* t = out->add_outputs();
     t->set_name(o.name);

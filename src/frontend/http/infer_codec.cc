@@ -503,6 +503,22 @@ void EncodeInferResponse(const InferenceResponse& response, EncodedResponse* out
     w.Key("id");
     w.String(req.id.c_str());
   }
+  if (!response.parameters.empty()) {
+    w.Key("parameters");
+    w.StartObject();
+    for (const auto& p : response.parameters) {
+      w.Key(p.name.c_str(), static_cast<rapidjson::SizeType>(p.name.size()));
+      switch (p.type) {
+        case ResponseParameter::Type::kString:
+          w.String(p.text.c_str(), static_cast<rapidjson::SizeType>(p.text.size()));
+          break;
+        case ResponseParameter::Type::kInt: w.Int64(p.integer); break;
+        case ResponseParameter::Type::kBool: w.Bool(p.boolean); break;
+        case ResponseParameter::Type::kDouble: w.Double(p.number); break;
+      }
+    }
+    w.EndObject();
+  }
   w.Key("outputs");
   w.StartArray();
   std::vector<const OutputTensor*> binary;
