@@ -1,6 +1,6 @@
 """inferd beside a real Triton 2.51 on the same native model, in one run: the
 1x16 FP32 identity on inferd's C identity backend and on Triton's own
-(built by bench/peer_triton/build-backends), each server started once,
+(built by scripts/build-triton-backends), each server started once,
 driven by Triton's perf_analyzer over HTTP and gRPC at concurrency 1 and 8,
 and over HTTP at concurrency 1 with the response cache answering (the same
 identity with response_cache enabled; every request after the first hits).
@@ -13,7 +13,7 @@ of the per-round ratios inferd/Triton: issue 16's table. The load generator
 shares the machine's cores: read the servers against each other, not as
 absolutes.
     scripts/install-triton
-    export $(bench/peer_triton/build-backends <folder of r24.10 checkouts> | tail -1)
+    export $(scripts/build-triton-backends <folder of r24.10 checkouts> | tail -1)
     .venv/bin/python bench/peer_triton/identity.py [--rounds 5] [--seconds 3]
 """
 import argparse
@@ -55,7 +55,7 @@ def main():
     if triton_server_command("/", {}) is None:
         sys.exit("Triton is not installed: scripts/install-triton")
     if not os.environ.get("TRITON_IDENTITY_BACKEND"):
-        sys.exit("set TRITON_IDENTITY_BACKEND (bench/peer_triton/build-backends prints it)")
+        sys.exit("set TRITON_IDENTITY_BACKEND (scripts/build-triton-backends prints it)")
     models = {IDENTITY_MODEL: (IDENTITY_CONFIG, None), CACHED_MODEL: (CACHED_CONFIG, None)}
     runs = {}  # (server, row of ROWS) -> [measure() per round]
     with contextlib.ExitStack() as stack:

@@ -1,6 +1,6 @@
 """inferd beside a real Triton 2.51 on PP-OCRv4 text recognition (width 320),
 the same ONNX Runtime 1.30 under both (Triton's onnxruntime_backend r24.10,
-built by bench/peer_triton/build-backends), in one run: issue 16's batching
+built by scripts/build-triton-backends), in one run: issue 16's batching
 rows. Each server serves the model twice, with and without dynamic
 batching, with the same config text (instances, threads); Triton's
 perf_analyzer drives each at concurrency 8 and, batched, at 16 (twice the
@@ -12,7 +12,7 @@ Prints per row each server's throughput, the average batch it ran
 request, and the median of the per-round throughput ratios inferd/Triton.
 
     scripts/install-triton
-    export $(bench/peer_triton/build-backends <folder of r24.10 checkouts> | tail -1)
+    export $(scripts/build-triton-backends <folder of r24.10 checkouts> | tail -1)
     .venv/bin/python bench/peer_triton/text_recognition.py [--rounds 5] [--seconds 5]
         [--instances 1] [--threads 2] [--delay-us 2000]
 """
@@ -63,7 +63,7 @@ def main():
     if triton_server_command("/", {}) is None:
         sys.exit("Triton is not installed: scripts/install-triton")
     if not os.environ.get("TRITON_ONNXRUNTIME_BACKEND"):
-        sys.exit("set TRITON_ONNXRUNTIME_BACKEND (bench/peer_triton/build-backends prints it)")
+        sys.exit("set TRITON_ONNXRUNTIME_BACKEND (scripts/build-triton-backends prints it)")
     batched, single = "text_recognition_batched", "text_recognition_single"
     models = {model: (config(args.instances, args.threads, model == batched, args.delay_us), TEXT_RECOGNITION)
               for model in (batched, single)}

@@ -1,0 +1,190 @@
+// The adapter's side of Triton's opaque handles: what each TRITONSERVER_* and
+// TRITONBACKEND_* handle a Triton backend holds points to, and how it maps
+// onto inferd's backend ABI (include/inferd/backend.h).
+//
+// Lifetimes, where Triton's and inferd's rules differ:
+//  - A Triton backend owns each request from ModelInstanceExecute until it
+//    calls TRITONBACKEND_RequestRelease, and may answer it later through a
+//    response factory (decoupled models) from any thread. inferd keeps a
+//    request until its final response (decoupled) or until Execute returns
+//    (the rest). So the Triton request handle holds a RequestLink, shared
+//    with every factory and response made from it, which forgets the inferd
+//    request the moment inferd may drop it; a late call then fails cleanly
+//    instead of touching freed memory.
+//  - A request handle is freed when the backend released it and the
+//    execution that handed it out is over (two references).
+#pragma once
+
+#include <inferd/backend.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "triton_abi.h"
+
+namespace inferd_triton {
+
+// The server's table, set once by InferdBackendInitialize.
+extern const InferdCoreApi* g_api;
+
+}  // namespace inferd_triton
+
+struct TRITONSERVER_Error {
+  TRITONSERVER_Error_Code code;
+  std::string message;
+};
+
+struct TRITONSERVER_Message {
+  std::string json;
+};
+
+struct TRITONSERVER_Parameter {
+  std::string name;
+  TRITONSERVER_ParameterType type;
+  std::string text;  // STRING, and BYTES
+  int64_t int_value = 0;
+  bool bool_value = false;
+  double double_value = 0;
+};
+
+struct TRITONSERVER_BufferAttributes {
+  size_t byte_size = 0;
+  TRITONSERVER_MemoryType memory_type = TRITONSERVER_MEMORY_CPU;
+  int64_t memory_type_id = 0;
+};
+
+struct TRITONSERVER_MetricFamily {
+  InferdMetricFamily* family;
+  TRITONSERVER_MetricKind kind;
+};
+
+struct TRITONSERVER_Metric {
+  InferdMetric* metric;
+  TRITONSERVER_MetricKind kind;
+};
+
+// CPU memory only: the machine has no GPU runtime in inferd.
+struct TRITONBACKEND_MemoryManager {};
+
+// What a backend may declare about itself (TRITONBACKEND_GetBackendAttribute).
+struct TRITONBACKEND_BackendAttribute {
+  bool parallel_instance_loading = false;
+  int preferred_groups = 0;
+};
+
+// One Triton backend library, shared by every model that uses it; loaded
+// until the server ends.
+struct TRITONBACKEND_Backend {
+  std::string name;      // "identity" for libtriton_identity.so
+  std::string library;   // its path
+  std::string location;  // its folder (TRITONBACKEND_BackendArtifacts)
+  std::string config_json;  // {"cmdline": {...}} from --backend-config
+  void* handle = nullptr;
+  void* state = nullptr;
+  TRITONBACKEND_ExecutionPolicy policy = TRITONBACKEND_EXECUTION_BLOCKING;
+  TRITONBACKEND_MemoryManager memory_manager;
+  TRITONBACKEND_BackendAttribute attributes;
+  TritonBackendFinalizeFn finalize = nullptr;
+  TritonModelInitializeFn model_initialize = nullptr;
+  TritonModelFinalizeFn model_finalize = nullptr;
+  TritonInstanceInitializeFn instance_initialize = nullptr;
+  TritonInstanceFinalizeFn instance_finalize = nullptr;
+  TritonInstanceExecuteFn instance_execute = nullptr;
+};
+
+struct TRITONBACKEND_Model {
+  InferdModel* model;
+  TRITONBACKEND_Backend* backend;
+  void* state = nullptr;
+  bool decoupled = false;
+  // Written during TRITONBACKEND_ModelInitialize (config changes), read by
+  // later calls: model calls never overlap (backend.h).
+  std::string config_json;
+};
+
+struct TRITONBACKEND_ModelInstance {
+  InferdInstance* instance;
+  TRITONBACKEND_Model* model;
+  void* state = nullptr;
+};
+
+struct TRITONSERVER_Server {};  // the one server; TRITONBACKEND_ModelServer
+
+namespace inferd_triton {
+
+// A request as far as the answers to it go: shared by its handle and every
+// factory and response made from it.
+struct RequestLink {
+  std::mutex mu;
+  // Null once inferd may have let the request go: its final response went
+  // out, or (not decoupled) the execution that handed it out returned.
+  InferdRequest* request;  // guarded by mu
+  bool decoupled;
+  explicit RequestLink(InferdRequest* r, bool d) : request(r), decoupled(d) {}
+  // The last holder gone (handle released, factories and responses deleted)
+  // with no final response sent: the request is answered with an error, so
+  // that a decoupled request is never left without an end.
+  ~RequestLink();
+};
+
+}  // namespace inferd_triton
+
+struct TRITONBACKEND_Input {
+  const InferdRequest* request = nullptr;
+  uint32_t index = 0;
+  const char* name = nullptr;
+  TRITONSERVER_DataType datatype = TRITONSERVER_TYPE_INVALID;
+  const int64_t* shape = nullptr;
+  uint32_t dims_count = 0;
+  uint64_t byte_size = 0;
+  uint32_t buffer_count = 0;
+  TRITONSERVER_BufferAttributes attributes;  // TRITONBACKEND_InputBufferAttributes
+};
+
+struct TRITONBACKEND_Request {
+  std::shared_ptr<inferd_triton::RequestLink> link;
+  InferdRequest* request;  // valid while the execution runs or the link holds it
+  std::vector<TRITONBACKEND_Input> inputs;  // read at hand-out, while the request is sure to live
+  std::atomic<int> references{2};  // the backend's (until released) and the execution's
+  std::atomic<bool> released{false};
+  void Unreference() {
+    if (references.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+};
+
+struct TRITONBACKEND_ResponseFactory {
+  std::shared_ptr<inferd_triton::RequestLink> link;
+};
+
+struct TRITONBACKEND_Output {
+  TRITONBACKEND_Response* response;
+  std::string name;
+  TRITONSERVER_DataType datatype;
+  std::vector<int64_t> shape;
+  bool has_buffer = false;
+};
+
+struct TRITONBACKEND_Response {
+  std::shared_ptr<inferd_triton::RequestLink> link;
+  InferdResponse* response;  // owned until sent or deleted
+  std::vector<std::unique_ptr<TRITONBACKEND_Output>> outputs;
+};
+
+struct TRITONBACKEND_ModelInstanceResponseStatistics {
+  TRITONBACKEND_ModelInstance* instance = nullptr;
+};
+
+namespace inferd_triton {
+
+// A new Triton error (the caller owns it).
+TRITONSERVER_Error* NewError(TRITONSERVER_Error_Code code, std::string message);
+// A Triton error as an inferd one for the server; deletes `error`.
+InferdError* ToInferdError(TRITONSERVER_Error* error);
+// An inferd error as a Triton one for the backend; deletes `error`.
+TRITONSERVER_Error* FromInferdError(InferdError* error, TRITONSERVER_Error_Code code);
+
+}  // namespace inferd_triton
