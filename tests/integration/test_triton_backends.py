@@ -317,6 +317,7 @@ def test_backend_repository_examples_pass_unchanged(start_server, tmp_path, exam
 
 # ---------------------------------------------------------------- Triton's onnxruntime backend
 
+@pytest.mark.onnxruntime
 @needs("onnxruntime")
 def test_tritons_onnxruntime_backend_completes_the_config_and_matches_onnxruntime(start_server, tmp_path):
     import onnxruntime
