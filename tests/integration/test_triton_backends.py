@@ -28,7 +28,8 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from support import DTYPE_MODELS, DTYPE_VALUES, InferdServer, fp32_identity, identity_config, stats_of, write_model
+from support import (DTYPE_MODELS, DTYPE_VALUES, SQUARE_CONFIG, InferdServer, fp32_identity, identity_config,
+                     stats_of, write_model)
 
 BACKENDS = os.environ.get("TRITON_BACKENDS_DIR", "")
 BACKEND_REPO = os.environ.get("TRITON_BACKEND_REPO", "")
@@ -60,15 +61,6 @@ output [
   { name: "OUT" data_type: TYPE_INT32 dims: [ 1 ] },
   { name: "IDX" data_type: TYPE_UINT32 dims: [ 1 ] }
 ]
-"""
-
-SQUARE_CONFIG = """
-name: "square_int32"
-backend: "square"
-max_batch_size: 0
-model_transaction_policy { decoupled: true }
-input [ { name: "IN" data_type: TYPE_INT32 dims: [ 1 ] } ]
-output [ { name: "OUT" data_type: TYPE_INT32 dims: [ 1 ] } ]
 """
 
 
