@@ -276,18 +276,17 @@ TRITONSERVER_Error* TRITONBACKEND_ResponseFactoryDelete(TRITONBACKEND_ResponseFa
 
 // Only FINAL means anything: it ends the request's responses with an empty
 // final one (which the frontends drop unless the client asked for it).
+// Without it there is nothing to send, as on Triton.
 TRITONSERVER_Error* TRITONBACKEND_ResponseFactorySendFlags(TRITONBACKEND_ResponseFactory* factory,
                                                            const uint32_t send_flags) {
   if (factory == nullptr) return NullArgument("TRITONBACKEND_ResponseFactorySendFlags");
   std::lock_guard<std::mutex> lock(factory->link->mu);
   if (factory->link->request == nullptr) return Gone();
+  if ((send_flags & kTritonResponseCompleteFinal) == 0) return nullptr;
   InferdResponse* response = nullptr;
   InferdError* error = g_api->ResponseNew(factory->link->request, &response);
-  if (error == nullptr) {
-    error = g_api->ResponseSend(response, send_flags & kTritonResponseCompleteFinal ? INFERD_RESPONSE_FINAL : 0u,
-                                nullptr);
-  }
-  if (send_flags & kTritonResponseCompleteFinal) factory->link->request = nullptr;
+  if (error == nullptr) error = g_api->ResponseSend(response, INFERD_RESPONSE_FINAL, nullptr);
+  factory->link->request = nullptr;
   return inferd_triton::FromInferdError(error, TRITONSERVER_ERROR_INTERNAL);
 }
 
