@@ -336,6 +336,37 @@ def test_tritons_onnxruntime_backend_completes_the_config_and_matches_onnxruntim
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.onnxruntime
+@needs("onnxruntime")
+def test_text_recognition_on_tritons_onnxruntime_backend_equals_inferds_own(start_server, tmp_path):
+    # One server, the same PP-OCRv4 recognition model twice: once on inferd's
+    # onnxruntime backend, once on Triton's (its library in the model folder,
+    # where it is found before the backend directory's libinferd_onnxruntime.so).
+    model_file = Path(__file__).resolve().parents[2] / "examples/model_repository/text_recognition/1/model.onnx"
+    if not model_file.is_file():
+        pytest.skip(f"{model_file} is missing (scripts/setup fetches it)")
+    repo = tmp_path / "models"
+    for name in ("rec_inferd", "rec_triton"):
+        (repo / name / "1").mkdir(parents=True)
+        (repo / name / "1" / "model.onnx").symlink_to(model_file)
+        (repo / name / "config.pbtxt").write_text('backend: "onnxruntime"\nmax_batch_size: 8\n')
+    (repo / "rec_triton" / "libtriton_onnxruntime.so").symlink_to(Path(BACKENDS) / "onnxruntime" / "libtriton_onnxruntime.so")
+    srv = start_server([repo])
+    client = httpclient.InferenceServerClient(srv.url)
+    x = np.random.default_rng(11).uniform(-1, 1, (2, 3, 48, 320)).astype(np.float32)
+    outputs = {}
+    for name in ("rec_inferd", "rec_triton"):
+        config = client.get_model_config(name)
+        inp = httpclient.InferInput(config["input"][0]["name"], list(x.shape), "FP32")
+        inp.set_data_from_numpy(x)
+        outputs[name] = client.infer(name, [inp]).as_numpy(config["output"][0]["name"])
+    assert outputs["rec_inferd"].shape == outputs["rec_triton"].shape and outputs["rec_inferd"].shape[0] == 2
+    np.testing.assert_allclose(outputs["rec_triton"], outputs["rec_inferd"], rtol=1e-5, atol=1e-6)
+    log = srv.log_path.read_text()
+    assert "libtriton_onnxruntime.so" in log or "TRITONBACKEND_Initialize: onnxruntime" in log, \
+        "rec_triton should have been served by Triton's onnxruntime backend"
+
+
 # ---------------------------------------------------------------- always run: tests/triton_backend/echo.cc
 
 
