@@ -145,10 +145,28 @@ struct TRITONBACKEND_Input {
   TRITONSERVER_BufferAttributes attributes;  // TRITONBACKEND_InputBufferAttributes
 };
 
+namespace inferd_triton {
+
+// One of the client's request parameters, typed as the protocol sent it
+// (TRITONBACKEND_RequestParameter points into it).
+struct RequestParameter {
+  std::string key;
+  TRITONSERVER_ParameterType type = TRITONSERVER_PARAMETER_STRING;
+  std::string text;
+  int64_t integer = 0;
+  bool boolean = false;
+  double number = 0;
+};
+
+}  // namespace inferd_triton
+
 struct TRITONBACKEND_Request {
   std::shared_ptr<inferd_triton::RequestLink> link;
   InferdRequest* request;  // valid while the execution runs or the link holds it
   std::vector<TRITONBACKEND_Input> inputs;  // read at hand-out, while the request is sure to live
+  // The client's parameters, read on the first TRITONBACKEND_RequestParameter* call.
+  std::vector<inferd_triton::RequestParameter> parameters;
+  bool parameters_read = false;
   std::atomic<int> references{2};  // the backend's (until released) and the execution's
   std::atomic<bool> released{false};
   void Unreference() {
@@ -166,6 +184,7 @@ struct TRITONBACKEND_Output {
   TRITONSERVER_DataType datatype;
   std::vector<int64_t> shape;
   bool has_buffer = false;
+  TRITONSERVER_BufferAttributes attributes;  // of the buffer, once it has one
 };
 
 struct TRITONBACKEND_Response {

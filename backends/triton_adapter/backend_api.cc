@@ -288,6 +288,12 @@ TRITONSERVER_Error* TRITONBACKEND_ModelInstanceSecondaryDeviceCount(TRITONBACKEN
   return nullptr;
 }
 
+TRITONSERVER_Error* TRITONBACKEND_ModelInstanceSecondaryDeviceProperties(TRITONBACKEND_ModelInstance*,
+                                                                       uint32_t index, const char**, int64_t*) {
+  return NewError(TRITONSERVER_ERROR_INVALID_ARG, "secondary device index " + std::to_string(index) +
+                                                      " out of range: the instance has no secondary devices");
+}
+
 TRITONSERVER_Error* TRITONBACKEND_ModelInstanceModel(TRITONBACKEND_ModelInstance* instance,
                                                      TRITONBACKEND_Model** model) {
   if (instance == nullptr || model == nullptr) return NullArgument("TRITONBACKEND_ModelInstanceModel");

@@ -2,6 +2,9 @@
 // requested outputs, release, responses (direct or from a factory), outputs
 // and their buffers. See adapter_types.h for how a request's lifetime on
 // Triton's side maps onto inferd's.
+#include <rapidjson/document.h>
+
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -51,6 +54,43 @@ TRITONSERVER_Error* SetParameter(TRITONBACKEND_Response* response, const char* n
                                         TRITONSERVER_ERROR_INVALID_ARG);
 }
 
+// The client's own parameters (RequestParametersJson keeps their types), once.
+TRITONSERVER_Error* ReadParameters(TRITONBACKEND_Request* request) {
+  if (request->parameters_read) return nullptr;
+  try {
+    rapidjson::Document doc;
+    doc.Parse(g_api->RequestParametersJson(request->request));
+    if (doc.HasParseError() || !doc.IsObject()) {
+      return NewError(TRITONSERVER_ERROR_INTERNAL, "the request's parameters could not be read");
+    }
+    for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
+      inferd_triton::RequestParameter p;
+      p.key.assign(it->name.GetString(), it->name.GetStringLength());
+      const auto& v = it->value;
+      if (v.IsString()) {
+        p.type = TRITONSERVER_PARAMETER_STRING;
+        p.text.assign(v.GetString(), v.GetStringLength());
+      } else if (v.IsBool()) {
+        p.type = TRITONSERVER_PARAMETER_BOOL;
+        p.boolean = v.GetBool();
+      } else if (v.IsInt64()) {
+        p.type = TRITONSERVER_PARAMETER_INT;
+        p.integer = v.GetInt64();
+      } else if (v.IsNumber()) {
+        p.type = TRITONSERVER_PARAMETER_DOUBLE;
+        p.number = v.GetDouble();
+      } else {
+        continue;  // not a scalar: no Triton parameter type holds it
+      }
+      request->parameters.push_back(std::move(p));
+    }
+    request->parameters_read = true;
+    return nullptr;
+  } catch (...) {
+    return OutOfMemory();
+  }
+}
+
 uint64_t ElementCount(const std::vector<int64_t>& shape) {
   uint64_t n = 1;
   for (int64_t d : shape) n *= d < 0 ? 0 : static_cast<uint64_t>(d);
@@ -87,6 +127,45 @@ TRITONSERVER_Error* TRITONBACKEND_RequestCorrelationId(TRITONBACKEND_Request* re
 TRITONSERVER_Error* TRITONBACKEND_RequestCorrelationIdString(TRITONBACKEND_Request* request, const char** id) {
   if (request == nullptr || id == nullptr) return NullArgument("TRITONBACKEND_RequestCorrelationIdString");
   return NewError(TRITONSERVER_ERROR_INVALID_ARG, "the request's correlation id is not a string");
+}
+
+TRITONSERVER_Error* TRITONBACKEND_InferenceRequestTimeoutMicroseconds(TRITONBACKEND_Request* request,
+                                                                    uint64_t* timeout) {
+  if (request == nullptr || timeout == nullptr) return NullArgument("TRITONBACKEND_InferenceRequestTimeoutMicroseconds");
+  const char* value = g_api->RequestParameter(request->request, "timeout");
+  *timeout = value != nullptr ? std::strtoull(value, nullptr, 10) : 0;
+  return nullptr;
+}
+
+TRITONSERVER_Error* TRITONBACKEND_RequestParameterCount(TRITONBACKEND_Request* request, uint32_t* count) {
+  if (request == nullptr || count == nullptr) return NullArgument("TRITONBACKEND_RequestParameterCount");
+  if (TRITONSERVER_Error* e = ReadParameters(request)) return e;
+  *count = static_cast<uint32_t>(request->parameters.size());
+  return nullptr;
+}
+
+// As on Triton, `vvalue` points at the value: the characters of a STRING, an
+// int64_t, a bool or a double; valid until the request is released.
+TRITONSERVER_Error* TRITONBACKEND_RequestParameter(TRITONBACKEND_Request* request, const uint32_t index,
+                                                   const char** key, TRITONSERVER_ParameterType* type,
+                                                   const void** vvalue) {
+  if (request == nullptr || key == nullptr || type == nullptr || vvalue == nullptr) {
+    return NullArgument("TRITONBACKEND_RequestParameter");
+  }
+  if (TRITONSERVER_Error* e = ReadParameters(request)) return e;
+  if (index >= request->parameters.size()) {
+    return NewError(TRITONSERVER_ERROR_INVALID_ARG, "parameter index " + std::to_string(index) + " out of range");
+  }
+  const inferd_triton::RequestParameter& p = request->parameters[index];
+  *key = p.key.c_str();
+  *type = p.type;
+  switch (p.type) {
+    case TRITONSERVER_PARAMETER_INT: *vvalue = &p.integer; break;
+    case TRITONSERVER_PARAMETER_BOOL: *vvalue = &p.boolean; break;
+    case TRITONSERVER_PARAMETER_DOUBLE: *vvalue = &p.number; break;
+    default: *vvalue = p.text.c_str(); break;
+  }
+  return nullptr;
 }
 
 TRITONSERVER_Error* TRITONBACKEND_RequestFlags(TRITONBACKEND_Request* request, uint32_t* flags) {
@@ -383,10 +462,21 @@ TRITONSERVER_Error* TRITONBACKEND_OutputBuffer(TRITONBACKEND_Output* output, voi
                                              static_cast<uint32_t>(output->shape.size()), buffer_byte_size, buffer);
   if (error) return inferd_triton::FromInferdError(error, TRITONSERVER_ERROR_INVALID_ARG);
   output->has_buffer = true;
+  output->attributes.byte_size = buffer_byte_size;
   // Whatever memory the backend preferred, the buffer is in CPU memory: it
   // must read these back, as on a Triton without the memory it asked for.
   if (memory_type) *memory_type = TRITONSERVER_MEMORY_CPU;
   if (memory_type_id) *memory_type_id = 0;
+  return nullptr;
+}
+
+TRITONSERVER_Error* TRITONBACKEND_OutputBufferAttributes(TRITONBACKEND_Output* output,
+                                                        TRITONSERVER_BufferAttributes** buffer_attributes) {
+  if (output == nullptr || buffer_attributes == nullptr) return NullArgument("TRITONBACKEND_OutputBufferAttributes");
+  if (!output->has_buffer) {
+    return NewError(TRITONSERVER_ERROR_INVALID_ARG, "output '" + output->name + "' has no buffer yet");
+  }
+  *buffer_attributes = &output->attributes;
   return nullptr;
 }
 
@@ -428,6 +518,10 @@ TRITONSERVER_Error* TRITONBACKEND_StateNew(TRITONBACKEND_State**, TRITONBACKEND_
   return NewError(TRITONSERVER_ERROR_UNSUPPORTED,
                   std::string("implicit state '") + (name ? name : "") +
                       "': sequence_batching state is not supported by inferd yet");
+}
+
+TRITONSERVER_Error* TRITONBACKEND_StateBufferAttributes(TRITONBACKEND_State*, TRITONSERVER_BufferAttributes**) {
+  return NewError(TRITONSERVER_ERROR_UNSUPPORTED, "sequence_batching state is not supported by inferd yet");
 }
 
 TRITONSERVER_Error* TRITONBACKEND_StateUpdate(TRITONBACKEND_State*) {

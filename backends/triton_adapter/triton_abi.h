@@ -190,11 +190,21 @@ TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONBACKEND_OutputBuffer(TRITONBACKEND_O
                                                                const uint64_t buffer_byte_size,
                                                                TRITONSERVER_MemoryType* memory_type,
                                                                int64_t* memory_type_id);
+TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONBACKEND_OutputBufferAttributes(
+    TRITONBACKEND_Output* output, TRITONSERVER_BufferAttributes** buffer_attributes);
 TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONBACKEND_RequestId(TRITONBACKEND_Request* request, const char** id);
 TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONBACKEND_RequestCorrelationId(TRITONBACKEND_Request* request,
                                                                        uint64_t* id);
 TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONBACKEND_RequestCorrelationIdString(TRITONBACKEND_Request* request,
                                                                              const char** id);
+TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONBACKEND_InferenceRequestTimeoutMicroseconds(TRITONBACKEND_Request* request,
+                                                                                    uint64_t* timeout);
+TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONBACKEND_RequestParameterCount(TRITONBACKEND_Request* request,
+                                                                        uint32_t* count);
+TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONBACKEND_RequestParameter(TRITONBACKEND_Request* request,
+                                                                   const uint32_t index, const char** key,
+                                                                   TRITONSERVER_ParameterType* type,
+                                                                   const void** vvalue);
 TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONBACKEND_RequestFlags(TRITONBACKEND_Request* request, uint32_t* flags);
 TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONBACKEND_RequestIsCancelled(TRITONBACKEND_Request* request,
                                                                      bool* is_cancelled);
@@ -255,6 +265,8 @@ TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONBACKEND_StateBuffer(TRITONBACKEND_St
                                                               const uint64_t buffer_byte_size,
                                                               TRITONSERVER_MemoryType* memory_type,
                                                               int64_t* memory_type_id);
+TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONBACKEND_StateBufferAttributes(
+    TRITONBACKEND_State* state, TRITONSERVER_BufferAttributes** buffer_attributes);
 TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONBACKEND_BackendName(TRITONBACKEND_Backend* backend, const char** name);
 TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONBACKEND_BackendConfig(TRITONBACKEND_Backend* backend,
                                                                 TRITONSERVER_Message** backend_config);
@@ -308,6 +320,8 @@ TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONBACKEND_ModelInstanceProfileName(TRI
                                                                            const char** profile_name);
 TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONBACKEND_ModelInstanceSecondaryDeviceCount(
     TRITONBACKEND_ModelInstance* instance, uint32_t* count);
+TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONBACKEND_ModelInstanceSecondaryDeviceProperties(
+    TRITONBACKEND_ModelInstance* instance, uint32_t index, const char** kind, int64_t* id);
 TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONBACKEND_ModelInstanceModel(TRITONBACKEND_ModelInstance* instance,
                                                                      TRITONBACKEND_Model** model);
 TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONBACKEND_ModelInstanceState(TRITONBACKEND_ModelInstance* instance,

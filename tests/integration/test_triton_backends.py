@@ -421,6 +421,17 @@ def test_echo_answers_through_the_adapter(echo_server, protocol):
     assert response_parameters(result, protocol) == {"count": 6, "backend": "echo", "empty": False, "half": 3.0}
 
 
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_echo_reads_the_clients_request_parameters_with_their_types(echo_server, protocol):
+    module = httpclient if protocol == "http" else grpcclient
+    client = module.InferenceServerClient(echo_server.url if protocol == "http" else echo_server.grpc_url)
+    result = client.infer("echo", [int32_input(module, "IN", [1])],
+                          parameters={"tag": "caf\u00e9", "n": -5, "flag": True, "ratio": 0.25})
+    got = response_parameters(result, protocol)
+    assert {k: v for k, v in got.items() if k.startswith("request_")} == {
+        "request_tag": "caf\u00e9", "request_n": -5, "request_flag": True, "request_ratio": 0.25}
+
+
 def test_echo_error_names_the_value_and_the_server_serves_on(echo_server):
     client = httpclient.InferenceServerClient(echo_server.url)
     with pytest.raises(InferenceServerException, match="negative values, got -7"):

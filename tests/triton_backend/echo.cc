@@ -9,7 +9,8 @@
 //    however many buffers IN arrives in); a request whose first value is
 //    negative is answered with an INVALID_ARG error naming the value; each
 //    answer carries the response parameters count (INT), backend (STRING),
-//    empty (BOOL) and half (DOUBLE, count / 2);
+//    empty (BOOL) and half (DOUBLE, count / 2), and each of the client's
+//    request parameters back as "request_<key>", with its type;
 //    compute times are reported per batch (TRITONBACKEND_ModelInstanceReportBatchStatistics);
 //  - decoupled (model_transaction_policy { decoupled: true }): each request
 //    is released during Execute, and a thread of the backend's own answers it
@@ -79,6 +80,35 @@ TRITONSERVER_Error* SendValues(TRITONBACKEND_Response* response, const std::vect
   TRITONSERVER_Error* sent = TRITONBACKEND_ResponseSend(response, flags, err);
   TRITONSERVER_ErrorDelete(err);
   return sent;
+}
+
+// Each request parameter back on the response as request_<key>.
+TRITONSERVER_Error* EchoParameters(TRITONBACKEND_Request* request, TRITONBACKEND_Response* response) {
+  uint32_t count = 0;
+  RETURN_IF_ERROR(TRITONBACKEND_RequestParameterCount(request, &count));
+  for (uint32_t i = 0; i < count; ++i) {
+    const char* key = nullptr;
+    TRITONSERVER_ParameterType type = TRITONSERVER_PARAMETER_STRING;
+    const void* value = nullptr;
+    RETURN_IF_ERROR(TRITONBACKEND_RequestParameter(request, i, &key, &type, &value));
+    const std::string name = std::string("request_") + key;
+    switch (type) {
+      case TRITONSERVER_PARAMETER_INT:
+        RETURN_IF_ERROR(TRITONBACKEND_ResponseSetIntParameter(response, name.c_str(), *static_cast<const int64_t*>(value)));
+        break;
+      case TRITONSERVER_PARAMETER_BOOL:
+        RETURN_IF_ERROR(TRITONBACKEND_ResponseSetBoolParameter(response, name.c_str(), *static_cast<const bool*>(value)));
+        break;
+      case TRITONSERVER_PARAMETER_DOUBLE:
+        RETURN_IF_ERROR(
+            TRITONBACKEND_ResponseSetDoubleParameter(response, name.c_str(), *static_cast<const double*>(value)));
+        break;
+      default:
+        RETURN_IF_ERROR(
+            TRITONBACKEND_ResponseSetStringParameter(response, name.c_str(), static_cast<const char*>(value)));
+    }
+  }
+  return nullptr;
 }
 
 // The decoupled answer, on the backend's own thread after Execute returned.
@@ -208,6 +238,7 @@ TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONBACKEND_ModelInstanceExecute(TRITONB
         if (err == nullptr) err = TRITONBACKEND_ResponseSetStringParameter(response, "backend", "echo");
         if (err == nullptr) err = TRITONBACKEND_ResponseSetBoolParameter(response, "empty", values.empty());
         if (err == nullptr) err = TRITONBACKEND_ResponseSetDoubleParameter(response, "half", values.size() / 2.0);
+        if (err == nullptr) err = EchoParameters(request, response);
         if (err == nullptr) err = SendValues(response, values, shape, dims, kTritonResponseCompleteFinal);
       }
     }
