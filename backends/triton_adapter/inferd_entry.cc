@@ -230,7 +230,10 @@ INFERD_EXPORT InferdError* InferdInstanceExecute(InferdInstance* instance, Infer
   for (uint32_t i = 0; i < count; ++i) {
     TRITONBACKEND_Request* handle = NewRequestHandle(requests[i], decoupled);
     if (handle == nullptr) {
-      for (TRITONBACKEND_Request* h : handles) delete h;
+      for (TRITONBACKEND_Request* h : handles) {
+        h->link->request = nullptr;  // the server answers them with the error below
+        delete h;
+      }
       return g_api->ErrorNew(INFERD_ERROR_UNAVAILABLE, "out of memory preparing a batch for a Triton backend");
     }
     handles.push_back(handle);
