@@ -57,7 +57,7 @@ TRITONSERVER_Error* ReadInput(TRITONBACKEND_Request* request, std::vector<int32_
     int64_t type_id = 0;
     RETURN_IF_ERROR(TRITONBACKEND_InputBuffer(input, b, &data, &size, &type, &type_id));
     if (copied + size > byte_size) return TRITONSERVER_ErrorNew(TRITONSERVER_ERROR_INTERNAL, "IN overflows");
-    std::memcpy(out + copied, data, size);
+    if (size > 0) std::memcpy(out + copied, data, size);  // IN may be empty: no buffer to copy into
     copied += size;
   }
   return nullptr;
@@ -74,7 +74,7 @@ TRITONSERVER_Error* SendValues(TRITONBACKEND_Response* response, const std::vect
     err = TRITONBACKEND_OutputBuffer(output, &buffer, values.size() * sizeof(int32_t), &type, &type_id);
   }
   if (err == nullptr) {
-    std::memcpy(buffer, values.data(), values.size() * sizeof(int32_t));
+    if (!values.empty()) std::memcpy(buffer, values.data(), values.size() * sizeof(int32_t));
     return TRITONBACKEND_ResponseSend(response, flags, nullptr);
   }
   TRITONSERVER_Error* sent = TRITONBACKEND_ResponseSend(response, flags, err);
