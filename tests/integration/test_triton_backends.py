@@ -465,6 +465,16 @@ def test_echo_decoupled_answers_after_release_from_its_own_thread(echo_server):
     assert sorted(finals) == ["d1", "d2"]
 
 
+def test_a_decoupled_request_the_backend_forgets_is_still_answered_once(echo_server):
+    # The backend releases it and deletes its factory without a response:
+    # the adapter answers it with an error naming that, and the stream goes on.
+    client = grpcclient.InferenceServerClient(echo_server.grpc_url)
+    col = stream(client, [("echo_decoupled", [int32_input(grpcclient, "IN", [999999])], "lost"),
+                          ("echo_decoupled", [int32_input(grpcclient, "IN", [8])], "kept")], flag=False)
+    assert len(col.errors) == 1 and "without sending its final response" in col.errors[0].message()
+    assert [int(r.as_numpy("OUT")[0]) for r in col.results] == [8]
+
+
 def test_echo_unload_and_load_again_runs_the_triton_lifecycle(echo_server):
     client = httpclient.InferenceServerClient(echo_server.url)
     client.unload_model("echo")

@@ -16,7 +16,9 @@
 //    is released during Execute, and a thread of the backend's own answers it
 //    afterwards through a response factory: one response per value of IN
 //    (OUT = [value]), 5 ms apart, then the final flag alone
-//    (TRITONBACKEND_ResponseFactorySendFlags), as Triton's repeat backend does.
+//    (TRITONBACKEND_ResponseFactorySendFlags), as Triton's repeat backend does;
+//    a request whose first value is 999999 is released and its factory
+//    deleted with nothing sent, as a buggy backend would.
 // The backend keeps a count of executions in its model state and says it in
 // its instance's finalize log line.
 #include <chrono>
@@ -34,6 +36,10 @@ namespace {
     TRITONSERVER_Error* err__ = (X);   \
     if (err__ != nullptr) return err__; \
   } while (false)
+
+// A decoupled request whose first value is this is released with no
+// response at all, as a buggy backend would (the adapter must answer it).
+constexpr int32_t kForget = 999999;
 
 struct ModelState {
   bool decoupled = false;
@@ -213,7 +219,11 @@ TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONBACKEND_ModelInstanceExecute(TRITONB
     if (state->decoupled) {
       TRITONBACKEND_ResponseFactory* factory = nullptr;
       if (err == nullptr) err = TRITONBACKEND_ResponseFactoryNew(&factory, request);
-      if (err == nullptr) std::thread(AnswerLater, factory, std::move(values)).detach();
+      if (err == nullptr && !values.empty() && values[0] == kForget) {
+        TRITONBACKEND_ResponseFactoryDelete(factory);  // a buggy backend: the request is never answered
+      } else if (err == nullptr) {
+        std::thread(AnswerLater, factory, std::move(values)).detach();
+      }
     } else {
       TRITONBACKEND_Response* response = nullptr;
       TRITONSERVER_Error* made = TRITONBACKEND_ResponseNew(&response, request);
