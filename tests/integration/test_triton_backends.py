@@ -11,7 +11,11 @@ TRITON_BACKEND_REPO names that checkout. The server takes Triton's layout as
 it is: --backend-directory=TRITON_BACKENDS_DIR, each backend in <name>/.
 
 Without the built libraries those tests skip, saying so; the ones at the end
-(how a Triton backend is found, and a broken one refused) always run.
+(tests/triton_backend/echo.cc, how a Triton backend is found, a broken one
+refused) always run. On the asan-ubsan build, add alloc_dealloc_mismatch=0 to
+ASAN_OPTIONS for Triton's backends: r24.10's repeat backend frees memory from
+new[] with delete (its own bug, which gcc 12 warns about), and ASan stops the
+server on it.
 """
 
 import os
