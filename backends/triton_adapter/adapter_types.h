@@ -201,7 +201,11 @@ namespace inferd_triton {
 
 // A new Triton error (the caller owns it).
 TRITONSERVER_Error* NewError(TRITONSERVER_Error_Code code, std::string message);
-// A Triton error as an inferd one for the server; deletes `error`.
+// "<function>: null argument", the answer to a call missing a required pointer.
+TRITONSERVER_Error* NullArgument(const char* function);
+// A Triton error as an inferd one for the server, `error` left as it is.
+InferdError* CopyToInferdError(const TRITONSERVER_Error* error);
+// The same, deleting `error`.
 InferdError* ToInferdError(TRITONSERVER_Error* error);
 // An inferd error as a Triton one for the backend; deletes `error`.
 TRITONSERVER_Error* FromInferdError(InferdError* error, TRITONSERVER_Error_Code code);

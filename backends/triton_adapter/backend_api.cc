@@ -9,14 +9,11 @@
 
 using inferd_triton::g_api;
 using inferd_triton::NewError;
+using inferd_triton::NullArgument;
 
 namespace {
 
 TRITONSERVER_Server g_server;
-
-TRITONSERVER_Error* NullArgument(const char* function) {
-  return NewError(TRITONSERVER_ERROR_INVALID_ARG, std::string(function) + ": null argument");
-}
 
 TRITONSERVER_Error* NewMessage(const std::string& json, TRITONSERVER_Message** out) {
   *out = new (std::nothrow) TRITONSERVER_Message();

@@ -14,13 +14,10 @@
 
 using inferd_triton::g_api;
 using inferd_triton::NewError;
+using inferd_triton::NullArgument;
 using inferd_triton::RequestLink;
 
 namespace {
-
-TRITONSERVER_Error* NullArgument(const char* function) {
-  return NewError(TRITONSERVER_ERROR_INVALID_ARG, std::string(function) + ": null argument");
-}
 
 TRITONSERVER_Error* Gone() {
   return NewError(TRITONSERVER_ERROR_INVALID_ARG,
@@ -500,11 +497,7 @@ TRITONSERVER_Error* TRITONBACKEND_ResponseSend(TRITONBACKEND_Response* response,
     return Gone();
   }
   // The error stays the backend's (Triton's rule): inferd gets a copy.
-  InferdError* inferd_error = nullptr;
-  if (error != nullptr) {
-    inferd_error = inferd_triton::ToInferdError(new (std::nothrow) TRITONSERVER_Error{error->code, error->message});
-    if (inferd_error == nullptr) inferd_error = g_api->ErrorNew(INFERD_ERROR_INTERNAL, "out of memory");
-  }
+  InferdError* inferd_error = inferd_triton::CopyToInferdError(error);
   const bool final = (send_flags & kTritonResponseCompleteFinal) != 0;
   InferdError* sent = g_api->ResponseSend(owned->response, final ? INFERD_RESPONSE_FINAL : 0u, inferd_error);
   if (final && link->decoupled) link->request = nullptr;

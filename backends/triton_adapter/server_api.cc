@@ -19,14 +19,22 @@ TRITONSERVER_Error* NewError(TRITONSERVER_Error_Code code, std::string message) 
   }
 }
 
-InferdError* ToInferdError(TRITONSERVER_Error* error) {
+TRITONSERVER_Error* NullArgument(const char* function) {
+  return NewError(TRITONSERVER_ERROR_INVALID_ARG, std::string(function) + ": null argument");
+}
+
+InferdError* CopyToInferdError(const TRITONSERVER_Error* error) {
   if (error == nullptr) return nullptr;
   // inferd's codes are Triton's plus one (UNKNOWN is 1 there, 0 here).
   const int code = static_cast<int>(error->code) + 1;
-  InferdError* out = g_api->ErrorNew(
-      code >= INFERD_ERROR_UNKNOWN && code <= INFERD_ERROR_CANCELLED ? static_cast<InferdErrorCode>(code)
-                                                                     : INFERD_ERROR_UNKNOWN,
-      error->message.c_str());
+  return g_api->ErrorNew(code >= INFERD_ERROR_UNKNOWN && code <= INFERD_ERROR_CANCELLED
+                             ? static_cast<InferdErrorCode>(code)
+                             : INFERD_ERROR_UNKNOWN,
+                         error->message.c_str());
+}
+
+InferdError* ToInferdError(TRITONSERVER_Error* error) {
+  InferdError* out = CopyToInferdError(error);
   delete error;
   return out;
 }

@@ -267,11 +267,7 @@ InferdError* ResponseSetParameter(InferdResponse* r, const char* name, InferdPar
 
 const char* ModelBackendLibraryPath(const InferdModel* m) noexcept { return AsModel(m)->backend_file().c_str(); }
 const char* ModelBackendConfigJson(const InferdModel* m) noexcept {
-  try {
-    return AsModel(m)->backend_config_json().c_str();
-  } catch (...) {
-    return "{}";  // out of memory building it
-  }
+  return AsModel(m)->backend_config_json().c_str();
 }
 const char* RequestParameter(const InferdRequest* r, const char* key) noexcept {
   if (key == nullptr) return nullptr;

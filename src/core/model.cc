@@ -19,6 +19,32 @@
 namespace inferd {
 namespace fs = std::filesystem;
 
+namespace {
+
+// The --backend-config settings `backend` sees: the global ones, overridden
+// by its own, as a JSON object of strings.
+std::string BackendConfigJson(const BackendConfigMap* settings_by_backend, const std::string& backend) {
+  std::map<std::string, std::string> merged;
+  if (settings_by_backend) {
+    for (const std::string& name : {std::string(), backend}) {
+      auto settings = settings_by_backend->find(name);
+      if (settings == settings_by_backend->end()) continue;
+      for (const auto& [key, value] : settings->second) merged[key] = value;
+    }
+  }
+  rapidjson::StringBuffer text;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(text);
+  writer.StartObject();
+  for (const auto& [key, value] : merged) {
+    writer.Key(key.c_str(), static_cast<rapidjson::SizeType>(key.size()));
+    writer.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
+  }
+  writer.EndObject();
+  return text.GetString();
+}
+
+}  // namespace
+
 Status Model::Load(const ModelLoadSpec& spec, BackendRegistry* backends,
                    std::shared_ptr<Model>* out) {
   std::shared_ptr<Model> model(new Model(spec));
@@ -44,6 +70,7 @@ Status Model::Load(const ModelLoadSpec& spec, BackendRegistry* backends,
                                           c.runtime(), spec.backend_directory),
                  c.name(), &model->backend_, &model->backend_file_)
           .Prefixed(label + ": backend '" + c.backend() + "': "));
+  model->backend_config_json_ = BackendConfigJson(spec.backend_config, c.backend());
 
   model->in_initialize = true;
   Status initialized = model->backend_->ModelInitialize(model.get());
@@ -209,29 +236,6 @@ const std::string* Model::BackendConfigValue(const std::string& key) const {
     if (auto it = settings->second.find(key); it != settings->second.end()) return &it->second;
   }
   return nullptr;
-}
-
-const std::string& Model::backend_config_json() const {
-  std::call_once(backend_config_json_once_, [this] {
-    std::map<std::string, std::string> merged;
-    if (spec_.backend_config) {
-      for (const std::string& backend : {std::string(), config_.backend()}) {
-        auto settings = spec_.backend_config->find(backend);
-        if (settings == spec_.backend_config->end()) continue;
-        for (const auto& [key, value] : settings->second) merged[key] = value;
-      }
-    }
-    rapidjson::StringBuffer text;
-    rapidjson::Writer<rapidjson::StringBuffer> writer(text);
-    writer.StartObject();
-    for (const auto& [key, value] : merged) {
-      writer.Key(key.c_str(), static_cast<rapidjson::SizeType>(key.size()));
-      writer.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
-    }
-    writer.EndObject();
-    backend_config_json_ = text.GetString();
-  });
-  return backend_config_json_;
 }
 
 Status Model::SetConfigFromBackend(const std::string& json) {

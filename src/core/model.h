@@ -79,7 +79,7 @@ class Model : public InferdModel, public std::enable_shared_from_this<Model> {
   const std::string& backend_file() const { return backend_file_; }
   // Every --backend-config setting for this model's backend (the global ones
   // overridden by its own) as a JSON object of strings.
-  const std::string& backend_config_json() const;
+  const std::string& backend_config_json() const { return backend_config_json_; }
   ModelStats& stats() { return stats_; }
   const ModelStats& stats() const { return stats_; }
   bool decoupled() const { return config_.model_transaction_policy().decoupled(); }
@@ -165,8 +165,7 @@ class Model : public InferdModel, public std::enable_shared_from_this<Model> {
   std::string version_dir_;
   std::shared_ptr<BackendLibrary> backend_;
   std::string backend_file_;
-  mutable std::once_flag backend_config_json_once_;
-  mutable std::string backend_config_json_;
+  std::string backend_config_json_;  // set when the backend is found
   bool backend_model_initialized_ = false;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<ResponseOrderer> orderer_;
