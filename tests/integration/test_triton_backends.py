@@ -313,14 +313,20 @@ def test_backend_repository_examples_pass_unchanged(start_server, tmp_path, exam
 
 # ---------------------------------------------------------------- Triton's onnxruntime backend
 
+def example_onnx_model(name):
+    """examples/model_repository/<name>/1/model.onnx, or a skip when setup has not fetched it."""
+    model_file = Path(__file__).resolve().parents[2] / "examples/model_repository" / name / "1" / "model.onnx"
+    if not model_file.is_file():
+        pytest.skip(f"{model_file} is missing (scripts/setup fetches it)")
+    return model_file
+
+
 @pytest.mark.onnxruntime
 @needs("onnxruntime")
 def test_tritons_onnxruntime_backend_completes_the_config_and_matches_onnxruntime(start_server, tmp_path):
     import onnxruntime
 
-    model_file = Path(__file__).resolve().parents[2] / "examples/model_repository/text_direction/1/model.onnx"
-    if not model_file.is_file():
-        pytest.skip(f"{model_file} is missing (scripts/setup fetches it)")
+    model_file = example_onnx_model("text_direction")
     repo = tmp_path / "models"
     (repo / "direction" / "1").mkdir(parents=True)
     shutil.copy(model_file, repo / "direction" / "1" / "model.onnx")
@@ -346,9 +352,7 @@ def test_text_recognition_on_tritons_onnxruntime_backend_equals_inferds_own(star
     # One server, the same PP-OCRv4 recognition model twice: once on inferd's
     # onnxruntime backend, once on Triton's (its library in the model folder,
     # where it is found before the backend directory's libinferd_onnxruntime.so).
-    model_file = Path(__file__).resolve().parents[2] / "examples/model_repository/text_recognition/1/model.onnx"
-    if not model_file.is_file():
-        pytest.skip(f"{model_file} is missing (scripts/setup fetches it)")
+    model_file = example_onnx_model("text_recognition")
     repo = tmp_path / "models"
     for name in ("rec_inferd", "rec_triton"):
         (repo / name / "1").mkdir(parents=True)
@@ -516,3 +520,16 @@ def test_a_missing_backend_names_the_triton_file_it_looked_for_too(start_server,
     client = httpclient.InferenceServerClient(srv.url)
     reason = [e for e in client.get_model_repository_index() if e["name"] == "ghost"][0].get("reason", "")
     assert "libinferd_ghost.so" in reason and "libtriton_ghost.so" in reason, reason
+
+
+def test_a_runtime_outside_the_model_folder_is_refused_before_anything_is_opened(start_server, make_repo):
+    repo = make_repo()
+    outside = repo.parent / "libtriton_evil.so"
+    outside.write_bytes(b"\x7fELF")
+    write_model(repo, "evil", identity_config("evil", [("INPUT0", "TYPE_FP32", [4])], backend="evil")
+                + 'runtime: "../libtriton_evil.so"\n')
+    srv = start_server([repo])
+    client = httpclient.InferenceServerClient(srv.url)
+    reason = [e for e in client.get_model_repository_index() if e["name"] == "evil"][0].get("reason", "")
+    assert "runtime" in reason and "escapes" in reason, reason
+    assert "libtritonserver.so" not in srv.log_path.read_text()  # the adapter was never opened
