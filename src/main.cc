@@ -40,17 +40,31 @@ int CountGpus() {
   return n;
 }
 
-std::string DefaultBackendDirectory() {
+// Where a file of inferd's own lies, relative to the executable: in the build
+// tree beside it (build/<preset>/<build_tree>), installed under
+// <prefix>/lib/inferd/<installed> for <prefix>/bin/inferd. The first that
+// exists wins; with neither, the build tree's (so that an error names a path).
+// Empty when the executable's path cannot be read.
+std::string BesideExecutable(const fs::path& build_tree, const fs::path& installed) {
   std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? "backends" : (exe.parent_path() / "backends").string();
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "";
+  const fs::path dir = exe.parent_path();
+  if (fs::exists(dir / build_tree, ec)) return (dir / build_tree).string();
+  const fs::path prefix_lib = dir.parent_path() / "lib" / "inferd" / installed;
+  if (fs::exists(prefix_lib, ec)) return prefix_lib.string();
+  return (dir / build_tree).string();
 }
 
-// Triton's backend adapter, built beside the executable as lib/libtritonserver.so.
+std::string DefaultBackendDirectory() {
+  std::string dir = BesideExecutable("backends", "backends");
+  return dir.empty() ? "backends" : dir;
+}
+
+// Triton's backend adapter, libtritonserver.so: build/<preset>/lib/ or
+// <prefix>/lib/inferd/.
 std::string DefaultTritonAdapter() {
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? "" : (exe.parent_path() / "lib" / "libtritonserver.so").string();
+  return BesideExecutable(fs::path("lib") / "libtritonserver.so", "libtritonserver.so");
 }
 
 struct Flags {
@@ -192,7 +206,7 @@ void AddFlags(CLI::App& app, Flags& f) {
       ->multi_option_policy(all);
   app.add_option("--backend-directory", f.server.backend_directory,
                  "Where backends are looked for: <dir>/<backend>/libinferd_<backend>.so")
-      ->default_str("<binary's folder>/backends");
+      ->default_str("<binary's folder>/backends, else <binary's folder>/../lib/inferd/backends");
   app.add_flag("--disable-auto-complete-config", f.disable_auto_complete,
                "Do not complete model configs from the model files");
   app.add_option("--strict-model-config", f.strict_model_config,
