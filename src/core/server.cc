@@ -60,6 +60,19 @@ Status Server::Start() {
   if (options_.repositories.empty()) {
     return Status::InvalidArg("at least one --model-repository is required");
   }
+  for (auto& repo : options_.repositories) {
+    if (!storage::IsRemoteRepository(repo)) continue;
+    if (repo.rfind("s3://", 0) != 0) {
+      return Status::Unsupported("model repository '" + repo +
+                                 "': only s3:// (S3 and S3-compatible) object storage is supported");
+    }
+    std::unique_ptr<storage::RemoteRepository> remote;
+    INFERD_RETURN_IF_ERROR(storage::RemoteRepository::Open(repo, &remote));
+    INFERD_RETURN_IF_ERROR(remote->Sync());
+    LOG_INFO("model repository {} is mirrored in {}", repo, remote->local_path());
+    repo = remote->local_path();
+    remotes_.push_back(std::move(remote));
+  }
   for (const auto& repo : options_.repositories) {
     if (!fs::is_directory(repo)) {
       return Status::InvalidArg("model repository '" + repo + "' is not a directory");
@@ -369,7 +382,17 @@ Status Server::LoadLocated(const std::string& name, const ModelLocation& locatio
   return st;
 }
 
+void Server::SyncRemoteRepositories() {
+  std::lock_guard<std::mutex> lock(remotes_mu_);
+  for (const auto& remote : remotes_) {
+    if (Status st = remote->Sync(); !st.ok()) {
+      LOG_ERROR("{} (the mirror keeps what it had)", st.message());
+    }
+  }
+}
+
 Status Server::LoadModel(const std::string& name, const LoadOverrides& overrides) {
+  SyncRemoteRepositories();
   const RepositoryScan scan = ScanRepositories(options_.repositories);
   if (auto conflict = scan.conflicts.find(name); conflict != scan.conflicts.end()) {
     return Status::InvalidArg(conflict->second);
@@ -529,6 +552,7 @@ void Server::FailInFlight(const Status& status) {
 }
 
 void Server::PollRepositories() {
+  SyncRemoteRepositories();
   const RepositoryScan scan = ScanRepositories(options_.repositories);
   std::map<std::string, std::string> known;  // name -> fingerprint
   {

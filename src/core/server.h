@@ -24,6 +24,7 @@
 #include "core/serving_models.h"
 #include "core/shared_memory.h"
 #include "core/trace.h"
+#include "storage/remote_repository.h"
 
 namespace inferd {
 
@@ -195,6 +196,13 @@ class Server : public ServingModels {
   static Status RunLifecycleJob(const std::function<Status()>& job) noexcept;
 
   ServerOptions options_;
+  // The s3:// repositories, mirrored into local folders that options_.repositories
+  // names in their place (declared early: the mirrors go after every model).
+  std::vector<std::unique_ptr<storage::RemoteRepository>> remotes_;
+  std::mutex remotes_mu_;  // one sync at a time
+  // Brings every mirror up to date with its bucket; a failure is logged and
+  // the mirror keeps what it had (a model keeps serving what it loaded).
+  void SyncRemoteRepositories();
   BackendRegistry backends_;
   std::unique_ptr<ResponseCache> cache_;  // null without --cache-config
   std::unique_ptr<RateLimiter> rate_limiter_;  // null without --rate-limit=execution_count
