@@ -171,24 +171,29 @@ Status RemoteRepository::Open(const std::string& url, std::unique_ptr<RemoteRepo
   AwsCredentials credentials{Env("AWS_ACCESS_KEY_ID"), Env("AWS_SECRET_ACCESS_KEY"), Env("AWS_SESSION_TOKEN")};
   std::string tmp = Env("TMPDIR");
   if (tmp.empty()) tmp = "/tmp";
-  std::string templ = tmp + "/inferd-s3-XXXXXX";
-  if (::mkdtemp(templ.data()) == nullptr) {
+  std::string base = tmp + "/inferd-s3-XXXXXX";
+  std::error_code ec;
+  if (::mkdtemp(base.data()) == nullptr || !fs::create_directory(base + "/repository", ec) ||
+      !fs::create_directory(base + "/downloads", ec)) {
+    if (base.find("XXXXXX") == std::string::npos) fs::remove_all(base, ec);
     return Status::Internal("cannot create a folder for the mirror of " + url + " in " + tmp);
   }
-  out->reset(new RemoteRepository(url, std::move(location), templ, std::move(credentials)));
+  out->reset(new RemoteRepository(url, std::move(location), base, std::move(credentials)));
   return Status::Ok();
 }
 
-RemoteRepository::RemoteRepository(std::string url, S3Location location, std::string local,
+RemoteRepository::RemoteRepository(std::string url, S3Location location, std::string base,
                                    AwsCredentials credentials)
     : url_(std::move(url)),
       location_(std::move(location)),
-      local_(std::move(local)),
+      base_(std::move(base)),
+      local_(base_ + "/repository"),
+      downloads_(base_ + "/downloads"),
       client_(location_.endpoint, std::move(credentials)) {}
 
 RemoteRepository::~RemoteRepository() {
   std::error_code ec;
-  fs::remove_all(local_, ec);
+  fs::remove_all(base_, ec);
 }
 
 Status RemoteRepository::Sync() {
@@ -220,7 +225,7 @@ Status RemoteRepository::Sync() {
     if (to_download + kFreeSpaceReserve > free_bytes) {
       return Status::ResourceExhausted("model repository " + url_ + ": " + std::to_string(to_download) +
                                        " bytes to download, but only " + std::to_string(free_bytes) +
-                                       " are free in " + local_);
+                                       " are free in " + base_);
     }
   }
   size_t downloaded = 0;
@@ -236,7 +241,7 @@ Status RemoteRepository::Sync() {
     if (ec || fs::is_directory(target, ec)) {
       return Status::InvalidArg("model repository " + url_ + ": '" + path + "' is both a file and a folder");
     }
-    const std::string temp = local_ + "/.download-" + std::to_string(++temp_counter_);
+    const std::string temp = downloads_ + "/" + std::to_string(++temp_counter_);
     Status st = client_.Download(location_.prefix + path, want.size, temp);
     if (st.ok() && ::rename(temp.c_str(), target.c_str()) != 0) {
       st = Status::Internal("cannot move " + temp + " to " + target.string());

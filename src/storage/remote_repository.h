@@ -1,6 +1,7 @@
 // A model repository in object storage (Triton's `s3://` repositories),
-// mirrored into a private local folder that the rest of the server reads as
-// an ordinary repository. Sync() lists the bucket prefix and makes the mirror
+// mirrored into a private local folder ($TMPDIR/inferd-s3-XXXXXX/repository,
+// 0700, removed with the object) that the rest of the server reads as an
+// ordinary repository. Sync() lists the bucket prefix and makes the mirror
 // equal to it: new and changed objects (by size and ETag) are downloaded to a
 // temporary name and renamed into place (a file a loaded model has open or
 // mapped keeps its old content), objects gone are removed. The server calls
@@ -69,7 +70,7 @@ class RemoteRepository {
   Status Sync();
 
  private:
-  RemoteRepository(std::string url, S3Location location, std::string local, AwsCredentials credentials);
+  RemoteRepository(std::string url, S3Location location, std::string base, AwsCredentials credentials);
 
   struct Mirrored {
     uint64_t size = 0;
@@ -77,7 +78,9 @@ class RemoteRepository {
   };
   std::string url_;
   S3Location location_;
-  std::string local_;
+  std::string base_;       // the private folder (0700) holding the two below
+  std::string local_;      // base_/repository: the mirror, what the server reads
+  std::string downloads_;  // base_/downloads: files being downloaded, then renamed into the mirror
   S3Client client_;
   std::map<std::string, Mirrored> mirrored_;  // relative path -> what was downloaded
   std::set<std::string> folders_;             // folder markers (relative, ending in '/')

@@ -183,7 +183,7 @@ def test_a_repository_in_s3_serves_over_http_and_grpc(inferd_bin, s3, tmp_path):
         created = s3_mirrors() - before
         assert len(created) == 1
         (mirror,) = created
-        assert (mirror / "add_one/1/model.py").read_text() == ADD_ONE
+        assert (mirror / "repository/add_one/1/model.py").read_text() == ADD_ONE
         assert oct((mirror).stat().st_mode & 0o777) == "0o700"
     finally:
         srv.stop()
