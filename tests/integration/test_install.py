@@ -198,10 +198,16 @@ def test_compose_installs_only_the_backends_asked_for_plus_the_users_own(
     mine = tmp_path / "mybackends" / "negate"
     mine.mkdir(parents=True)
     shutil.copy(negate_backend, mine)
+    # A backend built for Triton (tests/triton_backend/echo.cc): served through
+    # the installed adapter, lib/inferd/libtritonserver.so.
+    echo = build / "tests/triton_backends/echo"
+    if not (echo / "libtriton_echo.so").is_file():
+        pytest.fail(f"{echo}/libtriton_echo.so is missing: the build makes it with the tests")
     out = tmp_path / "composed"
-    compose("--backends", "identity", "--backend-dir", mine, "--output", out, "--build-dir", build)
+    compose("--backends", "identity", "--backend-dir", mine, "--backend-dir", echo, "--output", out,
+            "--build-dir", build)
     backends = sorted(p.name for p in (out / "lib/inferd/backends").iterdir())
-    assert backends == ["identity", "negate"]
+    assert backends == ["echo", "identity", "negate"]
     assert not (out / "include").exists()
     containerfile = (out / "Containerfile").read_text()
     assert "FROM debian:bookworm-slim" in containerfile and "libgrpc++1.51" in containerfile
@@ -213,10 +219,18 @@ def test_compose_installs_only_the_backends_asked_for_plus_the_users_own(
     python = write_model(repo, "add_one", fp32_identity("add_one").replace('backend: "identity"',
                                                                             'backend: "python"'))
     (python / "1" / "model.py").write_text(ADD_ONE)
+    write_model(repo, "echo", 'backend: "echo"\nmax_batch_size: 0\n'
+                'input [ { name: "IN" data_type: TYPE_INT32 dims: [ -1 ] } ]\n'
+                'output [ { name: "OUT" data_type: TYPE_INT32 dims: [ -1 ] } ]\n')
     srv = serve(out / "bin/inferd", repo, tmp_path, "composed", ["--strict-readiness=false"])
     try:
         assert infer_fp32(srv, "identity", [3], "grpc").tolist() == [[3]]
         assert infer_fp32(srv, "negate", [3], "http").tolist() == [[-3]]
+        client = httpclient.InferenceServerClient(srv.url)
+        tensor = httpclient.InferInput("IN", [2], "INT32")
+        tensor.set_data_from_numpy(np.array([4, 5], np.int32))
+        assert client.infer("echo", [tensor]).as_numpy("OUT").tolist() == [4, 5]
+        client.close()
         # The python backend was left out: its model fails to load, naming it.
         client = httpclient.InferenceServerClient(srv.url)
         index = {m["name"]: m for m in client.get_model_repository_index()}
