@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cctype>
+#include <cstdlib>
 #include <filesystem>
 #include <future>
 #include <iostream>
@@ -420,6 +421,11 @@ inferd::Status AddRestrictions(const char* flag, const std::vector<std::string>&
 
 int main(int argc, char** argv) {
   inferd::TuneMallocForLargeTensors();
+  // ONNX Runtime's Linux library (1.30) starts telemetry that looks up and
+  // uploads to an outside endpoint unless this is set: a server contacts no
+  // one it was not configured to. Set here, before any thread exists (setenv
+  // is not safe beside concurrent getenv); a value the user set is kept.
+  ::setenv("ORT_DISABLE_TELEMETRY", "1", 0);
   CLI::App app{"inferd: an inference server for Triton model repositories (KServe v2 HTTP and gRPC)",
                "inferd"};
   Flags f;

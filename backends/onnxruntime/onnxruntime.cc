@@ -401,6 +401,10 @@ INFERD_EXPORT InferdError* InferdBackendInitialize(const InferdCoreApi* core) {
   api = core;
   try {
     env = std::make_unique<Ort::Env>(ORT_LOGGING_LEVEL_WARNING, "inferd");
+    // No telemetry events either (inferd's main() also sets
+    // ORT_DISABLE_TELEMETRY, which is what keeps ONNX Runtime 1.30 from
+    // contacting its telemetry endpoint at all).
+    env->DisableTelemetryEvents();
     const std::string version = Ort::GetVersionString();
     api->Log(INFERD_LOG_INFO, __FILE__, __LINE__, ("ONNX Runtime " + version).c_str());
   } catch (const std::exception& e) {  // Ort::Exception among them

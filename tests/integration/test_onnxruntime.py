@@ -3,9 +3,12 @@ equal Python ONNX Runtime's on the same inputs, the OCR and image clients
 read and classify real rendered images, auto-complete, and config/model
 mismatches fail that model's load with a clear reason while the rest serve."""
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +17,7 @@ import pytest
 import tritonclient.http as httpclient
 from PIL import Image
 
-from support import REPO_ROOT, InferdServer, index_entries
+from support import REPO_ROOT, InferdServer, free_port, index_entries
 
 pytestmark = pytest.mark.onnxruntime
 
@@ -453,3 +456,56 @@ def test_config_model_mismatches_fail_only_that_model(start_server, make_repo):
         for w in words:
             assert w.lower() in entry["reason"].lower(), (name, w, entry["reason"])
     assert infer(c, "good", "pixels", np.zeros((1, 64), np.float32), "probabilities").shape == (1, 10)
+
+
+def test_onnx_runtime_telemetry_never_contacts_the_network(inferd_bin, tmp_path):
+    """ONNX Runtime 1.30's Linux library starts telemetry that resolves and
+    uploads to an outside endpoint; inferd turns it off (ORT_DISABLE_TELEMETRY,
+    set in main()). Under strace, a server that loaded an ONNX model and ran it
+    makes no network connection but to loopback and local sockets (without the
+    setting it connects to the DNS server as the library starts)."""
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.fail("strace is missing: scripts/setup installs it")
+    model_file("digits")
+    repo = tmp_path / "models"
+    shutil.copytree(EXAMPLES / "digits", repo / "digits")
+    trace = tmp_path / "connect.trace"
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    port, grpc_port, metrics_port = free_port(), free_port(), free_port()
+    log = open(tmp_path / "strace-inferd.log", "wb")
+    proc = subprocess.Popen([strace, "-f", "-e", "trace=connect", "-o", str(trace), str(inferd_bin),
+                             f"--model-repository={repo}", f"--http-port={port}", "--http-address=127.0.0.1",
+                             f"--grpc-port={grpc_port}", "--grpc-address=127.0.0.1",
+                             f"--metrics-port={metrics_port}"],
+                            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        client = httpclient.InferenceServerClient(f"127.0.0.1:{port}")
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, (tmp_path / "strace-inferd.log").read_text()
+            try:
+                if client.is_model_ready("digits"):
+                    break
+            except Exception:  # noqa: BLE001 - not listening yet
+                pass
+            assert time.monotonic() < deadline, "not ready within 60 s"
+            time.sleep(0.1)
+        pixels = np.zeros((1, 64), np.float32)
+        assert infer(client, "digits", "pixels", pixels, "probabilities").shape == (1, 10)
+        client.close()
+        time.sleep(2)  # the library's telemetry, when on, connects within the first second
+    finally:
+        # SIGTERM to inferd itself (strace would detach and leave it running), then strace exits with it.
+        for task in Path(f"/proc/{proc.pid}/task").glob("*"):
+            for child in (task / "children").read_text().split():
+                os.kill(int(child), signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+    outside = [line for line in trace.read_text().splitlines()
+               if "connect(" in line and "AF_INET" in line and "127.0.0.1" not in line and "::1" not in line]
+    assert outside == [], "\n".join(outside[:5])
