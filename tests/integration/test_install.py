@@ -117,6 +117,15 @@ def infer_fp32(srv, model, values, protocol):
         client.close()
 
 
+def write_fp32_models(repo):
+    """identity, negate (the out-of-tree backend) and add_one (Python), FP32 [-1] each."""
+    write_model(repo, "identity", fp32_identity("identity"))
+    write_model(repo, "negate", fp32_identity("negate").replace('backend: "identity"', 'backend: "negate"'))
+    python = write_model(repo, "add_one", fp32_identity("add_one").replace('backend: "identity"',
+                                                                            'backend: "python"'))
+    (python / "1" / "model.py").write_text(ADD_ONE)
+
+
 def assert_loaded_only_from(pid, allowed_root, build):
     for path in mapped_files(pid):
         assert not path.startswith(str(build) + "/"), f"{path} was loaded from the build tree"
@@ -151,11 +160,7 @@ def test_installed_server_serves_every_kind_of_backend_from_its_own_tree(
         inferd_bin, prefix, negate_backend, tmp_path):
     build = build_dir_of(inferd_bin)
     repo = tmp_path / "models"
-    write_model(repo, "identity", fp32_identity("identity"))
-    write_model(repo, "negate", fp32_identity("negate").replace('backend: "identity"', 'backend: "negate"'))
-    python = write_model(repo, "add_one", fp32_identity("add_one").replace('backend: "identity"',
-                                                                            'backend: "python"'))
-    (python / "1" / "model.py").write_text(ADD_ONE)
+    write_fp32_models(repo)
     digits = ROOT / "examples/model_repository/digits"
     # (Not under TSan: the prebuilt ONNX Runtime is not instrumented.)
     has_ort = ((prefix / "lib/inferd/backends/onnxruntime").exists() and (digits / "1/model.onnx").is_file()
@@ -214,11 +219,7 @@ def test_compose_installs_only_the_backends_asked_for_plus_the_users_own(
     assert "python3" not in containerfile
 
     repo = tmp_path / "models"
-    write_model(repo, "identity", fp32_identity("identity"))
-    write_model(repo, "negate", fp32_identity("negate").replace('backend: "identity"', 'backend: "negate"'))
-    python = write_model(repo, "add_one", fp32_identity("add_one").replace('backend: "identity"',
-                                                                            'backend: "python"'))
-    (python / "1" / "model.py").write_text(ADD_ONE)
+    write_fp32_models(repo)
     write_model(repo, "echo", 'backend: "echo"\nmax_batch_size: 0\n'
                 'input [ { name: "IN" data_type: TYPE_INT32 dims: [ -1 ] } ]\n'
                 'output [ { name: "OUT" data_type: TYPE_INT32 dims: [ -1 ] } ]\n')

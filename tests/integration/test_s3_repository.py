@@ -158,6 +158,15 @@ def index(srv):
         client.close()
 
 
+def start_fails(inferd_bin, location, env):
+    """Runs inferd on `location`; asserts it exits non-zero and returns what it printed."""
+    done = subprocess.run([str(inferd_bin), f"--model-repository={location}", f"--http-port={free_port()}",
+                           f"--grpc-port={free_port()}", f"--metrics-port={free_port()}"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
 def wait_until(predicate, timeout=20.0, what="condition"):
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -198,12 +207,8 @@ def test_the_aws_form_with_an_endpoint_url_and_a_wrong_secret(inferd_bin, s3, tm
         assert infer(srv, "identity", [5]) == [[5]]
     finally:
         srv.stop()
-    bad = {**env, "AWS_SECRET_ACCESS_KEY": "not-the-secret"}
-    done = subprocess.run([str(inferd_bin), f"--model-repository=s3://{BUCKET}", f"--http-port={free_port()}",
-                           f"--grpc-port={free_port()}", f"--metrics-port={free_port()}"],
-                          env=bad, capture_output=True, text=True, timeout=60)
-    assert done.returncode != 0
-    assert "SignatureDoesNotMatch" in done.stderr + done.stdout or "HTTP 403" in done.stderr + done.stdout
+    output = start_fails(inferd_bin, f"s3://{BUCKET}", {**env, "AWS_SECRET_ACCESS_KEY": "not-the-secret"})
+    assert "SignatureDoesNotMatch" in output or "HTTP 403" in output
 
 
 def test_https_with_a_ca_bundle(inferd_bin, tmp_path):
@@ -223,10 +228,7 @@ def test_https_with_a_ca_bundle(inferd_bin, tmp_path):
             srv.stop()
         # Without the CA bundle the certificate is not trusted: no start.
         env.pop("AWS_CA_BUNDLE")
-        done = subprocess.run([str(inferd_bin), f"--model-repository=s3://https://127.0.0.1:{server.port}/{BUCKET}/tls",
-                               f"--http-port={free_port()}", f"--grpc-port={free_port()}",
-                               f"--metrics-port={free_port()}"], env=env, capture_output=True, text=True, timeout=60)
-        assert done.returncode != 0 and "TLS handshake" in done.stderr + done.stdout
+        assert "TLS handshake" in start_fails(inferd_bin, f"s3://https://127.0.0.1:{server.port}/{BUCKET}/tls", env)
     finally:
         server.stop()
 
@@ -284,11 +286,8 @@ def test_explicit_load_fetches_what_was_uploaded_since(inferd_bin, s3, tmp_path)
 def test_keys_that_would_leave_the_mirror_are_refused(inferd_bin, s3, tmp_path, key, message):
     upload_identity(s3, "bad/", "identity")
     put(s3, key, b"x")
-    done = subprocess.run([str(inferd_bin), f"--model-repository=s3://127.0.0.1:{s3.port}/{BUCKET}/bad",
-                           f"--http-port={free_port()}", f"--grpc-port={free_port()}",
-                           f"--metrics-port={free_port()}"], env=s3.env, capture_output=True, text=True, timeout=60)
-    assert done.returncode != 0
-    assert message in done.stderr + done.stdout, done.stderr + done.stdout
+    output = start_fails(inferd_bin, f"s3://127.0.0.1:{s3.port}/{BUCKET}/bad", s3.env)
+    assert message in output, output
     assert not (tmp_path.parent / "escape").exists()
 
 
@@ -300,8 +299,5 @@ def test_keys_that_would_leave_the_mirror_are_refused(inferd_bin, s3, tmp_path, 
 ])
 def test_bad_locations_are_refused_naming_them(inferd_bin, tmp_path, location, message):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    done = subprocess.run([str(inferd_bin), f"--model-repository={location}", f"--http-port={free_port()}",
-                           f"--grpc-port={free_port()}", f"--metrics-port={free_port()}"],
-                          env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode != 0
-    assert message in done.stderr + done.stdout, done.stderr + done.stdout
+    output = start_fails(inferd_bin, location, env)
+    assert message in output, output
