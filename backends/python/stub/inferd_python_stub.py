@@ -20,7 +20,6 @@ from any thread, their tensors in a sealed memfd passed with the message.
 Needs only the standard library and numpy.
 """
 
-import asyncio
 import fcntl
 import importlib.util
 import inspect
@@ -396,7 +395,7 @@ def main():
     region = Region()
     frames = FrameReader(sock)
     pb_utils._runtime = Runtime(Channel())
-    loop = asyncio.new_event_loop()  # runs `async def execute`
+    loop = None  # runs `async def execute`; asyncio is imported only then (it costs ~50 ms a stub)
     from_server = pb_utils.InferenceRequest._from_server
     model = None
     name = "?"
@@ -428,6 +427,9 @@ def main():
                     for r in message["requests"]]
                 responses = model.execute(requests)
                 if type(responses) is not list and inspect.iscoroutine(responses):
+                    if loop is None:
+                        import asyncio
+                        loop = asyncio.new_event_loop()
                     responses = loop.run_until_complete(responses)
                 if responses is None:
                     answers = None  # the response senders answer

@@ -13,7 +13,6 @@ What crosses to the server goes through `_runtime`, which the stub sets
 (inferd_python_stub.Runtime); outside a stub, those calls raise.
 """
 
-import asyncio
 import json
 import math
 import queue
@@ -277,6 +276,8 @@ class InferenceRequest:
 
     async def async_exec(self, decoupled=False):
         """exec() as an awaitable; with decoupled=True it gives the list of responses."""
+        import asyncio  # only awaited code gets here; the stub imported asyncio to run it
+
         self._check_bls()
         loop = asyncio.get_running_loop()
         future = loop.create_future()
