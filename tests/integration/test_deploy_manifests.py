@@ -165,18 +165,18 @@ def serve_with_args(inferd_bin, args, repo_flag_value, tmp_path):
                 return conn.getresponse().status
             finally:
                 conn.close()
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, (tmp_path / "manifest-server.log").read_text()
+        def answers(port, path):
             try:
-                if get(ports["http"], "/v2/health/ready") == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "not ready within 30 s"
+                return get(port, path) == 200
+            except OSError:  # not listening yet
+                return False
+        # HTTP starts first, then gRPC, then metrics: wait for the last one too.
+        deadline = time.monotonic() + 30
+        while not (answers(ports["http"], "/v2/health/ready") and answers(ports["metrics"], "/metrics")):
+            assert proc.poll() is None, (tmp_path / "manifest-server.log").read_text()
+            assert time.monotonic() < deadline, "not ready, or no metrics, within 30 s"
             time.sleep(0.05)
         assert get(ports["http"], "/v2/health/live") == 200
-        assert get(ports["metrics"], "/metrics") == 200
     finally:
         proc.terminate()
         proc.wait(timeout=30)
