@@ -565,6 +565,24 @@ def expect_server_error(fn, *args, status=None, contains=(), **kwargs):
 NOT_SERVED = set(range(400, 500)) | {503}
 
 
+def wait_for_http(proc, log_path, checks, timeout=60.0):
+    """For a server started outside InferdServer (under strace, chroot, or a
+    manifest's own command line): waits until every (url, path) in `checks`
+    answers 200; fails with the log when `proc` exits or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+
+    def answers(url, path):
+        try:
+            return raw_request(url, "GET", path, timeout=2.0)[0] == 200
+        except (OSError, http.client.HTTPException):  # not listening yet
+            return False
+
+    while not all(answers(url, path) for url, path in checks):
+        assert proc.poll() is None, Path(log_path).read_text(errors="replace")
+        assert time.monotonic() < deadline, f"{checks} not answering within {timeout:.0f} s"
+        time.sleep(0.05)
+
+
 def raw_request(url, method, path, body=b"", headers=None, timeout=30.0):
     """Send one raw HTTP request; returns (status, headers dict lower-cased, body bytes)."""
     host, port = url.rsplit(":", 1)

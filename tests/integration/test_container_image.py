@@ -10,14 +10,13 @@ which is what the container would run. Release build only.
 
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tritonclient.http as httpclient
 
-from support import free_port, raw_request, sanitizer_of
+from support import free_port, sanitizer_of, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE_LIMIT_BYTES = 200_000_000  # the target for an image with the ONNX Runtime backend
@@ -68,16 +67,7 @@ def test_composed_image_builds_and_its_file_system_serves(inferd_bin, tmp_path):
                              f"--grpc-port={grpc_port}", f"--metrics-port={metrics_port}"],
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (tmp_path / "image-inferd.log").read_text()
-            try:
-                if raw_request(f"127.0.0.1:{port}", "GET", "/v2/health/ready", timeout=1.0)[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "image-inferd.log").read_text()
-            time.sleep(0.1)
+        wait_for_http(proc, tmp_path / "image-inferd.log", [(f"127.0.0.1:{port}", "/v2/health/ready")])
         client = httpclient.InferenceServerClient(f"127.0.0.1:{port}")
         x = httpclient.InferInput("INPUT0", [1, 3], "FP32")
         x.set_data_from_numpy(np.array([[1, 2, 3]], np.float32))

@@ -13,7 +13,6 @@ Tools: scripts/install-deploy-tools (helm, kubeconform) and the test
 virtualenv (yamllint, kubernetes-validate), both run by scripts/setup.
 """
 
-import http.client
 import json
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from support import fp32_identity, free_port, write_model
+from support import fp32_identity, free_port, raw_request, wait_for_http, write_model
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy/helm/inferd"
@@ -158,25 +157,11 @@ def serve_with_args(inferd_bin, args, repo_flag_value, tmp_path):
     log = open(tmp_path / "manifest-server.log", "wb")
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
-        def get(port, path):
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            try:
-                conn.request("GET", path)
-                return conn.getresponse().status
-            finally:
-                conn.close()
-        def answers(port, path):
-            try:
-                return get(port, path) == 200
-            except OSError:  # not listening yet
-                return False
         # HTTP starts first, then gRPC, then metrics: wait for the last one too.
-        deadline = time.monotonic() + 30
-        while not (answers(ports["http"], "/v2/health/ready") and answers(ports["metrics"], "/metrics")):
-            assert proc.poll() is None, (tmp_path / "manifest-server.log").read_text()
-            assert time.monotonic() < deadline, "not ready, or no metrics, within 30 s"
-            time.sleep(0.05)
-        assert get(ports["http"], "/v2/health/live") == 200
+        http_url, metrics_url = f"127.0.0.1:{ports['http']}", f"127.0.0.1:{ports['metrics']}"
+        wait_for_http(proc, tmp_path / "manifest-server.log",
+                      [(http_url, "/v2/health/ready"), (metrics_url, "/metrics")], timeout=30)
+        assert raw_request(http_url, "GET", "/v2/health/live")[0] == 200
     finally:
         proc.terminate()
         proc.wait(timeout=30)

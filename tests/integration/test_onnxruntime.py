@@ -17,7 +17,7 @@ import pytest
 import tritonclient.http as httpclient
 from PIL import Image
 
-from support import REPO_ROOT, InferdServer, free_port, index_entries
+from support import REPO_ROOT, InferdServer, free_port, index_entries, wait_for_http
 
 pytestmark = pytest.mark.onnxruntime
 
@@ -480,17 +480,8 @@ def test_onnx_runtime_telemetry_never_contacts_the_network(inferd_bin, tmp_path)
                              f"--metrics-port={metrics_port}"],
                             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
+        wait_for_http(proc, tmp_path / "strace-inferd.log", [(f"127.0.0.1:{port}", "/v2/models/digits/ready")])
         client = httpclient.InferenceServerClient(f"127.0.0.1:{port}")
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (tmp_path / "strace-inferd.log").read_text()
-            try:
-                if client.is_model_ready("digits"):
-                    break
-            except Exception:  # noqa: BLE001 - not listening yet
-                pass
-            assert time.monotonic() < deadline, "not ready within 60 s"
-            time.sleep(0.1)
         pixels = np.zeros((1, 64), np.float32)
         assert infer(client, "digits", "pixels", pixels, "probabilities").shape == (1, 10)
         client.close()
