@@ -29,6 +29,11 @@ using tcp = asio::ip::tcp;
 
 constexpr uint64_t kMaxListPageBytes = 16u << 20;
 constexpr int kMaxListPages = 10000;
+// A server that trickles (a byte now and then, never idle for a whole
+// timeout) must not hold a request forever: each request also has a total
+// deadline, 8 timeouts for a listing page, and for a download 4 timeouts plus
+// the time its object takes at kMinBytesPerSecond.
+constexpr uint64_t kMinBytesPerSecond = 64u << 10;
 
 // Runs one request on `stream` (plain TCP or TLS over it): connect, [TLS
 // handshake,] write, then read the answer with an idle deadline per read.
@@ -110,8 +115,8 @@ std::string S3Client::Describe() const {
 
 template <class Body>
 Status S3Client::Get(const std::string& key, const std::vector<std::pair<std::string, std::string>>& query,
-                     typename Body::value_type* body, uint64_t body_limit, unsigned* status,
-                     std::string* error_text) const {
+                     typename Body::value_type* body, uint64_t body_limit, std::chrono::seconds total,
+                     unsigned* status, std::string* error_text) const {
   const std::string host =
       endpoint_.virtual_host ? endpoint_.bucket + "." + endpoint_.host : endpoint_.host;
   const bool default_port = endpoint_.port == (endpoint_.tls ? "443" : "80");
@@ -181,10 +186,18 @@ Status S3Client::Get(const std::string& key, const std::vector<std::pair<std::st
           ->Start(found);
     }
   });
-  // Each network step has its own deadline (the stream's expiry); name
-  // resolution is bounded by the system resolver's own timeouts.
-  ioc.run();
-  if (!finished || !failure.empty()) return Status::Unavailable(Describe() + ": " + failure);
+  // Each network step has its own deadline (the stream's expiry), the whole
+  // request a total one; name resolution is bounded by the system resolver's
+  // own timeouts.
+  ioc.run_for(total);
+  if (!finished) {
+    resolver.cancel();
+    if (tls_stream) beast::get_lowest_layer(*tls_stream).close();
+    if (plain_stream) plain_stream->close();
+    ioc.run();  // the cancelled operations end
+    return Status::Unavailable(Describe() + ": no whole answer within " + std::to_string(total.count()) + " s");
+  }
+  if (!failure.empty()) return Status::Unavailable(Describe() + ": " + failure);
   *status = parser.get().result_int();
   *body = std::move(parser.get().body());
   if (*status / 100 != 2) {
@@ -207,7 +220,7 @@ Status S3Client::List(const std::string& prefix, size_t max_objects, std::vector
     std::string body;
     unsigned status = 0;
     std::string error;
-    INFERD_RETURN_IF_ERROR(Get<http::string_body>("", query, &body, kMaxListPageBytes, &status, &error));
+    INFERD_RETURN_IF_ERROR(Get<http::string_body>("", query, &body, kMaxListPageBytes, 8 * timeout_, &status, &error));
     if (status / 100 != 2) {
       const std::string s3 = S3ErrorText(body);
       return Status::Unavailable(Describe() + ": listing '" + prefix + "' failed: " + error +
@@ -241,7 +254,9 @@ Status S3Client::Download(const std::string& key, uint64_t expected_size, const 
   unsigned status = 0;
   std::string error;
   // An error document may be larger than a tiny object: allow 64 KiB for it.
-  Status st = Get<http::file_body>(key, {}, &file, std::max<uint64_t>(expected_size, 64u << 10), &status, &error);
+  Status st = Get<http::file_body>(key, {}, &file, std::max<uint64_t>(expected_size, 64u << 10),
+                                   4 * timeout_ + std::chrono::seconds(expected_size / kMinBytesPerSecond),
+                                   &status, &error);
   file.close();
   if (!st.ok()) return st.Prefixed("downloading '" + key + "': ");
   if (status / 100 != 2) {

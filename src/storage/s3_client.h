@@ -2,8 +2,10 @@
 // page) and GetObject into a file, over HTTP or HTTPS (OpenSSL, peer and host
 // name verified), signed with SigV4 when credentials are given (anonymous
 // otherwise, for public buckets). Every network step has a deadline: a
-// listing page must arrive within the request timeout; a download may take
-// longer but fails when no byte arrives for that long. Answers are bounded: a
+// step (connect, handshake, send, each read) must finish within the timeout,
+// and a whole request within a total deadline (8 timeouts for a listing page,
+// 4 timeouts plus the object's size at 64 KiB/s for a download), so a server
+// that trickles cannot hold it forever. Answers are bounded: a
 // listing page to 16 MiB, an object to the size its listing gave.
 #pragma once
 
@@ -46,7 +48,8 @@ class S3Client {
  private:
   template <class Body>
   Status Get(const std::string& key, const std::vector<std::pair<std::string, std::string>>& query,
-             typename Body::value_type* body, uint64_t body_limit, unsigned* status, std::string* error_body) const;
+             typename Body::value_type* body, uint64_t body_limit, std::chrono::seconds total, unsigned* status,
+             std::string* error_body) const;
 
   S3Endpoint endpoint_;
   AwsCredentials credentials_;

@@ -2,11 +2,19 @@
 // examples AWS publishes, the ListObjectsV2 parser, the key-to-path rule of
 // the mirror, and the location forms. (tests/integration/test_s3_repository.py
 // runs the whole against a real S3 server with signatures checked.)
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include "storage/remote_repository.h"
+#include "storage/s3_client.h"
 #include "storage/s3_list.h"
 #include "storage/sigv4.h"
 
@@ -151,6 +159,47 @@ TEST(S3Location, ParsesTritonsForms) {
                           "s3://h:x/b"}) {
     EXPECT_FALSE(ParseS3Location(bad, &l, &error)) << bad;
   }
+}
+
+// A server that answers a byte at a time, never idle for a whole timeout:
+// the request's total deadline ends it (the listing fails, naming it).
+TEST(S3Client, ATricklingServerCannotHoldARequestForever) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(listener, 1), 0);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  std::atomic<bool> stop{false};
+  std::thread server([&] {
+    const int client = ::accept(listener, nullptr, nullptr);
+    if (client < 0) return;
+    char request[4096];
+    (void)::recv(client, request, sizeof request, 0);
+    const char head[] = "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n";
+    (void)::send(client, head, sizeof head - 1, MSG_NOSIGNAL);
+    for (int i = 0; i < 150 && !stop; ++i) {  // at most 30 s, a byte every 200 ms
+      if (::send(client, "<", 1, MSG_NOSIGNAL) != 1) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    ::close(client);
+  });
+  S3Endpoint endpoint;
+  endpoint.tls = false;
+  endpoint.host = "127.0.0.1";
+  endpoint.port = std::to_string(ntohs(address.sin_port));
+  endpoint.bucket = "b";
+  const S3Client client(endpoint, AwsCredentials{}, std::chrono::seconds(1));
+  std::vector<S3Object> objects;
+  const Status st = client.List("repo/", 10, &objects);
+  stop = true;
+  server.join();
+  ::close(listener);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("no whole answer within"), std::string::npos) << st.message();
 }
 
 }  // namespace
