@@ -1,7 +1,10 @@
 // The onnxruntime backend: runs ONNX models with ONNX Runtime's C/C++ API.
 //
 // One Ort::Session per instance (instance_group count N gives N sessions),
-// each used only by its instance's thread. A batch of requests runs as one
+// each used only by its instance's thread; with the model parameter
+// share_session_between_instances "true", one per device, which its instances
+// run concurrently (Session::Run is thread-safe): the weights are loaded and
+// optimized once instead of N times. A batch of requests runs as one
 // Session::Run with the inputs concatenated along the batch dimension; the
 // outputs are split back per request. Only the outputs some request asked for
 // are computed and copied.
@@ -11,8 +14,11 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../common/guard.h"
@@ -31,8 +37,25 @@ InferdError* Error(const std::string& message, InferdErrorCode code = INFERD_ERR
 }
 
 struct InstanceState {
-  std::unique_ptr<Ort::Session> session;
+  std::shared_ptr<Ort::Session> session;  // shared by the model's instances on one device when asked to
 };
+
+// A model's state: its parsed config, and the sessions its instances take.
+struct ModelState {
+  ModelSpec spec;
+  std::mutex mutex;  // instances may initialize concurrently
+  // The session InitializeModel read the model's metadata from, when it was
+  // built with the instances' own options (sessions on ONNX Runtime's CPU
+  // provider, which do not depend on the device id): the first instance takes
+  // it over, so a model of N instances costs N sessions at load, not N + 1.
+  std::shared_ptr<Ort::Session> spare;
+  // share_session_between_instances: the session of each (is GPU, device id).
+  std::map<std::pair<bool, int32_t>, std::weak_ptr<Ort::Session>> shared;
+};
+
+const ModelSpec& SpecOf(InferdInstance* instance) {
+  return static_cast<ModelState*>(api->ModelState(api->InstanceModel(instance)))->spec;
+}
 
 size_t ElementSize(InferdDataType t) {
   switch (t) {
@@ -245,7 +268,7 @@ bool SameShapes(InferdRequest** requests, uint32_t count, bool batching) {
 InferdError* ExecuteBatch(InferdInstance* instance, InferdRequest** requests, uint32_t count);
 
 InferdError* Execute(InferdInstance* instance, InferdRequest** requests, uint32_t count) {
-  const auto& spec = *static_cast<ModelSpec*>(api->ModelState(api->InstanceModel(instance)));
+  const ModelSpec& spec = SpecOf(instance);
   if (count > 1 && !SameShapes(requests, count, spec.max_batch_size > 0)) {
     for (uint32_t r = 0; r < count; ++r) {
       if (InferdError* e = ExecuteBatch(instance, requests + r, 1)) api->RequestRespondError(requests[r], e);
@@ -257,7 +280,7 @@ InferdError* Execute(InferdInstance* instance, InferdRequest** requests, uint32_
 
 InferdError* ExecuteBatch(InferdInstance* instance, InferdRequest** requests, uint32_t count) {
   auto* state = static_cast<InstanceState*>(api->InstanceState(instance));
-  const auto& spec = *static_cast<ModelSpec*>(api->ModelState(api->InstanceModel(instance)));
+  const ModelSpec& spec = SpecOf(instance);
   const bool batching = spec.max_batch_size > 0;
 
   std::vector<int64_t> first_row(count), rows(count);
@@ -355,40 +378,81 @@ bool ReadBackendDefaults(InferdModel* model, BackendDefaults* out, std::string* 
 // Parses the config, completes it from the model when allowed, and checks
 // it against the model's inputs and outputs.
 InferdError* InitializeModel(InferdModel* model) {
-  auto spec = std::make_unique<ModelSpec>();
+  auto state = std::make_unique<ModelState>();
   std::string error;
   BackendDefaults defaults;
   if (!ReadBackendDefaults(model, &defaults, &error)) return api->ErrorNew(INFERD_ERROR_INVALID_ARG, error.c_str());
-  if (!inferd::ort::ParseModelSpec(api->ModelConfigJson(model), api->ModelVersionPath(model), spec.get(), &error))
-    return api->ErrorNew(INFERD_ERROR_INVALID_ARG, error.c_str());
+  auto parse = [&](ModelSpec* spec) {
+    *spec = ModelSpec{};
+    if (!inferd::ort::ParseModelSpec(api->ModelConfigJson(model), api->ModelVersionPath(model), spec, &error))
+      return false;
+    if (spec->settings.intra_op_threads == 0) spec->settings.intra_op_threads = defaults.intra_op_threads;
+    if (spec->settings.inter_op_threads == 0) spec->settings.inter_op_threads = defaults.inter_op_threads;
+    return true;
+  };
+  ModelSpec& spec = state->spec;
+  if (!parse(&spec)) return api->ErrorNew(INFERD_ERROR_INVALID_ARG, error.c_str());
   try {
-    // A session of our own to read the model's metadata (one per instance follows).
+    // The session the metadata is read from. On the CPU provider it is built
+    // as the instances' are and kept for the first of them; with CUDA or
+    // TensorRT (bound to a device) a cheap unoptimized one is thrown away.
+    const inferd::ort::SessionSettings built_with = spec.settings;
+    const bool reusable = !built_with.use_cuda && !built_with.use_tensorrt;
     Ort::SessionOptions options;
-    options.SetIntraOpNumThreads(1);
-    options.SetGraphOptimizationLevel(ORT_DISABLE_ALL);
-    Ort::Session session(*env, spec->model_path.c_str(), options);
+    if (reusable) {
+      options = inferd::ort::MakeSessionOptions(built_with, 0);
+    } else {
+      options.SetIntraOpNumThreads(1);
+      options.SetGraphOptimizationLevel(ORT_DISABLE_ALL);
+    }
+    auto session = std::make_shared<Ort::Session>(*env, spec.model_path.c_str(), options);
     if (api->ModelAutoCompleteAllowed(model)) {
-      const std::string completed = inferd::ort::AutoCompleteConfig(api->ModelConfigJson(model), session,
+      const std::string completed = inferd::ort::AutoCompleteConfig(api->ModelConfigJson(model), *session,
                                                                      defaults.default_max_batch_size, &error);
       if (!error.empty()) return api->ErrorNew(INFERD_ERROR_INVALID_ARG, error.c_str());
       if (!completed.empty()) {
         if (InferdError* e = api->ModelSetConfigJson(model, completed.c_str())) return e;
-        spec = std::make_unique<ModelSpec>();
-        if (!inferd::ort::ParseModelSpec(api->ModelConfigJson(model), api->ModelVersionPath(model),
-                                         spec.get(), &error))
-          return api->ErrorNew(INFERD_ERROR_INVALID_ARG, error.c_str());
+        if (!parse(&spec)) return api->ErrorNew(INFERD_ERROR_INVALID_ARG, error.c_str());
       }
     }
-    if (spec->settings.intra_op_threads == 0) spec->settings.intra_op_threads = defaults.intra_op_threads;
-    if (spec->settings.inter_op_threads == 0) spec->settings.inter_op_threads = defaults.inter_op_threads;
-    if (!inferd::ort::ValidateAgainstModel(*spec, session, &error)) {
+    if (!inferd::ort::ValidateAgainstModel(spec, *session, &error)) {
       return Error(error, INFERD_ERROR_INVALID_ARG);
     }
+    // Completing the config adds tensors and batching, never session
+    // settings; the check keeps that true if it ever changes.
+    if (reusable && spec.settings == built_with) state->spare = std::move(session);
   } catch (const Ort::Exception& e) {
-    return Error("cannot load " + spec->model_path + ": " + e.what(), INFERD_ERROR_INVALID_ARG);
+    return Error("cannot load " + spec.model_path + ": " + e.what(), INFERD_ERROR_INVALID_ARG);
   }
-  api->ModelSetState(model, spec.release());
+  api->ModelSetState(model, state.release());
   return nullptr;
+}
+
+// The session for a new instance: the model's spare one first; with
+// share_session_between_instances, the one its device already has; else a
+// new one.
+std::shared_ptr<Ort::Session> SessionFor(ModelState& model, InferdInstance* instance) {
+  const bool share = model.spec.settings.share_session;
+  const std::pair<bool, int32_t> device{api->InstanceIsGpu(instance) != 0, api->InstanceDeviceId(instance)};
+  std::unique_lock<std::mutex> lock(model.mutex);
+  std::shared_ptr<Ort::Session> session = share ? model.shared[device].lock() : nullptr;
+  if (session) {
+    api->Log(INFERD_LOG_VERBOSE, __FILE__, __LINE__,
+             (std::string("onnxruntime: instance ") + api->InstanceName(instance) +
+              " shares its device's session (share_session_between_instances)")
+                 .c_str());
+  }
+  if (!session && model.spare) session = std::move(model.spare);
+  if (!session) {
+    // Unshared sessions are built concurrently; a shared one under the lock,
+    // so that the device's other instances wait for it instead of each
+    // building their own.
+    if (!share) lock.unlock();
+    Ort::SessionOptions options = inferd::ort::MakeSessionOptions(model.spec.settings, device.second);
+    session = std::make_shared<Ort::Session>(*env, model.spec.model_path.c_str(), options);
+  }
+  if (share) model.shared[device] = session;
+  return session;
 }
 
 }  // namespace
@@ -423,17 +487,16 @@ INFERD_EXPORT InferdError* InferdModelInitialize(InferdModel* model) {
 }
 
 INFERD_EXPORT InferdError* InferdModelFinalize(InferdModel* model) {
-  delete static_cast<ModelSpec*>(api->ModelState(model));
+  delete static_cast<ModelState*>(api->ModelState(model));
   return nullptr;
 }
 
 INFERD_EXPORT InferdError* InferdInstanceInitialize(InferdInstance* instance) {
   return inferd_backend::Guarded(api, "onnxruntime InferdInstanceInitialize", [&]() -> InferdError* {
-    const auto& spec = *static_cast<ModelSpec*>(api->ModelState(api->InstanceModel(instance)));
+    auto& model = *static_cast<ModelState*>(api->ModelState(api->InstanceModel(instance)));
     try {
       auto state = std::make_unique<InstanceState>();
-      Ort::SessionOptions options = inferd::ort::MakeSessionOptions(spec.settings, api->InstanceDeviceId(instance));
-      state->session = std::make_unique<Ort::Session>(*env, spec.model_path.c_str(), options);
+      state->session = SessionFor(model, instance);
       api->InstanceSetState(instance, state.release());
     } catch (const Ort::Exception& e) {
       return Error(std::string("instance ") + api->InstanceName(instance) + ": " + e.what(), INFERD_ERROR_INTERNAL);

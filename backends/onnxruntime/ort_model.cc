@@ -5,6 +5,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <set>
@@ -332,6 +333,15 @@ bool ParseModelSpec(const char* config_json, const std::string& version_dir, Mod
       } else if (key == "enable_mem_pattern") {
         if (!numeric) return need_number();
         s.mem_pattern = n != 0;
+      } else if (key == "share_session_between_instances") {
+        // As Triton's backends read a boolean: true/false or 1/0, any case.
+        std::string lower = value;
+        for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (lower != "true" && lower != "false" && lower != "1" && lower != "0") {
+          *error = "onnxruntime: parameter '" + key + "' must be true or false, got '" + value + "'";
+          return false;
+        }
+        s.share_session = lower == "true" || lower == "1";
       } else if (key == "session.intra_op.allow_spinning" || key == "session.inter_op.allow_spinning" ||
                  key == "session.force_spinning_stop") {
         // ONNX Runtime's own names. Idle pool threads spin by default: with

@@ -49,6 +49,12 @@ struct SessionSettings {
   bool use_tensorrt = false;
   bool trt_fp16 = false;
   uint64_t trt_workspace_bytes = 1ull << 30;
+  // share_session_between_instances: one session for all of a model's
+  // instances on one device (the key a proposed change to Triton's
+  // onnxruntime backend reads; Triton's released backends ignore it).
+  bool share_session = false;
+
+  bool operator==(const SessionSettings&) const = default;
 };
 
 struct ModelSpec {

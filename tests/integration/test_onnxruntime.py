@@ -393,6 +393,36 @@ def test_spinning_of_onnxruntime_threads_is_a_session_parameter(start_server, ma
     assert "session.intra_op.allow_spinning" in entry["reason"] and "must be 0 or 1" in entry["reason"]
 
 
+def test_instances_can_share_one_session_as_the_parameter_asks(start_server, make_repo):
+    # share_session_between_instances: one session per device for all of a
+    # model's instances, which run it concurrently; true/false or 1/0, any
+    # case, anything else fails that model's load naming the parameter.
+    repo = make_repo()
+    share = ('platform: "onnxruntime_onnx"\ninstance_group [{{ count: 3 kind: KIND_CPU }}]\n'
+             'parameters {{ key: "share_session_between_instances" value {{ string_value: "{}" }} }}\n')
+    _onnx_model(repo, "shared", share.format("True"))
+    _onnx_model(repo, "separate", share.format("0"))
+    _onnx_model(repo, "unclear", share.format("sometimes"))
+    srv = start_server([repo], ["--strict-readiness=false", "--log-verbose=1"])
+    c = httpclient.InferenceServerClient(srv.url, concurrency=8)
+    rng = np.random.default_rng(5)
+    inputs = [rng.random((1, 64), dtype=np.float32) for _ in range(24)]
+    expected = [reference("digits", {"pixels": x})[0] for x in inputs]
+    for model in ("shared", "separate"):
+        pending = []
+        for x in inputs:
+            inp = httpclient.InferInput("pixels", [1, 64], "FP32")
+            inp.set_data_from_numpy(x)
+            pending.append(c.async_infer(model, [inp]))
+        for want, p in zip(expected, pending):
+            np.testing.assert_allclose(p.get_result().as_numpy("probabilities"), want, rtol=1e-5, atol=1e-6)
+    log = srv.log_text()
+    assert log.count("shares its device's session") == 2, log  # instances 2 and 3 of "shared"
+    assert not c.is_model_ready("unclear")
+    (entry,) = index_entries(c, "unclear")
+    assert "share_session_between_instances" in entry["reason"] and "must be true or false" in entry["reason"]
+
+
 def test_spinning_after_a_run_is_a_session_parameter(start_server, make_repo):
     # session.force_spinning_stop is on unless a config turns it off; 0 and 1 only.
     repo = make_repo()
