@@ -1,6 +1,8 @@
 // The Python backend: Triton's model.py models (class TritonPythonModel with
 // initialize / execute / finalize, the triton_python_backend_utils module)
-// run unchanged, each instance in a stub process of its own (stub_process.h).
+// run unchanged, each instance in a stub process of its own (stub_process.h),
+// forked from a launcher per interpreter that has imported numpy and the stub
+// once (stub_launcher.h).
 //
 // Per instance: the stub starts at instance initialization and runs the
 // model's initialize(args) within the stub timeout (--backend-config=python,
@@ -56,7 +58,8 @@ using inferd_python::StubOptions;
 using inferd_python::StubProcess;
 
 const InferdCoreApi* api = nullptr;
-std::string stub_script;  // <folder of this library>/stub/inferd_python_stub.py
+std::string stub_script;      // <folder of this library>/stub/inferd_python_stub.py
+std::string launcher_script;  // <folder of this library>/stub/inferd_python_launcher.py
 
 constexpr int kDefaultStubTimeoutS = 30;
 
@@ -181,8 +184,12 @@ InferdError* InitializeModel(InferdModel* model) {
     if (path.rfind(var, 0) == 0) {
       path = fs::path(api->ModelVersionPath(model)).parent_path().string() + path.substr(var.size());
     }
-    const fs::path python = fs::path(path) / "bin" / "python3";
-    if (!fs::exists(python, ec)) {
+    // The folder's canonical path, so that models sharing a virtualenv share
+    // its stub launcher (stub_launcher.h); bin/python3 itself stays as it is:
+    // it is a symlink, and resolving it would leave the virtualenv.
+    const fs::path folder = fs::canonical(path, ec);
+    const fs::path python = folder / "bin" / "python3";
+    if (folder.empty() || !fs::exists(python, ec)) {
       return Error("python: EXECUTION_ENV_PATH '" + env + "' of model '" + name + "' has no bin/python3 " +
                        "(a virtualenv folder is expected)",
                    INFERD_ERROR_INVALID_ARG);
@@ -203,6 +210,7 @@ InferdError* InitializeModel(InferdModel* model) {
     state->timeout_ms = seconds * 1000;
   }
   state->stub.script = stub_script;
+  state->stub.launcher_script = launcher_script;
   if (InferdError* e = AutoComplete(model, *state, model_file)) return e;
   const char* config_json = api->ModelConfigJson(model);  // as completed
   {
@@ -245,6 +253,10 @@ bool StartStub(InferdInstance* instance, InstanceState* state, std::string* erro
   options.description = std::string("model '") + api->ModelName(api->InstanceModel(instance)) +
                         "' instance '" + api->InstanceName(instance) + "'";
   if (!StubProcess::Start(options, &state->stub, error)) return false;
+  if (!state->stub->launch_note().empty()) {
+    Log(INFERD_LOG_VERBOSE, options.description + ": the stub was started afresh, not forked (" +
+                                state->stub->launch_note() + ")");
+  }
   state->channel = std::make_unique<StubChannel>(api, state->stub->TakeChannelSocket(),
                                                  api->ModelName(api->InstanceModel(instance)), options.description);
   std::string reply;
@@ -516,6 +528,9 @@ INFERD_EXPORT InferdError* InferdBackendInitialize(const InferdCoreApi* core) {
     std::error_code ec;
     if (!fs::is_regular_file(script, ec)) return Error("python: the stub " + script.string() + " is missing");
     stub_script = script.string();
+    // Without the launcher, every stub is a fresh interpreter (slower to start, same behaviour).
+    const fs::path launcher = script.parent_path() / "inferd_python_launcher.py";
+    launcher_script = fs::is_regular_file(launcher, ec) ? launcher.string() : std::string();
     if (InferdError* e = api->MetricFamilyNew(INFERD_METRIC_COUNTER, "inferd_python_stub_restarts_total",
                                               "Times a Python model's stub process was restarted after it died",
                                               &restarts_family)) {
@@ -527,6 +542,7 @@ INFERD_EXPORT InferdError* InferdBackendInitialize(const InferdCoreApi* core) {
 }
 
 INFERD_EXPORT InferdError* InferdBackendFinalize(void) {
+  inferd_python::StubLauncher::StopAll();
   if (restarts_family != nullptr) api->ErrorDelete(api->MetricFamilyDelete(restarts_family));
   restarts_family = nullptr;
   return nullptr;

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +24,8 @@ namespace {
 
 constexpr uint64_t kInitialRegionBytes = 1 << 20;
 constexpr int kFinalizeGraceMs = 5000;
+// How long the launcher may take to say how a stub that ended did.
+constexpr int kExitNoticeMs = 2000;
 
 std::string Errno(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
@@ -105,7 +108,53 @@ bool SharedRegion::Refresh(std::string* error) {
   return bytes == size_ || Map(bytes, error);
 }
 
-bool StubProcess::Start(const StubOptions& options, std::unique_ptr<StubProcess>* out, std::string* error) {
+bool SpawnPython(const std::string& python, const std::string& script, const std::vector<int>& fds, pid_t* pid,
+                 std::string* error) {
+  // The child finds fds[i] at 3 + i. dup2 onto a descriptor clears
+  // close-on-exec, except onto itself: copies at 10 or above keep them apart
+  // from 3, 4, 5 whatever numbers they had.
+  std::vector<int> copies;
+  bool copied = true;
+  for (int fd : fds) {
+    const int copy = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+    if (copy < 0) copied = false;
+    else copies.push_back(copy);
+  }
+  if (!copied) {
+    *error = Errno("fcntl(F_DUPFD_CLOEXEC)");
+    for (int fd : copies) close(fd);
+    return false;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  for (size_t i = 0; i < copies.size(); ++i) {
+    posix_spawn_file_actions_adddup2(&actions, copies[i], 3 + static_cast<int>(i));
+  }
+  // The instance thread may block signals the server handles itself; the
+  // child starts with none blocked and the default handlers.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD}) sigaddset(&defaults, sig);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  std::vector<char*> argv = {const_cast<char*>(python.c_str()), const_cast<char*>(script.c_str()), nullptr};
+  const int rc = posix_spawnp(pid, python.c_str(), &actions, &attr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  for (int fd : copies) close(fd);
+  if (rc != 0) {
+    *error = "cannot start '" + python + " " + script + "': " + std::strerror(rc);
+    return false;
+  }
+  return true;
+}
+
+bool StubProcess::Prepare(const StubOptions& options, std::unique_ptr<StubProcess>* out, int child_fds[3],
+                          std::string* error) {
   std::unique_ptr<StubProcess> stub(new StubProcess());
   stub->options_ = options;
   if (!SharedRegion::Create(&stub->region_, error)) return false;
@@ -122,50 +171,53 @@ bool StubProcess::Start(const StubOptions& options, std::unique_ptr<StubProcess>
     return false;
   }
   stub->channel_socket_ = channel[0];
-  // The stub finds its socket at fd 3, its region at fd 4 and its channel at
-  // fd 5. dup2 onto a descriptor clears close-on-exec, except onto itself:
-  // copies at 10 or above keep them apart from 3 to 5 whatever numbers they had.
-  const int child_socket = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
-  const int child_region = fcntl(stub->region_->fd(), F_DUPFD_CLOEXEC, 10);
-  const int child_channel = fcntl(channel[1], F_DUPFD_CLOEXEC, 10);
-  close(sv[1]);
-  close(channel[1]);
-  if (child_socket < 0 || child_region < 0 || child_channel < 0) {
-    *error = Errno("fcntl(F_DUPFD_CLOEXEC)");
-    for (int fd : {child_socket, child_region, child_channel})
-      if (fd >= 0) close(fd);
-    return false;
+  child_fds[0] = sv[1];
+  child_fds[1] = stub->region_->fd();
+  child_fds[2] = channel[1];
+  *out = std::move(stub);
+  return true;
+}
+
+bool StubProcess::Start(const StubOptions& options, std::unique_ptr<StubProcess>* out, std::string* error) {
+  std::unique_ptr<StubProcess> stub;
+  int child[3];
+  auto close_child_ends = [&] {
+    close(child[0]);
+    close(child[2]);  // child[1] is the region's own descriptor
+  };
+  // A fork of the interpreter's launcher when it can (stub_launcher.h); a
+  // second try with a fresh launcher when the last one had died. Each try
+  // has sockets and a region of its own: one that failed may still have
+  // reached a process, which must not share the next stub's.
+  std::string note;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::shared_ptr<StubLauncher> launcher = StubLauncher::For(options.python, options.launcher_script, &note);
+    if (launcher == nullptr) break;
+    if (!Prepare(options, &stub, child, error)) return false;
+    pid_t pid = -1;
+    int pidfd = -1;
+    const bool forked = launcher->Spawn(child, &pid, &pidfd, &note);
+    close_child_ends();
+    if (forked) {
+      stub->pid_ = pid;
+      stub->pidfd_ = pidfd;
+      stub->launcher_ = std::move(launcher);
+      *out = std::move(stub);
+      return true;
+    }
+    stub.reset();
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, child_socket, 3);
-  posix_spawn_file_actions_adddup2(&actions, child_region, 4);
-  posix_spawn_file_actions_adddup2(&actions, child_channel, 5);
-  // The instance thread may block signals the server handles itself; the
-  // stub starts with none blocked and the default handlers.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD}) sigaddset(&defaults, sig);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::vector<char*> argv = {const_cast<char*>(options.python.c_str()), const_cast<char*>(options.script.c_str()),
-                             nullptr};
+  // Else a stub of its own.
+  if (!Prepare(options, &stub, child, error)) return false;
   pid_t pid = -1;
-  const int rc = posix_spawnp(&pid, options.python.c_str(), &actions, &attr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  close(child_socket);
-  close(child_region);
-  close(child_channel);
-  if (rc != 0) {
-    *error = "cannot start the Python stub with '" + options.python + "': " + std::strerror(rc);
+  const bool started = SpawnPython(options.python, options.script, {child[0], child[1], child[2]}, &pid, error);
+  close_child_ends();
+  if (!started) {
+    *error = "the Python stub of " + options.description + ": " + *error;
     return false;
   }
   stub->pid_ = pid;
+  stub->launch_note_ = note;
   *out = std::move(stub);
   return true;
 }
@@ -175,13 +227,23 @@ StubProcess::~StubProcess() {
     std::string reply, ignored;
     // finalize() runs in the stub; it then exits by itself.
     if (Call(R"({"type":"finalize"})", &reply, kFinalizeGraceMs, &ignored)) {
-      for (const int64_t deadline = NowMs() + kFinalizeGraceMs; NowMs() < deadline;) {
-        int status = 0;
-        if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      if (launcher_) {
+        pollfd exited{pidfd_, POLLIN, 0};
+        if (poll(&exited, 1, kFinalizeGraceMs) == 1) {
+          launcher_->ExitStatus(pid_, kExitNoticeMs);  // taken, so the launcher's list does not grow
+          close(pidfd_);
+          pidfd_ = -1;
           pid_ = -1;
-          break;
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      } else {
+        for (const int64_t deadline = NowMs() + kFinalizeGraceMs; NowMs() < deadline;) {
+          int status = 0;
+          if (waitpid(pid_, &status, WNOHANG) == pid_) {
+            pid_ = -1;
+            break;
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
       }
     }
     if (pid_ > 0) Kill();
@@ -192,6 +254,21 @@ StubProcess::~StubProcess() {
 
 std::string StubProcess::Kill() {
   if (pid_ <= 0) return "not running";
+  if (launcher_) {
+    // Through the pidfd: the pid itself may already name another process
+    // once the launcher reaped the stub.
+    syscall(SYS_pidfd_send_signal, pidfd_, SIGKILL, nullptr, 0);
+    pollfd exited{pidfd_, POLLIN, 0};
+    int r;
+    do {
+      r = poll(&exited, 1, kFinalizeGraceMs);
+    } while (r < 0 && errno == EINTR);
+    const std::string how = launcher_->ExitStatus(pid_, kExitNoticeMs);
+    close(pidfd_);
+    pidfd_ = -1;
+    pid_ = -1;
+    return how;
+  }
   kill(pid_, SIGKILL);
   int status = 0;
   pid_t got;
@@ -200,12 +277,7 @@ std::string StubProcess::Kill() {
   } while (got < 0 && errno == EINTR);
   pid_ = -1;
   if (got < 0) return Errno("waitpid");
-  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) {
-    const int sig = WTERMSIG(status);
-    return "killed by signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
-  }
-  return "ended";
+  return DescribeWaitStatus(status);
 }
 
 bool StubProcess::Send(const std::string& message, std::string* error) {

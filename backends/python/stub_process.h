@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "stub_launcher.h"
+
 namespace inferd_python {
 
 // A memfd mapped into the server, shared with a stub.
@@ -59,14 +61,21 @@ constexpr uint64_t kMaxRegionBytes = uint64_t{16} << 30;
 constexpr uint32_t kMaxFrameBytes = 64u << 20;
 
 struct StubOptions {
-  std::string python;       // interpreter (path, or a name looked up in PATH)
-  std::string script;       // stub/inferd_python_stub.py
-  std::string description;  // "model 'm' instance 'm_0'", for messages
+  std::string python;           // interpreter (path, or a name looked up in PATH)
+  std::string script;           // stub/inferd_python_stub.py
+  std::string launcher_script;  // stub/inferd_python_launcher.py (stub_launcher.h)
+  std::string description;      // "model 'm' instance 'm_0'", for messages
 };
+
+// Starts `python script` with fds[i] at 3 + i, nothing else of the server's
+// open, no signal blocked and the default handlers.
+bool SpawnPython(const std::string& python, const std::string& script, const std::vector<int>& fds, pid_t* pid,
+                 std::string* error);
 
 class StubProcess {
  public:
-  // Spawns the stub. The stub then waits for its first message.
+  // Starts the stub: forked from the interpreter's launcher (stub_launcher.h)
+  // when it can, else spawned. The stub then waits for its first message.
   static bool Start(const StubOptions& options, std::unique_ptr<StubProcess>* out, std::string* error);
   // Asks the stub to finalize and exit, waits up to `grace_ms`, then kills it.
   ~StubProcess();
@@ -79,6 +88,8 @@ class StubProcess {
   // broke the protocol; the stub is then killed and not to be used again.
   bool Call(const std::string& message, std::string* reply, int timeout_ms, std::string* error);
   bool alive() const { return pid_ > 0; }
+  // Why the stub was spawned rather than forked from a launcher; empty when forked.
+  const std::string& launch_note() const { return launch_note_; }
   // The server's end of the stub's channel (stub_channel.h), once; the
   // caller closes it.
   int TakeChannelSocket() {
@@ -89,6 +100,10 @@ class StubProcess {
 
  private:
   StubProcess() = default;
+  // A stub's region and sockets, no process yet; `child_fds` are the
+  // stub's ends (its fds 3, 4, 5; the caller closes the first and last).
+  static bool Prepare(const StubOptions& options, std::unique_ptr<StubProcess>* out, int child_fds[3],
+                      std::string* error);
   bool Send(const std::string& message, std::string* error);
   bool Receive(std::string* reply, int timeout_ms, std::string* error);
   // Kills and reaps the stub; returns how it ended ("exited with status 3",
@@ -100,6 +115,10 @@ class StubProcess {
   int socket_ = -1;
   int channel_socket_ = -1;
   pid_t pid_ = -1;
+  // A forked stub's launcher (which reaps it and says how it ended) and pidfd.
+  std::shared_ptr<StubLauncher> launcher_;
+  int pidfd_ = -1;
+  std::string launch_note_;
   std::string received_;  // bytes read past the last frame (none in the protocol's normal course)
 };
 

@@ -6,9 +6,12 @@ flags. Decoupled models and BLS: test_python_bls.py."""
 
 import concurrent.futures
 import json
+import os
+import signal
 import textwrap
 import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -622,3 +625,100 @@ output [{ name: "BOXES" data_type: TYPE_INT32 dims: [-1, 4] }, { name: "WORDS" d
     result = client.infer("empty", [inp])
     assert result.as_numpy("BOXES").shape == (0, 4)
     assert result.as_numpy("WORDS").shape == (0,)
+
+
+FORKED = '''
+import os
+import random
+import time
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        self.name = args["model_instance_name"].encode()
+
+    def execute(self, requests):
+        time.sleep(0.02)  # long enough for concurrent requests to need both instances
+        return [pb_utils.InferenceResponse([
+            pb_utils.Tensor("PIDS", np.array([os.getpid(), os.getppid()], np.int64)),
+            pb_utils.Tensor("DRAWS", np.array([random.random(), np.random.rand()], np.float64)),
+            pb_utils.Tensor("INSTANCE", np.array([self.name], np.object_))]) for _ in requests]
+'''
+FORKED_CONFIG = '''
+backend: "python"
+max_batch_size: 0
+input [{ name: "X" data_type: TYPE_FP32 dims: [ 1 ] }]
+output [
+  { name: "PIDS" data_type: TYPE_INT64 dims: [ 2 ] },
+  { name: "DRAWS" data_type: TYPE_FP64 dims: [ 2 ] },
+  { name: "INSTANCE" data_type: TYPE_STRING dims: [ 1 ] }
+]
+instance_group [{ kind: KIND_CPU count: 2 }]
+'''
+
+
+def _parent_of(pid):
+    # /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces.
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _each_instance(url):
+    """{instance name: (pids, draws)}, asking concurrently until both answered."""
+    seen = {}
+
+    def one(_):
+        c = httpclient.InferenceServerClient(url)
+        x = httpclient.InferInput("X", [1], "FP32")
+        x.set_data_from_numpy(np.ones(1, np.float32))
+        r = c.infer("forked", [x])
+        return r.as_numpy("INSTANCE")[0], r.as_numpy("PIDS").tolist(), r.as_numpy("DRAWS").tolist()
+
+    for _ in range(20):
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            for name, pids, draws in pool.map(one, range(16)):
+                seen[name] = (pids, draws)
+        if len(seen) == 2:
+            return seen
+    raise AssertionError(f"only {list(seen)} answered")
+
+
+def test_stubs_are_forked_from_a_launcher_and_start_afresh_where_it_matters(start_server, make_repo):
+    repo = make_repo("forked")
+    _python_model(repo, "forked", FORKED_CONFIG, FORKED)
+    srv = start_server([repo])
+    seen = _each_instance(srv.url)
+    (pids0, draws0), (pids1, draws1) = seen.values()
+    # Both stubs are children of one launcher, itself a child of the server.
+    launcher = pids0[1]
+    assert pids1[1] == launcher and launcher != srv.proc.pid
+    assert "inferd_python_launcher.py" in Path(f"/proc/{launcher}/cmdline").read_text()
+    assert _parent_of(launcher) == srv.proc.pid
+    # Forked stubs do not share the launcher's random state.
+    assert draws0[0] != draws1[0] and draws0[1] != draws1[1], (draws0, draws1)
+
+    # Without its launcher, the server still serves: the stubs it forked live
+    # on, and a stub that dies now is started by a new launcher.
+    os.kill(launcher, signal.SIGKILL)
+    c = httpclient.InferenceServerClient(srv.url)
+    os.kill(pids0[0], signal.SIGKILL)
+    x = httpclient.InferInput("X", [1], "FP32")
+    x.set_data_from_numpy(np.ones(1, np.float32))
+    answered = 0
+    for _ in range(8):  # the killed stub fails at most the execution that meets it
+        try:
+            c.infer("forked", [x])
+            answered += 1
+        except InferenceServerException as e:
+            assert "restarted" in e.message(), e.message()
+    assert answered >= 7
+    seen = _each_instance(srv.url)
+    # The restarted stub's parent is a new launcher of the server's (the
+    # other stub, orphaned, now belongs to init or a subreaper).
+    parents = {pids[1] for pids, _ in seen.values()} - {launcher}
+    new = [p for p in parents if _parent_of(p) == srv.proc.pid]
+    assert len(new) == 1 and "inferd_python_launcher.py" in Path(f"/proc/{new[0]}/cmdline").read_text(), parents
+    srv.stop()
+    assert srv.returncode == 0, srv.log_text()
