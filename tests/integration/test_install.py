@@ -141,7 +141,8 @@ def test_install_lays_out_a_relocatable_tree(prefix):
     for path in ["bin/inferd", "bin/inferd-perf", "lib/inferd/libtritonserver.so",
                  "include/inferd/backend.h", "lib/cmake/inferd/inferdConfig.cmake",
                  "lib/inferd/backends/identity/libinferd_identity.so",
-                 "lib/inferd/backends/python/stub/inferd_python_stub.py"]:
+                 "lib/inferd/backends/python/stub/inferd_python_stub.py",
+                 "lib/inferd/backends/python/stub/inferd_python_launcher.py"]:
         assert (prefix / path).is_file(), path
     # Test-only backends are never installed.
     assert not (prefix / "lib/inferd/backends/probe").exists()
