@@ -138,11 +138,19 @@ def triton_server_command(repo, ports):
 
 
 def tree_cpu(pid):
-    """CPU seconds of `pid` and its child processes (Python stubs)."""
-    total = cpu_seconds(pid)
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            total += cpu_seconds(int(child))
+    """CPU seconds of `pid` and all its descendants (Python stubs, which on
+    inferd are children of a stub launcher, itself the server's child)."""
+    try:
+        total = cpu_seconds(pid)
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0  # it ended meanwhile
+    for task in tasks:
+        try:
+            children = (task / "children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # a thread that ended meanwhile
+        total += sum(tree_cpu(int(child)) for child in children)
     return total
 
 
