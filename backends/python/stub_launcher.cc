@@ -62,11 +62,11 @@ std::shared_ptr<StubLauncher> StubLauncher::For(const std::string& python, const
   }
   std::lock_guard<std::mutex> lock(registry_mutex);
   auto& slot = Registry()[python + '\n' + launcher_script];
+  // Without the launcher's own mutex, which a caller may hold for seconds.
   if (slot != nullptr) {
-    std::lock_guard<std::mutex> launcher_lock(slot->mutex_);
     if (!slot->dead_) return slot;
     if (!slot->spawned_) {
-      *error = "the stub launcher cannot run with " + python + ": " + slot->failure_;
+      *error = "the stub launcher cannot run with " + python + ": " + slot->failure_;  // written before dead_
       return nullptr;
     }
   }
@@ -111,8 +111,9 @@ StubLauncher::~StubLauncher() {
   }
 }
 
-void StubLauncher::MarkDead() {
+void StubLauncher::MarkDead(const std::string& why) {
   if (dead_) return;
+  if (!spawned_) failure_ = why;
   dead_ = true;
   // Its stubs live on (reaped by init from now on); only how they end is lost.
   if (pid_ > 0) {
@@ -167,7 +168,7 @@ bool StubLauncher::ReadOne(int timeout_ms, std::string* reply, int* fd, std::str
       close_fds();
       *error = n == 0 ? "the stub launcher exited" : n < 0 ? Errno("reading from the stub launcher")
                                                            : "the stub launcher sent a message too long";
-      MarkDead();
+      MarkDead(*error);
       return false;
     }
     rapidjson::Document message;
@@ -175,7 +176,7 @@ bool StubLauncher::ReadOne(int timeout_ms, std::string* reply, int* fd, std::str
     if (message.HasParseError() || !message.IsObject()) {
       close_fds();
       *error = "the stub launcher sent something else than JSON";
-      MarkDead();
+      MarkDead(*error);
       return false;
     }
     auto exit = message.FindMember("exit");
@@ -223,8 +224,7 @@ bool StubLauncher::Spawn(const int fds[3], pid_t* pid, int* pidfd, std::string* 
   } while (sent < 0 && errno == EINTR);
   if (sent != 1) {
     *error = Errno("writing to the stub launcher");
-    MarkDead();
-    if (!spawned_) failure_ = *error;
+    MarkDead(*error);
     return false;
   }
   std::string reply;
@@ -233,8 +233,7 @@ bool StubLauncher::Spawn(const int fds[3], pid_t* pid, int* pidfd, std::string* 
     const int64_t left = deadline - NowMs();
     if (left <= 0 || !ReadOne(static_cast<int>(left), &reply, &fd, error)) {
       if (left <= 0) *error = "the stub launcher did not answer within " + std::to_string(kSpawnTimeoutMs) + " ms";
-      MarkDead();  // a launcher that stays silent is of no more use
-      if (!spawned_) failure_ = *error;
+      MarkDead(*error);  // a launcher that stays silent is of no more use
       return false;
     }
   }

@@ -17,6 +17,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -54,16 +55,19 @@ class StubLauncher {
   // (with the descriptor it carried in `fd`, else -1). False when the
   // launcher is gone, broke the protocol or stayed silent. With the mutex held.
   bool ReadOne(int timeout_ms, std::string* reply, int* fd, std::string* error);
-  void MarkDead();
+  // Kills and reaps the launcher, and keeps `why` when it never started a stub.
+  void MarkDead(const std::string& why);
 
-  std::mutex mutex_;
+  std::mutex mutex_;  // one exchange with the launcher at a time
   int socket_ = -1;
   pid_t pid_ = -1;
-  bool dead_ = false;
+  // Read by For() without the mutex; failure_ is written before dead_ is set
+  // and never after.
+  std::atomic<bool> dead_{false};
   // Whether it ever started a stub: one that died before it did cannot run
   // with this interpreter (no numpy, Python before 3.9), and is not started
   // again; `failure_` says why.
-  bool spawned_ = false;
+  std::atomic<bool> spawned_{false};
   std::string failure_;
   std::map<pid_t, int> exits_;  // wait statuses the launcher sent that nobody took yet
 };
