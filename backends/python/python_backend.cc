@@ -404,6 +404,9 @@ InferdError* Respond(InferdRequest* request, const rapidjson::Value& answer,
                             ? Error("python: model '" + model + "': the stub sent a response without outputs")
                             : inferd_python::AddOutputs(api, request, response, outputs->value, region.data(),
                                                         region.size());
+  if (auto parameters = answer.FindMember("parameters"); failed == nullptr && parameters != answer.MemberEnd()) {
+    failed = inferd_python::AddParameters(api, response, parameters->value);
+  }
   return api->ResponseSend(response, INFERD_RESPONSE_FINAL, failed);
 }
 

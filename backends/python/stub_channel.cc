@@ -394,6 +394,9 @@ void StubChannel::HandleSend(const rapidjson::Document& message, int fd) {
                             e->value.GetString());
   } else if (auto outputs = message.FindMember("outputs"); outputs != message.MemberEnd()) {
     failed = AddOutputs(api_, request, response, outputs->value, file.data(), file.size());
+    if (auto parameters = message.FindMember("parameters"); failed == nullptr && parameters != message.MemberEnd()) {
+      failed = AddParameters(api_, response, parameters->value);
+    }
   }
   if (InferdError* e = api_->ResponseSend(response, final ? INFERD_RESPONSE_FINAL : 0, failed)) {
     error = api_->ErrorMessage(e);

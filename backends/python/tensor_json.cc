@@ -109,6 +109,34 @@ bool ParseTensorRef(const rapidjson::Value& v, uint64_t limit, TensorRef* out, s
   return true;
 }
 
+InferdError* AddParameters(const InferdCoreApi* api, InferdResponse* response, const rapidjson::Value& parameters) {
+  if (!parameters.IsObject()) {
+    return api->ErrorNew(INFERD_ERROR_INTERNAL, "python: the stub's response parameters are not an object");
+  }
+  if (api->api_version < ((1u << 16) | 6u)) {
+    return api->ErrorNew(INFERD_ERROR_UNSUPPORTED, "python: this server cannot send response parameters");
+  }
+  for (const auto& p : parameters.GetObject()) {
+    const std::string name(p.name.GetString(), p.name.GetStringLength());
+    InferdError* e = nullptr;
+    if (p.value.IsString()) {
+      const std::string text(p.value.GetString(), p.value.GetStringLength());
+      e = api->ResponseSetParameter(response, name.c_str(), INFERD_PARAMETER_STRING, text.c_str());
+    } else if (p.value.IsBool()) {
+      const int flag = p.value.GetBool() ? 1 : 0;
+      e = api->ResponseSetParameter(response, name.c_str(), INFERD_PARAMETER_BOOL, &flag);
+    } else if (p.value.IsInt64()) {
+      const int64_t n = p.value.GetInt64();
+      e = api->ResponseSetParameter(response, name.c_str(), INFERD_PARAMETER_INT, &n);
+    } else {
+      return api->ErrorNew(INFERD_ERROR_INVALID_ARG, ("python: response parameter '" + name +
+                                                      "' is not a bool, a 64-bit int or a str").c_str());
+    }
+    if (e != nullptr) return e;
+  }
+  return nullptr;
+}
+
 InferdError* AddOutputs(const InferdCoreApi* api, InferdRequest* request, InferdResponse* response,
                         const rapidjson::Value& outputs, const char* base, uint64_t limit) {
   if (!outputs.IsArray()) return api->ErrorNew(INFERD_ERROR_INTERNAL, "python: the stub's outputs are not a list");

@@ -51,6 +51,13 @@ bool ParseTensorRef(const rapidjson::Value& v, uint64_t limit, TensorRef* out, s
 InferdError* AddOutputs(const InferdCoreApi* api, InferdRequest* request, InferdResponse* response,
                         const rapidjson::Value& outputs, const char* base, uint64_t limit);
 
+// Sets the response parameters a model gave (pb_utils.InferenceResponse's
+// `parameters`, Triton's Python backend from r25.02): a JSON object of
+// strings, booleans and 64-bit integers, sent typed with the response. The
+// first error is returned (the core's limits: 64 per response, names up to
+// 256 bytes, strings up to 64 KiB).
+InferdError* AddParameters(const InferdCoreApi* api, InferdResponse* response, const rapidjson::Value& parameters);
+
 // A memfd a stub sent, mapped read-only. Opened only when it is sealed
 // against shrinking (F_SEAL_SHRINK) and not over kMaxRegionBytes.
 class ReceivedFile {

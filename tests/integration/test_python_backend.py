@@ -7,6 +7,7 @@ flags. Decoupled models and BLS: test_python_bls.py."""
 import concurrent.futures
 import json
 import os
+import queue
 import signal
 import textwrap
 import time
@@ -625,6 +626,114 @@ output [{ name: "BOXES" data_type: TYPE_INT32 dims: [-1, 4] }, { name: "WORDS" d
     result = client.infer("empty", [inp])
     assert result.as_numpy("BOXES").shape == (0, 4)
     assert result.as_numpy("WORDS").shape == (0,)
+
+
+RESPONSE_PARAMETERS = '''
+import json
+import threading
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+GOOD = {"label": "cat", "count": 3, "big": -(1 << 63), "sure": True, "unsure": False}
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        self.decoupled = pb_utils.using_decoupled_model_transaction_policy(json.loads(args["model_config"]))
+
+    def respond(self, request):
+        x = pb_utils.get_input_tensor_by_name(request, "INPUT0").as_numpy()
+        mode = int(x[0])
+        if mode == 1:  # what Triton refuses, in its words
+            pb_utils.InferenceResponse([], parameters={"n": 1.5})
+        if mode == 2:
+            pb_utils.InferenceResponse([], parameters={7: "x"})
+        response = pb_utils.InferenceResponse([pb_utils.Tensor("OUTPUT0", x)], parameters=GOOD)
+        assert json.loads(response.parameters()) == GOOD
+        assert pb_utils.InferenceResponse([]).parameters() == "{}"
+        return response
+
+    def execute(self, requests):
+        if not self.decoupled:
+            return [self.respond(r) for r in requests]
+        for r in requests:
+            sender = r.get_response_sender()
+            def send(r=r, sender=sender):
+                try:
+                    sender.send(self.respond(r))
+                except pb_utils.TritonModelException as e:
+                    sender.send(pb_utils.InferenceResponse(error=pb_utils.TritonError(str(e))))
+                sender.send(flags=pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL)
+            threading.Thread(target=send).start()
+        return None
+'''
+RESPONSE_PARAMETERS_CONFIG = '''
+backend: "python"
+max_batch_size: 0
+input [{ name: "INPUT0" data_type: TYPE_FP32 dims: [1] }]
+output [{ name: "OUTPUT0" data_type: TYPE_FP32 dims: [1] }]
+'''
+GOOD_PARAMETERS = {"label": "cat", "count": 3, "big": -(1 << 63), "sure": True, "unsure": False}
+
+
+def _grpc_parameters(parameters):
+    return {k: getattr(v, v.WhichOneof("parameter_choice")) for k, v in parameters.items()
+            if k != "triton_final_response"}
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_response_parameters_reach_the_client_typed_as_on_triton(start_server, make_repo, protocol):
+    # pb_utils.InferenceResponse(parameters=...), as Triton's Python backend
+    # takes it from r25.02 on: str keys; bool, int and str values.
+    repo = make_repo("response_parameters")
+    _python_model(repo, "with_parameters", RESPONSE_PARAMETERS_CONFIG, RESPONSE_PARAMETERS)
+    srv = start_server([repo])
+    module = httpclient if protocol == "http" else grpcclient
+    c = module.InferenceServerClient(srv.url if protocol == "http" else srv.grpc_url)
+
+    def ask(mode):
+        x = module.InferInput("INPUT0", [1], "FP32")
+        x.set_data_from_numpy(np.array([mode], np.float32))
+        return c.infer("with_parameters", [x])
+
+    result = ask(0)
+    assert result.as_numpy("OUTPUT0").tolist() == [0.0]
+    if protocol == "http":
+        assert result.get_response()["parameters"] == GOOD_PARAMETERS
+    else:
+        assert _grpc_parameters(result.get_response().parameters) == GOOD_PARAMETERS
+    for mode, words in ((1, "Expect parameters values to have type bool/int/str, found type <class 'float'>"),
+                        (2, "Expect parameters keys to have type str, found type <class 'int'>")):
+        with pytest.raises(InferenceServerException) as e:
+            ask(mode)
+        assert words in e.value.message(), e.value.message()
+    assert ask(0).as_numpy("OUTPUT0").tolist() == [0.0]  # the model serves on
+
+
+def test_response_parameters_of_a_decoupled_model_reach_the_stream(start_server, make_repo):
+    repo = make_repo("decoupled_response_parameters")
+    _python_model(repo, "streamed", RESPONSE_PARAMETERS_CONFIG + "model_transaction_policy { decoupled: true }\n",
+                  RESPONSE_PARAMETERS)
+    srv = start_server([repo])
+    results = queue.Queue()
+    c = grpcclient.InferenceServerClient(srv.grpc_url)
+    c.start_stream(callback=lambda result, error: results.put((result, error)))
+    try:
+        for mode in (0, 1):
+            x = grpcclient.InferInput("INPUT0", [1], "FP32")
+            x.set_data_from_numpy(np.array([mode], np.float32))
+            c.async_stream_infer("streamed", [x], enable_empty_final_response=True)
+        seen = []
+        while len(seen) < 4:
+            result, error = results.get(timeout=30)
+            seen.append((result, error))
+    finally:
+        c.stop_stream()
+    answers = [r for r, e in seen if e is None and r.as_numpy("OUTPUT0") is not None]
+    errors = [e for r, e in seen if e is not None]
+    assert len(answers) == 1 and _grpc_parameters(answers[0].get_response().parameters) == GOOD_PARAMETERS
+    assert len(errors) == 1 and "Expect parameters values" in errors[0].message(), errors
 
 
 FORKED = '''

@@ -305,6 +305,8 @@ class Runtime:
                 message["code"] = response.error().code()
             else:
                 message["outputs"], fd = tensors_to_file(response.output_tensors())
+                if response._parameters:
+                    message["parameters"] = response._parameters
         try:
             self.channel.call(message, fd)
         finally:
@@ -385,7 +387,10 @@ def write_responses(region, responses, start):
             outputs.append({"name": tensor.name(), "datatype": datatype, "shape": shape,
                             "offset": offset, "size": size})
             offset = -(-end // ALIGNMENT) * ALIGNMENT
-        answers.append({"outputs": outputs})
+        answer = {"outputs": outputs}
+        if response._parameters:
+            answer["parameters"] = response._parameters
+        answers.append(answer)
     return answers
 
 

@@ -315,20 +315,48 @@ class _ResponseIterator:
 
 
 class InferenceResponse:
-    def __init__(self, output_tensors=None, error=None):
+    """A model's answer: output tensors, or an error; and, as Triton's Python
+    backend takes them from r25.02 on, response parameters (str keys; bool,
+    int or str values), which reach the client typed with the response."""
+
+    def __init__(self, output_tensors=None, error=None, parameters=None):
         self._outputs = list(output_tensors or [])
         if error is not None and not isinstance(error, TritonError):
             error = TritonError(str(error))
         self._error = error
+        self._parameters = _response_parameters(parameters) if parameters else None
 
     def output_tensors(self):
         return self._outputs
+
+    def parameters(self):
+        """The response parameters as JSON text, as Triton gives them."""
+        return json.dumps(self._parameters or {})
 
     def has_error(self):
         return self._error is not None
 
     def error(self):
         return self._error
+
+
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
+def _response_parameters(parameters):
+    """A checked copy of InferenceResponse's `parameters`, in Triton's words
+    when something in it cannot be sent."""
+    if not isinstance(parameters, dict):
+        raise TritonModelException(f"Expect parameters to be a dict, found type {type(parameters)}")
+    for key, value in parameters.items():
+        if not isinstance(key, str):
+            raise TritonModelException(f"Expect parameters keys to have type str, found type {type(key)}")
+        if not isinstance(value, (bool, int, str)):
+            raise TritonModelException(
+                f"Expect parameters values to have type bool/int/str, found type {type(value)}")
+        if isinstance(value, int) and not isinstance(value, bool) and not _INT64[0] <= value <= _INT64[1]:
+            raise TritonModelException(f"parameter '{key}' does not fit a 64-bit integer: {value}")
+    return dict(parameters)
 
 
 class ModelConfig:
