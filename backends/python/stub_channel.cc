@@ -10,6 +10,7 @@
 #include <cstring>
 #include <utility>
 
+#include "stub_process.h"
 #include "tensor_json.h"
 
 namespace inferd_python {
@@ -293,15 +294,9 @@ void StubChannel::Run() {
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) break;  // the stub closed its end: it has exited
     int fd = -1;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      const size_t fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (size_t i = 0; i < fds; ++i) {
-        int received;
-        std::memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-        if (fd < 0) fd = received;
-        else close(received);  // one file per message; more are not taken
-      }
+    for (int received : ReceivedDescriptors(msg)) {
+      if (fd < 0) fd = received;
+      else close(received);  // one file per message; more are not taken
     }
     if (msg.msg_flags & MSG_TRUNC) {
       if (fd >= 0) close(fd);

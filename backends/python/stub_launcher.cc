@@ -142,7 +142,7 @@ bool StubLauncher::ReadOne(int timeout_ms, std::string* reply, int* fd, std::str
       return false;
     }
     char body[kMaxMessageBytes];
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)] = {};
     iovec part{body, sizeof body};
     msghdr header{};
     header.msg_iov = &part;
@@ -151,23 +151,18 @@ bool StubLauncher::ReadOne(int timeout_ms, std::string* reply, int* fd, std::str
     header.msg_controllen = sizeof control;
     const ssize_t n = r < 0 ? -1 : recvmsg(socket_, &header, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    std::vector<int> fds;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&header); c != nullptr; c = CMSG_NXTHDR(&header, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (size_t i = 0; i < count; ++i) {
-        int received;
-        std::memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-        fds.push_back(received);
-      }
+    if (n < 0) {
+      *error = Errno("reading from the stub launcher");
+      MarkDead(*error);
+      return false;
     }
+    std::vector<int> fds = ReceivedDescriptors(header);  // only once recvmsg filled `control`
     auto close_fds = [&] {
       for (int f : fds) close(f);
     };
-    if (n <= 0 || (header.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
+    if (n == 0 || (header.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
       close_fds();
-      *error = n == 0 ? "the stub launcher exited" : n < 0 ? Errno("reading from the stub launcher")
-                                                           : "the stub launcher sent a message too long";
+      *error = n == 0 ? "the stub launcher exited" : "the stub launcher sent a message too long";
       MarkDead(*error);
       return false;
     }

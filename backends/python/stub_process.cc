@@ -108,6 +108,20 @@ bool SharedRegion::Refresh(std::string* error) {
   return bytes == size_ || Map(bytes, error);
 }
 
+std::vector<int> ReceivedDescriptors(msghdr& message) {
+  std::vector<int> fds;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int received;
+      std::memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+      fds.push_back(received);
+    }
+  }
+  return fds;
+}
+
 bool SpawnPython(const std::string& python, const std::string& script, const std::vector<int>& fds, pid_t* pid,
                  std::string* error) {
   // The child finds fds[i] at 3 + i. dup2 onto a descriptor clears

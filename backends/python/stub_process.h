@@ -19,6 +19,7 @@
 // outside the region or allocate without bound.
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -66,6 +67,10 @@ struct StubOptions {
   std::string launcher_script;  // stub/inferd_python_launcher.py (stub_launcher.h)
   std::string description;      // "model 'm' instance 'm_0'", for messages
 };
+
+// The descriptors a received message carried (SCM_RIGHTS), in order; the
+// caller owns them. Call only after recvmsg returned >= 0 into `message`.
+std::vector<int> ReceivedDescriptors(msghdr& message);
 
 // Starts `python script` with fds[i] at 3 + i, nothing else of the server's
 // open, no signal blocked and the default handlers.
