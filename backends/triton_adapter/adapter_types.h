@@ -17,7 +17,9 @@
 
 #include <inferd/backend.h>
 
+#include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -30,6 +32,58 @@ namespace inferd_triton {
 
 // The server's table, set once by InferdBackendInitialize.
 extern const InferdCoreApi* g_api;
+
+// Elements whose addresses never change (backends keep pointers to them):
+// the first N live in place, so the few inputs of a request and the few
+// outputs of a response cost no allocation of their own; more go to the heap.
+template <typename T, size_t N>
+class StableList {
+ public:
+  // A new default-constructed element at the end; throws std::bad_alloc.
+  T& Add() {
+    if (size_ < N) return in_place_[size_++];
+    spilled_.push_back(std::make_unique<T>());
+    ++size_;
+    return *spilled_.back();
+  }
+  size_t size() const { return size_; }
+  T& operator[](size_t i) { return i < N ? in_place_[i] : *spilled_[i - N]; }
+  const T& operator[](size_t i) const { return i < N ? in_place_[i] : *spilled_[i - N]; }
+
+ private:
+  std::array<T, N> in_place_{};
+  std::vector<std::unique_ptr<T>> spilled_;
+  size_t size_ = 0;
+};
+
+// A tensor shape, kept in place up to kInPlace dimensions.
+class Shape {
+ public:
+  static constexpr uint32_t kInPlace = 8;
+  // Copies `dims` values; throws std::bad_alloc.
+  void Assign(const int64_t* values, uint32_t dims) {
+    if (dims > kInPlace) spilled_.resize(dims);
+    int64_t* to = dims > kInPlace ? spilled_.data() : in_place_.data();
+    for (uint32_t d = 0; d < dims; ++d) to[d] = values[d];
+    dims_ = dims;
+  }
+  const int64_t* data() const { return dims_ > kInPlace ? spilled_.data() : in_place_.data(); }
+  uint32_t dims() const { return dims_; }
+  // Whether the tensor has no elements (a dimension of 0; a negative one,
+  // which no complete shape has, counts as 0 too).
+  bool Empty() const {
+    const int64_t* values = data();
+    for (uint32_t d = 0; d < dims_; ++d) {
+      if (values[d] <= 0) return true;
+    }
+    return false;
+  }
+
+ private:
+  std::array<int64_t, kInPlace> in_place_{};
+  std::vector<int64_t> spilled_;
+  uint32_t dims_ = 0;
+};
 
 }  // namespace inferd_triton
 
@@ -163,7 +217,7 @@ struct RequestParameter {
 struct TRITONBACKEND_Request {
   std::shared_ptr<inferd_triton::RequestLink> link;
   InferdRequest* request;  // valid while the execution runs or the link holds it
-  std::vector<TRITONBACKEND_Input> inputs;  // read at hand-out, while the request is sure to live
+  inferd_triton::StableList<TRITONBACKEND_Input, 4> inputs;  // read at hand-out, while the request is sure to live
   // The client's parameters, read on the first TRITONBACKEND_RequestParameter* call.
   std::vector<inferd_triton::RequestParameter> parameters;
   bool parameters_read = false;
@@ -179,10 +233,10 @@ struct TRITONBACKEND_ResponseFactory {
 };
 
 struct TRITONBACKEND_Output {
-  TRITONBACKEND_Response* response;
+  TRITONBACKEND_Response* response = nullptr;
   std::string name;
-  TRITONSERVER_DataType datatype;
-  std::vector<int64_t> shape;
+  TRITONSERVER_DataType datatype = TRITONSERVER_TYPE_INVALID;
+  inferd_triton::Shape shape;
   bool has_buffer = false;
   TRITONSERVER_BufferAttributes attributes;  // of the buffer, once it has one
 };
@@ -190,7 +244,7 @@ struct TRITONBACKEND_Output {
 struct TRITONBACKEND_Response {
   std::shared_ptr<inferd_triton::RequestLink> link;
   InferdResponse* response;  // owned until sent or deleted
-  std::vector<std::unique_ptr<TRITONBACKEND_Output>> outputs;
+  inferd_triton::StableList<TRITONBACKEND_Output, 2> outputs;
 };
 
 struct TRITONBACKEND_ModelInstanceResponseStatistics {

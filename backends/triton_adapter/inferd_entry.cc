@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -105,9 +106,8 @@ TRITONBACKEND_Request* NewRequestHandle(InferdRequest* request, bool decoupled) 
     handle->link = std::make_shared<RequestLink>(request, decoupled);
     handle->request = request;
     const uint32_t count = g_api->RequestInputCount(request);
-    handle->inputs.resize(count);
     for (uint32_t i = 0; i < count; ++i) {
-      TRITONBACKEND_Input& in = handle->inputs[i];
+      TRITONBACKEND_Input& in = handle->inputs.Add();
       InferdDataType datatype = INFERD_TYPE_INVALID;
       in.request = request;
       in.index = i;
@@ -221,25 +221,29 @@ INFERD_EXPORT InferdError* InferdInstanceExecute(InferdInstance* instance, Infer
                                                  uint32_t count) {
   auto* state = static_cast<TRITONBACKEND_ModelInstance*>(g_api->InstanceState(instance));
   const bool decoupled = state->model->decoupled;
-  std::vector<TRITONBACKEND_Request*> handles;
-  try {
-    handles.reserve(count);
-  } catch (...) {
-    return g_api->ErrorNew(INFERD_ERROR_UNAVAILABLE, "out of memory");
+  // The batch's handles: in place for batches up to kInPlace requests.
+  constexpr uint32_t kInPlace = 32;
+  TRITONBACKEND_Request* in_place[kInPlace];
+  std::unique_ptr<TRITONBACKEND_Request*[]> spilled;
+  TRITONBACKEND_Request** handles = in_place;
+  if (count > kInPlace) {
+    spilled.reset(new (std::nothrow) TRITONBACKEND_Request*[count]);
+    if (!spilled) return g_api->ErrorNew(INFERD_ERROR_UNAVAILABLE, "out of memory");
+    handles = spilled.get();
   }
   for (uint32_t i = 0; i < count; ++i) {
-    TRITONBACKEND_Request* handle = NewRequestHandle(requests[i], decoupled);
-    if (handle == nullptr) {
-      for (TRITONBACKEND_Request* h : handles) {
-        h->link->request = nullptr;  // the server answers them with the error below
-        delete h;
+    handles[i] = NewRequestHandle(requests[i], decoupled);
+    if (handles[i] == nullptr) {
+      for (uint32_t made = 0; made < i; ++made) {
+        handles[made]->link->request = nullptr;  // the server answers them with the error below
+        delete handles[made];
       }
       return g_api->ErrorNew(INFERD_ERROR_UNAVAILABLE, "out of memory preparing a batch for a Triton backend");
     }
-    handles.push_back(handle);
   }
-  TRITONSERVER_Error* error = state->model->backend->instance_execute(state, handles.data(), count);
-  for (TRITONBACKEND_Request* handle : handles) {
+  TRITONSERVER_Error* error = state->model->backend->instance_execute(state, handles, count);
+  for (uint32_t i = 0; i < count; ++i) {
+    TRITONBACKEND_Request* handle = handles[i];
     if (error != nullptr || !decoupled) {
       // From here inferd answers what is unanswered and may drop the request.
       std::lock_guard<std::mutex> lock(handle->link->mu);

@@ -88,12 +88,6 @@ TRITONSERVER_Error* ReadParameters(TRITONBACKEND_Request* request) {
   }
 }
 
-uint64_t ElementCount(const std::vector<int64_t>& shape) {
-  uint64_t n = 1;
-  for (int64_t d : shape) n *= d < 0 ? 0 : static_cast<uint64_t>(d);
-  return n;
-}
-
 }  // namespace
 
 inferd_triton::RequestLink::~RequestLink() {
@@ -202,9 +196,9 @@ TRITONSERVER_Error* TRITONBACKEND_RequestInputName(TRITONBACKEND_Request* reques
 TRITONSERVER_Error* TRITONBACKEND_RequestInput(TRITONBACKEND_Request* request, const char* name,
                                                TRITONBACKEND_Input** input) {
   if (request == nullptr || name == nullptr || input == nullptr) return NullArgument("TRITONBACKEND_RequestInput");
-  for (auto& in : request->inputs) {
-    if (std::strcmp(in.name, name) == 0) {
-      *input = &in;
+  for (size_t i = 0; i < request->inputs.size(); ++i) {
+    if (std::strcmp(request->inputs[i].name, name) == 0) {
+      *input = &request->inputs[i];
       return nullptr;
     }
   }
@@ -427,20 +421,23 @@ TRITONSERVER_Error* TRITONBACKEND_ResponseOutput(TRITONBACKEND_Response* respons
   if (response == nullptr || output == nullptr || name == nullptr || (shape == nullptr && dims_count > 0)) {
     return NullArgument("TRITONBACKEND_ResponseOutput");
   }
-  for (const auto& o : response->outputs) {
-    if (o->name == name) {
+  for (size_t i = 0; i < response->outputs.size(); ++i) {
+    if (response->outputs[i].name == name) {
       return NewError(TRITONSERVER_ERROR_ALREADY_EXISTS,
                       std::string("the response already has an output named '") + name + "'");
     }
   }
   try {
-    auto made = std::make_unique<TRITONBACKEND_Output>();
-    made->response = response;
-    made->name = name;
-    made->datatype = datatype;
-    made->shape.assign(shape, shape + dims_count);
-    *output = made.get();
-    response->outputs.push_back(std::move(made));
+    // Filled before it is added, so a failure leaves no half-made output.
+    std::string output_name(name);
+    inferd_triton::Shape output_shape;
+    output_shape.Assign(shape, dims_count);
+    TRITONBACKEND_Output& made = response->outputs.Add();
+    made.response = response;
+    made.name = std::move(output_name);
+    made.datatype = datatype;
+    made.shape = std::move(output_shape);
+    *output = &made;
     return nullptr;
   } catch (...) {
     return OutOfMemory();
@@ -456,7 +453,7 @@ TRITONSERVER_Error* TRITONBACKEND_OutputBuffer(TRITONBACKEND_Output* output, voi
   }
   InferdError* error = g_api->ResponseOutput(output->response->response, output->name.c_str(),
                                              static_cast<InferdDataType>(output->datatype), output->shape.data(),
-                                             static_cast<uint32_t>(output->shape.size()), buffer_byte_size, buffer);
+                                             output->shape.dims(), buffer_byte_size, buffer);
   if (error) return inferd_triton::FromInferdError(error, TRITONSERVER_ERROR_INVALID_ARG);
   output->has_buffer = true;
   output->attributes.byte_size = buffer_byte_size;
@@ -483,11 +480,12 @@ TRITONSERVER_Error* TRITONBACKEND_ResponseSend(TRITONBACKEND_Response* response,
   std::unique_ptr<TRITONBACKEND_Response> owned(response);  // consumed, whatever happens
   // An output declared without a buffer holds no data; one of no elements is
   // still part of the answer.
-  for (const auto& o : owned->outputs) {
-    if (o->has_buffer || error != nullptr || ElementCount(o->shape) != 0) continue;
+  for (size_t i = 0; i < owned->outputs.size(); ++i) {
+    const TRITONBACKEND_Output& o = owned->outputs[i];
+    if (o.has_buffer || error != nullptr || !o.shape.Empty()) continue;
     void* unused = nullptr;
-    InferdError* e = g_api->ResponseOutput(owned->response, o->name.c_str(), static_cast<InferdDataType>(o->datatype),
-                                           o->shape.data(), static_cast<uint32_t>(o->shape.size()), 0, &unused);
+    InferdError* e = g_api->ResponseOutput(owned->response, o.name.c_str(), static_cast<InferdDataType>(o.datatype),
+                                           o.shape.data(), o.shape.dims(), 0, &unused);
     if (e) g_api->ErrorDelete(e);
   }
   const auto& link = owned->link;

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -496,6 +497,100 @@ def test_echo_unload_and_load_again_runs_the_triton_lifecycle(echo_server):
     assert "echo instance finalized after" in log
     # The backend saw the --backend-config settings for it, in Triton's shape.
     assert 'initialized, config {\\"cmdline\\":{\\"greeting\\":\\"hello\\"}}' in log
+
+
+# ---------------------------------------------------------------- always run: tests/triton_backend/inferd_identity.cc
+# inferd's identity written against Triton's API (what bench/triton_adapter.py
+# measures the adapter's own cost with) answers exactly as inferd's identity.
+
+TWIN_INPUTS = ("INPUT0", "INPUT1")
+
+
+@pytest.fixture(scope="module")
+def twin_server(inferd_bin, tmp_path_factory):
+    library = (Path(inferd_bin).parent / "tests" / "triton_backends" / "inferd_identity"
+               / "libtriton_inferd_identity.so")
+    if not library.is_file():
+        pytest.fail(f"{library} is missing: the build makes it with the tests")
+    repo = tmp_path_factory.mktemp("twin_repo")
+    for kind, backend in (("own", "identity"), ("twin", "inferd_identity")):
+        for suffix, (cfg_type, _wire) in DTYPE_MODELS.items():
+            name = f"{kind}_{suffix}"
+            write_model(repo, name, identity_config(name, [(n, cfg_type, [-1]) for n in TWIN_INPUTS],
+                                                    max_batch_size=0, backend=backend))
+        write_model(repo, f"{kind}_batching", identity_config(
+            f"{kind}_batching", [("INPUT0", "TYPE_FP32", [-1])], max_batch_size=8, backend=backend,
+            extra="dynamic_batching { max_queue_delay_microseconds: 20000 }"))
+        if kind == "twin":
+            for folder in repo.glob("twin_*"):
+                (folder / "1" / "libtriton_inferd_identity.so").symlink_to(library)
+    with InferdServer(inferd_bin, [repo], [], log_dir=tmp_path_factory.mktemp("twin_server"), tag="twin") as srv:
+        yield srv
+
+
+def _twin_inputs(module, suffix, wire):
+    x = DTYPE_VALUES[suffix]
+    inputs = []
+    for name, values in zip(TWIN_INPUTS, (x, x[::-1].copy())):
+        i = module.InferInput(name, list(values.shape), wire)
+        i.set_data_from_numpy(values)
+        inputs.append(i)
+    return inputs
+
+
+def _as_bytes(array):
+    return [bytes(v) for v in array.ravel()] if array.dtype == np.object_ else array.tobytes()
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+@pytest.mark.parametrize("suffix", list(DTYPE_MODELS))
+def test_inferd_identity_on_triton_api_answers_as_inferd_identity(twin_server, suffix, protocol):
+    module = httpclient if protocol == "http" else grpcclient
+    client = module.InferenceServerClient(twin_server.url if protocol == "http" else twin_server.grpc_url)
+    wire = DTYPE_MODELS[suffix][1]
+    own = client.infer(f"own_{suffix}", _twin_inputs(module, suffix, wire))
+    twin = client.infer(f"twin_{suffix}", _twin_inputs(module, suffix, wire))
+    for name in ("OUTPUT0", "OUTPUT1"):
+        a, b = own.as_numpy(name), twin.as_numpy(name)
+        assert a.dtype == b.dtype and a.shape == b.shape and _as_bytes(a) == _as_bytes(b), (suffix, name)
+    np.testing.assert_array_equal(_as_bytes(twin.as_numpy("OUTPUT1")), _as_bytes(DTYPE_VALUES[suffix][::-1]))
+
+
+def test_inferd_identity_on_triton_api_produces_only_requested_outputs(twin_server):
+    client = httpclient.InferenceServerClient(twin_server.url)
+    for kind in ("own", "twin"):
+        result = client.infer(f"{kind}_int32", _twin_inputs(httpclient, "int32", "INT32"),
+                              outputs=[httpclient.InferRequestedOutput("OUTPUT1")])
+        assert [o["name"] for o in result.get_response()["outputs"]] == ["OUTPUT1"], kind
+
+
+def _input_bytes_counted(srv, model):
+    text = urllib.request.urlopen(f"http://{srv.metrics_url}/metrics", timeout=10).read().decode()
+    for line in text.splitlines():
+        if line.startswith("input_byte_size_counter{") and f'model="{model}"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_inferd_identity_on_triton_api_batches_counts_and_reports_as_inferd_identity(twin_server):
+    client = httpclient.InferenceServerClient(twin_server.url, concurrency=8)
+    rows = [np.full((1, 5), i, dtype=np.float32) for i in range(8)]
+    for kind in ("own", "twin"):
+        model = f"{kind}_batching"
+        before, counted = stats_of(twin_server, model), _input_bytes_counted(twin_server, model)
+        pending = []
+        for row in rows:
+            inp = httpclient.InferInput("INPUT0", [1, 5], "FP32")
+            inp.set_data_from_numpy(row)
+            pending.append(client.async_infer(model, [inp]))
+        for row, p in zip(rows, pending):
+            np.testing.assert_array_equal(p.get_result().as_numpy("OUTPUT0"), row)
+        after = stats_of(twin_server, model)
+        assert int(after["inference_count"]) - int(before["inference_count"]) == 8, kind
+        assert int(after["execution_count"]) - int(before["execution_count"]) < 8, kind
+        assert int(after["inference_stats"]["compute_infer"]["count"]) > 0, kind
+        # The custom metric, defined through each ABI's metrics calls, counts every input byte.
+        assert _input_bytes_counted(twin_server, model) - counted == 8 * 5 * 4, kind
 
 
 # ---------------------------------------------------------------- always run: finding and refusing
