@@ -43,6 +43,8 @@
 #include <vector>
 
 #include "../common/guard.h"
+#include "execute_answer.h"
+#include "marshal_writer.h"
 #include "stub_channel.h"
 #include "stub_process.h"
 #include "tensor_json.h"
@@ -86,16 +88,6 @@ struct ModelState {
   }
 };
 
-// Memory for the JSON of one execution (the message to the stub and its
-// answer), reused by every execution of the instance: without it each one
-// allocates and frees two 64 KiB pool chunks, and glibc consolidates its
-// heap on every free of that size.
-struct JsonScratch {
-  static constexpr size_t kBytes = 16 << 10;
-  alignas(8) char message[kBytes];
-  alignas(8) char answer[kBytes];
-};
-
 struct InstanceState {
   // Declared first, destroyed last: the channel serves the stub's messages
   // until the stub has finalized and exited.
@@ -103,7 +95,9 @@ struct InstanceState {
   std::unique_ptr<StubProcess> stub;
   std::string initialize_message;
   uint64_t restarts = 0;
-  JsonScratch scratch;  // used by Execute only, on the instance's thread
+  // The message of an execution: Execute's only (the instance's thread),
+  // kept so that its memory serves the next one.
+  std::string execute_message;
 
   void Stop() {
     stub.reset();
@@ -311,11 +305,16 @@ uint32_t SequenceFlags(InferdRequest* request) {
          (set("sequence_end") ? INFERD_INFER_SEQUENCE_END : 0u);
 }
 
-// Copies the batch's inputs into the region and describes them to the stub;
+// Copies the batch's inputs into the region and describes them to the stub
+// in `message` (marshal, see marshal_writer.h):
+//   ("execute", outputs_at, region_size, requests)
+// with a tuple per request
+//   (handle, request_id, correlation_id, parameters_json, flags, inputs, [requested output names])
+// and per input (name, datatype, shape tuple, offset, size); the stub writes
+// outputs from outputs_at on and remaps the region when its size changed.
 // handles[r] names request r on the stub's channel.
 InferdError* WriteRequests(InferdRequest** requests, uint32_t count, const std::vector<uint64_t>& handles,
-                           inferd_python::SharedRegion& region, rapidjson::Document* message) {
-  auto& alloc = message->GetAllocator();
+                           inferd_python::SharedRegion& region, std::string* message) {
   uint64_t total = 0;
   for (uint32_t r = 0; r < count; ++r) {
     for (uint32_t i = 0; i < api->RequestInputCount(requests[r]); ++i) {
@@ -326,19 +325,26 @@ InferdError* WriteRequests(InferdRequest** requests, uint32_t count, const std::
   }
   std::string error;
   if (!region.Reserve(std::max<uint64_t>(total, 1), &error)) return Error("python: " + error);
-  rapidjson::Value list(rapidjson::kArrayType);
+  message->clear();
+  inferd_python::MarshalWriter out(message);
+  out.Tuple(4);
+  out.Str("execute");
+  out.UInt(total);  // where the outputs go: after every input
+  out.UInt(region.size());
+  out.Tuple(count);
   uint64_t offset = 0;
   for (uint32_t r = 0; r < count; ++r) {
     InferdRequest* request = requests[r];
-    rapidjson::Value entry(rapidjson::kObjectType);
-    entry.AddMember("handle", handles[r], alloc);
-    entry.AddMember("request_id", rapidjson::Value(api->RequestId(request), alloc), alloc);
-    entry.AddMember("correlation_id", api->RequestCorrelationId(request), alloc);
+    out.Tuple(7);
+    out.UInt(handles[r]);
+    out.Str(api->RequestId(request));
+    out.UInt(api->RequestCorrelationId(request));
     // request.parameters() and request.flags(), as Triton gives them.
-    entry.AddMember("parameters", rapidjson::StringRef(api->RequestParametersJson(request)), alloc);
-    entry.AddMember("flags", SequenceFlags(request), alloc);
-    rapidjson::Value inputs(rapidjson::kArrayType);
-    for (uint32_t i = 0; i < api->RequestInputCount(request); ++i) {
+    out.Str(api->RequestParametersJson(request));
+    out.UInt(SequenceFlags(request));
+    const uint32_t input_count = api->RequestInputCount(request);
+    out.Tuple(input_count);
+    for (uint32_t i = 0; i < input_count; ++i) {
       const char* name;
       InferdDataType type;
       const int64_t* shape;
@@ -355,57 +361,47 @@ InferdError* WriteRequests(InferdRequest** requests, uint32_t count, const std::
         std::memcpy(dst, data, n);
         dst += n;
       }
-      rapidjson::Value input(rapidjson::kObjectType);
-      input.AddMember("name", rapidjson::Value(name, alloc), alloc);
-      input.AddMember("datatype", rapidjson::StringRef(inferd_python::DataTypeName(type)), alloc);
-      rapidjson::Value dims_json(rapidjson::kArrayType);
-      for (uint32_t d = 0; d < dims; ++d) dims_json.PushBack(shape[d], alloc);
-      input.AddMember("shape", dims_json, alloc);
-      input.AddMember("offset", offset, alloc);
-      input.AddMember("size", size, alloc);
-      inputs.PushBack(input, alloc);
+      out.Tuple(5);
+      out.Str(name);
+      out.Str(inferd_python::DataTypeName(type));
+      out.Tuple(dims);
+      for (uint32_t d = 0; d < dims; ++d) out.Int(shape[d]);
+      out.UInt(offset);
+      out.UInt(size);
       offset += AlignUp(size);
     }
-    entry.AddMember("inputs", inputs, alloc);
-    rapidjson::Value outputs(rapidjson::kArrayType);
-    for (uint32_t o = 0; o < api->RequestOutputCount(request); ++o) {
-      outputs.PushBack(rapidjson::Value(api->RequestOutputName(request, o), alloc), alloc);
-    }
-    entry.AddMember("requested_outputs", outputs, alloc);
-    list.PushBack(entry, alloc);
+    const uint32_t output_count = api->RequestOutputCount(request);
+    out.List(output_count);
+    for (uint32_t o = 0; o < output_count; ++o) out.Str(api->RequestOutputName(request, o));
   }
-  message->AddMember("requests", list, alloc);
-  message->AddMember("outputs_at", offset, alloc);
-  message->AddMember("region_size", region.size(), alloc);  // the stub remaps when it changed
   return nullptr;
-}
-
-// The error a response or an execution of the stub carries, with the code
-// of the model's pb_utils.TritonError.
-InferdError* StubError(const rapidjson::Value& answer) {
-  auto code = answer.FindMember("code");
-  return Error(Str(answer, "error"), code != answer.MemberEnd() && code->value.IsInt64()
-                                         ? inferd_python::ErrorCodeFromTriton(code->value.GetInt64())
-                                         : INFERD_ERROR_INTERNAL);
 }
 
 // Answers one request from the stub's response for it; every output is
 // checked against the region before it is read.
-InferdError* Respond(InferdRequest* request, const rapidjson::Value& answer,
+InferdError* Respond(InferdRequest* request, const inferd_python::RequestAnswer& answer,
                      const inferd_python::SharedRegion& region, const std::string& model) {
-  if (!answer.IsObject()) {
-    return api->RequestRespondError(request, Error("python: model '" + model + "': a response from the stub is not an object"));
+  if (answer.kind == inferd_python::RequestAnswer::kError) {
+    return api->RequestRespondError(request, Error(std::string(answer.message),
+                                                   inferd_python::ErrorCodeFromTriton(answer.code)));
   }
-  if (answer.HasMember("error")) return api->RequestRespondError(request, StubError(answer));
   InferdResponse* response = nullptr;
   if (InferdError* e = api->ResponseNew(request, &response)) return api->RequestRespondError(request, e);
-  auto outputs = answer.FindMember("outputs");
-  InferdError* failed = outputs == answer.MemberEnd()
-                            ? Error("python: model '" + model + "': the stub sent a response without outputs")
-                            : inferd_python::AddOutputs(api, request, response, outputs->value, region.data(),
-                                                        region.size());
-  if (auto parameters = answer.FindMember("parameters"); failed == nullptr && parameters != answer.MemberEnd()) {
-    failed = inferd_python::AddParameters(api, response, parameters->value);
+  InferdError* failed = nullptr;
+  std::string why;
+  for (const auto& output : answer.outputs) {
+    failed = inferd_python::TensorWithin(output, region.size(), &why)
+                 ? inferd_python::AddOutput(api, request, response, output, region.data())
+                 : Error("python: model '" + model + "': " + why, INFERD_ERROR_INTERNAL);
+    if (failed != nullptr) break;
+  }
+  if (failed == nullptr && answer.has_parameters) {
+    rapidjson::Document parameters;
+    parameters.Parse(answer.parameters_json.data(), answer.parameters_json.size());
+    failed = parameters.HasParseError()
+                 ? Error("python: model '" + model + "': the stub's response parameters are not JSON",
+                         INFERD_ERROR_INTERNAL)
+                 : inferd_python::AddParameters(api, response, parameters);
   }
   return api->ResponseSend(response, INFERD_RESPONSE_FINAL, failed);
 }
@@ -439,19 +435,21 @@ InferdError* Execute(InferdInstance* instance, InferdRequest** requests, uint32_
   StubChannel& channel = *state->channel;
   std::vector<uint64_t> handles(count);
   for (uint32_t r = 0; r < count; ++r) handles[r] = channel.Register(requests[r]);
-  // A message larger than the scratch continues in malloc'd chunks of the
-  // same size, freed when the pool goes.
-  rapidjson::MemoryPoolAllocator<> message_pool(state->scratch.message, JsonScratch::kBytes, JsonScratch::kBytes);
-  rapidjson::Document message(rapidjson::kObjectType, &message_pool);
-  message.AddMember("type", "execute", message.GetAllocator());
-  if (InferdError* e = WriteRequests(requests, count, handles, state->stub->region(), &message)) {
-    const std::string text = api->ErrorMessage(e);
+  std::string& text = state->execute_message;
+  // Its capacity is kept for the next execution, unless this batch made it large.
+  struct Trim {
+    std::string& message;
+    ~Trim() {
+      if (message.capacity() > (256u << 10)) std::string().swap(message);
+    }
+  } trim{text};
+  if (InferdError* e = WriteRequests(requests, count, handles, state->stub->region(), &text)) {
+    const std::string why = api->ErrorMessage(e);
     api->ErrorDelete(e);
-    FailUnanswered(channel, handles, [&] { return Error(text); });
+    FailUnanswered(channel, handles, [&] { return Error(why); });
     return nullptr;
   }
   const uint64_t input_end = api->Now();
-  const std::string text = JsonText(message);
   if (text.size() > inferd_python::kMaxFrameBytes) {
     // Ids and parameters the clients chose: their requests fail, the stub
     // (which never saw the message) keeps serving.
@@ -469,36 +467,31 @@ InferdError* Execute(InferdInstance* instance, InferdRequest** requests, uint32_
     return nullptr;
   }
   const uint64_t infer_end = api->Now();
-  rapidjson::MemoryPoolAllocator<> answer_pool(state->scratch.answer, JsonScratch::kBytes, JsonScratch::kBytes);
-  rapidjson::Document answer(&answer_pool);
-  answer.Parse(reply.c_str(), reply.size());
-  auto responses = answer.IsObject() ? answer.FindMember("responses") : answer.MemberEnd();
-  const bool listed = !answer.HasParseError() && answer.IsObject() && responses != answer.MemberEnd() &&
-                      responses->value.IsArray() && responses->value.Size() == count;
+  inferd_python::ExecuteAnswer answer;
   std::string why;
-  if (answer.HasParseError() || !answer.IsObject()) {
-    FailUnanswered(channel, handles, [&] { return Error("python: model '" + model + "': the stub's answer is not JSON"); });
-  } else if (answer.HasMember("error")) {
-    FailUnanswered(channel, handles, [&] { return StubError(answer); });
-  } else if (answer.HasMember("region_size") && !state->stub->region().Refresh(&why)) {
+  if (!inferd_python::ReadExecuteAnswer(reply.data(), reply.size(), count, &answer, &why)) {
+    FailUnanswered(channel, handles, [&] { return Error("python: model '" + model + "': " + why); });
+  } else if (answer.failed) {
+    FailUnanswered(channel, handles, [&] {
+      return Error(std::string(answer.message), inferd_python::ErrorCodeFromTriton(answer.code));
+    });
+  } else if (answer.region_grew && !state->stub->region().Refresh(&why)) {
     // The stub grew the region for its outputs (Refresh reads the size from
     // the file, never from the message; without it, every output is checked
     // against the size mapped now).
     FailUnanswered(channel, handles, [&] { return Error("python: model '" + model + "': " + why); });
-  } else if (!listed && responses != answer.MemberEnd() && !responses->value.IsNull()) {
-    FailUnanswered(channel, handles,
-                   [&] { return Error("python: model '" + model + "': the stub did not answer every request"); });
   } else {
     // execute() returned a response per request, or None (the response
     // senders answer, now or later).
     for (uint32_t r = 0; r < count; ++r) {
-      const bool has_response = listed && !responses->value[r].IsNull();
+      const bool has_response =
+          answer.listed && answer.requests[r].kind != inferd_python::RequestAnswer::kSender;
       if (!has_response && model_state.decoupled) continue;  // its sender answers it
       InferdRequest* request = channel.Take(handles[r]);
       if (request == nullptr) continue;  // answered through its response sender already
       InferdError* e =
           has_response
-              ? Respond(request, responses->value[r], state->stub->region(), model)
+              ? Respond(request, answer.requests[r], state->stub->region(), model)
               : api->RequestRespondError(
                     request, Error("python: model '" + model + "': execute() returned None but did not send the "
                                    "final response through the request's response sender (only a decoupled model "

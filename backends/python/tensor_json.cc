@@ -144,19 +144,25 @@ InferdError* AddOutputs(const InferdCoreApi* api, InferdRequest* request, Inferd
     TensorRef t;
     std::string error;
     if (!ParseTensorRef(out, limit, &t, &error)) return api->ErrorNew(INFERD_ERROR_INTERNAL, ("python: " + error).c_str());
-    bool wanted = false;
-    for (uint32_t o = 0; !wanted && o < api->RequestOutputCount(request); ++o) {
-      wanted = t.name == api->RequestOutputName(request, o);
-    }
-    if (!wanted) continue;  // produced but not asked for: not sent, as in Triton
-    void* buffer = nullptr;
-    // The core checks that the size fits the shape and datatype.
-    if (InferdError* e = api->ResponseOutput(response, t.name.c_str(), t.datatype, t.shape.data(),
-                                             static_cast<uint32_t>(t.shape.size()), t.size, &buffer)) {
-      return e;
-    }
-    if (t.size > 0) std::memcpy(buffer, base + t.offset, t.size);
+    if (InferdError* e = AddOutput(api, request, response, t, base)) return e;
   }
+  return nullptr;
+}
+
+InferdError* AddOutput(const InferdCoreApi* api, InferdRequest* request, InferdResponse* response,
+                       const TensorRef& t, const char* base) {
+  bool wanted = false;
+  for (uint32_t o = 0; !wanted && o < api->RequestOutputCount(request); ++o) {
+    wanted = t.name == api->RequestOutputName(request, o);
+  }
+  if (!wanted) return nullptr;  // produced but not asked for: not sent, as in Triton
+  void* buffer = nullptr;
+  // The core checks that the size fits the shape and datatype.
+  if (InferdError* e = api->ResponseOutput(response, t.name.c_str(), t.datatype, t.shape.data(),
+                                           static_cast<uint32_t>(t.shape.size()), t.size, &buffer)) {
+    return e;
+  }
+  if (t.size > 0) std::memcpy(buffer, base + t.offset, t.size);
   return nullptr;
 }
 

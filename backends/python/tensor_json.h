@@ -50,6 +50,10 @@ bool ParseTensorRef(const rapidjson::Value& v, uint64_t limit, TensorRef* out, s
 // sends the response with it).
 InferdError* AddOutputs(const InferdCoreApi* api, InferdRequest* request, InferdResponse* response,
                         const rapidjson::Value& outputs, const char* base, uint64_t limit);
+// One output, already checked to lie within base's memory: added when
+// `request` asked for it, else skipped.
+InferdError* AddOutput(const InferdCoreApi* api, InferdRequest* request, InferdResponse* response,
+                       const TensorRef& t, const char* base);
 
 // Sets the response parameters a model gave (pb_utils.InferenceResponse's
 // `parameters`, Triton's Python backend from r25.02): a JSON object of

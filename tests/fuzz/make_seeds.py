@@ -9,6 +9,8 @@ starts from the inside of every parser instead of its first error.
 import base64
 import gzip
 import json
+import marshal
+import sys
 import struct
 import zlib
 from pathlib import Path
@@ -226,6 +228,21 @@ def grpc_h2():
     write("grpc_h2", "gzip", connection([(svc + "ServerReady", b"", [("grpc-encoding", "gzip")])]))
 
 
+def python_answer():
+    """A count byte, a region byte (64-byte units), then a stub's answer as marshal.dumps(answer, 2) writes it."""
+    out = ("OUTPUT0", "FP32", (1, 16), 64, 64)
+    seeds = {
+        "outputs": (1, 4, ("responses", None, (("outputs", (out,), None),))),
+        "mixed": (3, 8, ("responses", 512, (None, ("error", "bad input", 3),
+                                             ("outputs", (out, ("OUT_S", "BYTES", (2,), 128, 14)), '{"k": true}')))),
+        "senders": (2, 1, ("responses", None, None)),
+        "error": (5, 1, ("error", "Failed to process the request(s) for model 'm', message: x", 1)),
+        "interned": (1, 4, (sys.intern("responses"), 2**40, ((sys.intern("outputs"), (out,), None),))),
+    }
+    for name, (count, region, answer) in seeds.items():
+        write("python_answer", name, bytes([count, region]) + marshal.dumps(answer, 2))
+
+
 if __name__ == "__main__":
     http_infer()
     grpc_infer()
@@ -234,5 +251,6 @@ if __name__ == "__main__":
     model_config()
     bytes_tensor_seeds()
     parameters()
+    python_answer()
     for d in sorted((HERE / "corpus").iterdir()):
         print(f"{d.name}: {len(list(d.iterdir()))} seeds")

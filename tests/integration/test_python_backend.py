@@ -245,6 +245,46 @@ def test_execute_must_answer_every_request(start_server, make_repo):
                         contains=["Number of InferenceResponse objects do not match"])
 
 
+def test_odd_values_in_a_models_answer_get_clear_errors(start_server, make_repo):
+    """What a model may put in its answer that the stub's marshal answer must
+    carry or refuse: a numpy str as an output name, a TritonError whose message
+    is not a str and whose code is no code, an output named with bytes."""
+    repo = make_repo("odd")
+    _python_model(repo, "odd", '''
+        backend: "python"
+        input [{ name: "INPUT0" data_type: TYPE_FP32 dims: [1] }]
+        output [{ name: "OUTPUT0" data_type: TYPE_FP32 dims: [1] }]
+    ''', '''
+        import numpy as np
+        import triton_python_backend_utils as pb_utils
+
+        class TritonPythonModel:
+            def execute(self, requests):
+                out = []
+                for r in requests:
+                    x = pb_utils.get_input_tensor_by_name(r, "INPUT0").as_numpy()
+                    if x[0] == 1:
+                        out.append(pb_utils.InferenceResponse(error=pb_utils.TritonError(12345, 10**30)))
+                    elif x[0] == 2:
+                        out.append(pb_utils.InferenceResponse([pb_utils.Tensor(b"OUTPUT0", x)]))
+                    else:
+                        out.append(pb_utils.InferenceResponse([pb_utils.Tensor(np.str_("OUTPUT0"), x * 2)]))
+                return out
+    ''')
+    srv = start_server([repo])
+    c = httpclient.InferenceServerClient(srv.url)
+
+    def infer(value):
+        x = httpclient.InferInput("INPUT0", [1], "FP32")
+        x.set_data_from_numpy(np.array([value], np.float32))
+        return c.infer("odd", [x])
+
+    np.testing.assert_array_equal(infer(3).as_numpy("OUTPUT0"), [6])
+    expect_server_error(infer, 1, status=500, contains=["12345"])
+    expect_server_error(infer, 2, status=500, contains=["an output tensor's name must be a str, got bytes"])
+    np.testing.assert_array_equal(infer(4).as_numpy("OUTPUT0"), [8])
+
+
 AUTO_COMPLETE = '''
 import numpy as np
 import triton_python_backend_utils as pb_utils

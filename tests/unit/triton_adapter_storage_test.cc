@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "adapter_types.h"
+#include "../../backends/triton_adapter/adapter_types.h"
 
 namespace {
 

@@ -5,9 +5,17 @@ The server starts it with a socket at fd 3 and a shared-memory file (memfd)
 at fd 4. Messages are frames of a 4-byte little-endian length and JSON:
   {"type": "auto_complete", "model_file": ..., "config": JSON text} -> {} or {"config"} or {"error"}
   {"type": "initialize", "model_file": ..., "args": {...}} -> {} or {"error"}
-  {"type": "execute", "requests": [...], "outputs_at": N}
-      -> {"responses": [response or null per request] or null} or {"error", "code"}
   {"type": "finalize"} -> {} and the process exits
+except the execution, the one message of every request, which is marshal
+both ways (one C call reads or writes it; the server's marshal_writer.h and
+execute_answer.h):
+  ("execute", outputs_at, region_size,
+   ((handle, request_id, correlation_id, parameters JSON, flags,
+     ((name, datatype, shape, offset, size), ...), [requested output names]), ...))
+      -> ("responses", region size if grown else None,
+          (None | ("error", message, code) | ("outputs", ((name, datatype, shape, offset, size), ...),
+           parameters JSON or None), ...) or None)
+         or ("error", message, code)
 Input tensors are in the shared memory at the offsets the request gives
 (numpy views where the dtype allows; copies for a decoupled model, whose
 threads may keep them after execute returns); outputs are written from
@@ -24,6 +32,7 @@ import fcntl
 import importlib.util
 import inspect
 import json
+import marshal
 import mmap
 import os
 import queue
@@ -66,7 +75,8 @@ class Region:
 
 class FrameReader:
     """Frames from the server's socket, read with as few system calls as the
-    data allows (one, for a frame that fits a read)."""
+    data allows (one, for a frame that fits a read): an execution (marshal,
+    a tuple) or another message (JSON, an object)."""
 
     def __init__(self, sock):
         self.recv = sock.recv
@@ -79,7 +89,8 @@ class FrameReader:
                 end = 4 + int.from_bytes(data[:4], "little")
                 if len(data) >= end:
                     self.pending = data[end:]
-                    return json.loads(data[4:end])
+                    body = data[4:end]
+                    return marshal.loads(body) if body[:1] == b"(" else json.loads(body)
             chunk = self.recv(1 << 16)
             if not chunk:
                 return None
@@ -92,6 +103,22 @@ _encode = json.JSONEncoder(separators=(",", ":")).encode
 def send_frame(sock, message):
     body = _encode(message).encode()
     sock.sendall(len(body).to_bytes(4, "little") + body)
+
+
+def send_marshal(sock, answer):
+    """The answer to an execution (tuples of str, int and None; see the server's execute_answer.h)."""
+    body = marshal.dumps(answer, 2)
+    sock.sendall(len(body).to_bytes(4, "little") + body)
+
+
+_INT64 = range(-(1 << 63), 1 << 63)
+
+
+def error_answer(error):
+    """("error", message, code) of a pb_utils.TritonError, whatever a model put in it."""
+    message, code = error.message(), error.code()
+    return ("error", message if type(message) is str else str(message),
+            code if type(code) is int and code in _INT64 else pb_utils.TritonError.INTERNAL)
 
 
 def load_model_class(path):
@@ -115,18 +142,16 @@ def numpy_dtype(datatype):
 
 
 def tensor_from(buffer, description, copy=False):
-    """A pb_utils.Tensor over bytes of `buffer` (an mmap) that a description names."""
-    datatype = description["datatype"]
-    shape = description["shape"]
-    offset, size = description["offset"], description["size"]
+    """A pb_utils.Tensor over bytes of `buffer` (an mmap) that a description,
+    (name, datatype, shape, offset, size), names."""
+    name, datatype, shape, offset, size = description
     if datatype == "BYTES":
         data = b"" if size == 0 else bytes(buffer[offset:offset + size])
         array = pb_utils.deserialize_bytes_tensor(data).reshape(shape)
     else:
         dtype = numpy_dtype(datatype)
         if dtype is None:
-            raise pb_utils.TritonModelException(
-                f"tensor '{description['name']}' is {datatype}, which numpy cannot hold")
+            raise pb_utils.TritonModelException(f"tensor '{name}' is {datatype}, which numpy cannot hold")
         count = size // dtype.itemsize
         if count == 0:
             array = np.empty(shape, dtype=dtype)
@@ -134,7 +159,7 @@ def tensor_from(buffer, description, copy=False):
             array = np.frombuffer(buffer, dtype=dtype, count=count, offset=offset).reshape(shape)
             if copy:
                 array = array.copy()
-    return pb_utils.Tensor(description["name"], array)
+    return pb_utils.Tensor(name, array)
 
 
 def output_bytes(tensor):
@@ -142,16 +167,16 @@ def output_bytes(tensor):
     array = tensor.as_numpy()
     dtype = array.dtype
     if dtype.kind in "OSU":  # Python objects, bytes or str: BYTES
-        return "BYTES", list(array.shape), pb_utils.serialize_byte_tensor(array).tobytes()
+        return "BYTES", array.shape, pb_utils.serialize_byte_tensor(array).tobytes()
     datatype = pb_utils.numpy_to_triton_type(dtype)
     if datatype is None:
         raise pb_utils.TritonModelException(
             f"output '{tensor.name()}' has a numpy dtype the server cannot send: {dtype}")
     if array.size == 0:  # a memoryview of a shape with a zero cannot be cast
-        return datatype, list(array.shape), b""
+        return datatype, array.shape, b""
     if not array.flags.c_contiguous:
         array = np.ascontiguousarray(array)
-    return datatype, list(array.shape), memoryview(array).cast("B")
+    return datatype, array.shape, memoryview(array).cast("B")
 
 
 def tensors_to_file(tensors):
@@ -198,7 +223,7 @@ def tensors_from_file(descriptions, fd):
     for d in descriptions:
         if d["offset"] + d["size"] > size:
             raise pb_utils.TritonModelException(f"the server described tensor '{d['name']}' outside its memory")
-    return [tensor_from(buffer, d) for d in descriptions]
+    return [tensor_from(buffer, (d["name"], d["datatype"], d["shape"], d["offset"], d["size"])) for d in descriptions]
 
 
 class Channel:
@@ -364,7 +389,18 @@ class Runtime:
         self.channel.post(message)
 
 
+def output_name(tensor):
+    name = tensor.name()
+    if type(name) is str:
+        return name
+    if isinstance(name, str):
+        return str(name)
+    raise pb_utils.TritonModelException(f"an output tensor's name must be a str, got {type(name).__name__}")
+
+
 def write_responses(region, responses, start):
+    """Each response's outputs into the region from `start` on; the answer
+    for each request, as the server's execute_answer.h reads it."""
     answers, offset = [], start
     for response in responses:
         if response is None:  # answered through the request's response sender
@@ -374,7 +410,7 @@ def write_responses(region, responses, start):
             raise pb_utils.TritonModelException(
                 f"execute() must return pb_utils.InferenceResponse objects, got {type(response).__name__}")
         if response.has_error():
-            answers.append({"error": response.error().message(), "code": response.error().code()})
+            answers.append(error_answer(response.error()))
             continue
         outputs = []
         for tensor in response.output_tensors():
@@ -384,13 +420,10 @@ def write_responses(region, responses, start):
             if end > region.size:
                 region.reserve(end)
             region.map[offset:end] = data
-            outputs.append({"name": tensor.name(), "datatype": datatype, "shape": shape,
-                            "offset": offset, "size": size})
+            outputs.append((output_name(tensor), datatype, shape, offset, size))
             offset = -(-end // ALIGNMENT) * ALIGNMENT
-        answer = {"outputs": outputs}
-        if response._parameters:
-            answer["parameters"] = response._parameters
-        answers.append(answer)
+        answers.append(("outputs", tuple(outputs),
+                        _encode(response._parameters) if response._parameters else None))
     return answers
 
 
@@ -409,7 +442,7 @@ def main():
         message = frames.next()
         if message is None:
             return 0  # the server went away
-        kind = message["type"]
+        kind = message[0] if type(message) is tuple else message["type"]
         if kind == "initialize":
             try:
                 args = message["args"]
@@ -422,14 +455,15 @@ def main():
             except BaseException:  # noqa: BLE001 (any failure of user code is the answer)
                 send_frame(sock, {"error": traceback.format_exc(limit=20)})
         elif kind == "execute":
-            if message.get("region_size", region.size) != region.size:
+            _, outputs_at, region_size, batch = message
+            if region_size != region.size:
                 region.refresh()  # the server grew it
             try:
                 buffer = region.map
                 requests = [from_server(
-                    [tensor_from(buffer, d, decoupled) for d in r["inputs"]], r["requested_outputs"],
-                    r["request_id"], r["correlation_id"], r["handle"], r["parameters"], r["flags"])
-                    for r in message["requests"]]
+                    [tensor_from(buffer, d, decoupled) for d in inputs], outputs,
+                    request_id, correlation_id, handle, parameters, flags)
+                    for handle, request_id, correlation_id, parameters, flags, inputs, outputs in batch]
                 responses = model.execute(requests)
                 if type(responses) is not list and inspect.iscoroutine(responses):
                     if loop is None:
@@ -443,17 +477,18 @@ def main():
                         raise pb_utils.TritonModelException(
                             "Number of InferenceResponse objects do not match number of InferenceRequest objects "
                             f"(got {len(responses)} for {len(requests)})")
-                    answers = write_responses(region, responses, message["outputs_at"])
+                    answers = tuple(write_responses(region, responses, outputs_at))
                 del requests, responses
-                reply = {"responses": answers}
-                if region.size != message.get("region_size", region.size):
-                    reply["region_size"] = region.size  # grown for the outputs
-                send_frame(sock, reply)
+                # The region's size only says that it grew for the outputs:
+                # the server reads the size from the file.
+                send_marshal(sock, ("responses", region.size if region.size != region_size else None, answers))
             except BaseException as e:  # noqa: BLE001
-                text = e.message() if isinstance(e, pb_utils.TritonError) else f"{type(e).__name__}: {e}"
-                code = e.code() if isinstance(e, pb_utils.TritonError) else pb_utils.TritonError.INTERNAL
-                send_frame(sock, {"error": f"Failed to process the request(s) for model '{name}', message: {text}",
-                                  "code": code})
+                if isinstance(e, pb_utils.TritonError):
+                    _, text, code = error_answer(e)
+                else:
+                    text, code = f"{type(e).__name__}: {e}", pb_utils.TritonError.INTERNAL
+                send_marshal(sock, ("error", f"Failed to process the request(s) for model '{name}', message: {text}",
+                                    code))
         elif kind == "auto_complete":
             try:
                 model_class = load_model_class(message["model_file"])
