@@ -2,45 +2,24 @@
 
 #include <limits>
 
+#include "../../src/common/utf8.h"
+
 namespace inferd_python {
 
 namespace {
 
-// The length of the well-formed UTF-8 sequence at text[at], or 0.
+// The length of the well-formed UTF-8 sequence at text[at], or 0 (well-formed
+// sequences are prefix-free: the first length that validates is the one).
 size_t Utf8SequenceAt(std::string_view text, size_t at) {
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char lead = byte(at);
-  if (lead < 0x80) return 1;
-  size_t length = 0;
-  uint32_t min = 0, code = 0;
-  if ((lead & 0xE0) == 0xC0) {
-    length = 2, min = 0x80, code = lead & 0x1F;
-  } else if ((lead & 0xF0) == 0xE0) {
-    length = 3, min = 0x800, code = lead & 0x0F;
-  } else if ((lead & 0xF8) == 0xF0) {
-    length = 4, min = 0x10000, code = lead & 0x07;
-  } else {
-    return 0;
+  for (size_t n = 1; n <= 4 && n <= text.size() - at; ++n) {
+    if (inferd::IsValidUtf8(text.substr(at, n))) return n;
   }
-  if (text.size() - at < length) return 0;
-  for (size_t i = 1; i < length; ++i) {
-    if ((byte(at + i) & 0xC0) != 0x80) return 0;
-    code = (code << 6) | (byte(at + i) & 0x3F);
-  }
-  if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
-  return length;
+  return 0;
 }
 
 }  // namespace
 
-bool IsUtf8(std::string_view text) {
-  for (size_t at = 0; at < text.size();) {
-    const size_t n = Utf8SequenceAt(text, at);
-    if (n == 0) return false;
-    at += n;
-  }
-  return true;
-}
+bool IsUtf8(std::string_view text) { return inferd::IsValidUtf8(text); }
 
 void MarshalWriter::U32(uint32_t value) {
   for (int shift = 0; shift < 32; shift += 8) out_->push_back(static_cast<char>((value >> shift) & 0xFF));
