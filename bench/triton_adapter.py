@@ -7,7 +7,7 @@ side in one run. Triton's perf_analyzer drives each over HTTP and gRPC at
 concurrency 1 and 8 (FP32 [1, 16], no batching); rounds alternate the rows
 and each row reports its median.
 
-A fourth row separates the adapter's own cost from what Triton's identity
+One more row separates the adapter's own cost from what Triton's identity
 does per request (log strings, a std::set, four response parameters that the
 server then encodes): libtriton_inferd_identity.so, built with the tests
 (tests/triton_backend/inferd_identity.cc), is inferd's identity backend
