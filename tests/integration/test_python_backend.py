@@ -529,6 +529,28 @@ def test_request_parameters_and_flags_reach_the_model_as_on_triton(start_server,
     assert json.loads(r.as_numpy("PARAMETERS")[0]) == {} and int(r.as_numpy("FLAGS")[0]) == 0
 
 
+def test_text_that_is_not_utf8_reaches_the_model_mended(start_server, make_repo):
+    """A lone low surrogate escaped in an HTTP request's JSON parameters is not
+    UTF-8 once decoded; the execution's message to the stub carries it as
+    U+FFFD (Python could not decode it otherwise), and the stub serves on."""
+    repo = make_repo("mended")
+    _python_model(repo, "echo_parameters", PARAMETERS_CONFIG, PARAMETERS)
+    srv = start_server([repo])
+    body = (b'{"parameters": {"k": "a\\udfffb"}, "inputs": [{"name": "INPUT0", "shape": [1], '
+            b'"datatype": "FP32", "data": [1]}]}')
+    request = urllib.request.Request(f"http://{srv.url}/v2/models/echo_parameters/infer", data=body,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        outputs = {o["name"]: o["data"] for o in json.loads(answer.read())["outputs"]}
+    # Each of its three bytes becomes U+FFFD, as Python's own decoder replaces them.
+    assert json.loads(outputs["PARAMETERS"][0]) == {"k": "a\ufffd\ufffd\ufffdb"}
+    assert b"\xed\xbf\xbf".decode(errors="replace") == "\ufffd\ufffd\ufffd"
+    x = httpclient.InferInput("INPUT0", [1], "FP32")
+    x.set_data_from_numpy(np.array([1], np.float32))
+    r = httpclient.InferenceServerClient(srv.url).infer("echo_parameters", [x], parameters={"k": "caf\u00e9"})
+    assert json.loads(r.as_numpy("PARAMETERS")[0]) == {"k": "caf\u00e9"}
+
+
 METRICS = '''
 import numpy as np
 import triton_python_backend_utils as pb_utils
