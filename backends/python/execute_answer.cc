@@ -97,12 +97,4 @@ bool ReadExecuteAnswer(const char* data, size_t size, uint32_t count, ExecuteAns
   return false;
 }
 
-bool TensorWithin(const TensorRef& t, uint64_t limit, std::string* error) {
-  if (t.offset > limit || t.size > limit - t.offset) {
-    *error = "tensor '" + t.name + "' lies outside its shared memory";
-    return false;
-  }
-  return true;
-}
-
 }  // namespace inferd_python

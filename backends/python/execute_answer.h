@@ -45,7 +45,4 @@ struct ExecuteAnswer {
 // reason, when it is not an answer for `count` requests as above.
 bool ReadExecuteAnswer(const char* data, size_t size, uint32_t count, ExecuteAnswer* out, std::string* error);
 
-// Whether `t` lies within [0, limit), with the reason when not.
-bool TensorWithin(const TensorRef& t, uint64_t limit, std::string* error);
-
 }  // namespace inferd_python

@@ -82,6 +82,14 @@ std::string JsonText(const rapidjson::Value& v) {
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
+bool TensorWithin(const TensorRef& t, uint64_t limit, std::string* error) {
+  if (t.offset > limit || t.size > limit - t.offset) {
+    *error = "tensor '" + t.name + "' lies outside its shared memory";
+    return false;
+  }
+  return true;
+}
+
 bool ParseTensorRef(const rapidjson::Value& v, uint64_t limit, TensorRef* out, std::string* error) {
   if (!v.IsObject()) {
     *error = "a tensor description is not an object";
@@ -102,7 +110,8 @@ bool ParseTensorRef(const rapidjson::Value& v, uint64_t limit, TensorRef* out, s
   }
   out->offset = ok ? offset->value.GetUint64() : 0;
   out->size = ok ? size->value.GetUint64() : 0;
-  if (!ok || out->offset > limit || out->size > limit - out->offset) {
+  std::string outside;
+  if (!ok || !TensorWithin(*out, limit, &outside)) {
     *error = "tensor '" + out->name + "' is described wrongly or lies outside its shared memory";
     return false;
   }

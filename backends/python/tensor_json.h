@@ -42,6 +42,8 @@ struct TensorRef {
   uint64_t offset = 0;
   uint64_t size = 0;
 };
+// Whether `t` lies within [0, limit), with the reason when not.
+bool TensorWithin(const TensorRef& t, uint64_t limit, std::string* error);
 // False, with the reason, when `v` is not such a description.
 bool ParseTensorRef(const rapidjson::Value& v, uint64_t limit, TensorRef* out, std::string* error);
 

@@ -141,17 +141,23 @@ def test_identity_response_parameters_reach_the_client(hclient, gclient, protoco
         "param0": "an example string parameter", "param1": 42, "param2": False, "param3": 123.123}
 
 
-@needs("identity")
-def test_identity_batches_concurrent_requests_and_reports_statistics(triton_server, hclient):
-    before = stats_of(triton_server, "identity_fp32")
+def infer_rows_at_once(client, model):
+    """Sends eight FP32 [1, 5] rows to an identity `model` at once (HTTP) and
+    checks each answer is its own row."""
     rows = [np.full((1, 5), i, dtype=np.float32) for i in range(8)]
     pending = []
     for row in rows:
         inp = httpclient.InferInput("INPUT0", [1, 5], "FP32")
         inp.set_data_from_numpy(row)
-        pending.append(hclient.async_infer("identity_fp32", [inp]))
+        pending.append(client.async_infer(model, [inp]))
     for row, p in zip(rows, pending):
         np.testing.assert_array_equal(p.get_result().as_numpy("OUTPUT0"), row)
+
+
+@needs("identity")
+def test_identity_batches_concurrent_requests_and_reports_statistics(triton_server, hclient):
+    before = stats_of(triton_server, "identity_fp32")
+    infer_rows_at_once(hclient, "identity_fp32")
     after = stats_of(triton_server, "identity_fp32")
     inferences = int(after["inference_count"]) - int(before["inference_count"])
     executions = int(after["execution_count"]) - int(before["execution_count"])
@@ -574,17 +580,10 @@ def _input_bytes_counted(srv, model):
 
 def test_inferd_identity_on_triton_api_batches_counts_and_reports_as_inferd_identity(twin_server):
     client = httpclient.InferenceServerClient(twin_server.url, concurrency=8)
-    rows = [np.full((1, 5), i, dtype=np.float32) for i in range(8)]
     for kind in ("own", "twin"):
         model = f"{kind}_batching"
         before, counted = stats_of(twin_server, model), _input_bytes_counted(twin_server, model)
-        pending = []
-        for row in rows:
-            inp = httpclient.InferInput("INPUT0", [1, 5], "FP32")
-            inp.set_data_from_numpy(row)
-            pending.append(client.async_infer(model, [inp]))
-        for row, p in zip(rows, pending):
-            np.testing.assert_array_equal(p.get_result().as_numpy("OUTPUT0"), row)
+        infer_rows_at_once(client, model)
         after = stats_of(twin_server, model)
         assert int(after["inference_count"]) - int(before["inference_count"]) == 8, kind
         assert int(after["execution_count"]) - int(before["execution_count"]) < 8, kind
