@@ -137,13 +137,16 @@ def assert_loaded_only_from(pid, allowed_root, build):
 # cmake --install
 # ---------------------------------------------------------------------------
 
-def test_install_lays_out_a_relocatable_tree(prefix):
+def test_install_lays_out_a_relocatable_tree(prefix, inferd_bin):
     for path in ["bin/inferd", "bin/inferd-perf", "lib/inferd/libtritonserver.so",
                  "include/inferd/backend.h", "lib/cmake/inferd/inferdConfig.cmake",
                  "lib/inferd/backends/identity/libinferd_identity.so",
                  "lib/inferd/backends/python/stub/inferd_python_stub.py",
                  "lib/inferd/backends/python/stub/inferd_python_launcher.py"]:
         assert (prefix / path).is_file(), path
+    # The stub's C fast path goes beside the stub wherever the build made it.
+    built = sorted(p.name for p in (build_dir_of(inferd_bin) / "backends/python/stub").glob("_inferd_fastpath*"))
+    assert sorted(p.name for p in (prefix / "lib/inferd/backends/python/stub").glob("_inferd_fastpath*")) == built
     # Test-only backends are never installed.
     assert not (prefix / "lib/inferd/backends/probe").exists()
     assert not (prefix / "lib/inferd/backends/accumulator").exists()

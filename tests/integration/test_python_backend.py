@@ -137,8 +137,10 @@ def test_add_sub_as_tritons_example(start_server, repo, protocol):
     assert c.get_model_config("add_sub")["backend"] == "python" if protocol == "http" else True
 
 
-def test_bytes_and_batching_across_two_instances(start_server, repo):
-    srv = start_server([repo])
+@pytest.mark.parametrize("fastpath", ["on", "off"])
+def test_bytes_and_batching_across_two_instances(start_server, repo, fastpath):
+    # "off": the stubs without their C fast path (stub/fastpath.c), all in Python.
+    srv = start_server([repo], env=None if fastpath == "on" else dict(os.environ, INFERD_PYTHON_FASTPATH="0"))
 
     def one(i):
         c = httpclient.InferenceServerClient(srv.url)
@@ -157,6 +159,18 @@ def test_bytes_and_batching_across_two_instances(start_server, repo):
     stats = httpclient.InferenceServerClient(srv.url).get_inference_statistics("tools")["model_stats"][0]
     assert int(stats["inference_count"]) == 48
     assert int(stats["execution_count"]) <= 48
+    built = any(p.name.startswith("_inferd_fastpath") for p in (Path(srv.binary).parent / "backends/python/stub").iterdir())
+    assert _maps_fastpath(srv.proc.pid) == (built and fastpath == "on")
+
+
+def _maps_fastpath(pid):
+    """Whether a process under `pid` (the launcher, the stubs) has the stub's C fast path loaded."""
+    try:
+        children = [c for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+        mine = "_inferd_fastpath" in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:  # it ended
+        return False
+    return mine or any(_maps_fastpath(int(child)) for child in children)
 
 
 def test_a_models_errors_fail_its_requests_only(start_server, repo):

@@ -22,6 +22,11 @@ threads may keep them after execute returns); outputs are written from
 "outputs_at" on, growing the file when needed, and described by name,
 datatype, shape, offset and size.
 
+Where the C fast path (fastpath.c, the module _inferd_fastpath built beside
+this file for the default interpreter) loads, it reads the frames, builds the
+requests, writes plain responses and sends the answer; this file's Python
+does the rest, and all of it where the module does not load.
+
 fd 5 is the stub's own channel (SOCK_SEQPACKET, see the server's
 stub_channel.h): response senders, BLS requests and log lines go there,
 from any thread, their tensors in a sealed memfd passed with the message.
@@ -29,6 +34,7 @@ Needs only the standard library and numpy.
 """
 
 import fcntl
+import functools
 import importlib.util
 import inspect
 import json
@@ -46,6 +52,23 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np  # noqa: E402
 
 import triton_python_backend_utils as pb_utils  # noqa: E402
+
+
+def load_fastpath():
+    """The C fast path (fastpath.c, _inferd_fastpath) built for this
+    interpreter, or None where there is none (another Python's virtualenv) or
+    INFERD_PYTHON_FASTPATH=0: the stub then does all of it in Python, with the
+    same objects and the same answers."""
+    if os.environ.get("INFERD_PYTHON_FASTPATH", "1") == "0":
+        return None
+    try:
+        import _inferd_fastpath
+    except ImportError:
+        return None
+    return _inferd_fastpath
+
+
+fastpath = load_fastpath()
 
 SOCKET_FD, REGION_FD, CHANNEL_FD = 3, 4, 5
 ALIGNMENT = 64
@@ -95,6 +118,20 @@ class FrameReader:
             if not chunk:
                 return None
             data = data + chunk if data else chunk
+
+
+def frame_source(sock):
+    """A function giving the server's next message: an execution (a tuple),
+    another message (a dict), or None once the server closed its end."""
+    if fastpath is None:
+        return FrameReader(sock).next
+    read = functools.partial(fastpath.read_frame, SOCKET_FD)
+
+    def next_message():
+        message = read()
+        return json.loads(message) if type(message) is bytes else message
+
+    return next_message
 
 
 _encode = json.JSONEncoder(separators=(",", ":")).encode
@@ -160,6 +197,42 @@ def tensor_from(buffer, description, copy=False):
             if copy:
                 array = array.copy()
     return pb_utils.Tensor(name, array)
+
+
+def build_requests(buffer, batch, copy):
+    """The pb_utils.InferenceRequest objects of an execution's batch, their
+    inputs in `buffer` (the region's mmap); copies of them when `copy`."""
+    from_server = pb_utils.InferenceRequest._from_server
+    return [from_server([tensor_from(buffer, d, copy) for d in inputs], outputs,
+                        request_id, correlation_id, handle, parameters, flags)
+            for handle, request_id, correlation_id, parameters, flags, inputs, outputs in batch]
+
+
+# The datatypes numpy holds as plain numbers: name -> np.dtype.
+NUMERIC_DTYPES = {name[len("TYPE_"):]: np.dtype(t) for name, t in pb_utils._TRITON_TO_NUMPY.items()
+                  if t is not np.object_}
+
+
+def execution_steps(sock):
+    """(build, write, send) for executions: build(buffer, batch, copy) gives
+    the requests; write(region, responses, start) the answers with the
+    outputs written (see write_responses), or None when it leaves them to
+    write_responses; send(answer) sends the answer. The C fast path's where
+    there is one; else build_requests, nothing and send_marshal."""
+    if fastpath is None:
+        return build_requests, None, functools.partial(send_marshal, sock)
+    build = functools.partial(
+        fastpath.build_requests, np.ndarray, pb_utils.Tensor, {}, pb_utils.InferenceRequest,
+        pb_utils.InferenceRequest._SERVER_DEFAULTS,
+        {name: (dtype, dtype.itemsize) for name, dtype in NUMERIC_DTYPES.items()}, tensor_from)
+    write_in_c = functools.partial(
+        fastpath.write_responses, pb_utils.InferenceResponse, pb_utils.Tensor, np.ndarray,
+        {dtype: name for name, dtype in NUMERIC_DTYPES.items()})
+
+    def write(region, responses, start):
+        return None if region.map is None else write_in_c(region.map, region.size, responses, start)
+
+    return build, write, functools.partial(fastpath.send_answer, SOCKET_FD)
 
 
 def output_bytes(tensor):
@@ -431,15 +504,15 @@ def main():
     os.closerange(CHANNEL_FD + 1, os.sysconf("SC_OPEN_MAX"))  # nothing of the server's
     sock = socket.socket(fileno=SOCKET_FD)
     region = Region()
-    frames = FrameReader(sock)
+    next_message = frame_source(sock)
+    build, write, send_answer = execution_steps(sock)
     pb_utils._runtime = Runtime(Channel())
     loop = None  # runs `async def execute`; asyncio is imported only then (it costs ~50 ms a stub)
-    from_server = pb_utils.InferenceRequest._from_server
     model = None
     name = "?"
     decoupled = False
     while True:
-        message = frames.next()
+        message = next_message()
         if message is None:
             return 0  # the server went away
         kind = message[0] if type(message) is tuple else message["type"]
@@ -459,11 +532,7 @@ def main():
             if region_size != region.size:
                 region.refresh()  # the server grew it
             try:
-                buffer = region.map
-                requests = [from_server(
-                    [tensor_from(buffer, d, decoupled) for d in inputs], outputs,
-                    request_id, correlation_id, handle, parameters, flags)
-                    for handle, request_id, correlation_id, parameters, flags, inputs, outputs in batch]
+                requests = build(region.map, batch, decoupled)
                 responses = model.execute(requests)
                 if type(responses) is not list and inspect.iscoroutine(responses):
                     if loop is None:
@@ -477,18 +546,19 @@ def main():
                         raise pb_utils.TritonModelException(
                             "Number of InferenceResponse objects do not match number of InferenceRequest objects "
                             f"(got {len(responses)} for {len(requests)})")
-                    answers = tuple(write_responses(region, responses, outputs_at))
+                    answers = write(region, responses, outputs_at) if write else None
+                    if answers is None:
+                        answers = tuple(write_responses(region, responses, outputs_at))
                 del requests, responses
                 # The region's size only says that it grew for the outputs:
                 # the server reads the size from the file.
-                send_marshal(sock, ("responses", region.size if region.size != region_size else None, answers))
+                send_answer(("responses", region.size if region.size != region_size else None, answers))
             except BaseException as e:  # noqa: BLE001
                 if isinstance(e, pb_utils.TritonError):
                     _, text, code = error_answer(e)
                 else:
                     text, code = f"{type(e).__name__}: {e}", pb_utils.TritonError.INTERNAL
-                send_marshal(sock, ("error", f"Failed to process the request(s) for model '{name}', message: {text}",
-                                    code))
+                send_answer(("error", f"Failed to process the request(s) for model '{name}', message: {text}", code))
         elif kind == "auto_complete":
             try:
                 model_class = load_model_class(message["model_file"])

@@ -127,6 +127,8 @@ class Tensor:
     def __init__(self, name, data, dtype=None):
         if not isinstance(data, np.ndarray):
             raise TritonModelException(f"Tensor '{name}': data must be a numpy array, got {type(data).__name__}")
+        # These two fields are all a Tensor holds: the stub's C fast path
+        # (fastpath.c) makes the input tensors with them directly.
         self._name = name
         self._array = data
 
@@ -205,14 +207,19 @@ class InferenceRequest:
         self._handle = None
         self._sender = None
 
+    # The fields of a request from the server that are the same for every
+    # one; _from_server (and the stub's C fast path, over a copy of this)
+    # sets the others.
+    _SERVER_DEFAULTS = {"_model_name": None, "_timeout": 0, "_model_version": -1, "_sender": None}
+
     @classmethod
     def _from_server(cls, inputs, requested_output_names, request_id, correlation_id, handle=None,
                      parameters="{}", flags=0):
         # Built field by field: this runs for every request the model gets.
         request = cls.__new__(cls)
-        request.__dict__.update(_model_name=None, _inputs=inputs, _requested=requested_output_names,
-                                _request_id=request_id, _correlation_id=correlation_id, _flags=flags, _timeout=0,
-                                _model_version=-1, _parameters=parameters, _handle=handle, _sender=None)
+        request.__dict__.update(cls._SERVER_DEFAULTS, _inputs=inputs, _requested=requested_output_names,
+                                _request_id=request_id, _correlation_id=correlation_id, _flags=flags,
+                                _parameters=parameters, _handle=handle)
         return request
 
     def inputs(self):
