@@ -13,6 +13,7 @@ import mmap
 import os
 import socket
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -186,6 +187,14 @@ def test_frames_are_read_and_sent_as_the_python_does(stub):
         fast.send_answer(ours.fileno(), answer)
         body = marshal.dumps(answer, 2)
         assert theirs.recv(1 << 16) == len(body).to_bytes(4, "little") + body
+        # A frame larger than a read, from another thread (the socket holds less than it).
+        big = b'{"text":"' + b"a" * (3 << 20) + b'"}'
+        sender = threading.Thread(target=theirs.sendall, args=(len(big).to_bytes(4, "little") + big
+                                                                + len(frames[1]).to_bytes(4, "little") + frames[1],))
+        sender.start()
+        assert fast.read_frame(ours.fileno()) == big
+        assert fast.read_frame(ours.fileno()) == frames[1]
+        sender.join()
         theirs.sendall((65 << 20).to_bytes(4, "little"))
         with pytest.raises(ValueError, match="bytes"):
             fast.read_frame(ours.fileno())

@@ -130,6 +130,14 @@ static PyObject *read_frame(PyObject *self, PyObject *arg) {
                                                  : PyBytes_FromStringAndSize(body, (Py_ssize_t)length);
   memmove(pending.data, pending.data + wanted, pending.size - wanted);
   pending.size -= wanted;
+  if (pending.capacity > 16 * READ_CHUNK && pending.size <= READ_CHUNK) {
+    /* A large frame went: give its room back. */
+    char *smaller = PyMem_RawRealloc(pending.data, READ_CHUNK);
+    if (smaller != NULL) {
+      pending.data = smaller;
+      pending.capacity = READ_CHUNK;
+    }
+  }
   return frame;
 }
 
