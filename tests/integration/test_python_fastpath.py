@@ -57,7 +57,15 @@ def fill(buffer, offset, array):
     return (offset, len(data))
 
 
-def test_requests_are_built_as_the_python_builds_them(stub):
+def test_requests_are_built_as_the_python_builds_them(stub, monkeypatch):
+    handed_back = []  # the descriptions the fast path leaves to the Python's tensor_from
+    python_tensor_from = stub.tensor_from
+
+    def tensor_from(buffer, description, copy=False):
+        handed_back.append(description[0])
+        return python_tensor_from(buffer, description, copy)
+
+    monkeypatch.setattr(stub, "tensor_from", tensor_from)
     build, _, _ = stub.execution_steps(None)
     pb = stub.pb_utils
     buffer = mmap.mmap(-1, 1 << 16)
@@ -79,7 +87,9 @@ def test_requests_are_built_as_the_python_builds_them(stub):
     batch = ((7, "id-1", 42, '{"p":1}', 3, tuple(descriptions), ["OUT"]),
              (8, "", "sequence-a", "{}", 0, tuple(descriptions[:2]), []))
     for copy in (False, True):
+        handed_back.clear()
         fast = build(buffer, batch, copy)
+        assert handed_back == ["IN_BYTES", "IN_EMPTY"]  # every numeric input was the C's
         slow = stub.build_requests(buffer, batch, copy)
         assert len(fast) == len(slow) == 2
         for f, s in zip(fast, slow):

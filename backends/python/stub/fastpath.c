@@ -7,12 +7,13 @@
  * what a hot loop says).
  *
  * Every function gives the same objects the stub's Python code gives, and
- * says "not here" (None) wherever a case is not plain (BYTES, an error, a
- * non-contiguous array, an output that does not fit the region, ...): the
- * stub then does that execution in Python, which also says what was wrong.
- * So this module decides nothing the Python code does not, and the stub
- * works the same without it (another interpreter's virtualenv, or
- * INFERD_PYTHON_FASTPATH=0).
+ * leaves to that Python whatever is not plain: an input other than a
+ * non-empty numeric tensor goes to the stub's tensor_from; responses with an
+ * error, parameters, BYTES, a non-contiguous array or outputs that do not fit
+ * the region make write_responses say None, and the stub writes them all in
+ * Python, which also says what was wrong. So this module decides nothing the
+ * Python code does not, and the stub works the same without it (another
+ * interpreter's virtualenv, or INFERD_PYTHON_FASTPATH=0).
  *
  * Only the stub's main thread calls these; what they read from the server is
  * the server's (trusted by the stub); what they read from a model is checked
@@ -71,7 +72,9 @@ static int reserve_pending(size_t capacity) {
 
 /* read_frame(fd) -> the next frame from the server: a tuple for a marshal
  * frame (an execution), the bytes of the JSON for any other, None when the
- * server closed its end. Waits in poll, not in a blocking recv. */
+ * server closed its end. Waits in poll rather than in a blocking recv, which
+ * on a stream socket is also woken each time the server reads what this
+ * side sent. */
 static PyObject *read_frame(PyObject *self, PyObject *arg) {
   (void)self;
   const int fd = as_fd(arg);
