@@ -13,9 +13,10 @@
 // execution; the next execution starts a new stub and initializes the model
 // again, and the restart is logged. finalize() runs when the instance goes.
 //
-// The interpreter: parameters { key: "EXECUTION_ENV_PATH" } naming a
-// virtualenv folder runs <folder>/bin/python3; else /usr/bin/python3 (the
-// system's, with its numpy) when present, else python3 from PATH.
+// The interpreter: parameters { key: "EXECUTION_ENV_PATH" } naming a Python
+// environment folder or a tarball of one (execution_env.h) runs its
+// bin/python3; else /usr/bin/python3 (the system's, with its numpy) when
+// present, else python3 from PATH.
 //
 // auto_complete_config runs at model load (see AutoComplete).
 //
@@ -44,6 +45,7 @@
 
 #include "../common/guard.h"
 #include "execute_answer.h"
+#include "execution_env.h"
 #include "marshal_writer.h"
 #include "stub_channel.h"
 #include "stub_process.h"
@@ -53,6 +55,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using inferd_python::AlignUp;
+using inferd_python::ExecutionEnvPython;
 using inferd_python::JsonString;
 using inferd_python::JsonText;
 using inferd_python::StubChannel;
@@ -172,23 +175,11 @@ InferdError* InitializeModel(InferdModel* model) {
   }
   const std::string env = ConfigParameter(config, "EXECUTION_ENV_PATH");
   if (!env.empty()) {
-    // Triton's $$TRITON_MODEL_DIRECTORY names the model's folder.
-    std::string path = env;
-    const std::string var = "$$TRITON_MODEL_DIRECTORY";
-    if (path.rfind(var, 0) == 0) {
-      path = fs::path(api->ModelVersionPath(model)).parent_path().string() + path.substr(var.size());
+    std::string why;
+    const std::string model_dir = fs::path(api->ModelVersionPath(model)).parent_path().string();
+    if (!ExecutionEnvPython(env, model_dir, &state->stub.python, &why)) {
+      return Error("python: model '" + name + "': " + why, INFERD_ERROR_INVALID_ARG);
     }
-    // The folder's canonical path, so that models sharing a virtualenv share
-    // its stub launcher (stub_launcher.h); bin/python3 itself stays as it is:
-    // it is a symlink, and resolving it would leave the virtualenv.
-    const fs::path folder = fs::canonical(path, ec);
-    const fs::path python = folder / "bin" / "python3";
-    if (folder.empty() || !fs::exists(python, ec)) {
-      return Error("python: EXECUTION_ENV_PATH '" + env + "' of model '" + name + "' has no bin/python3 " +
-                       "(a virtualenv folder is expected)",
-                   INFERD_ERROR_INVALID_ARG);
-    }
-    state->stub.python = python.string();
   } else {
     state->stub.python = fs::exists("/usr/bin/python3", ec) ? "/usr/bin/python3" : "python3";
   }

@@ -122,6 +122,17 @@ std::vector<int> ReceivedDescriptors(msghdr& message) {
   return fds;
 }
 
+void InitChildSignals(posix_spawnattr_t* attr) {
+  posix_spawnattr_init(attr);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD}) sigaddset(&defaults, sig);
+  posix_spawnattr_setsigmask(attr, &none);
+  posix_spawnattr_setsigdefault(attr, &defaults);
+  posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+}
+
 bool SpawnPython(const std::string& python, const std::string& script, const std::vector<int>& fds, pid_t* pid,
                  std::string* error) {
   // The child finds fds[i] at 3 + i. dup2 onto a descriptor clears
@@ -144,17 +155,8 @@ bool SpawnPython(const std::string& python, const std::string& script, const std
   for (size_t i = 0; i < copies.size(); ++i) {
     posix_spawn_file_actions_adddup2(&actions, copies[i], 3 + static_cast<int>(i));
   }
-  // The instance thread may block signals the server handles itself; the
-  // child starts with none blocked and the default handlers.
   posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD}) sigaddset(&defaults, sig);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  InitChildSignals(&attr);
   std::vector<char*> argv = {const_cast<char*>(python.c_str()), const_cast<char*>(script.c_str()), nullptr};
   const int rc = posix_spawnp(pid, python.c_str(), &actions, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);

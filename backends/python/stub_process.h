@@ -19,6 +19,7 @@
 // outside the region or allocate without bound.
 #pragma once
 
+#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -71,6 +72,11 @@ struct StubOptions {
 // The descriptors a received message carried (SCM_RIGHTS), in order; the
 // caller owns them. Call only after recvmsg returned >= 0 into `message`.
 std::vector<int> ReceivedDescriptors(msghdr& message);
+
+// Initializes `attr` so that a child starts with no signal blocked and the
+// default handlers (the server's threads may block signals it handles
+// itself); the caller destroys it.
+void InitChildSignals(posix_spawnattr_t* attr);
 
 // Starts `python script` with fds[i] at 3 + i, nothing else of the server's
 // open, no signal blocked and the default handlers.

@@ -5,10 +5,14 @@ stub restarts), an initialize that fails or hangs, request parameters and
 flags. Decoupled models and BLS: test_python_bls.py."""
 
 import concurrent.futures
+import io
 import json
 import os
 import queue
+import shutil
 import signal
+import subprocess
+import tarfile
 import textwrap
 import time
 import urllib.request
@@ -907,3 +911,91 @@ def test_stubs_are_forked_from_a_launcher_and_start_afresh_where_it_matters(star
     assert len(new) == 1 and "inferd_python_launcher.py" in Path(f"/proc/{new[0]}/cmdline").read_text(), parents
     srv.stop()
     assert srv.returncode == 0, srv.log_text()
+
+
+# Says where it runs: the interpreter's prefix and a module only its environment has.
+WHERE = '''
+import sys
+
+import inferd_env_marker
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        where = np.array([sys.prefix.encode(), inferd_env_marker.WHERE.encode()], dtype=np.object_)
+        return [pb_utils.InferenceResponse([pb_utils.Tensor("WHERE", where)]) for _ in requests]
+'''
+WHERE_CONFIG = '''
+backend: "python"
+input [{ name: "INPUT0" data_type: TYPE_FP32 dims: [1] }]
+output [{ name: "WHERE" data_type: TYPE_STRING dims: [2] }]
+parameters { key: "EXECUTION_ENV_PATH" value { string_value: "%s" } }
+'''
+
+
+def _environment_tarball(folder, tarball):
+    """A virtualenv of the system's Python (its numpy seen) with a module of its own, packed as conda-pack packs."""
+    subprocess.run(["/usr/bin/python3", "-m", "venv", "--system-site-packages", "--without-pip", folder], check=True)
+    site = subprocess.run([f"{folder}/bin/python3", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    Path(site, "inferd_env_marker.py").write_text('WHERE = "packed"\n')
+    with tarfile.open(tarball, "w:gz") as tar:
+        tar.add(folder, arcname=".")
+
+
+def test_an_environment_tarball_is_unpacked_once_and_runs_the_model(start_server, make_repo, tmp_path):
+    repo = make_repo("packed")
+    _environment_tarball(tmp_path / "venv", tmp_path / "env.tar.gz")
+    first = _python_model(repo, "first", WHERE_CONFIG % "$$TRITON_MODEL_DIRECTORY/env.tar.gz", WHERE)
+    shutil.copy(tmp_path / "env.tar.gz", first / "env.tar.gz")
+    _python_model(repo, "second", WHERE_CONFIG % (first / "env.tar.gz"), WHERE)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    srv = start_server([repo], env=dict(os.environ, TMPDIR=str(temp)))
+    c = httpclient.InferenceServerClient(srv.url)
+    x = httpclient.InferInput("INPUT0", [1], "FP32")
+    x.set_data_from_numpy(np.zeros(1, np.float32))
+    root = temp / f"inferd-python-envs-{os.getuid()}"
+    unpacked = [p for p in root.iterdir()]
+    assert len(unpacked) == 1 and unpacked[0].name.startswith("env.tar.gz-"), unpacked  # one, shared, nothing left
+    assert oct(root.stat().st_mode & 0o777) == "0o700"
+    for model in ("first", "second"):
+        prefix, marker = c.infer(model, [x]).as_numpy("WHERE").tolist()
+        assert prefix.decode() == str(unpacked[0]) and marker == b"packed", (prefix, marker)
+
+
+def test_environment_tarballs_that_cannot_be_used_fail_the_load_naming_why(start_server, make_repo, tmp_path):
+    repo = make_repo("bad_packs")
+    corrupt = _python_model(repo, "corrupt", WHERE_CONFIG % "$$TRITON_MODEL_DIRECTORY/env.tar.gz", WHERE)
+    (corrupt / "env.tar.gz").write_bytes(os.urandom(4096))
+    escaping = _python_model(repo, "escaping", WHERE_CONFIG % "$$TRITON_MODEL_DIRECTORY/env.tar", WHERE)
+    with tarfile.open(escaping / "env.tar", "w") as tar:
+        member = tarfile.TarInfo("../../../escaped.txt")
+        member.size = 4
+        tar.addfile(member, io.BytesIO(b"oops"))
+    empty = _python_model(repo, "empty", WHERE_CONFIG % "$$TRITON_MODEL_DIRECTORY/env.tgz", WHERE)
+    with tarfile.open(empty / "env.tgz", "w:gz") as tar:
+        member = tarfile.TarInfo("README")
+        member.size = 2
+        tar.addfile(member, io.BytesIO(b"hi"))
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    srv = start_server([repo], ["--strict-readiness=false"], env=dict(os.environ, TMPDIR=str(temp)))
+    c = httpclient.InferenceServerClient(srv.url)
+    reasons = {name: index_entries(c, name)[0]["reason"] for name in ("corrupt", "escaping", "empty")}
+    assert "(a tarball): tar exited with status" in reasons["corrupt"], reasons
+    assert "(a tarball): tar exited with status" in reasons["escaping"] and "..'" in reasons["escaping"], reasons
+    assert "has no bin/python3" in reasons["empty"], reasons
+    assert not any(p.name == "escaped.txt" for p in tmp_path.rglob("*")) and not (repo.parent / "escaped.txt").exists()
+    root = temp / f"inferd-python-envs-{os.getuid()}"
+    assert [p.name for p in root.iterdir() if ".partial-" in p.name] == []  # no half-unpacked folders left
+
+    # A folder for unpacked environments that others can write to is never used.
+    shared = tmp_path / "shared"
+    (shared / f"inferd-python-envs-{os.getuid()}").mkdir(parents=True)
+    (shared / f"inferd-python-envs-{os.getuid()}").chmod(0o777)
+    srv = start_server([repo], ["--strict-readiness=false"], env=dict(os.environ, TMPDIR=str(shared)))
+    reason = index_entries(httpclient.InferenceServerClient(srv.url), "empty")[0]["reason"]
+    assert "is not a folder of this user's only" in reason, reason
