@@ -2,7 +2,8 @@
 through tritonclient over HTTP and gRPC: values, BYTES, batching across
 instances, the model's errors, a crash in user code (the server lives, the
 stub restarts), an initialize that fails or hangs, request parameters and
-flags. Decoupled models and BLS: test_python_bls.py."""
+flags, environments packed as tarballs (EXECUTION_ENV_PATH). Decoupled models
+and BLS: test_python_bls.py; the stub's C fast path: test_python_fastpath.py."""
 
 import concurrent.futures
 import io
