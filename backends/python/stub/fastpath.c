@@ -243,6 +243,31 @@ static Py_ssize_t element_count(PyObject *shape) {
   return (Py_ssize_t)count;
 }
 
+/* The numpy dtype (borrowed) of an input description (name, datatype,
+ * shape, offset, size) that build_requests makes a view for: a datatype in
+ * `dtypes` (name -> (dtype, itemsize)), at least one element, and a size
+ * that is the shape's elements times the itemsize. NULL for anything else
+ * (the stub's Python takes it), with an exception set only on failure. */
+static PyObject *plain_numeric_dtype(PyObject *d, PyObject *dtypes) {
+  if (!PyTuple_CheckExact(d) || PyTuple_GET_SIZE(d) != 5) return NULL;
+  PyObject *known = PyDict_GetItemWithError(dtypes, PyTuple_GET_ITEM(d, 1)); /* borrowed */
+  if (known == NULL || !PyTuple_CheckExact(known) || PyTuple_GET_SIZE(known) != 2) return NULL;
+  const Py_ssize_t elements = element_count(PyTuple_GET_ITEM(d, 2));
+  const Py_ssize_t itemsize = PyLong_AsSsize_t(PyTuple_GET_ITEM(known, 1));
+  const Py_ssize_t offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(d, 3));
+  const Py_ssize_t size = PyLong_AsSsize_t(PyTuple_GET_ITEM(d, 4));
+  if (PyErr_Occurred()) {
+    PyErr_Clear(); /* not plain ints: the Python says what is wrong */
+    return NULL;
+  }
+  Py_ssize_t bytes = 0;
+  if (elements <= 0 || itemsize <= 0 || offset < 0 || __builtin_mul_overflow(itemsize, elements, &bytes) ||
+      bytes != size) {
+    return NULL;
+  }
+  return PyTuple_GET_ITEM(known, 0);
+}
+
 /* build_requests(ndarray, tensor_type, tensor_fields, request_type,
  *                request_fields, dtypes, tensor_from, buffer, batch, copy)
  *   -> [InferenceRequest, ...] for an execution's batch, as the stub's
@@ -284,28 +309,14 @@ static PyObject *build_requests(PyObject *self, PyObject *const *args, Py_ssize_
     for (Py_ssize_t i = 0; i < input_count; ++i) {
       PyObject *d = PyTuple_GET_ITEM(descriptions, i);
       PyObject *tensor = NULL;
-      PyObject *known = NULL;
-      Py_ssize_t elements = -1, offset = -1, size = -1;
-      if (PyTuple_CheckExact(d) && PyTuple_GET_SIZE(d) == 5) {
-        known = PyDict_GetItemWithError(dtypes, PyTuple_GET_ITEM(d, 1));  /* borrowed */
-        if (known == NULL && PyErr_Occurred()) {
-          Py_DECREF(inputs);
-          goto fail;
-        }
-        elements = element_count(PyTuple_GET_ITEM(d, 2));
-        offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(d, 3));
-        size = PyLong_AsSsize_t(PyTuple_GET_ITEM(d, 4));
-        if (PyErr_Occurred()) PyErr_Clear();
+      PyObject *dtype = buffer == Py_None ? NULL : plain_numeric_dtype(d, dtypes);
+      if (dtype == NULL && PyErr_Occurred()) {
+        Py_DECREF(inputs);
+        goto fail;
       }
-      Py_ssize_t bytes = -1;
-      if (known != NULL && PyTuple_CheckExact(known) && PyTuple_GET_SIZE(known) == 2 && elements > 0) {
-        const Py_ssize_t itemsize = PyLong_AsSsize_t(PyTuple_GET_ITEM(known, 1));
-        if (itemsize <= 0 || __builtin_mul_overflow(itemsize, elements, &bytes)) bytes = -1;
-        if (PyErr_Occurred()) PyErr_Clear();
-      }
-      if (bytes > 0 && bytes == size && offset >= 0 && buffer != Py_None) {
-        PyObject *array = PyObject_CallFunctionObjArgs(ndarray, PyTuple_GET_ITEM(d, 2), PyTuple_GET_ITEM(known, 0),
-                                                       buffer, PyTuple_GET_ITEM(d, 3), NULL);
+      if (dtype != NULL) {
+        PyObject *array =
+            PyObject_CallFunctionObjArgs(ndarray, PyTuple_GET_ITEM(d, 2), dtype, buffer, PyTuple_GET_ITEM(d, 3), NULL);
         if (array != NULL && copy) {
           PyObject *copied = PyObject_CallMethodNoArgs(array, s_copy);
           Py_SETREF(array, copied);
