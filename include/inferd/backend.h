@@ -58,7 +58,7 @@ extern "C" {
 #endif
 
 #define INFERD_BACKEND_API_VERSION_MAJOR 1
-#define INFERD_BACKEND_API_VERSION_MINOR 6
+#define INFERD_BACKEND_API_VERSION_MINOR 7
 #define INFERD_BACKEND_API_VERSION \
   ((INFERD_BACKEND_API_VERSION_MAJOR << 16) | INFERD_BACKEND_API_VERSION_MINOR)
 
@@ -113,8 +113,9 @@ typedef enum InferdLogLevel {
 
 /* Since 1.2: the kinds of custom metrics. */
 typedef enum InferdMetricKind {
-  INFERD_METRIC_COUNTER = 0, /* only goes up */
-  INFERD_METRIC_GAUGE = 1    /* any value */
+  INFERD_METRIC_COUNTER = 0,  /* only goes up */
+  INFERD_METRIC_GAUGE = 1,    /* any value */
+  INFERD_METRIC_HISTOGRAM = 2 /* since 1.7: observations counted in buckets */
 } InferdMetricKind;
 
 /* Since 1.6: the types of response parameters (Triton's numbering). */
@@ -287,9 +288,9 @@ typedef struct InferdCoreApi {
   /* ---- Since 1.2: custom metrics, printed on /metrics after the server's ----
    * A family is a metric name with its HELP text and kind; a metric is one
    * series of it, told apart by labels. Creating a family or series that
-   * already exists (same name, kind and description; same labels) returns a
-   * handle to the existing one, so a reloaded model version carries on with
-   * its predecessor's values. The backend owns the handles it creates and
+   * already exists (same name and kind, its first description kept, as in
+   * Triton; same labels) returns a handle to the existing one, so a reloaded
+   * model version carries on with its predecessor's values. The backend owns the handles it creates and
    * deletes each (metrics before their family is fine, or after: a metric
    * keeps its family listed). Listed while any handle lives. */
   /* `name`: a Prometheus name ([a-zA-Z_:][a-zA-Z0-9_:]*), not starting with "nv_". */
@@ -301,7 +302,8 @@ typedef struct InferdCoreApi {
                             const char* const* label_values, uint32_t label_count,
                             InferdMetric** metric_out);
   InferdError* (*MetricDelete)(InferdMetric* metric);
-  /* Counters take only finite values >= 0; gauges any finite value. */
+  /* Counters take only finite values >= 0; gauges any finite value. A
+   * histogram family's series is made with MetricNewHistogram (since 1.7). */
   InferdError* (*MetricIncrement)(InferdMetric* metric, double value);
   /* Gauges only. */
   InferdError* (*MetricSet)(InferdMetric* metric, double value);
@@ -363,6 +365,20 @@ typedef struct InferdCoreApi {
    * "triton_final_response" (the server's). */
   InferdError* (*ResponseSetParameter)(InferdResponse* response, const char* name,
                                        InferdParameterType type, const void* value);
+
+  /* ---- Since 1.7: histograms (custom metrics of INFERD_METRIC_HISTOGRAM) ----
+   * A histogram family's series is made by MetricNewHistogram (MetricNew
+   * refuses it), with its buckets' upper bounds: finite, strictly
+   * increasing, at most 256, possibly none (the +Inf bucket is always
+   * there); no label may be named "le". A series that exists keeps its first
+   * buckets. /metrics prints <name>_count, <name>_sum and <name>_bucket{le}
+   * per series. MetricIncrement, MetricSet and MetricValue refuse a
+   * histogram; MetricObserve refuses the other kinds. Deleted with MetricDelete. */
+  InferdError* (*MetricNewHistogram)(InferdMetricFamily* family, const char* const* label_names,
+                                     const char* const* label_values, uint32_t label_count,
+                                     const double* buckets, uint32_t bucket_count, InferdMetric** metric_out);
+  /* Adds a finite value to the histogram: its bucket, sum and count. */
+  InferdError* (*MetricObserve)(InferdMetric* metric, double value);
 } InferdCoreApi;
 
 /* ---- Entry points a backend exports (looked up with dlsym) ----

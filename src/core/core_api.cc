@@ -10,6 +10,7 @@
 #include <map>
 #include <new>
 #include <string_view>
+#include <vector>
 
 #include "common/logging.h"
 #include "common/utf8.h"
@@ -390,13 +391,15 @@ InferdError* MetricFamilyNew(InferdMetricKind kind, const char* name, const char
                              InferdMetricFamily** family_out) noexcept {
   try {
     if (family_out == nullptr || name == nullptr) return NewError(INFERD_ERROR_INVALID_ARG, "MetricFamilyNew: null argument");
-    if (kind != INFERD_METRIC_COUNTER && kind != INFERD_METRIC_GAUGE) {
-      return NewError(INFERD_ERROR_INVALID_ARG, "MetricFamilyNew: unknown metric kind");
+    MetricKind core_kind;
+    switch (kind) {
+      case INFERD_METRIC_COUNTER: core_kind = MetricKind::kCounter; break;
+      case INFERD_METRIC_GAUGE: core_kind = MetricKind::kGauge; break;
+      case INFERD_METRIC_HISTOGRAM: core_kind = MetricKind::kHistogram; break;
+      default: return NewError(INFERD_ERROR_INVALID_ARG, "MetricFamilyNew: unknown metric kind");
     }
     auto handle = std::make_unique<InferdMetricFamily>();
-    Status st = CustomMetrics::Global().NewFamily(
-        kind == INFERD_METRIC_COUNTER ? MetricKind::kCounter : MetricKind::kGauge, name,
-        description ? description : "", &handle->family);
+    Status st = CustomMetrics::Global().NewFamily(core_kind, name, description ? description : "", &handle->family);
     if (!st.ok()) return ErrorFromStatus(st);
     *family_out = handle.release();
     return nullptr;
@@ -410,31 +413,56 @@ InferdError* MetricFamilyDelete(InferdMetricFamily* family) noexcept {
   return nullptr;
 }
 
+// MetricNew and MetricNewHistogram: `buckets` null for counters and gauges.
+InferdError* NewMetric(const char* entry, InferdMetricFamily* family, const char* const* label_names,
+                       const char* const* label_values, uint32_t label_count, const std::vector<double>* buckets,
+                       InferdMetric** metric_out) {
+  if (family == nullptr || metric_out == nullptr ||
+      (label_count > 0 && (label_names == nullptr || label_values == nullptr))) {
+    return NewError(INFERD_ERROR_INVALID_ARG, (std::string(entry) + ": null argument").c_str());
+  }
+  if (label_count > CustomMetrics::kMaxLabels) {
+    return NewError(INFERD_ERROR_INVALID_ARG, (std::string(entry) + ": too many labels").c_str());
+  }
+  MetricLabels labels;
+  for (uint32_t i = 0; i < label_count; ++i) {
+    if (label_names[i] == nullptr || label_values[i] == nullptr) {
+      return NewError(INFERD_ERROR_INVALID_ARG, (std::string(entry) + ": null label").c_str());
+    }
+    labels.emplace_back(label_names[i], label_values[i]);
+  }
+  auto handle = std::make_unique<InferdMetric>();
+  Status st = CustomMetrics::Global().NewSeries(family->family, std::move(labels), &handle->series, buckets);
+  if (!st.ok()) return ErrorFromStatus(st);
+  *metric_out = handle.release();
+  return nullptr;
+}
+
 InferdError* MetricNew(InferdMetricFamily* family, const char* const* label_names,
                        const char* const* label_values, uint32_t label_count,
                        InferdMetric** metric_out) noexcept {
   try {
-    if (family == nullptr || metric_out == nullptr ||
-        (label_count > 0 && (label_names == nullptr || label_values == nullptr))) {
-      return NewError(INFERD_ERROR_INVALID_ARG, "MetricNew: null argument");
-    }
-    if (label_count > CustomMetrics::kMaxLabels) {
-      return NewError(INFERD_ERROR_INVALID_ARG, "MetricNew: too many labels");
-    }
-    MetricLabels labels;
-    for (uint32_t i = 0; i < label_count; ++i) {
-      if (label_names[i] == nullptr || label_values[i] == nullptr) {
-        return NewError(INFERD_ERROR_INVALID_ARG, "MetricNew: null label");
-      }
-      labels.emplace_back(label_names[i], label_values[i]);
-    }
-    auto handle = std::make_unique<InferdMetric>();
-    Status st = CustomMetrics::Global().NewSeries(family->family, std::move(labels), &handle->series);
-    if (!st.ok()) return ErrorFromStatus(st);
-    *metric_out = handle.release();
-    return nullptr;
+    return NewMetric("MetricNew", family, label_names, label_values, label_count, nullptr, metric_out);
   } catch (...) {
     return ErrorFromException("MetricNew");
+  }
+}
+
+InferdError* MetricNewHistogram(InferdMetricFamily* family, const char* const* label_names,
+                                const char* const* label_values, uint32_t label_count, const double* buckets,
+                                uint32_t bucket_count, InferdMetric** metric_out) noexcept {
+  try {
+    if (bucket_count > 0 && buckets == nullptr) {
+      return NewError(INFERD_ERROR_INVALID_ARG, "MetricNewHistogram: null buckets");
+    }
+    if (bucket_count > CustomMetrics::kMaxBuckets) {  // before copying them
+      return NewError(INFERD_ERROR_INVALID_ARG, ("MetricNewHistogram: more than " +
+                                                 std::to_string(CustomMetrics::kMaxBuckets) + " buckets").c_str());
+    }
+    const std::vector<double> bounds(buckets, buckets + bucket_count);
+    return NewMetric("MetricNewHistogram", family, label_names, label_values, label_count, &bounds, metric_out);
+  } catch (...) {
+    return ErrorFromException("MetricNewHistogram");
   }
 }
 
@@ -453,10 +481,18 @@ InferdError* MetricSet(InferdMetric* metric, double value) noexcept {
   return ErrorFromStatus(metric->series->Set(value));
 }
 
+InferdError* MetricObserve(InferdMetric* metric, double value) noexcept {
+  if (metric == nullptr) return NewError(INFERD_ERROR_INVALID_ARG, "MetricObserve: null metric");
+  try {
+    return ErrorFromStatus(metric->series->Observe(value));
+  } catch (...) {
+    return ErrorFromException("MetricObserve");
+  }
+}
+
 InferdError* MetricValue(const InferdMetric* metric, double* value_out) noexcept {
   if (metric == nullptr || value_out == nullptr) return NewError(INFERD_ERROR_INVALID_ARG, "MetricValue: null argument");
-  *value_out = metric->series->Value();
-  return nullptr;
+  return ErrorFromStatus(metric->series->Value(value_out));
 }
 
 std::atomic<Server*> in_process_server{nullptr};
@@ -601,6 +637,7 @@ const InferdCoreApi kApi = {
     RequestParametersJson,
     RequestIsCancelled,
     ModelBackendLibraryPath, ModelBackendConfigJson, LogIsEnabled, ResponseSetParameter,
+    MetricNewHistogram, MetricObserve,
 };
 
 }  // namespace

@@ -250,8 +250,13 @@ std::string MetricsEndpoint::Render() const {
   // series, e.g. of a backend whose models are all unloaded, is left out).
   for (const CustomMetricSnapshot& family : CustomMetrics::Global().Snapshot()) {
     if (family.series.empty()) continue;
+    if (family.kind == MetricKind::kHistogram) {
+      p.Family(family.name, "histogram", family.help);
+      for (const CustomSeriesSnapshot& series : family.series) p.Histogram(family.name, series.labels, series.histogram);
+      continue;
+    }
     p.Family(family.name, family.kind == MetricKind::kCounter ? "counter" : "gauge", family.help);
-    for (const auto& [labels, value] : family.series) p.Sample(family.name, labels, value);
+    for (const CustomSeriesSnapshot& series : family.series) p.Sample(family.name, series.labels, series.value);
   }
 
   if (options_.cpu_metrics) {

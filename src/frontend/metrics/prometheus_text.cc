@@ -34,11 +34,31 @@ void PrometheusText::Name(const std::string& name, const Labels& labels) {
   out_ += '}';
 }
 
+namespace {
+
+// Go's and Prometheus' spelling of a float: shortest round trip, NaN, +Inf, -Inf.
+std::string FormatValue(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
+  return fmt::format("{}", value);
+}
+
+}  // namespace
+
 void PrometheusText::Sample(const std::string& name, const Labels& labels, double value) {
   Name(name, labels);
-  if (std::isnan(value)) out_ += " NaN\n";
-  else if (std::isinf(value)) out_ += value > 0 ? " +Inf\n" : " -Inf\n";
-  else out_ += fmt::format(" {}\n", value);
+  out_ += ' ' + FormatValue(value) + '\n';
+}
+
+void PrometheusText::Histogram(const std::string& name, const Labels& labels, const HistogramSnapshot& histogram) {
+  Sample(name + "_count", labels, histogram.count);
+  Sample(name + "_sum", labels, histogram.sum);
+  Labels with_le = labels;
+  with_le.emplace_back("le", "");
+  for (size_t i = 0; i < histogram.cumulative_counts.size(); ++i) {
+    with_le.back().second = i < histogram.bounds.size() ? FormatValue(histogram.bounds[i]) : "+Inf";
+    Sample(name + "_bucket", with_le, histogram.cumulative_counts[i]);
+  }
 }
 
 void PrometheusText::Sample(const std::string& name, const Labels& labels, uint64_t value) {
