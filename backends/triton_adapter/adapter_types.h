@@ -121,6 +121,13 @@ struct TRITONSERVER_Metric {
   TRITONSERVER_MetricKind kind;
 };
 
+// What TRITONSERVER_MetricNewWithArgs is given: for now (as in Triton 2.51)
+// only a histogram's bucket bounds.
+struct TRITONSERVER_MetricArgs {
+  bool histogram = false;
+  std::vector<double> buckets;
+};
+
 // CPU memory only: the machine has no GPU runtime in inferd.
 struct TRITONBACKEND_MemoryManager {};
 

@@ -260,14 +260,16 @@ TRITONSERVER_Error* TRITONSERVER_MetricFamilyNew(TRITONSERVER_MetricFamily** fam
                                                  const TRITONSERVER_MetricKind kind, const char* name,
                                                  const char* description) {
   if (family == nullptr || name == nullptr) return NewError(TRITONSERVER_ERROR_INVALID_ARG, "null argument");
-  if (kind != TRITONSERVER_METRIC_KIND_COUNTER && kind != TRITONSERVER_METRIC_KIND_GAUGE) {
-    return NewError(TRITONSERVER_ERROR_UNSUPPORTED,
-                    "custom metric '" + std::string(name) + "': only counters and gauges are supported by inferd");
+  InferdMetricKind inferd_kind;
+  switch (kind) {
+    case TRITONSERVER_METRIC_KIND_COUNTER: inferd_kind = INFERD_METRIC_COUNTER; break;
+    case TRITONSERVER_METRIC_KIND_GAUGE: inferd_kind = INFERD_METRIC_GAUGE; break;
+    case TRITONSERVER_METRIC_KIND_HISTOGRAM: inferd_kind = INFERD_METRIC_HISTOGRAM; break;
+    default:
+      return NewError(TRITONSERVER_ERROR_INVALID_ARG, "custom metric '" + std::string(name) + "': unknown metric kind");
   }
   InferdMetricFamily* made = nullptr;
-  InferdError* error = g_api->MetricFamilyNew(
-      kind == TRITONSERVER_METRIC_KIND_COUNTER ? INFERD_METRIC_COUNTER : INFERD_METRIC_GAUGE, name,
-      description ? description : "", &made);
+  InferdError* error = g_api->MetricFamilyNew(inferd_kind, name, description ? description : "", &made);
   if (error) return inferd_triton::FromInferdError(error, TRITONSERVER_ERROR_INVALID_ARG);
   *family = new (std::nothrow) TRITONSERVER_MetricFamily{made, kind};
   if (*family == nullptr) {
@@ -284,10 +286,55 @@ TRITONSERVER_Error* TRITONSERVER_MetricFamilyDelete(TRITONSERVER_MetricFamily* f
   return inferd_triton::FromInferdError(error, TRITONSERVER_ERROR_INTERNAL);
 }
 
-TRITONSERVER_Error* TRITONSERVER_MetricNew(TRITONSERVER_Metric** metric, TRITONSERVER_MetricFamily* family,
-                                           const TRITONSERVER_Parameter** labels, const uint64_t label_count) {
+TRITONSERVER_Error* TRITONSERVER_GetMetricFamilyKind(TRITONSERVER_MetricFamily* family,
+                                                     TRITONSERVER_MetricKind* kind) {
+  if (family == nullptr || kind == nullptr) return NewError(TRITONSERVER_ERROR_INVALID_ARG, "null argument");
+  *kind = family->kind;
+  return nullptr;
+}
+
+TRITONSERVER_Error* TRITONSERVER_MetricArgsNew(TRITONSERVER_MetricArgs** args) {
+  if (args == nullptr) return NewError(TRITONSERVER_ERROR_INVALID_ARG, "null argument");
+  *args = new (std::nothrow) TRITONSERVER_MetricArgs();
+  return *args == nullptr ? NewError(TRITONSERVER_ERROR_INTERNAL, "out of memory") : nullptr;
+}
+
+TRITONSERVER_Error* TRITONSERVER_MetricArgsSetHistogram(TRITONSERVER_MetricArgs* args, const double* buckets,
+                                                        const uint64_t buckets_count) {
+  if (args == nullptr || (buckets == nullptr && buckets_count > 0)) {
+    return NewError(TRITONSERVER_ERROR_INVALID_ARG, "TRITONSERVER_MetricArgsSetHistogram: null argument");
+  }
+  // The server checks the bounds when the metric is made; this only bounds the copy.
+  constexpr uint64_t kMaxBuckets = 256;
+  if (buckets_count > kMaxBuckets) {
+    return NewError(TRITONSERVER_ERROR_INVALID_ARG, "a histogram may have at most 256 buckets");
+  }
+  try {
+    args->buckets.assign(buckets, buckets + buckets_count);
+  } catch (const std::bad_alloc&) {
+    return NewError(TRITONSERVER_ERROR_INTERNAL, "out of memory");
+  }
+  args->histogram = true;
+  return nullptr;
+}
+
+TRITONSERVER_Error* TRITONSERVER_MetricArgsDelete(TRITONSERVER_MetricArgs* args) {
+  delete args;
+  return nullptr;
+}
+
+TRITONSERVER_Error* TRITONSERVER_MetricNewWithArgs(TRITONSERVER_Metric** metric, TRITONSERVER_MetricFamily* family,
+                                                   const TRITONSERVER_Parameter** labels, const uint64_t label_count,
+                                                   const TRITONSERVER_MetricArgs* args) {
   if (metric == nullptr || family == nullptr || (labels == nullptr && label_count > 0)) {
     return NewError(TRITONSERVER_ERROR_INVALID_ARG, "TRITONSERVER_MetricNew: null argument");
+  }
+  // Triton's rules: a histogram needs args with buckets, the others take none.
+  if (family->kind == TRITONSERVER_METRIC_KIND_HISTOGRAM) {
+    if (args == nullptr) return NewError(TRITONSERVER_ERROR_INVALID_ARG, "Bucket boundaries not found in Metric args.");
+    if (!args->histogram) return NewError(TRITONSERVER_ERROR_INVALID_ARG, "Metric args not set to histogram kind.");
+  } else if (args != nullptr) {
+    return NewError(TRITONSERVER_ERROR_INVALID_ARG, "Unexpected args found in counter or gauge Metric constructor.");
   }
   if (label_count > 64) return NewError(TRITONSERVER_ERROR_INVALID_ARG, "a metric may have at most 64 labels");
   const char* names[64];
@@ -300,7 +347,11 @@ TRITONSERVER_Error* TRITONSERVER_MetricNew(TRITONSERVER_Metric** metric, TRITONS
     values[i] = labels[i]->text.c_str();
   }
   InferdMetric* made = nullptr;
-  InferdError* error = g_api->MetricNew(family->family, names, values, static_cast<uint32_t>(label_count), &made);
+  const auto count = static_cast<uint32_t>(label_count);
+  InferdError* error =
+      args == nullptr ? g_api->MetricNew(family->family, names, values, count, &made)
+                      : g_api->MetricNewHistogram(family->family, names, values, count, args->buckets.data(),
+                                                  static_cast<uint32_t>(args->buckets.size()), &made);
   if (error) return inferd_triton::FromInferdError(error, TRITONSERVER_ERROR_INVALID_ARG);
   *metric = new (std::nothrow) TRITONSERVER_Metric{made, family->kind};
   if (*metric == nullptr) {
@@ -308,6 +359,11 @@ TRITONSERVER_Error* TRITONSERVER_MetricNew(TRITONSERVER_Metric** metric, TRITONS
     return NewError(TRITONSERVER_ERROR_INTERNAL, "out of memory");
   }
   return nullptr;
+}
+
+TRITONSERVER_Error* TRITONSERVER_MetricNew(TRITONSERVER_Metric** metric, TRITONSERVER_MetricFamily* family,
+                                           const TRITONSERVER_Parameter** labels, const uint64_t label_count) {
+  return TRITONSERVER_MetricNewWithArgs(metric, family, labels, label_count, nullptr);
 }
 
 TRITONSERVER_Error* TRITONSERVER_MetricDelete(TRITONSERVER_Metric* metric) {
@@ -331,6 +387,11 @@ TRITONSERVER_Error* TRITONSERVER_MetricIncrement(TRITONSERVER_Metric* metric, do
 TRITONSERVER_Error* TRITONSERVER_MetricSet(TRITONSERVER_Metric* metric, double value) {
   if (metric == nullptr) return NewError(TRITONSERVER_ERROR_INVALID_ARG, "null metric");
   return inferd_triton::FromInferdError(g_api->MetricSet(metric->metric, value), TRITONSERVER_ERROR_UNSUPPORTED);
+}
+
+TRITONSERVER_Error* TRITONSERVER_MetricObserve(TRITONSERVER_Metric* metric, double value) {
+  if (metric == nullptr) return NewError(TRITONSERVER_ERROR_INVALID_ARG, "null metric");
+  return inferd_triton::FromInferdError(g_api->MetricObserve(metric->metric, value), TRITONSERVER_ERROR_UNSUPPORTED);
 }
 
 TRITONSERVER_Error* TRITONSERVER_GetMetricKind(TRITONSERVER_Metric* metric, TRITONSERVER_MetricKind* kind) {

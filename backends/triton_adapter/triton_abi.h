@@ -29,6 +29,7 @@ struct TRITONSERVER_InferenceTrace;
 struct TRITONSERVER_BufferAttributes;
 struct TRITONSERVER_MetricFamily;
 struct TRITONSERVER_Metric;
+struct TRITONSERVER_MetricArgs;
 struct TRITONBACKEND_Backend;
 struct TRITONBACKEND_BackendAttribute;
 struct TRITONBACKEND_Model;
@@ -142,7 +143,7 @@ TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONSERVER_BufferAttributesSetByteSize(
 TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONSERVER_InferenceTraceReportActivity(TRITONSERVER_InferenceTrace* trace,
                                                                               uint64_t timestamp,
                                                                               const char* activity_name);
-// Custom metrics (counters and gauges), on inferd's /metrics.
+// Custom metrics (counters, gauges and histograms), on inferd's /metrics.
 TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONSERVER_MetricFamilyNew(TRITONSERVER_MetricFamily** family,
                                                                  const TRITONSERVER_MetricKind kind,
                                                                  const char* name, const char* description);
@@ -157,6 +158,19 @@ TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONSERVER_MetricIncrement(TRITONSERVER_
 TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONSERVER_MetricSet(TRITONSERVER_Metric* metric, double value);
 TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONSERVER_GetMetricKind(TRITONSERVER_Metric* metric,
                                                                TRITONSERVER_MetricKind* kind);
+TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONSERVER_GetMetricFamilyKind(TRITONSERVER_MetricFamily* family,
+                                                                     TRITONSERVER_MetricKind* kind);
+TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONSERVER_MetricArgsNew(TRITONSERVER_MetricArgs** args);
+TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONSERVER_MetricArgsSetHistogram(TRITONSERVER_MetricArgs* args,
+                                                                        const double* buckets,
+                                                                        const uint64_t buckets_count);
+TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONSERVER_MetricArgsDelete(TRITONSERVER_MetricArgs* args);
+TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONSERVER_MetricNewWithArgs(TRITONSERVER_Metric** metric,
+                                                                   TRITONSERVER_MetricFamily* family,
+                                                                   const TRITONSERVER_Parameter** labels,
+                                                                   const uint64_t label_count,
+                                                                   const TRITONSERVER_MetricArgs* args);
+TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONSERVER_MetricObserve(TRITONSERVER_Metric* metric, double value);
 
 // ---- TRITONBACKEND_*: what the server gives a backend ----
 TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONBACKEND_ApiVersion(uint32_t* major, uint32_t* minor);

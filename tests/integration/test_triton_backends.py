@@ -404,6 +404,7 @@ def echo_server(inferd_bin, tmp_path_factory):
     write_model(repo, "echo", echo_config("echo"))
     write_model(repo, "echo_batching", echo_config("echo_batching", batching=True))
     write_model(repo, "echo_decoupled", echo_config("echo_decoupled", decoupled=True))
+    write_model(repo, "echo_histogram", echo_config("echo_histogram"))  # only test_echo_histogram sends to it
     with InferdServer(inferd_bin, [repo], [f"--backend-directory={backends}", "--model-control-mode=explicit",
                                            "--load-model=*", "--backend-config=echo,greeting=hello"],
                       log_dir=tmp_path_factory.mktemp("echo_server"), tag="echo") as srv:
@@ -503,6 +504,25 @@ def test_echo_unload_and_load_again_runs_the_triton_lifecycle(echo_server):
     assert "echo instance finalized after" in log
     # The backend saw the --backend-config settings for it, in Triton's shape.
     assert 'initialized, config {\\"cmdline\\":{\\"greeting\\":\\"hello\\"}}' in log
+
+
+def test_echo_histogram_made_through_metric_args_is_on_the_metrics_page(echo_server):
+    """TRITONSERVER_MetricArgsSetHistogram + MetricNewWithArgs + MetricObserve
+    through the adapter: the histogram prints as Triton's does (count, sum,
+    cumulative buckets with le, +Inf last)."""
+    client = httpclient.InferenceServerClient(echo_server.url)
+    for n in (1, 3, 6, 20):
+        client.infer("echo_histogram", [int32_input(httpclient, "IN", list(range(n)))])
+    page = urllib.request.urlopen(f"http://{echo_server.metrics_url}/metrics").read().decode()
+    assert "# HELP echo_request_elements Elements of IN per request\n# TYPE echo_request_elements histogram" in page
+    lines = [line for line in page.splitlines()
+             if line.startswith("echo_request_elements") and 'model="echo_histogram"' in line]
+    assert lines == ['echo_request_elements_count{model="echo_histogram"} 4',
+                     'echo_request_elements_sum{model="echo_histogram"} 30',
+                     'echo_request_elements_bucket{model="echo_histogram",le="1"} 1',
+                     'echo_request_elements_bucket{model="echo_histogram",le="4"} 2',
+                     'echo_request_elements_bucket{model="echo_histogram",le="16"} 3',
+                     'echo_request_elements_bucket{model="echo_histogram",le="+Inf"} 4']
 
 
 # ---------------------------------------------------------------- always run: tests/triton_backend/inferd_identity.cc

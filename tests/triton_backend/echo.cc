@@ -20,7 +20,9 @@
 //    a request whose first value is 999999 is released and its factory
 //    deleted with nothing sent, as a buggy backend would.
 // The backend keeps a count of executions in its model state and says it in
-// its instance's finalize log line.
+// its instance's finalize log line, and observes each request's element count
+// in the histogram echo_request_elements{model} (buckets 1, 4, 16), made with
+// TRITONSERVER_MetricArgsSetHistogram and TRITONSERVER_MetricNewWithArgs.
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -44,7 +46,38 @@ constexpr int32_t kForget = 999999;
 struct ModelState {
   bool decoupled = false;
   int executions = 0;
+  TRITONSERVER_MetricFamily* elements_family = nullptr;
+  TRITONSERVER_Metric* elements = nullptr;  // echo_request_elements{model}
 };
+
+// The model's histogram; the adapter's errors come back as Triton's would.
+TRITONSERVER_Error* MakeHistogram(TRITONBACKEND_Model* model, ModelState* state) {
+  const char* name = nullptr;
+  RETURN_IF_ERROR(TRITONBACKEND_ModelName(model, &name));
+  RETURN_IF_ERROR(TRITONSERVER_MetricFamilyNew(&state->elements_family, TRITONSERVER_METRIC_KIND_HISTOGRAM,
+                                               "echo_request_elements", "Elements of IN per request"));
+  TRITONSERVER_MetricKind kind = TRITONSERVER_METRIC_KIND_COUNTER;
+  RETURN_IF_ERROR(TRITONSERVER_GetMetricFamilyKind(state->elements_family, &kind));
+  if (kind != TRITONSERVER_METRIC_KIND_HISTOGRAM) {
+    return TRITONSERVER_ErrorNew(TRITONSERVER_ERROR_INTERNAL, "echo_request_elements is not a histogram");
+  }
+  TRITONSERVER_Parameter* label = TRITONSERVER_ParameterNew("model", TRITONSERVER_PARAMETER_STRING, name);
+  if (label == nullptr) return TRITONSERVER_ErrorNew(TRITONSERVER_ERROR_INTERNAL, "out of memory");
+  const TRITONSERVER_Parameter* labels[] = {label};
+  TRITONSERVER_MetricArgs* args = nullptr;
+  const double buckets[] = {1, 4, 16};
+  TRITONSERVER_Error* err = TRITONSERVER_MetricArgsNew(&args);
+  if (err == nullptr) err = TRITONSERVER_MetricArgsSetHistogram(args, buckets, 3);
+  if (err == nullptr) err = TRITONSERVER_MetricNewWithArgs(&state->elements, state->elements_family, labels, 1, args);
+  TRITONSERVER_MetricArgsDelete(args);
+  TRITONSERVER_ParameterDelete(label);
+  return err;
+}
+
+void DeleteHistogram(ModelState* state) {
+  TRITONSERVER_ErrorDelete(TRITONSERVER_MetricDelete(state->elements));
+  TRITONSERVER_ErrorDelete(TRITONSERVER_MetricFamilyDelete(state->elements_family));
+}
 
 // IN's values, gathered from its buffers.
 TRITONSERVER_Error* ReadInput(TRITONBACKEND_Request* request, std::vector<int32_t>* values) {
@@ -173,16 +206,19 @@ TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONBACKEND_ModelInitialize(TRITONBACKEN
     state->decoupled = text.find("\"decoupled\":true") != std::string::npos;
   }
   TRITONSERVER_MessageDelete(config);
+  if (err == nullptr) err = MakeHistogram(model, state);
+  if (err == nullptr) err = TRITONBACKEND_ModelSetState(model, state);
   if (err != nullptr) {
+    DeleteHistogram(state);
     delete state;
-    return err;
   }
-  return TRITONBACKEND_ModelSetState(model, state);
+  return err;
 }
 
 TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONBACKEND_ModelFinalize(TRITONBACKEND_Model* model) {
   void* state = nullptr;
   RETURN_IF_ERROR(TRITONBACKEND_ModelState(model, &state));
+  DeleteHistogram(static_cast<ModelState*>(state));
   delete static_cast<ModelState*>(state);
   return nullptr;
 }
@@ -216,6 +252,7 @@ TRITON_ABI_EXPORT TRITONSERVER_Error* TRITONBACKEND_ModelInstanceExecute(TRITONB
     TRITONBACKEND_Request* request = requests[r];
     std::vector<int32_t> values;
     TRITONSERVER_Error* err = ReadInput(request, &values);
+    if (err == nullptr) TRITONSERVER_ErrorDelete(TRITONSERVER_MetricObserve(state->elements, double(values.size())));
     if (state->decoupled) {
       TRITONBACKEND_ResponseFactory* factory = nullptr;
       if (err == nullptr) err = TRITONBACKEND_ResponseFactoryNew(&factory, request);
