@@ -63,6 +63,7 @@ std::string StubMetrics::Handle(const std::string& type, const rapidjson::Value&
   const double v = value->value.GetDouble();
   InferdError* e = type == "metric_increment" ? api_->MetricIncrement(metric, v)
                    : type == "metric_set"     ? api_->MetricSet(metric, v)
+                   : type == "metric_observe" ? api_->MetricObserve(metric, v)
                                               : api_->ErrorNew(INFERD_ERROR_INVALID_ARG,
                                                                ("unknown message type '" + type + "'").c_str());
   return e == nullptr ? "" : Take(e);
@@ -72,10 +73,14 @@ std::string StubMetrics::NewFamily(const rapidjson::Value& message, rapidjson::D
   const std::string name = JsonString(message, "name");
   const std::string description = JsonString(message, "description");
   const std::string kind = JsonString(message, "kind");
-  if (kind != "counter" && kind != "gauge") return "a metric family's kind is COUNTER or GAUGE, not '" + kind + "'";
+  InferdMetricKind inferd_kind;
+  if (kind == "counter") inferd_kind = INFERD_METRIC_COUNTER;
+  else if (kind == "gauge") inferd_kind = INFERD_METRIC_GAUGE;
+  else if (kind == "histogram" && api_->api_version >= ((1u << 16) | 7u)) inferd_kind = INFERD_METRIC_HISTOGRAM;
+  else if (kind == "histogram") return "this server has no histograms (its backend API is older than 1.7)";
+  else return "a metric family's kind is COUNTER, GAUGE or HISTOGRAM, not '" + kind + "'";
   InferdMetricFamily* family = nullptr;
-  if (InferdError* e = api_->MetricFamilyNew(kind == "counter" ? INFERD_METRIC_COUNTER : INFERD_METRIC_GAUGE,
-                                             name.c_str(), description.c_str(), &family)) {
+  if (InferdError* e = api_->MetricFamilyNew(inferd_kind, name.c_str(), description.c_str(), &family)) {
     return Take(e);
   }
   const uint64_t handle = next_handle_++;
@@ -103,11 +108,27 @@ std::string StubMetrics::NewMetric(const rapidjson::Value& message, rapidjson::D
     name_ptrs.push_back(names[i].c_str());
     value_ptrs.push_back(values[i].c_str());
   }
-  InferdMetric* metric = nullptr;
-  if (InferdError* e = api_->MetricNew(family->second, name_ptrs.data(), value_ptrs.data(),
-                                       static_cast<uint32_t>(names.size()), &metric)) {
-    return Take(e);
+  // "buckets": a histogram's bounds (the stub has checked they are numbers).
+  std::vector<double> buckets;
+  auto bucket_list = message.FindMember("buckets");
+  const bool histogram = bucket_list != message.MemberEnd() && !bucket_list->value.IsNull();
+  if (histogram) {
+    if (!bucket_list->value.IsArray() || bucket_list->value.Size() > 256) {
+      return "a histogram's buckets are a list of at most 256 numbers";
+    }
+    for (const auto& bound : bucket_list->value.GetArray()) {
+      if (!bound.IsNumber()) return "a histogram's buckets are numbers";
+      buckets.push_back(bound.GetDouble());
+    }
   }
+  InferdMetric* metric = nullptr;
+  const auto label_count = static_cast<uint32_t>(names.size());
+  InferdError* e = histogram ? api_->MetricNewHistogram(family->second, name_ptrs.data(), value_ptrs.data(),
+                                                        label_count, buckets.data(),
+                                                        static_cast<uint32_t>(buckets.size()), &metric)
+                             : api_->MetricNew(family->second, name_ptrs.data(), value_ptrs.data(), label_count,
+                                               &metric);
+  if (e != nullptr) return Take(e);
   const uint64_t handle = next_handle_++;
   metrics_.emplace(handle, metric);
   answer->AddMember("handle", handle, answer->GetAllocator());

@@ -6,9 +6,9 @@
 // series behind. Used on the channel's thread only.
 //
 // Messages (each answered with {"id"} plus what is said, or {"id", "error"}):
-//  {"type":"metric_family_new", "name", "description", "kind": "counter"|"gauge"} -> {"handle"}
-//  {"type":"metric_new", "family", "labels": {name: value}} -> {"handle"}
-//  {"type":"metric_increment"|"metric_set", "metric", "value"}
+//  {"type":"metric_family_new", "name", "description", "kind": "counter"|"gauge"|"histogram"} -> {"handle"}
+//  {"type":"metric_new", "family", "labels": {name: value}, "buckets": [bound...] (histograms)} -> {"handle"}
+//  {"type":"metric_increment"|"metric_set"|"metric_observe", "metric", "value"}
 //  {"type":"metric_value", "metric"} -> {"value"}
 //  {"type":"metric_delete", "metric"} and {"type":"metric_family_delete", "family"}: no answer.
 #pragma once

@@ -578,12 +578,13 @@ import triton_python_backend_utils as pb_utils
 class TritonPythonModel:
     def initialize(self, args):
         labels = {"model": args["model_name"], "version": args["model_version"]}
-        self.requests = pb_utils.MetricFamily(
-            name="model_py_requests", description="Requests the model.py saw",
-            kind=pb_utils.MetricFamily.COUNTER).Metric(labels=labels)
-        self.last = pb_utils.MetricFamily(
-            name="model_py_last_value", description="The last INPUT0 it saw",
-            kind=pb_utils.MetricFamily.GAUGE).Metric(labels=labels)
+        # The families are kept: as in Triton, a Metric dies with its MetricFamily object.
+        self.requests_family = pb_utils.MetricFamily(
+            name="model_py_requests", description="Requests the model.py saw", kind=pb_utils.MetricFamily.COUNTER)
+        self.requests = self.requests_family.Metric(labels=labels)
+        self.last_family = pb_utils.MetricFamily(
+            name="model_py_last_value", description="The last INPUT0 it saw", kind=pb_utils.MetricFamily.GAUGE)
+        self.last = self.last_family.Metric(labels=labels)
 
     def execute(self, requests):
         responses = []
@@ -631,6 +632,146 @@ def test_custom_metrics_from_model_py_are_on_the_metrics_page(start_server, make
     assert 'model_py_requests{model="counted",version="1"} 3' in page
     assert "# TYPE model_py_last_value gauge" in page
     assert 'model_py_last_value{model="counted",version="1"} 3' in page
+
+
+HISTOGRAM_METRICS = '''
+import json
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+
+def refused(what, call, needle):
+    """`what` if call() did not raise TritonModelException with `needle` in it."""
+    try:
+        call()
+    except pb_utils.TritonModelException as e:
+        return [] if needle in str(e) else [f"{what}: {e}"]
+    return [f"{what}: no error"]
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        self.family = pb_utils.MetricFamily(name="model_py_latency", description="Latency seen by model.py",
+                                            kind=pb_utils.MetricFamily.HISTOGRAM)
+        self.latency = self.family.Metric(labels={"model": args["model_name"]}, buckets=[0.1, 1.0, 2.5, 5.0, 10.0])
+        # No buckets but +Inf, and module-level kinds as Triton's pb_utils has them.
+        self.bare_family = pb_utils.MetricFamily(name="model_py_bare", description="Only +Inf",
+                                                 kind=pb_utils.HISTOGRAM)
+        self.bare = self.bare_family.Metric(buckets=[])
+
+    def checks(self):
+        """Triton's rules for histograms and metric lifetimes; returns what failed."""
+        failed = []
+        hist, counter_family = self.family, pb_utils.MetricFamily(
+            name="model_py_checks", description="first text", kind=pb_utils.MetricKind.COUNTER)
+        failed += refused("no buckets", lambda: hist.Metric(labels={}), "Missing required buckets")
+        failed += refused("buckets=None", lambda: hist.Metric(labels={}, buckets=None), "Missing required buckets")
+        failed += refused("a tuple", lambda: hist.Metric(buckets=(1.0, 2.0)), "Buckets must be a list")
+        failed += refused("unsorted", lambda: hist.Metric(labels={"k": "1"}, buckets=[2.5, 0.1]), "strictly increasing")
+        failed += refused("repeated", lambda: hist.Metric(labels={"k": "2"}, buckets=[1, 1, 2]), "strictly increasing")
+        failed += refused("infinite", lambda: hist.Metric(labels={"k": "3"}, buckets=[1, float("inf")]), "finite")
+        failed += refused("le label", lambda: hist.Metric(labels={"le": "1"}, buckets=[1]), "'le'")
+        failed += refused("labels not a dict", lambda: hist.Metric(labels=["a"], buckets=[1]), "Labels must be a dict")
+        failed += refused("counter with buckets", lambda: counter_family.Metric(buckets=[1.0]), "Unexpected buckets")
+        failed += refused("histogram value()", self.latency.value, "histogram")
+        failed += refused("histogram increment()", lambda: self.latency.increment(1), "histogram")
+        failed += refused("histogram set()", lambda: self.latency.set(1), "gauge")
+        failed += refused("histogram observe(nan)", lambda: self.latency.observe(float("nan")), "finite")
+        counter = counter_family.Metric()
+        failed += refused("counter observe()", lambda: counter.observe(0.05), "histogram")
+        # The same name and kind with another text is the same family, first text kept.
+        again = pb_utils.MetricFamily(name="model_py_checks", description="second text",
+                                      kind=pb_utils.MetricFamily.COUNTER)
+        failed += refused("another kind", lambda: pb_utils.MetricFamily(
+            name="model_py_checks", description="first text", kind=pb_utils.MetricFamily.GAUGE), "counter")
+        again.Metric().increment(2)
+        if counter.value() != 2:
+            failed.append(f"the shared series holds {counter.value()}, not 2")
+        # A Metric whose MetricFamily object is gone refuses everything.
+        orphan_family = pb_utils.MetricFamily(name="model_py_orphan", description="x",
+                                              kind=pb_utils.MetricFamily.GAUGE)
+        orphan = orphan_family.Metric(labels={"a": "b"})
+        del orphan_family
+        for name, call in (("set", lambda: orphan.set(1)), ("increment", lambda: orphan.increment(1)),
+                           ("value", orphan.value)):
+            failed += refused(f"orphan {name}", call, "'MetricFamily' has been deleted")
+        self.keep = (counter_family, counter, again)  # for the page the test reads next
+        return failed
+
+    def execute(self, requests):
+        responses = []
+        for r in requests:
+            x = pb_utils.get_input_tensor_by_name(r, "INPUT0").as_numpy()
+            if x[0] < 0:
+                answer = self.checks()
+            else:
+                for value in x:
+                    self.latency.observe(float(value))
+                self.bare.observe(float(x[0]))
+                answer = []
+            responses.append(pb_utils.InferenceResponse([pb_utils.Tensor(
+                "OUTPUT0", np.array([json.dumps(answer).encode()], dtype=np.object_))]))
+        return responses
+'''
+
+HISTOGRAM_CONFIG = '''
+backend: "python"
+input [{ name: "INPUT0" data_type: TYPE_FP32 dims: [-1] }]
+output [{ name: "OUTPUT0" data_type: TYPE_STRING dims: [1] }]
+'''
+
+
+def test_histogram_metrics_from_model_py_print_as_tritons(start_server, make_repo):
+    """pb_utils.MetricFamily.HISTOGRAM as in Triton 2.51: Metric(labels,
+    buckets), observe(); /metrics prints _count, _sum and cumulative _bucket
+    lines with le (as Triton's QA custom_metrics test reads them); buckets,
+    kinds and lifetimes are checked with Triton's errors."""
+    repo = make_repo("histogram")
+    _python_model(repo, "hist", HISTOGRAM_CONFIG, HISTOGRAM_METRICS)
+    srv = start_server([repo])
+    c = httpclient.InferenceServerClient(srv.url)
+
+    def send(values):
+        x = httpclient.InferInput("INPUT0", [len(values)], "FP32")
+        x.set_data_from_numpy(np.array(values, np.float32))
+        return json.loads(c.infer("hist", [x]).as_numpy("OUTPUT0")[0])
+
+    def page():
+        return urllib.request.urlopen(f"http://{srv.metrics_url}/metrics").read().decode()
+
+    labels = 'model="hist"'
+    before = page()
+    assert f"model_py_latency_count{{{labels}}} 0\n" in before
+    assert f'model_py_latency_bucket{{{labels},le="+Inf"}} 0\n' in before
+    assert send([0.25, 1.5]) == [] and send([6.0]) == []  # float32 values, exact in binary
+    text = page()
+    assert "# HELP model_py_latency Latency seen by model.py\n# TYPE model_py_latency histogram\n" in text
+    lines = [line for line in text.splitlines() if line.startswith("model_py_latency")]
+    assert lines == [f"model_py_latency_count{{{labels}}} 3",
+                     f"model_py_latency_sum{{{labels}}} 7.75",
+                     f'model_py_latency_bucket{{{labels},le="0.1"}} 0',
+                     f'model_py_latency_bucket{{{labels},le="1"}} 1',
+                     f'model_py_latency_bucket{{{labels},le="2.5"}} 2',
+                     f'model_py_latency_bucket{{{labels},le="5"}} 2',
+                     f'model_py_latency_bucket{{{labels},le="10"}} 3',
+                     f'model_py_latency_bucket{{{labels},le="+Inf"}} 3']
+    assert [line for line in text.splitlines() if line.startswith("model_py_bare")] == [
+        "model_py_bare_count 2", "model_py_bare_sum 6.25", 'model_py_bare_bucket{le="+Inf"} 2']
+
+    assert send([-1.0]) == []
+    text = page()
+    assert "# HELP model_py_checks first text\n# TYPE model_py_checks counter\nmodel_py_checks 2\n" in text
+    assert "second text" not in text
+    # Deleting the family deleted the orphan's series, which no refused call brought back.
+    for _ in range(50):
+        if "model_py_orphan" not in text:
+            break
+        time.sleep(0.1)
+        text = page()
+    assert "model_py_orphan" not in text
+    assert send([0.5]) == []  # the server and the model serve on
+    assert f"model_py_latency_count{{{labels}}} 4\n" in page()
 
 
 SHORT_LIVED_METRIC = '''

@@ -6,7 +6,7 @@ InferenceRequest(...).exec / async_exec, decoupled too), InferenceResponse,
 the response sender of decoupled models, TritonError and its codes,
 TritonModelException, the get_*_by_name helpers, the type conversions, BYTES
 (de)serialization, Logger and LogLevel, MetricFamily and Metric (custom
-metrics: counters and gauges), the flag constants, ModelConfig for
+metrics: counters, gauges and histograms), the flag constants, ModelConfig for
 auto_complete_config.
 
 What crosses to the server goes through `_runtime`, which the stub sets
@@ -19,6 +19,7 @@ import queue
 import struct
 import sys
 import threading
+import weakref
 
 import numpy as np
 
@@ -472,58 +473,116 @@ class LogLevel:
     INFO, WARNING, ERROR, VERBOSE = range(4)
 
 
-class MetricFamily:
-    """A custom metric on the server's /metrics (Triton's pb_utils.MetricFamily):
-    a name with its HELP text and kind; Metric(labels) makes one series of it.
-    COUNTER only goes up (increment by >= 0); GAUGE takes increment and set."""
+class MetricKind:
+    """The kinds of MetricFamily (Triton's pb_utils.MetricKind, also at module level)."""
 
     COUNTER, GAUGE, HISTOGRAM = 0, 1, 2
-    _KINDS = {COUNTER: "counter", GAUGE: "gauge"}
+
+
+COUNTER, GAUGE, HISTOGRAM = MetricKind.COUNTER, MetricKind.GAUGE, MetricKind.HISTOGRAM
+
+_METRIC_FAMILY_DELETED = ("Invalid metric operation as the corresponding 'MetricFamily' has been deleted. "
+                          "The 'MetricFamily' object should be deleted AFTER its corresponding 'Metric' "
+                          "objects have been deleted.")
+
+
+class MetricFamily:
+    """A custom metric on the server's /metrics (Triton's pb_utils.MetricFamily):
+    a name with its HELP text and kind; Metric(labels) makes one series of it
+    (Metric(labels, buckets) for a HISTOGRAM). COUNTER only goes up (increment
+    by >= 0); GAUGE takes increment and set; HISTOGRAM takes observe.
+
+    As in Triton, a family that exists (same name and kind) is shared, with its
+    first description, and deleting the MetricFamily object deletes its
+    Metric objects' series: using one afterwards raises."""
+
+    COUNTER, GAUGE, HISTOGRAM = MetricKind.COUNTER, MetricKind.GAUGE, MetricKind.HISTOGRAM
+    _KINDS = {COUNTER: "counter", GAUGE: "gauge", HISTOGRAM: "histogram"}
 
     def __init__(self, name, description, kind):
         if kind not in MetricFamily._KINDS:
-            raise TritonModelException("MetricFamily: the kind is MetricFamily.COUNTER or MetricFamily.GAUGE"
-                                       + (" (HISTOGRAM is not built in inferd)" if kind == MetricFamily.HISTOGRAM else ""))
+            raise TritonModelException("MetricFamily: the kind is MetricFamily.COUNTER, MetricFamily.GAUGE "
+                                       "or MetricFamily.HISTOGRAM")
         self._kind = kind
+        self._metrics = weakref.WeakSet()  # cleared when this family goes
         self._handle = _server().call({"type": "metric_family_new", "name": str(name),
                                        "description": str(description),
                                        "kind": MetricFamily._KINDS[kind]})["handle"]
 
-    def Metric(self, labels=None):  # noqa: N802 (Triton's name)
-        return Metric(self, labels or {})
+    def Metric(self, labels=None, buckets=None):  # noqa: N802 (Triton's name)
+        """One series, told apart by `labels` (a dict of str to str). A
+        HISTOGRAM's needs `buckets`: a list of upper bounds, strictly
+        increasing (the +Inf bucket is always there); the others take none."""
+        if labels is not None and not isinstance(labels, dict):
+            raise TritonModelException("Failed to create metric. Labels must be a dictionary.")
+        if buckets is not None:
+            if not isinstance(buckets, list):
+                raise TritonModelException("Failed to create metric. Buckets must be a list.")
+            if self._kind != MetricFamily.HISTOGRAM:
+                raise TritonModelException("Failed to create metric. Unexpected buckets found.")
+            try:
+                buckets = [float(bound) for bound in buckets]
+            except (TypeError, ValueError) as e:
+                raise TritonModelException(f"Failed to create metric. Buckets must be numbers: {e}") from None
+            if not all(math.isfinite(bound) for bound in buckets):
+                raise TritonModelException("Failed to create metric. Buckets must be finite numbers "
+                                           "(the +Inf bucket is always there).")
+        elif self._kind == MetricFamily.HISTOGRAM:
+            raise TritonModelException("Failed to create metric. Missing required buckets.")
+        metric = Metric(self, labels or {}, buckets)
+        self._metrics.add(metric)
+        return metric
 
     def __del__(self):
+        for metric in list(getattr(self, "_metrics", ())):
+            metric._clear()
         _post_quietly({"type": "metric_family_delete", "family": getattr(self, "_handle", None)})
 
 
 class Metric:
     """One series of a MetricFamily, told apart by its labels (str: str)."""
 
-    def __init__(self, family, labels):
-        if not isinstance(labels, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                                   for k, v in labels.items()):
+    def __init__(self, family, labels, buckets=None):
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
             raise TritonModelException("a metric's labels must be a dict of str to str")
-        self._family = family  # keeps the family listed while the series lives
-        self._handle = _server().call({"type": "metric_new", "family": family._handle,
-                                       "labels": labels})["handle"]
+        self._cleared = False
+        message = {"type": "metric_new", "family": family._handle, "labels": labels}
+        if buckets is not None:
+            message["buckets"] = buckets
+        self._handle = _server().call(message)["handle"]
 
-    def _update(self, kind, value):
+    def _update(self, kind, what, value):
+        if self._cleared:
+            raise TritonModelException(f"Failed to {what}: {_METRIC_FAMILY_DELETED}")
         value = float(value)
         if not math.isfinite(value):
-            raise TritonModelException(f"a metric's value must be finite, got {value}")
+            raise TritonModelException(f"Failed to {what}: the value must be finite, got {value}")
         _server().call({"type": kind, "metric": self._handle, "value": value})
 
     def increment(self, value):
-        self._update("metric_increment", value)
+        self._update("metric_increment", "increment metric value", value)
 
     def set(self, value):  # noqa: A003 (Triton's name)
-        self._update("metric_set", value)
+        self._update("metric_set", "set metric value", value)
+
+    def observe(self, value):
+        """Adds `value` to a HISTOGRAM: its bucket, sum and count."""
+        self._update("metric_observe", "observe metric value", value)
 
     def value(self):
+        if self._cleared:
+            raise TritonModelException(f"Failed to get metric value: {_METRIC_FAMILY_DELETED}")
         return _server().call({"type": "metric_value", "metric": self._handle})["value"]
 
+    def _clear(self):
+        """Deletes the series (its family is going); later operations raise."""
+        if not self._cleared:
+            self._cleared = True
+            _post_quietly({"type": "metric_delete", "metric": getattr(self, "_handle", None)})
+
     def __del__(self):
-        _post_quietly({"type": "metric_delete", "metric": getattr(self, "_handle", None)})
+        if not getattr(self, "_cleared", True):
+            self._clear()
 
 
 def _post_quietly(message):
