@@ -155,6 +155,27 @@ bool RunTar(const fs::path& tarball, const fs::path& into, const fs::path& log, 
   return false;
 }
 
+// Removes what unpacks of servers that died half way left in `root`
+// (<name>.partial-<pid>-<n>, and its .log): a staging folder whose process
+// is gone is never finished or cleaned by anyone else. A pid that is alive
+// (or reused) keeps its folder: at worst one is left for a later call.
+void RemoveAbandonedStaging(const fs::path& root) {
+  std::error_code ec;
+  for (fs::directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const size_t at = name.rfind(".partial-");
+    if (at == std::string::npos) continue;
+    const char* digits = name.c_str() + at + std::strlen(".partial-");
+    char* after = nullptr;
+    errno = 0;
+    const long pid = std::strtol(digits, &after, 10);
+    if (after == digits || *after != '-' || errno != 0 || pid <= 0 || pid == getpid()) continue;
+    if (kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    std::error_code remove_ec;
+    fs::remove_all(it->path(), remove_ec);
+  }
+}
+
 // The unpacked folder of `tarball`, unpacking it first unless an earlier
 // load did; false with the reason.
 bool Unpacked(const fs::path& tarball, fs::path* folder, std::string* error) {
@@ -168,6 +189,7 @@ bool Unpacked(const fs::path& tarball, fs::path* folder, std::string* error) {
   *folder = root / UnpackedName(tarball, st);
   std::error_code ec;
   if (fs::exists(*folder / kUnpackedMarker, ec)) return true;
+  RemoveAbandonedStaging(root);
   // Unpacked beside, then renamed into place: a load that stops half way
   // (or a second one at the same time) never leaves a folder that looks done.
   static std::atomic<unsigned> attempt{0};

@@ -9,7 +9,10 @@
 //    <uid>/<name>-<key> (the key of the tarball's path, size and modification
 //    time), and reused by every model and load while the tarball is unchanged.
 //    A tarball that unpacks with errors, takes longer than kUnpackSeconds or
-//    has no bin/python3 fails the model's load, naming why.
+//    has no bin/python3 fails the model's load, naming why. What an unpack
+//    cut short by the server's death left there is removed by the next one.
+//    An environment unpacked for an earlier version of a tarball stays (a
+//    running model may still use it): clearing the folder is the operator's.
 // The stub needs only the standard library and numpy from the environment.
 // The repository is the operator's: a load request can never set this
 // parameter (the backend refuses a config override with it).

@@ -1094,12 +1094,23 @@ def test_an_environment_tarball_is_unpacked_once_and_runs_the_model(start_server
     shutil.copy(tmp_path / "env.tar.gz", first / "env.tar.gz")
     _python_model(repo, "second", WHERE_CONFIG % (first / "env.tar.gz"), WHERE)
     temp = tmp_path / "temp"
-    temp.mkdir()
+    root = temp / f"inferd-python-envs-{os.getuid()}"
+    root.mkdir(parents=True, mode=0o700)
+    # What a server killed while unpacking left (its pid is gone) is cleared;
+    # a live process's staging folder is not.
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (root / f"env.tar.gz-0123.partial-{dead.pid}-1").mkdir()
+    (root / f"env.tar.gz-0123.partial-{dead.pid}-1" / "half").write_text("x")
+    (root / f"env.tar.gz-0123.partial-{dead.pid}-1.log").write_text("x")
+    live = root / f"other.tgz-4567.partial-{os.getpid()}-1"
+    live.mkdir()
     srv = start_server([repo], env=dict(os.environ, TMPDIR=str(temp)))
     c = httpclient.InferenceServerClient(srv.url)
     x = httpclient.InferInput("INPUT0", [1], "FP32")
     x.set_data_from_numpy(np.zeros(1, np.float32))
-    root = temp / f"inferd-python-envs-{os.getuid()}"
+    assert live.is_dir()
+    live.rmdir()
     unpacked = [p for p in root.iterdir()]
     assert len(unpacked) == 1 and unpacked[0].name.startswith("env.tar.gz-"), unpacked  # one, shared, nothing left
     assert oct(root.stat().st_mode & 0o777) == "0o700"
