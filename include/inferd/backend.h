@@ -176,6 +176,12 @@ typedef struct InferdInferRequest {
  * it must not block, and must not throw. */
 typedef void (*InferdInferCallback)(void* userp, InferdInferResult* result, uint32_t flags);
 
+/* Since 1.7: called once when a ModelLoad or ModelUnload ends: `error` is
+ * NULL on success, else the backend's to delete (ErrorDelete). It runs on a
+ * server thread of its own for that call, or on the caller's inside the call
+ * for a refusal: it must not throw. */
+typedef void (*InferdModelControlCallback)(void* userp, InferdError* error);
+
 /* The server's side of the ABI, handed to InferdBackendInitialize. */
 typedef struct InferdCoreApi {
   /* INFERD_BACKEND_API_VERSION of the server; fields past the ones a backend
@@ -379,6 +385,28 @@ typedef struct InferdCoreApi {
                                      const double* buckets, uint32_t bucket_count, InferdMetric** metric_out);
   /* Adds a finite value to the histogram: its bucket, sum and count. */
   InferdError* (*MetricObserve)(InferdMetric* metric, double value);
+
+  /* ---- Since 1.7: model control (Triton's pb_utils.load_model,
+   * unload_model and is_model_ready) ----
+   * The repository API's load and unload, for a backend, with its rules: only
+   * with --model-control-mode=explicit (else Triton's UNAVAILABLE error); a
+   * load may replace the model's config (`config_json`, NULL or "" for its
+   * config.pbtxt) and give files ("<version>/<name>" -> bytes: data, never
+   * code, and never a Python model's), within --model-load-max-override-size.
+   * A load calls back once the model serves (or failed), an unload once its
+   * versions stopped taking requests (they answer what they accepted after).
+   * Each runs on a server thread of its own, so a model may ask from its
+   * initialize; at most 8 at once. `callback` is called exactly once when
+   * the call returns NULL, never when it returns an error. Everything given
+   * is copied before the call returns. */
+  InferdError* (*ModelLoad)(const char* model_name, const char* config_json, const char* const* file_paths,
+                            const void* const* file_contents, const uint64_t* file_sizes, uint32_t file_count,
+                            InferdModelControlCallback callback, void* userp);
+  InferdError* (*ModelUnload)(const char* model_name, int unload_dependents, InferdModelControlCallback callback,
+                              void* userp);
+  /* *ready_out = 1 when the model's `version` (-1: any of its versions) is
+   * loaded and serving, else 0 (a model the server does not know included). */
+  InferdError* (*ModelIsReady)(const char* model_name, int64_t version, int* ready_out);
 } InferdCoreApi;
 
 /* ---- Entry points a backend exports (looked up with dlsym) ----

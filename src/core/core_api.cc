@@ -3,6 +3,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -618,6 +619,77 @@ InferdError* InferResultOutput(const InferdInferResult* result, uint32_t index, 
   return nullptr;
 }
 
+InferdError* ModelLoad(const char* model_name, const char* config_json, const char* const* file_paths,
+                       const void* const* file_contents, const uint64_t* file_sizes, uint32_t file_count,
+                       InferdModelControlCallback callback, void* userp) noexcept {
+  if (model_name == nullptr || callback == nullptr ||
+      (file_count > 0 && (file_paths == nullptr || file_contents == nullptr || file_sizes == nullptr))) {
+    return NewError(INFERD_ERROR_INVALID_ARG, "ModelLoad: a model name and a callback are required, and the file "
+                                              "arrays when the count is not zero");
+  }
+  Server* server = in_process_server.load();
+  if (server == nullptr) return NewError(INFERD_ERROR_UNAVAILABLE, "ModelLoad: no server is serving");
+  try {
+    // The size limit is checked before anything is copied.
+    const uint64_t limit = server->options().max_override_bytes;
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < file_count; ++i) {
+      if (file_paths[i] == nullptr || (file_contents[i] == nullptr && file_sizes[i] > 0)) {
+        return NewError(INFERD_ERROR_INVALID_ARG, "ModelLoad: a file's path or content is null");
+      }
+      if (file_sizes[i] > limit || total > limit - file_sizes[i]) {
+        return ErrorFromStatus(Status::ResourceExhausted(
+            "load of model '" + std::string(model_name) + "': its files hold more than the limit of " +
+            std::to_string(limit) + " bytes (--model-load-max-override-size)"));
+      }
+      total += file_sizes[i];
+    }
+    LoadOverrides overrides;
+    if (config_json != nullptr) overrides.config_json = config_json;
+    for (uint32_t i = 0; i < file_count; ++i) {
+      overrides.files[file_paths[i]].assign(static_cast<const char*>(file_contents[i]), file_sizes[i]);
+    }
+    server->LoadModelForBackend(model_name, std::move(overrides), [callback, userp](const Status& st) {
+      callback(userp, ErrorFromStatus(st));
+    });
+    return nullptr;
+  } catch (...) {
+    return ErrorFromException("ModelLoad");
+  }
+}
+
+InferdError* ModelUnload(const char* model_name, int unload_dependents, InferdModelControlCallback callback,
+                         void* userp) noexcept {
+  if (model_name == nullptr || callback == nullptr) {
+    return NewError(INFERD_ERROR_INVALID_ARG, "ModelUnload: a model name and a callback are required");
+  }
+  Server* server = in_process_server.load();
+  if (server == nullptr) return NewError(INFERD_ERROR_UNAVAILABLE, "ModelUnload: no server is serving");
+  try {
+    server->UnloadModelForBackend(model_name, unload_dependents != 0, [callback, userp](const Status& st) {
+      callback(userp, ErrorFromStatus(st));
+    });
+    return nullptr;
+  } catch (...) {
+    return ErrorFromException("ModelUnload");
+  }
+}
+
+InferdError* ModelIsReady(const char* model_name, int64_t version, int* ready_out) noexcept {
+  if (model_name == nullptr || ready_out == nullptr) {
+    return NewError(INFERD_ERROR_INVALID_ARG, "ModelIsReady: null argument");
+  }
+  Server* server = in_process_server.load();
+  if (server == nullptr) return NewError(INFERD_ERROR_UNAVAILABLE, "ModelIsReady: no server is serving");
+  try {
+    std::shared_ptr<Model> model;
+    *ready_out = server->GetModel(model_name, version, &model).ok() ? 1 : 0;
+    return nullptr;
+  } catch (...) {
+    return ErrorFromException("ModelIsReady");
+  }
+}
+
 void InferResultDelete(InferdInferResult* result) noexcept { delete static_cast<InferenceResponse*>(result); }
 
 const InferdCoreApi kApi = {
@@ -638,6 +710,7 @@ const InferdCoreApi kApi = {
     RequestIsCancelled,
     ModelBackendLibraryPath, ModelBackendConfigJson, LogIsEnabled, ResponseSetParameter,
     MetricNewHistogram, MetricObserve,
+    ModelLoad, ModelUnload, ModelIsReady,
 };
 
 }  // namespace

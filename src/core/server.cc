@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <set>
+#include <system_error>
 
 #include "common/logging.h"
 #include "common/malloc_tuning.h"
@@ -138,6 +139,8 @@ Status Server::Start() {
 
 void Server::Stop() {
   live_ = false;
+  // First: a load a model asked for builds models, which the rest takes down.
+  StopBackendControls();
   {
     std::lock_guard<std::mutex> lock(jobs_mu_);
     stopping_ = true;
@@ -601,13 +604,15 @@ void Server::Submit(std::function<Status()> job, LifecycleDone done) {
   done(refused);
 }
 
+Status Server::ExplicitControlAllowed(const std::string& name, const char* verb) const {
+  if (options_.control_mode == ModelControlMode::kExplicit) return Status::Ok();
+  // UNAVAILABLE with Triton's words, as its clients expect.
+  return Status::Unavailable("explicit model load / unload is not allowed if polling is enabled (cannot " +
+                             std::string(verb) + " model '" + name + "': that needs --model-control-mode=explicit)");
+}
+
 void Server::LoadModelAsync(const std::string& name, LoadOverrides overrides, LifecycleDone done) {
-  if (options_.control_mode != ModelControlMode::kExplicit) {
-    // UNAVAILABLE with Triton's words, as its clients expect.
-    return done(Status::Unavailable("explicit model load / unload is not allowed if polling is enabled "
-                                    "(cannot load model '" + name + "': that needs "
-                                    "--model-control-mode=explicit)"));
-  }
+  if (Status st = ExplicitControlAllowed(name, "load"); !st.ok()) return done(st);
   Status size = CheckOverrideSize(name, overrides.config_json, overrides.files, options_.max_override_bytes);
   if (!size.ok()) return done(size);
   Submit([this, name, overrides = std::move(overrides)] { return LoadModel(name, overrides); },
@@ -615,13 +620,73 @@ void Server::LoadModelAsync(const std::string& name, LoadOverrides overrides, Li
 }
 
 void Server::UnloadModelAsync(const std::string& name, bool unload_dependents, LifecycleDone done) {
-  if (options_.control_mode != ModelControlMode::kExplicit) {
-    // UNAVAILABLE with Triton's words, as its clients expect.
-    return done(Status::Unavailable("explicit model load / unload is not allowed if polling is enabled "
-                                    "(cannot unload model '" + name + "': that needs "
-                                    "--model-control-mode=explicit)"));
-  }
+  if (Status st = ExplicitControlAllowed(name, "unload"); !st.ok()) return done(st);
   Submit([this, name, unload_dependents] { return UnloadModel(name, unload_dependents); }, std::move(done));
+}
+
+void Server::LoadModelForBackend(const std::string& name, LoadOverrides overrides, LifecycleDone done) {
+  if (Status st = ExplicitControlAllowed(name, "load"); !st.ok()) return done(st);
+  Status size = CheckOverrideSize(name, overrides.config_json, overrides.files, options_.max_override_bytes);
+  if (!size.ok()) return done(size);
+  RunForBackend([this, name, overrides = std::move(overrides)] { return LoadModel(name, overrides); },
+                std::move(done));
+}
+
+void Server::UnloadModelForBackend(const std::string& name, bool unload_dependents, LifecycleDone done) {
+  if (Status st = ExplicitControlAllowed(name, "unload"); !st.ok()) return done(st);
+  RunForBackend([this, name, unload_dependents] { return UnloadModel(name, unload_dependents); },
+                std::move(done));
+}
+
+void Server::RunForBackend(std::function<Status()> job, LifecycleDone done) {
+  Status refused;
+  {
+    std::lock_guard<std::mutex> lock(backend_controls_mu_);
+    // Threads that ended are joined here, so the list holds the running ones.
+    for (auto it = backend_controls_.begin(); it != backend_controls_.end();) {
+      if (!it->finished->load()) {
+        ++it;
+        continue;
+      }
+      it->thread.join();
+      it = backend_controls_.erase(it);
+    }
+    if (backend_controls_stopping_) {
+      refused = Status::Unavailable("inferd is shutting down");
+    } else if (backend_controls_.size() >= kMaxBackendControls) {
+      refused = Status::Unavailable("too many model loads and unloads asked by models are running (" +
+                                    std::to_string(kMaxBackendControls) + "); try again later");
+    } else {
+      auto finished = std::make_shared<std::atomic<bool>>(false);
+      try {
+        std::thread thread([job = std::move(job), done = std::move(done), finished]() mutable {
+          const Status st = RunLifecycleJob(job);
+          try {
+            done(st);
+          } catch (...) {
+            LOG_ERROR("a backend's model load/unload callback threw; its answer is lost");
+          }
+          finished->store(true);
+        });
+        backend_controls_.push_back({std::move(thread), std::move(finished)});
+        return;
+      } catch (const std::system_error& e) {
+        refused = Status::ResourceExhausted(std::string("cannot start a thread for the model load/unload: ") +
+                                            e.what());
+      }
+    }
+  }
+  done(refused);
+}
+
+void Server::StopBackendControls() {
+  std::vector<BackendControl> running;
+  {
+    std::lock_guard<std::mutex> lock(backend_controls_mu_);
+    backend_controls_stopping_ = true;
+    running.swap(backend_controls_);
+  }
+  for (auto& control : running) control.thread.join();
 }
 
 void Server::LifecycleLoop() {

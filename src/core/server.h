@@ -117,6 +117,16 @@ class Server : public ServingModels {
   void LoadModelAsync(const std::string& name, LoadOverrides overrides, LifecycleDone done);
   void UnloadModelAsync(const std::string& name, bool unload_dependents, LifecycleDone done);
 
+  // The same, asked by a backend (InferdCoreApi.ModelLoad / ModelUnload:
+  // Triton's pb_utils.load_model / unload_model), with the same rules, but
+  // each on a thread of its own: a model may ask from its initialize, which
+  // runs inside a load, on the lifecycle thread, which would wait for
+  // itself. At most kMaxBackendControls at once (more are refused); Stop()
+  // waits for them. `done` runs once, on that thread or, for a refusal, here.
+  static constexpr size_t kMaxBackendControls = 8;
+  void LoadModelForBackend(const std::string& name, LoadOverrides overrides, LifecycleDone done);
+  void UnloadModelForBackend(const std::string& name, bool unload_dependents, LifecycleDone done);
+
   // The given version, or the highest loaded one for version -1.
   Status GetModel(const std::string& name, int64_t version, std::shared_ptr<Model>* out) const override;
   // Every loaded version of `name` ("" = every model), by name then version.
@@ -190,6 +200,12 @@ class Server : public ServingModels {
   // poll mode, scans the repositories every repository_poll_secs.
   void LifecycleLoop();
   void Submit(std::function<Status()> job, LifecycleDone done);
+  // Load and unload need --model-control-mode=explicit: Triton's refusal otherwise.
+  Status ExplicitControlAllowed(const std::string& name, const char* verb) const;
+  // Runs `job` then `done` on a thread of its own (LoadModelForBackend).
+  void RunForBackend(std::function<Status()> job, LifecycleDone done);
+  // Waits for what RunForBackend started; later ones are refused.
+  void StopBackendControls();
   static void RespondAfterException(const RequestPtr& request, const char* what) noexcept;
   // Runs a load/unload/poll step; an exception it throws (bad_alloc, a bug)
   // becomes that step's error instead of ending the process.
@@ -232,6 +248,15 @@ class Server : public ServingModels {
   std::deque<std::pair<std::function<Status()>, LifecycleDone>> jobs_;  // guarded by jobs_mu_
   bool stopping_ = false;                                                // guarded by jobs_mu_
   std::thread lifecycle_thread_;
+
+  // The threads of backends' loads and unloads (RunForBackend).
+  struct BackendControl {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> finished;
+  };
+  std::mutex backend_controls_mu_;
+  std::vector<BackendControl> backend_controls_;  // guarded by backend_controls_mu_
+  bool backend_controls_stopping_ = false;        // guarded by backend_controls_mu_
 };
 
 }  // namespace inferd
