@@ -180,6 +180,39 @@ struct BlsCall {
   }
 };
 
+// The error's message; the error is deleted.
+std::string ErrorText(const InferdCoreApi* api, InferdError* e) {
+  std::string text = api->ErrorMessage(e);
+  api->ErrorDelete(e);
+  return text;
+}
+
+// A load or unload a model asked for (pb_utils.load_model / unload_model):
+// its answer, from the server thread that ran it, queued for the stub.
+struct ControlCall {
+  const InferdCoreApi* api;
+  std::shared_ptr<Outbox> outbox;
+  uint64_t id;
+
+  // The InferdModelControlCallback.
+  static void OnDone(void* userp, InferdError* error) noexcept {
+    std::unique_ptr<ControlCall> call(static_cast<ControlCall*>(userp));
+    try {
+      rapidjson::Document m(rapidjson::kObjectType);
+      auto& alloc = m.GetAllocator();
+      m.AddMember("id", call->id, alloc);
+      m.AddMember("final", true, alloc);
+      if (error != nullptr) m.AddMember("error", rapidjson::Value(Cut(call->api->ErrorMessage(error)).c_str(), alloc), alloc);
+      call->outbox->Post(JsonText(m), -1);
+    } catch (...) {
+      // Out of memory: the stub's call waits until its stub ends.
+    }
+    if (error != nullptr) call->api->ErrorDelete(error);
+  }
+};
+
+constexpr uint32_t kApi1_7 = (1u << 16) | 7u;
+
 }  // namespace
 
 StubChannel::StubChannel(const InferdCoreApi* api, int socket, std::string model, std::string description)
@@ -350,7 +383,9 @@ void StubChannel::Handle(const char* data, size_t size, int fd) {
   }
   if (type == "send") return HandleSend(message, fd);
   if (type == "infer") return HandleInfer(message, fd);
+  if (type == "model_load") return HandleModelLoad(message, fd);
   if (fd >= 0) close(fd);
+  if (type == "model_unload" || type == "model_ready") return HandleModelControl(type, message);
   if (type == "is_cancelled") return HandleIsCancelled(id->value.GetUint64(), message);
   if (StubMetrics::Handles(type)) return HandleMetric(id->value.GetUint64(), type, message);
   Reply(id->value.GetUint64(), "unknown message type '" + type + "'");
@@ -494,6 +529,75 @@ void StubChannel::HandleInfer(const rapidjson::Document& message, int fd) {
     api_->ErrorDelete(e);
     Reply(id, error);
   }
+}
+
+void StubChannel::HandleModelLoad(const rapidjson::Document& message, int fd) {
+  const uint64_t id = message["id"].GetUint64();
+  ReceivedFile file;
+  std::string error;
+  if (fd >= 0 && !file.Open(fd, &error)) return Reply(id, error);
+  if (api_->api_version < kApi1_7) return Reply(id, "this server cannot load models for a model (backend API < 1.7)");
+  const std::string name = JsonString(message, "model_name");
+  const std::string config = JsonString(message, "config");
+  if (name.empty()) return Reply(id, "load_model needs a model_name");
+  std::vector<std::string> paths;
+  std::vector<const void*> contents;
+  std::vector<uint64_t> sizes;
+  if (auto files = message.FindMember("files"); files != message.MemberEnd() && !files->value.IsNull()) {
+    if (!files->value.IsArray() || files->value.Size() > 4096) return Reply(id, "files must be a list");
+    for (const auto& f : files->value.GetArray()) {
+      auto path = f.IsObject() ? f.FindMember("path") : f.MemberEnd();
+      auto offset = f.IsObject() ? f.FindMember("offset") : f.MemberEnd();
+      auto size = f.IsObject() ? f.FindMember("size") : f.MemberEnd();
+      if (path == f.MemberEnd() || !path->value.IsString() || offset == f.MemberEnd() || !offset->value.IsUint64() ||
+          size == f.MemberEnd() || !size->value.IsUint64()) {
+        return Reply(id, "each file is described by its path, offset and size");
+      }
+      const uint64_t at = offset->value.GetUint64(), bytes = size->value.GetUint64();
+      if (at > file.size() || bytes > file.size() - at) return Reply(id, "a file lies outside the memory it came in");
+      paths.emplace_back(path->value.GetString(), path->value.GetStringLength());
+      contents.push_back(file.data() + at);
+      sizes.push_back(bytes);
+    }
+  }
+  std::vector<const char*> path_ptrs;
+  for (const std::string& path : paths) path_ptrs.push_back(path.c_str());
+  auto* call = new ControlCall{api_, outbox_, id};
+  if (InferdError* e = api_->ModelLoad(name.c_str(), config.empty() ? nullptr : config.c_str(), path_ptrs.data(),
+                                       contents.data(), sizes.data(), static_cast<uint32_t>(paths.size()),
+                                       &ControlCall::OnDone, call)) {
+    delete call;
+    Reply(id, ErrorText(api_, e));
+  }
+}
+
+void StubChannel::HandleModelControl(const std::string& type, const rapidjson::Document& message) {
+  const uint64_t id = message["id"].GetUint64();
+  if (api_->api_version < kApi1_7) return Reply(id, "this server has no model control for a model (backend API < 1.7)");
+  const std::string name = JsonString(message, "model_name");
+  if (name.empty()) return Reply(id, type + " needs a model_name");
+  if (type == "model_unload") {
+    auto dependents = message.FindMember("unload_dependents");
+    const int cascade = dependents != message.MemberEnd() && dependents->value.IsTrue() ? 1 : 0;
+    auto* call = new ControlCall{api_, outbox_, id};
+    if (InferdError* e = api_->ModelUnload(name.c_str(), cascade, &ControlCall::OnDone, call)) {
+      delete call;
+      Reply(id, ErrorText(api_, e));
+    }
+    return;
+  }
+  auto version = message.FindMember("model_version");
+  if (version == message.MemberEnd() || !version->value.IsInt64() || version->value.GetInt64() < -1) {
+    return Reply(id, "model_ready needs a model_version, -1 for any");
+  }
+  int ready = 0;
+  if (InferdError* e = api_->ModelIsReady(name.c_str(), version->value.GetInt64(), &ready)) return Reply(id, ErrorText(api_, e));
+  rapidjson::Document answer(rapidjson::kObjectType);
+  auto& alloc = answer.GetAllocator();
+  answer.AddMember("id", id, alloc);
+  answer.AddMember("final", true, alloc);
+  answer.AddMember("ready", ready != 0, alloc);
+  SendPacket(socket_, JsonText(answer), -1);
 }
 
 void StubChannel::HandleMetric(uint64_t id, const std::string& type, const rapidjson::Document& message) {

@@ -16,7 +16,12 @@
 //  {"type":"is_cancelled", "id", "request": handle} -> {"id", "cancelled": bool}:
 //      whether the client cancelled a request the stub holds (false once answered);
 //  {"type":"log", "level", "message"}: a line in the server's log, no answer;
-//  {"type":"metric_..."}: custom metrics (pb_utils.MetricFamily), see stub_metrics.h.
+//  {"type":"metric_..."}: custom metrics (pb_utils.MetricFamily), see stub_metrics.h;
+//  {"type":"model_load", "id", "model_name", "config", "files": [{"path", "offset", "size"}]}
+//      pb_utils.load_model (InferdCoreApi.ModelLoad), the files' bytes in the memfd;
+//  {"type":"model_unload", "id", "model_name", "unload_dependents"}: pb_utils.unload_model;
+//      both answered once the server is done, from its thread, through the outbox;
+//  {"type":"model_ready", "id", "model_name", "model_version"} -> {"id", "ready": bool}.
 //
 // One thread per channel reads the stub's messages and writes every message
 // to it (BLS answers arrive on other models' threads, which must never block
@@ -82,6 +87,8 @@ class StubChannel {
   void HandleLog(const rapidjson::Document& message);
   void HandleIsCancelled(uint64_t id, const rapidjson::Document& message);
   void HandleMetric(uint64_t id, const std::string& type, const rapidjson::Document& message);
+  void HandleModelLoad(const rapidjson::Document& message, int fd);
+  void HandleModelControl(const std::string& type, const rapidjson::Document& message);
   void Reply(uint64_t id, const std::string& error);
   void FailReleased(const std::string& why);
   std::string Ended() const;

@@ -252,26 +252,20 @@ def output_bytes(tensor):
     return datatype, array.shape, memoryview(array).cast("B")
 
 
-def tensors_to_file(tensors):
-    """(descriptions, fd): the tensors' bytes in a new memfd, sealed against
-    shrinking (the server maps only such files), or (descriptions, None)
-    when there are no bytes."""
-    descriptions, pieces, offset = [], [], 0
-    for tensor in tensors:
-        if not isinstance(tensor, pb_utils.Tensor):
-            raise pb_utils.TritonModelException(
-                f"expected pb_utils.Tensor objects, got {type(tensor).__name__}")
-        datatype, shape, data = output_bytes(tensor)
-        descriptions.append({"name": tensor.name(), "datatype": datatype, "shape": shape,
-                             "offset": offset, "size": len(data)})
-        pieces.append((offset, data))
+def blobs_to_file(blobs):
+    """(offsets, fd): the byte strings in a new memfd, each at an aligned
+    offset, sealed against resizing (the server maps only such files), or
+    ([], None) when there are none."""
+    offsets, offset = [], 0
+    for data in blobs:
+        offsets.append(offset)
         offset = (offset + len(data) + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
-    if not descriptions:
-        return descriptions, None
+    if not offsets:
+        return offsets, None
     fd = os.memfd_create("inferd-stub-tensors", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
     try:
         os.ftruncate(fd, max(offset, 1))
-        for at, data in pieces:
+        for at, data in zip(offsets, blobs):
             view = memoryview(data)
             while len(view):
                 written = os.pwrite(fd, view, at)
@@ -280,6 +274,23 @@ def tensors_to_file(tensors):
     except BaseException:
         os.close(fd)
         raise
+    return offsets, fd
+
+
+def tensors_to_file(tensors):
+    """(descriptions, fd): the tensors' bytes in a new memfd (blobs_to_file),
+    or (descriptions, None) when there are no bytes."""
+    descriptions, blobs = [], []
+    for tensor in tensors:
+        if not isinstance(tensor, pb_utils.Tensor):
+            raise pb_utils.TritonModelException(
+                f"expected pb_utils.Tensor objects, got {type(tensor).__name__}")
+        datatype, shape, data = output_bytes(tensor)
+        descriptions.append({"name": tensor.name(), "datatype": datatype, "shape": shape, "size": len(data)})
+        blobs.append(data)
+    offsets, fd = blobs_to_file(blobs)
+    for description, offset in zip(descriptions, offsets):
+        description["offset"] = offset
     return descriptions, fd
 
 
@@ -449,6 +460,20 @@ class Runtime:
 
     def is_cancelled(self, handle):
         return bool(self.channel.call({"type": "is_cancelled", "request": handle}).get("cancelled"))
+
+    def load_model(self, name, config, files):
+        """pb_utils.load_model: `files` maps "<version>/<name>" to bytes, which
+        cross in a memfd; returns once the server answered."""
+        paths = list(files)
+        offsets, fd = blobs_to_file([files[path] for path in paths])
+        message = {"type": "model_load", "model_name": name, "config": config,
+                   "files": [{"path": path, "offset": offset, "size": len(files[path])}
+                             for path, offset in zip(paths, offsets)]}
+        try:
+            self.channel.call(message, fd)
+        finally:
+            if fd is not None:
+                os.close(fd)
 
     def log(self, level, message):
         self.channel.post({"type": "log", "level": level, "message": str(message)})

@@ -6,8 +6,8 @@ InferenceRequest(...).exec / async_exec, decoupled too), InferenceResponse,
 the response sender of decoupled models, TritonError and its codes,
 TritonModelException, the get_*_by_name helpers, the type conversions, BYTES
 (de)serialization, Logger and LogLevel, MetricFamily and Metric (custom
-metrics: counters, gauges and histograms), the flag constants, ModelConfig for
-auto_complete_config.
+metrics: counters, gauges and histograms), load_model, unload_model and
+is_model_ready, the flag constants, ModelConfig for auto_complete_config.
 
 What crosses to the server goes through `_runtime`, which the stub sets
 (inferd_python_stub.Runtime); outside a stub, those calls raise.
@@ -61,6 +61,57 @@ def _server():
     if _runtime is None:
         raise TritonModelException("this call needs inferd's Python backend: it runs only inside a model's stub")
     return _runtime
+
+
+def load_model(model_name, config="", files=None):
+    """Loads (or reloads) `model_name` from the model repository and returns
+    once it serves, as Triton's pb_utils.load_model: `config` (JSON text)
+    replaces its config.pbtxt, `files` ({"file:<version>/<name>": bytes})
+    stand in for its files (data only; never a Python model's). Only with
+    --model-control-mode=explicit; TritonModelException names what failed."""
+    if files is not None and not isinstance(files, dict):
+        raise TritonModelException(f"failed to load model '{model_name}', files should be a dictionary of file "
+                                   "paths and file contents")
+    contents = {}
+    for key, content in (files or {}).items():
+        if not isinstance(key, str) or not key.startswith("file:"):
+            raise TritonModelException(f"failed to load model '{model_name}': a file's key is 'file:<version>/"
+                                       f"<name>', not {key!r}")
+        if not isinstance(content, (bytes, bytearray, memoryview)):
+            raise TritonModelException(f"failed to load model '{model_name}': the content of '{key}' must be "
+                                       f"bytes, not {type(content).__name__}")
+        contents[key[len("file:"):]] = bytes(content)
+    try:
+        _server().load_model(str(model_name), str(config or ""), contents)
+    except TritonModelException as e:
+        raise TritonModelException(f"Failed to load model: {e}") from None
+
+
+def unload_model(model_name, unload_dependents=False):
+    """Stops serving `model_name`, as Triton's pb_utils.unload_model: returns
+    once it takes no more requests (what it accepted is still answered); with
+    `unload_dependents`, an ensemble's composing models loaded for it go too."""
+    try:
+        _server().call({"type": "model_unload", "model_name": str(model_name),
+                        "unload_dependents": bool(unload_dependents)})
+    except TritonModelException as e:
+        raise TritonModelException(f"Failed to unload model: {e}") from None
+
+
+def is_model_ready(model_name, model_version=""):
+    """Whether `model_name` (version `model_version`, "" for any) serves, as
+    Triton's pb_utils.is_model_ready; False for a model the server does not know."""
+    version = -1
+    if model_version != "":
+        try:
+            version = int(model_version)
+        except (TypeError, ValueError):
+            version = -2
+        if version < 0:
+            raise TritonModelException(f"failed to get model version from specified version string "
+                                       f"'{model_version}', version should be an integral value > 0")
+    return bool(_server().call({"type": "model_ready", "model_name": str(model_name),
+                                "model_version": version})["ready"])
 
 
 def using_decoupled_model_transaction_policy(model_config):
