@@ -111,8 +111,19 @@ class TritonPythonModel:
             mode = pb_utils.get_input_tensor_by_name(request, "MODE").as_numpy()[0].decode()
             inputs = [pb_utils.get_input_tensor_by_name(request, "INPUT0"),
                       pb_utils.get_input_tensor_by_name(request, "INPUT1")]
+            # As Triton's models pass them: the trace, CPU memory for the outputs.
             call = pb_utils.InferenceRequest(model_name=target, inputs=inputs,
-                                             requested_output_names=["OUTPUT0", "OUTPUT1"])
+                                             requested_output_names=["OUTPUT0", "OUTPUT1"], trace=request.trace(),
+                                             preferred_memory=pb_utils.PreferredMemory(
+                                                 pb_utils.TRITONSERVER_MEMORY_CPU, 0))
+            call.set_flags(0)
+            assert request.trace().get_context() is None
+            request.set_release_flags(pb_utils.TRITONSERVER_REQUEST_RELEASE_ALL)
+            try:
+                request.set_release_flags(pb_utils.TRITONSERVER_REQUEST_RELEASE_RESCHEDULE)
+                raise AssertionError("rescheduling was not refused")
+            except pb_utils.TritonModelException as e:
+                assert "not built in inferd" in str(e)
             if mode == "sync":
                 answer = call.exec()
             else:

@@ -27,6 +27,34 @@ TRITONSERVER_RESPONSE_COMPLETE_FINAL = 1
 TRITONSERVER_REQUEST_FLAG_SEQUENCE_START = 1
 TRITONSERVER_REQUEST_FLAG_SEQUENCE_END = 2
 TRITONSERVER_REQUEST_RELEASE_ALL = 1
+TRITONSERVER_REQUEST_RELEASE_RESCHEDULE = 2
+
+
+class MemoryType:
+    """Where a BLS request would like its outputs (Triton's pb_utils.MemoryType)."""
+
+    TRITONSERVER_MEMORY_GPU, TRITONSERVER_MEMORY_CPU = 0, 1
+
+
+TRITONSERVER_MEMORY_GPU, TRITONSERVER_MEMORY_CPU = MemoryType.TRITONSERVER_MEMORY_GPU, MemoryType.TRITONSERVER_MEMORY_CPU
+
+
+class PreferredMemory:
+    """InferenceRequest(preferred_memory=...): taken as Triton takes it; a BLS
+    request's outputs are in CPU memory whatever it says (inferd serves no GPU
+    tensors to Python models)."""
+
+    def __init__(self, preferred_memory_type, preferred_device_id=0):
+        self.preferred_memory_type = preferred_memory_type
+        self.preferred_device_id = preferred_device_id
+
+
+class InferenceTrace:
+    """request.trace(), passed on to a BLS request as Triton's models do; it
+    carries no trace context here (get_context() is None)."""
+
+    def get_context(self):
+        return None
 
 _runtime = None  # set by the stub process
 
@@ -246,7 +274,9 @@ class InferenceRequest:
     with decoupled=True they give every response of a decoupled model."""
 
     def __init__(self, model_name=None, inputs=None, requested_output_names=None, request_id="",
-                 correlation_id=0, flags=0, timeout=0, parameters=None, model_version=-1, **_):
+                 correlation_id=0, flags=0, timeout=0, parameters=None, model_version=-1,
+                 preferred_memory=None, trace=None):
+        del preferred_memory, trace  # accepted as Triton's models pass them (PreferredMemory, InferenceTrace)
         self._model_name = model_name
         self._inputs = list(inputs or [])
         self._requested = list(requested_output_names or [])
@@ -288,6 +318,20 @@ class InferenceRequest:
 
     def flags(self):
         return self._flags
+
+    def set_flags(self, flags):
+        self._flags = flags
+
+    def trace(self):
+        return InferenceTrace()
+
+    def set_release_flags(self, flags):
+        """Triton's request rescheduling: TRITONSERVER_REQUEST_RELEASE_ALL (the
+        default) is all inferd does; RESCHEDULE is refused, naming it."""
+        if flags != TRITONSERVER_REQUEST_RELEASE_ALL:
+            raise TritonModelException("set_release_flags: only TRITONSERVER_REQUEST_RELEASE_ALL is supported; "
+                                       "request rescheduling (TRITONSERVER_REQUEST_RELEASE_RESCHEDULE) is not "
+                                       "built in inferd")
 
     def timeout(self):
         return self._timeout
