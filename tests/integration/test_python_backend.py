@@ -39,6 +39,7 @@ class TritonPythonModel:
         self.args = args
         out0 = pb_utils.get_output_config_by_name(self.model_config, "OUTPUT0")
         self.out0_dtype = pb_utils.triton_string_to_numpy(out0["data_type"])
+        assert pb_utils.TRITON_STRING_TO_NUMPY[out0["data_type"]] is self.out0_dtype
 
     def execute(self, requests):
         responses = []

@@ -64,6 +64,7 @@ _TRITON_TO_NUMPY = {
     "TYPE_INT64": np.int64, "TYPE_FP16": np.float16, "TYPE_FP32": np.float32, "TYPE_FP64": np.float64,
     "TYPE_STRING": np.object_, "TYPE_BYTES": np.object_,
 }
+TRITON_STRING_TO_NUMPY = _TRITON_TO_NUMPY  # the public name models read it by
 
 
 class TritonError(Exception):
