@@ -87,8 +87,15 @@ class TritonPythonModel:
             text = pb_utils.get_input_tensor_by_name(request, "TEXT")
             upper = np.array([t.upper() for t in text.as_numpy().flatten()], dtype=np.object_).reshape(
                 text.as_numpy().shape)
+            # OUTPUT0 through DLPack both ways: a bare capsule (as torch's
+            # to_dlpack gives), then the Tensor itself; an input's too.
+            doubled = pb_utils.Tensor.from_dlpack("OUTPUT0", pb_utils.Tensor("D", x * 2).to_dlpack())
+            doubled = pb_utils.Tensor.from_dlpack("OUTPUT0", doubled)
+            assert np.from_dlpack(doubled).shape == x.shape
+            same = pb_utils.Tensor.from_dlpack("X", pb_utils.get_input_tensor_by_name(request, "INPUT0").to_dlpack())
+            assert (same.as_numpy() == x).all()
             responses.append(pb_utils.InferenceResponse(output_tensors=[
-                pb_utils.Tensor("OUTPUT0", x * 2),
+                doubled,
                 pb_utils.Tensor("UPPER", upper),
                 pb_utils.Tensor("INSTANCE", np.array([[self.instance.encode()]] * x.shape[0], dtype=np.object_))]))
         return responses

@@ -229,11 +229,43 @@ class Tensor:
         return numpy_to_triton_type(self._array.dtype)
 
     def to_dlpack(self):
-        return self._array.__dlpack__()
+        return self._exportable().__dlpack__()
+
+    # The DLPack protocol, so that torch.from_dlpack(tensor) takes a Tensor itself.
+    def __dlpack__(self, stream=None):
+        return self._exportable().__dlpack__()
+
+    def _exportable(self):
+        """numpy (1.24) exports no read-only array through DLPack, and what
+        it took from DLPack is read-only: such an array goes out as a copy
+        (inputs, views of writable memory, go out as they are)."""
+        return self._array if self._array.flags.writeable else np.array(self._array)
+
+    def __dlpack_device__(self):
+        return self._array.__dlpack_device__()
 
     @staticmethod
     def from_dlpack(name, capsule):
+        """A Tensor over `capsule`'s memory: a DLPack capsule (what
+        torch.utils.dlpack.to_dlpack and to_dlpack() give) or an object with
+        __dlpack__ (a torch or numpy array, a Tensor)."""
+        if not hasattr(capsule, "__dlpack__"):
+            capsule = _DlpackCapsule(capsule)  # numpy takes only objects with __dlpack__
         return Tensor(name, np.from_dlpack(capsule))
+
+
+class _DlpackCapsule:
+    """A bare DLPack capsule as numpy.from_dlpack wants it; numpy checks the
+    device the capsule itself names (CPU memory only)."""
+
+    def __init__(self, capsule):
+        self._capsule = capsule
+
+    def __dlpack__(self, stream=None):
+        return self._capsule
+
+    def __dlpack_device__(self):
+        return (1, 0)  # kDLCPU, device 0
 
 
 class InferenceResponseSender:
