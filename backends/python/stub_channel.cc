@@ -202,7 +202,9 @@ struct ControlCall {
       auto& alloc = m.GetAllocator();
       m.AddMember("id", call->id, alloc);
       m.AddMember("final", true, alloc);
-      if (error != nullptr) m.AddMember("error", rapidjson::Value(Cut(call->api->ErrorMessage(error)).c_str(), alloc), alloc);
+      if (error != nullptr) {
+        m.AddMember("error", rapidjson::Value(Cut(call->api->ErrorMessage(error)).c_str(), alloc), alloc);
+      }
       call->outbox->Post(JsonText(m), -1);
     } catch (...) {
       // Out of memory: the stub's call waits until its stub ends.
@@ -591,7 +593,9 @@ void StubChannel::HandleModelControl(const std::string& type, const rapidjson::D
     return Reply(id, "model_ready needs a model_version, -1 for any");
   }
   int ready = 0;
-  if (InferdError* e = api_->ModelIsReady(name.c_str(), version->value.GetInt64(), &ready)) return Reply(id, ErrorText(api_, e));
+  if (InferdError* e = api_->ModelIsReady(name.c_str(), version->value.GetInt64(), &ready)) {
+    return Reply(id, ErrorText(api_, e));
+  }
   rapidjson::Document answer(rapidjson::kObjectType);
   auto& alloc = answer.GetAllocator();
   answer.AddMember("id", id, alloc);

@@ -252,7 +252,9 @@ std::string MetricsEndpoint::Render() const {
     if (family.series.empty()) continue;
     if (family.kind == MetricKind::kHistogram) {
       p.Family(family.name, "histogram", family.help);
-      for (const CustomSeriesSnapshot& series : family.series) p.Histogram(family.name, series.labels, series.histogram);
+      for (const CustomSeriesSnapshot& series : family.series) {
+        p.Histogram(family.name, series.labels, series.histogram);
+      }
       continue;
     }
     p.Family(family.name, family.kind == MetricKind::kCounter ? "counter" : "gauge", family.help);
