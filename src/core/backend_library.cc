@@ -20,7 +20,9 @@ std::vector<std::string> BackendLibraryCandidates(const std::string& model_dir, 
   } else {
     files = {runtime};
   }
-  std::vector<fs::path> folders = {fs::path(model_dir) / std::to_string(version), fs::path(model_dir)};
+  // No model folder (a model made from a load's files): only the backend directory.
+  std::vector<fs::path> folders;
+  if (!model_dir.empty()) folders = {fs::path(model_dir) / std::to_string(version), fs::path(model_dir)};
   if (!backend_dir.empty()) folders.push_back(fs::path(backend_dir) / backend);
   std::vector<std::string> out;
   for (const auto& folder : folders) {

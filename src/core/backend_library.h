@@ -20,6 +20,7 @@ namespace inferd {
 //   <model_dir>/<version>/<file>, <model_dir>/<file>, <backend_dir>/<backend>/<file>
 // where <file> is `runtime` when given, else libinferd_<backend>.so and then,
 // in the same folder, libtriton_<backend>.so (a backend built for Triton).
+// An empty model_dir (a model made from a load's files) leaves only the last.
 std::vector<std::string> BackendLibraryCandidates(const std::string& model_dir, int64_t version,
                                                   const std::string& backend,
                                                   const std::string& runtime,

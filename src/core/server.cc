@@ -361,6 +361,7 @@ Status Server::LoadLocated(const std::string& name, const ModelLocation& locatio
       slot.composing = ComposingModelNames(slot.versions.begin()->second->config());
       slot.loaded_as_dependency = false;  // a composing model's loader marks it after this
       slot.down_for_composing = false;
+      slot.from_overrides_only = location.path.empty();
     } else {
       slot.reason = st.message();
       slot.state = slot.versions.empty() ? "UNAVAILABLE" : "READY";
@@ -401,11 +402,39 @@ Status Server::LoadModel(const std::string& name, const LoadOverrides& overrides
     return Status::InvalidArg(conflict->second);
   }
   auto it = scan.models.find(name);
-  if (it == scan.models.end()) {
+  if (it != scan.models.end()) {
+    INFERD_RETURN_IF_ERROR(LoadLocated(name, it->second, overrides));
+  } else if (overrides.files.empty()) {
     return Status::NotFound("failed to load model '" + name + "': it is not in any model repository");
+  } else {
+    // Triton's load of a new model from the request's config and files: its
+    // folder is the one the files are written to (no library is looked for
+    // outside --backend-directory: the location has no path).
+    INFERD_RETURN_IF_ERROR(OverrideOnlyModelAllowed(name));
+    INFERD_RETURN_IF_ERROR(LoadLocated(name, ModelLocation{name, "", ""}, overrides));
   }
-  INFERD_RETURN_IF_ERROR(LoadLocated(name, it->second, overrides));
   RecheckEnsemblesComposing(name);
+  return Status::Ok();
+}
+
+Status Server::OverrideOnlyModelAllowed(const std::string& name) const {
+  // The name becomes a folder of the override files.
+  const bool plain = !name.empty() && name.size() <= 255 && name[0] != '.' &&
+                     name.find_first_of(std::string("/\\\0", 3)) == std::string::npos;
+  if (!plain) {
+    return Status::InvalidArg("failed to load model '" + name + "': a model made from a load's files needs a name "
+                              "that can be a folder (no '/', '\\', NUL or leading '.', at most 255 bytes)");
+  }
+  std::shared_lock lock(mu_);
+  size_t serving = 0;
+  for (const auto& [other, slot] : models_) {
+    if (other != name && slot.from_overrides_only && !slot.versions.empty()) ++serving;
+  }
+  if (serving >= kMaxOverrideOnlyModels) {
+    return Status::ResourceExhausted("failed to load model '" + name + "': " + std::to_string(serving) +
+                                     " models made from a load's files alone are serving, the most there may be; "
+                                     "unload one first");
+  }
   return Status::Ok();
 }
 

@@ -100,7 +100,9 @@ class Server : public ServingModels {
   // Loads `name`, or reloads it: the new versions are built beside the old
   // ones and take over only once READY; the old ones answer what they had
   // accepted, then go. A failed reload leaves the old versions serving (the
-  // index shows why). Only in explicit mode from outside (Triton's rule).
+  // index shows why). Only in explicit mode from outside (Triton's rule). A
+  // name no repository holds loads from the overrides' config and files
+  // alone, as on Triton (at most kMaxOverrideOnlyModels such at once).
   Status LoadModel(const std::string& name, const LoadOverrides& overrides = {});
   // Stops serving `name`; what it accepted is still answered. With
   // `unload_dependents`, an ensemble's composing models that were loaded only
@@ -165,7 +167,13 @@ class Server : public ServingModels {
     // An ensemble the re-check took down because a composing model went or
     // changed incompatibly: it comes back when that model serves again.
     bool down_for_composing = false;
+    // Made by a load's config and files alone: no repository holds it.
+    bool from_overrides_only = false;
   };
+  // At most this many models made from a load's config and files alone serve
+  // at once: each keeps its files on disk, and any client of the load API
+  // may ask for new names.
+  static constexpr size_t kMaxOverrideOnlyModels = 64;
   // Builds every version `name` serves, READY, without touching models_.
   Status BuildVersions(const std::string& name, const ModelLocation& location,
                        const LoadOverrides& overrides,
@@ -200,6 +208,8 @@ class Server : public ServingModels {
   // poll mode, scans the repositories every repository_poll_secs.
   void LifecycleLoop();
   void Submit(std::function<Status()> job, LifecycleDone done);
+  // Whether a model no repository holds may be made from a load's files.
+  Status OverrideOnlyModelAllowed(const std::string& name) const;
   // Load and unload need --model-control-mode=explicit: Triton's refusal otherwise.
   Status ExplicitControlAllowed(const std::string& name, const char* verb) const;
   // Runs `job` then `done` on a thread of its own (LoadModelForBackend).

@@ -108,6 +108,44 @@ def test_load_from_file_override(start_server, repo):
     expect_server_error(c.load_model, "alpha", files={"file:1/x": b"1"}, contains=["config"])
 
 
+@pytest.mark.onnxruntime
+def test_a_model_no_repository_holds_loads_from_its_config_and_files(start_server, repo):
+    """Triton's rule: a load with files of a name no repository holds makes that model."""
+    srv = start_server([repo], ["--model-control-mode=explicit"])
+    c = httpclient.InferenceServerClient(srv.url)
+    config = json.dumps({"backend": "onnxruntime", "max_batch_size": 4})
+    c.load_model("gamma", config=config, files={"file:1/model.onnx": DIGITS_ONNX.read_bytes()})
+    assert c.is_model_ready("gamma") and index_entries(c, "gamma")[0]["state"] == "READY"
+    inp = httpclient.InferInput("pixels", [1, 64], "FP32")
+    inp.set_data_from_numpy(np.zeros((1, 64), np.float32))
+    assert c.infer("gamma", [inp]).as_numpy("probabilities").shape == (1, 10)
+    c.unload_model("gamma")
+    assert not c.is_model_ready("gamma")
+    # Without files, such a name is still not in any repository.
+    expect_server_error(c.load_model, "gamma", config=config, contains=["not in any model repository"])
+    # Names that cannot be a folder are refused before anything is written.
+    g = grpcclient.InferenceServerClient(srv.grpc_url)
+    for bad in ("../escape", "a/b", ".hidden"):
+        with pytest.raises(InferenceServerException) as e:
+            g.load_model(bad, config=identity_json(), files={"file:1/x": b"1"})
+        assert "needs a name that can be a folder" in e.value.message(), (bad, e.value.message())
+    c.load_model("alpha")  # and the server serves on
+    echo(c, "alpha")
+
+
+def test_models_made_from_files_alone_are_bounded(start_server, repo):
+    srv = start_server([repo], ["--model-control-mode=explicit"])
+    c = httpclient.InferenceServerClient(srv.url)
+    for i in range(64):
+        c.load_model(f"made{i}", config=identity_json(), files={"file:1/notes.txt": b"x"})
+    expect_server_error(c.load_model, "made64", config=identity_json(), files={"file:1/notes.txt": b"x"},
+                        contains=["unload one first"])
+    c.load_model("made0", config=identity_json(), files={"file:1/notes.txt": b"y"})  # a reload is no new one
+    c.unload_model("made1")
+    c.load_model("made64", config=identity_json(), files={"file:1/notes.txt": b"x"})
+    echo(c, "made64")
+
+
 def test_file_override_name_too_long_for_the_file_system(start_server, repo):
     # Triton's simple_grpc_model_control.py: a 256-character name is refused
     # with INTERNAL "failed to poll from model repository", and the server serves on.
