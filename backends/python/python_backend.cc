@@ -4,9 +4,13 @@
 // forked from a launcher per interpreter that has imported numpy and the stub
 // once (stub_launcher.h).
 //
-// Per instance: the stub starts at instance initialization and runs the
-// model's initialize(args) within the stub timeout (--backend-config=python,
-// stub-timeout-seconds=N, Triton's key; 30 s by default). Each execution
+// Per instance: the stub starts at instance initialization and imports
+// model.py and runs its initialize(args) within the initialize timeout
+// (--backend-config=python,initialize-timeout-seconds=N, 600 s by default:
+// Triton waits as long as the stub lives, and loading large weights takes
+// minutes, but a hang must not hold the load for ever); the stub's other
+// calls (auto_complete_config) have the stub timeout (stub-timeout-seconds=N,
+// Triton's key, 30 s by default). Each execution
 // hands the stub the whole batch (inputs in shared memory) and answers every
 // request with the stub's response for it, or with the model's error. A stub
 // that dies (a crash in user code, os._exit) fails only the requests of that
@@ -67,6 +71,7 @@ std::string stub_script;      // <folder of this library>/stub/inferd_python_stu
 std::string launcher_script;  // <folder of this library>/stub/inferd_python_launcher.py
 
 constexpr int kDefaultStubTimeoutS = 30;
+constexpr int kDefaultInitializeTimeoutS = 600;
 
 InferdError* Error(const std::string& message, InferdErrorCode code = INFERD_ERROR_INTERNAL) {
   return api->ErrorNew(code, message.c_str());
@@ -83,6 +88,7 @@ struct ModelState {
   StubOptions stub;
   std::string initialize_message;  // {"type":"initialize", "model_file", "args"}
   int timeout_ms = kDefaultStubTimeoutS * 1000;
+  int initialize_timeout_ms = kDefaultInitializeTimeoutS * 1000;
   bool decoupled = false;
   InferdMetric* restarts = nullptr;  // this model version's series of restarts_family
 
@@ -183,16 +189,19 @@ InferdError* InitializeModel(InferdModel* model) {
   } else {
     state->stub.python = fs::exists("/usr/bin/python3", ec) ? "/usr/bin/python3" : "python3";
   }
-  if (const char* timeout = api->ModelBackendConfig(model, "stub-timeout-seconds")) {
+  for (auto [key, out_ms] : {std::pair<const char*, int*>{"stub-timeout-seconds", &state->timeout_ms},
+                             std::pair<const char*, int*>{"initialize-timeout-seconds", &state->initialize_timeout_ms}}) {
+    const char* timeout = api->ModelBackendConfig(model, key);
+    if (timeout == nullptr) continue;
     int seconds = 0;
     const char* end = timeout + std::strlen(timeout);
     auto [ptr, err] = std::from_chars(timeout, end, seconds);
-    if (err != std::errc() || ptr != end || seconds < 1 || seconds > 3600) {
-      return Error(std::string("--backend-config=python,stub-timeout-seconds: expected 1 to 3600, got '") +
+    if (err != std::errc() || ptr != end || seconds < 1 || seconds > 86400) {
+      return Error(std::string("--backend-config=python,") + key + ": expected 1 to 86400 seconds, got '" +
                        timeout + "'",
                    INFERD_ERROR_INVALID_ARG);
     }
-    state->timeout_ms = seconds * 1000;
+    *out_ms = seconds * 1000;
   }
   state->stub.script = stub_script;
   state->stub.launcher_script = launcher_script;
@@ -245,7 +254,7 @@ bool StartStub(InferdInstance* instance, InstanceState* state, std::string* erro
   state->channel = std::make_unique<StubChannel>(api, state->stub->TakeChannelSocket(),
                                                  api->ModelName(api->InstanceModel(instance)), options.description);
   std::string reply;
-  if (!state->stub->Call(state->initialize_message, &reply, model.timeout_ms, error)) {
+  if (!state->stub->Call(state->initialize_message, &reply, model.initialize_timeout_ms, error)) {
     state->Stop();
     return false;
   }

@@ -234,7 +234,7 @@ def test_initialize_failures_fail_the_load_only(start_server, repo):
     assert c.is_model_ready("add_sub")
 
 
-def test_an_initialize_that_hangs_fails_the_load_at_the_stub_timeout(start_server, make_repo):
+def test_an_initialize_that_hangs_fails_the_load_at_the_initialize_timeout(start_server, make_repo):
     repo = make_repo("hang")  # alone: a short timeout must not catch a slow but healthy start
     _python_model(repo, "hangs", 'backend: "python"', '''
         import time
@@ -246,11 +246,33 @@ def test_an_initialize_that_hangs_fails_the_load_at_the_stub_timeout(start_serve
             def execute(self, requests):
                 return []
     ''')
-    srv = start_server([repo], ["--backend-config=python,stub-timeout-seconds=3", "--strict-readiness=false"])
+    srv = start_server([repo], ["--backend-config=python,initialize-timeout-seconds=3",
+                                "--backend-config=python,stub-timeout-seconds=1", "--strict-readiness=false"])
     c = httpclient.InferenceServerClient(srv.url)
     reason = index_entries(c, "hangs")[0]["reason"]
     assert "no answer within 3 s" in reason and "killed" in reason, reason
     assert c.is_server_live()
+
+
+def test_an_initialize_may_outlast_the_stub_timeout(start_server, make_repo):
+    """As on Triton, stub-timeout-seconds does not bound a slow but healthy
+    initialize (loading large weights): that has initialize-timeout-seconds."""
+    repo = make_repo("slow_start")
+    _python_model(repo, "slow_start", METRICS_CONFIG, '''
+        import time
+        import numpy as np
+        import triton_python_backend_utils as pb_utils
+
+        class TritonPythonModel:
+            def initialize(self, args):
+                time.sleep(2.5)
+
+            def execute(self, requests):
+                return [pb_utils.InferenceResponse([pb_utils.Tensor("OUTPUT0", np.ones([1], np.float32))])
+                        for _ in requests]
+    ''')
+    srv = start_server([repo], ["--backend-config=python,stub-timeout-seconds=1"])
+    assert httpclient.InferenceServerClient(srv.url).is_model_ready("slow_start")
 
 
 def test_execute_must_answer_every_request(start_server, make_repo):
