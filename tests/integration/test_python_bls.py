@@ -165,7 +165,9 @@ class TritonPythonModel:
             call = pb_utils.InferenceRequest(model_name="counter", inputs=[count], requested_output_names=["OUT"])
             answers = await call.async_exec(decoupled=True) if use_async else call.exec(decoupled=True)
             total, seen = np.zeros(1, np.int32), 0
-            for answer in answers:
+            # An iterator either way, as on Triton (its QA calls next() on it).
+            first = next(answers)
+            for answer in [first, *answers]:
                 seen += 1
                 if answer.has_error():
                     raise pb_utils.TritonModelException(answer.error().message())

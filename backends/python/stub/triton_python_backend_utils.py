@@ -411,22 +411,30 @@ class InferenceRequest:
                 return first
 
     async def async_exec(self, decoupled=False):
-        """exec() as an awaitable; with decoupled=True it gives the list of responses."""
+        """exec() as an awaitable; with decoupled=True, as on Triton, the
+        iterator over the responses, once the first has arrived."""
         import asyncio  # only awaited code gets here; the stub imported asyncio to run it
 
         self._check_bls()
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        got = []
+        answers = queue.SimpleQueue()
+        responses = _ResponseIterator(answers)
+        first = []
 
         def resolve(value):
             if not future.done():
                 future.set_result(value)
 
         def on_response(response, final):
-            got.append(response)
+            if decoupled:
+                answers.put((response, final))
+                loop.call_soon_threadsafe(resolve, responses)
+                return
+            if not first:
+                first.append(response)
             if final:
-                loop.call_soon_threadsafe(resolve, list(got) if decoupled else got[0])
+                loop.call_soon_threadsafe(resolve, first[0])
 
         _server().infer(self, decoupled, on_response)
         return await future
