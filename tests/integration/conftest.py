@@ -90,7 +90,7 @@ def client(server):
 
 @pytest.fixture
 def start_server(inferd_bin, tmp_path):
-    """Factory: start_server(repos, extra_args=(), env=..., preexec_fn=...) -> started InferdServer
+    """Factory: start_server(repos, extra_args=(), env=..., max_open_files=...) -> started InferdServer
     (stopped after the test)."""
     started = []
 

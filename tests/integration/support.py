@@ -296,9 +296,13 @@ class InferdServer:
     """One inferd process. ``start()`` waits until /v2/health/live answers 200."""
 
     def __init__(self, binary, repos, extra_args=(), log_dir=None, tag="inferd", env=None,
-                 preexec_fn=None):
+                 max_open_files=None):
         self.env = env            # environment of the process (None: this one's)
-        self.preexec_fn = preexec_fn  # e.g. to lower a resource limit in the child
+        # RLIMIT_NOFILE of the server, set by util-linux's prlimit, which then
+        # execs it (same pid). Not a preexec_fn: that makes subprocess fork
+        # this process, whose grpcio fork handlers then run in the child
+        # before exec (seen to abort it: "Epoll1Poller ... Bad file descriptor").
+        self.max_open_files = max_open_files
         self.binary = str(binary)
         self.repos = [str(r) for r in repos]
         self.extra_args = list(extra_args)
@@ -325,8 +329,10 @@ class InferdServer:
         return f"127.0.0.1:{self.metrics_port}"
 
     def argv(self):
+        limit = [] if self.max_open_files is None else [
+            "prlimit", f"--nofile={self.max_open_files}:{self.max_open_files}", "--"]
         return (
-            [self.binary]
+            limit + [self.binary]
             + [f"--model-repository={r}" for r in self.repos]
             + [f"--http-port={self.port}", "--http-address=127.0.0.1",
                f"--grpc-port={self.grpc_port}", "--grpc-address=127.0.0.1",
@@ -362,7 +368,6 @@ class InferdServer:
         self.proc = subprocess.Popen(
             self.argv(), stdout=self._log_file, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, cwd=str(self.log_dir), env=self.env,
-            preexec_fn=self.preexec_fn,
         )
         if self not in _ACTIVE:
             _ACTIVE.append(self)

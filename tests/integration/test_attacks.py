@@ -19,7 +19,6 @@ import base64
 import http.client
 import json
 import os
-import resource
 import shutil
 import signal
 import socket
@@ -575,11 +574,7 @@ def test_descriptor_exhaustion_neither_spins_nor_floods_the_log(start_server, ma
     repo = make_repo("fds")
     write_model(repo, "echo", fp32_identity("echo", 8))
     limit = 64
-
-    def lower_fd_limit():
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
-
-    srv = start_server([repo], ["--allow-grpc=false", "--allow-metrics=false"], preexec_fn=lower_fd_limit)
+    srv = start_server([repo], ["--allow-grpc=false", "--allow-metrics=false"], max_open_files=limit)
     log_before = srv.log_path.stat().st_size
     cpu_before = _cpu_seconds(srv.proc.pid)
     socks = []
