@@ -296,9 +296,10 @@ typedef struct InferdCoreApi {
    * series of it, told apart by labels. Creating a family or series that
    * already exists (same name and kind, its first description kept, as in
    * Triton; same labels) returns a handle to the existing one, so a reloaded
-   * model version carries on with its predecessor's values. The backend owns the handles it creates and
-   * deletes each (metrics before their family is fine, or after: a metric
-   * keeps its family listed). Listed while any handle lives. */
+   * model version carries on with its predecessor's values. The backend owns
+   * the handles it creates and deletes each (metrics before their family is
+   * fine, or after: a metric keeps its family listed). Listed while any
+   * handle lives. */
   /* `name`: a Prometheus name ([a-zA-Z_:][a-zA-Z0-9_:]*), not starting with "nv_". */
   InferdError* (*MetricFamilyNew)(InferdMetricKind kind, const char* name, const char* description,
                                   InferdMetricFamily** family_out);

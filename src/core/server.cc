@@ -686,6 +686,8 @@ void Server::RunForBackend(std::function<Status()> job, LifecycleDone done) {
       refused = Status::Unavailable("too many model loads and unloads asked by models are running (" +
                                     std::to_string(kMaxBackendControls) + "); try again later");
     } else {
+      // Room first: once the thread runs, nothing may throw before it is listed.
+      backend_controls_.reserve(backend_controls_.size() + 1);
       auto finished = std::make_shared<std::atomic<bool>>(false);
       try {
         std::thread thread([job = std::move(job), done = std::move(done), finished]() mutable {
