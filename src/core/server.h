@@ -252,7 +252,9 @@ class Server : public ServingModels {
   std::mutex all_models_mu_;
   std::vector<std::weak_ptr<Model>> all_models_;  // guarded by all_models_mu_
 
-  // Load and unload run on lifecycle_thread_ only (after Start), one at a time.
+  // Load and unload asked through the API run on lifecycle_thread_ only
+  // (after Start), one at a time; those a model asks for run beside them, on
+  // threads of their own (RunForBackend), as the start-up loaders do.
   std::mutex jobs_mu_;
   std::condition_variable jobs_cv_;
   std::deque<std::pair<std::function<Status()>, LifecycleDone>> jobs_;  // guarded by jobs_mu_
