@@ -55,6 +55,10 @@ TEST(GrpcWire, GrpcMessageIsPercentEncodedOutsidePrintableAscii) {
   EXPECT_EQ(PercentEncodeGrpcMessage("a\nb\r"), "a%0Ab%0D");
   EXPECT_EQ(PercentEncodeGrpcMessage("caf\xc3\xa9"), "caf%C3%A9");
   EXPECT_EQ(PercentEncodeGrpcMessage(std::string_view("\0", 1)), "%00");
+  // A long message is cut: trailers stay under a client's metadata limit.
+  EXPECT_EQ(PercentEncodeGrpcMessage(std::string(kMaxGrpcMessageBytes, 'n')), std::string(kMaxGrpcMessageBytes, 'n'));
+  EXPECT_EQ(PercentEncodeGrpcMessage(std::string(100000, 'n')), std::string(kMaxGrpcMessageBytes, 'n') + "...");
+  EXPECT_EQ(PercentEncodeGrpcMessage(std::string(100000, '\n')).size(), 3 * kMaxGrpcMessageBytes + 3);
 }
 
 }  // namespace

@@ -45,8 +45,10 @@ std::optional<int64_t> ParseGrpcTimeout(std::string_view text) {
 
 std::string PercentEncodeGrpcMessage(std::string_view message) {
   static constexpr char kHex[] = "0123456789ABCDEF";
+  const bool cut = message.size() > kMaxGrpcMessageBytes;
+  if (cut) message = message.substr(0, kMaxGrpcMessageBytes);
   std::string out;
-  out.reserve(message.size());
+  out.reserve(message.size() + 3);
   for (char ch : message) {
     const auto c = static_cast<unsigned char>(ch);
     if (c >= 0x20 && c <= 0x7e && c != '%') {
@@ -57,6 +59,7 @@ std::string PercentEncodeGrpcMessage(std::string_view message) {
       out.push_back(kHex[c & 0xf]);
     }
   }
+  if (cut) out += "...";
   return out;
 }
 

@@ -31,7 +31,11 @@ void WriteMessagePrefix(bool compressed, uint32_t length, char* out);
 std::optional<int64_t> ParseGrpcTimeout(std::string_view text);
 
 // grpc-message's encoding: bytes outside printable ASCII (0x20..0x7E), and
-// '%' itself, are written as %XX.
+// '%' itself, are written as %XX. At most kMaxGrpcMessageBytes of the message
+// are encoded, then "..." (at most 3x that once encoded): a message quoting a
+// client's long input (a 100 KB model name) would otherwise make trailers
+// over a client's metadata limit, which grpcio answers by hanging the call.
+constexpr size_t kMaxGrpcMessageBytes = 2048;
 std::string PercentEncodeGrpcMessage(std::string_view message);
 
 }  // namespace inferd::grpc_h2
