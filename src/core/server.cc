@@ -422,8 +422,9 @@ Status Server::OverrideOnlyModelAllowed(const std::string& name) const {
   const bool plain = !name.empty() && name.size() <= 255 && name[0] != '.' &&
                      name.find_first_of(std::string("/\\\0", 3)) == std::string::npos;
   if (!plain) {
-    return Status::InvalidArg("failed to load model '" + name + "': a model made from a load's files needs a name "
-                              "that can be a folder (no '/', '\\', NUL or leading '.', at most 255 bytes)");
+    // The name last: it may be long, and a gRPC answer quotes only the start.
+    return Status::InvalidArg("failed to load a model made from a load's files: it needs a name that can be a "
+                              "folder (no '/', '\\', NUL or leading '.', at most 255 bytes), not '" + name + "'");
   }
   std::shared_lock lock(mu_);
   size_t serving = 0;

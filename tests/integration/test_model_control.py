@@ -91,6 +91,13 @@ def test_load_with_config_override_changes_the_config(start_server, repo):
                         contains=["max_batch_size 2"])
 
 
+def digits_probabilities(client, model):
+    """The digits model's answer for a blank image."""
+    inp = httpclient.InferInput("pixels", [1, 64], "FP32")
+    inp.set_data_from_numpy(np.zeros((1, 64), np.float32))
+    return client.infer(model, [inp]).as_numpy("probabilities")
+
+
 @pytest.mark.onnxruntime
 def test_load_from_file_override(start_server, repo):
     srv = start_server([repo], ["--model-control-mode=explicit"])
@@ -100,9 +107,7 @@ def test_load_from_file_override(start_server, repo):
     meta = c.get_model_metadata("beta")
     assert meta["versions"] == ["5"]
     assert [i["name"] for i in meta["inputs"]] == ["pixels"]
-    inp = httpclient.InferInput("pixels", [1, 64], "FP32")
-    inp.set_data_from_numpy(np.zeros((1, 64), np.float32))
-    probs = c.infer("beta", [inp]).as_numpy("probabilities")
+    probs = digits_probabilities(c, "beta")
     assert probs.shape == (1, 10) and abs(float(probs.sum()) - 1.0) < 1e-4
     # Files without a config are refused (Triton's rule).
     expect_server_error(c.load_model, "alpha", files={"file:1/x": b"1"}, contains=["config"])
@@ -116,16 +121,14 @@ def test_a_model_no_repository_holds_loads_from_its_config_and_files(start_serve
     config = json.dumps({"backend": "onnxruntime", "max_batch_size": 4})
     c.load_model("gamma", config=config, files={"file:1/model.onnx": DIGITS_ONNX.read_bytes()})
     assert c.is_model_ready("gamma") and index_entries(c, "gamma")[0]["state"] == "READY"
-    inp = httpclient.InferInput("pixels", [1, 64], "FP32")
-    inp.set_data_from_numpy(np.zeros((1, 64), np.float32))
-    assert c.infer("gamma", [inp]).as_numpy("probabilities").shape == (1, 10)
+    assert digits_probabilities(c, "gamma").shape == (1, 10)
     c.unload_model("gamma")
     assert not c.is_model_ready("gamma")
     # Without files, such a name is still not in any repository.
     expect_server_error(c.load_model, "gamma", config=config, contains=["not in any model repository"])
     # Names that cannot be a folder are refused before anything is written.
     g = grpcclient.InferenceServerClient(srv.grpc_url)
-    for bad in ("../escape", "a/b", ".hidden"):
+    for bad in ("../escape", "a/b", ".hidden", "..", "n" * 256, "x" * 100_000):
         with pytest.raises(InferenceServerException) as e:
             g.load_model(bad, config=identity_json(), files={"file:1/x": b"1"})
         assert "needs a name that can be a folder" in e.value.message(), (bad, e.value.message())

@@ -159,3 +159,83 @@ def test_outside_explicit_mode_a_python_model_cannot_load_or_unload(start_server
     assert _ask(c, "is_model_ready", model_name="target") == {"result": True}
     with pytest.raises(InferenceServerException):
         c.load_model("target")  # the client's own load is refused alike
+
+
+# A model.py that talks to the server's channel directly, as a hostile or
+# broken one could, past pb_utils' own checks: every message is refused with
+# a reason, nothing is loaded, and the server serves on.
+HOSTILE = '''
+import fcntl
+import json
+import os
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+
+def sealed(data):
+    fd = os.memfd_create("hostile", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    os.write(fd, data)
+    fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL)
+    return fd
+
+
+MESSAGES = [
+    ({"type": "model_load", "model_name": "target", "config": "{}",
+      "files": [{"path": "1/x", "offset": 2**63, "size": 8}]}, b"12345678"),
+    ({"type": "model_load", "model_name": "target", "config": "{}",
+      "files": [{"path": "1/x", "offset": 4, "size": 2**64 - 1}]}, b"12345678"),
+    ({"type": "model_load", "model_name": "target", "config": "{}",
+      "files": [{"path": "1/x", "offset": -1, "size": 1}]}, b"12345678"),
+    ({"type": "model_load", "model_name": "target", "files": {"deep": [[[[[]]]]]}}, None),
+    ({"type": "model_load", "model_name": "target", "files": [{"path": "x"}] * 5000}, None),
+    ({"type": "model_load", "model_name": ""}, None),
+    ({"type": "model_ready", "model_name": "target", "model_version": -5}, None),
+    ({"type": "model_ready", "model_name": "target", "model_version": "1"}, None),
+    ({"type": "model_unload", "model_name": ""}, None),
+    ({"type": "metric_new", "family": 1, "buckets": list(range(300))}, None),
+    ({"type": "metric_new", "family": 1, "buckets": ["a"]}, None),
+    ({"type": "metric_new", "family": 1, "buckets": [2.0, 1.0]}, None),
+]
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        self.family = pb_utils.MetricFamily(name="hostile_hist", description="x", kind=pb_utils.MetricFamily.HISTOGRAM)
+
+    def execute(self, requests):
+        errors = []
+        for message, data in MESSAGES:
+            if message["type"] == "metric_new":
+                message = dict(message, family=self.family._handle)
+            fd = sealed(data) if data is not None else None
+            try:
+                pb_utils._runtime.channel.call(message, fd)
+                errors.append(None)
+            except pb_utils.TritonModelException as e:
+                errors.append(str(e))
+            finally:
+                if fd is not None:
+                    os.close(fd)
+        return [pb_utils.InferenceResponse([pb_utils.Tensor(
+            "ANSWER", np.array([json.dumps(errors).encode()], dtype=np.object_))]) for _ in requests]
+'''
+
+
+def test_a_model_that_bypasses_pb_utils_gets_every_bad_message_refused(start_server, make_repo):
+    repo = _repo(make_repo)
+    hostile = write_model(repo, "hostile", CONTROLLER_CONFIG)
+    (hostile / "1" / "model.py").write_text(textwrap.dedent(HOSTILE))
+    srv = start_server([repo], ["--model-control-mode=explicit", "--load-model=hostile"])
+    c = httpclient.InferenceServerClient(srv.url)
+    x = httpclient.InferInput("COMMAND", [1], "BYTES")
+    x.set_data_from_numpy(np.array([b"{}"], dtype=np.object_))
+    errors = json.loads(c.infer("hostile", [x]).as_numpy("ANSWER")[0])
+    expected = ["outside the memory", "outside the memory", "path, offset and size", "files must be a list",
+                "files must be a list", "needs a model_name", "model_version", "model_version", "needs a model_name",
+                "at most 256", "are numbers", "strictly increasing"]
+    assert len(errors) == len(expected)
+    for error, needle in zip(errors, expected):
+        assert error is not None and needle in error, (needle, error)
+    assert not c.is_model_ready("target")
+    assert c.is_server_live() and c.is_model_ready("hostile")
