@@ -642,30 +642,32 @@ Status Server::ExplicitControlAllowed(const std::string& name, const char* verb)
 }
 
 void Server::LoadModelAsync(const std::string& name, LoadOverrides overrides, LifecycleDone done) {
-  if (Status st = ExplicitControlAllowed(name, "load"); !st.ok()) return done(st);
-  Status size = CheckOverrideSize(name, overrides.config_json, overrides.files, options_.max_override_bytes);
-  if (!size.ok()) return done(size);
-  Submit([this, name, overrides = std::move(overrides)] { return LoadModel(name, overrides); },
-         std::move(done));
+  StartLoad(name, std::move(overrides), std::move(done), &Server::Submit);
 }
 
 void Server::UnloadModelAsync(const std::string& name, bool unload_dependents, LifecycleDone done) {
-  if (Status st = ExplicitControlAllowed(name, "unload"); !st.ok()) return done(st);
-  Submit([this, name, unload_dependents] { return UnloadModel(name, unload_dependents); }, std::move(done));
+  StartUnload(name, unload_dependents, std::move(done), &Server::Submit);
 }
 
 void Server::LoadModelForBackend(const std::string& name, LoadOverrides overrides, LifecycleDone done) {
-  if (Status st = ExplicitControlAllowed(name, "load"); !st.ok()) return done(st);
-  Status size = CheckOverrideSize(name, overrides.config_json, overrides.files, options_.max_override_bytes);
-  if (!size.ok()) return done(size);
-  RunForBackend([this, name, overrides = std::move(overrides)] { return LoadModel(name, overrides); },
-                std::move(done));
+  StartLoad(name, std::move(overrides), std::move(done), &Server::RunForBackend);
 }
 
 void Server::UnloadModelForBackend(const std::string& name, bool unload_dependents, LifecycleDone done) {
+  StartUnload(name, unload_dependents, std::move(done), &Server::RunForBackend);
+}
+
+void Server::StartLoad(const std::string& name, LoadOverrides overrides, LifecycleDone done, JobRunner run) {
+  if (Status st = ExplicitControlAllowed(name, "load"); !st.ok()) return done(st);
+  Status size = CheckOverrideSize(name, overrides.config_json, overrides.files, options_.max_override_bytes);
+  if (!size.ok()) return done(size);
+  (this->*run)([this, name, overrides = std::move(overrides)] { return LoadModel(name, overrides); },
+               std::move(done));
+}
+
+void Server::StartUnload(const std::string& name, bool unload_dependents, LifecycleDone done, JobRunner run) {
   if (Status st = ExplicitControlAllowed(name, "unload"); !st.ok()) return done(st);
-  RunForBackend([this, name, unload_dependents] { return UnloadModel(name, unload_dependents); },
-                std::move(done));
+  (this->*run)([this, name, unload_dependents] { return UnloadModel(name, unload_dependents); }, std::move(done));
 }
 
 void Server::RunForBackend(std::function<Status()> job, LifecycleDone done) {

@@ -214,6 +214,10 @@ class Server : public ServingModels {
   Status ExplicitControlAllowed(const std::string& name, const char* verb) const;
   // Runs `job` then `done` on a thread of its own (LoadModelForBackend).
   void RunForBackend(std::function<Status()> job, LifecycleDone done);
+  // The checks of a load or unload, then its job to `run` (Submit or RunForBackend).
+  using JobRunner = void (Server::*)(std::function<Status()>, LifecycleDone);
+  void StartLoad(const std::string& name, LoadOverrides overrides, LifecycleDone done, JobRunner run);
+  void StartUnload(const std::string& name, bool unload_dependents, LifecycleDone done, JobRunner run);
   // Waits for what RunForBackend started; later ones are refused.
   void StopBackendControls();
   static void RespondAfterException(const RequestPtr& request, const char* what) noexcept;
